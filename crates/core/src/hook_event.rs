@@ -1,0 +1,294 @@
+//! A Claude Code hook event as the worker accepts it: parsed, checked and keyed before anything is stored.
+//!
+//! Validation is deliberately narrow: the few fields we rely on must have the right type, everything else
+//! is kept verbatim, because every Claude Code release adds fields and unknown events must be stored, not
+//! refused.
+
+use crate::project::project_from_cwd;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// Events that carry one tool call identified by `tool_use_id`.
+const TOOL_EVENTS: &[&str] = &["PreToolUse", "PostToolUse", "PostToolUseFailure"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookEvent {
+    /// Canonical PascalCase name (`PostToolUse`), as Claude Code spells it.
+    pub event_name: String,
+    pub session_id: String,
+    pub cwd: String,
+    pub project: String,
+    pub transcript_path: Option<String>,
+    pub tool_name: Option<String>,
+    pub prompt: Option<String>,
+    pub prompt_id: Option<String>,
+    /// SessionEnd's `reason`.
+    pub end_reason: Option<String>,
+    /// Deduplication key: a redelivered event maps to the same key and is stored once.
+    pub event_key: String,
+    /// The whole hook JSON, unknown fields included.
+    pub payload: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HookEventError {
+    #[error("unknown hook event name {0:?}: expected letters, digits, '-' or '_' (1-64 chars)")]
+    InvalidEventName(String),
+    #[error("body is not valid UTF-8 (invalid byte at offset {0})")]
+    NotUtf8(usize),
+    #[error("body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("body must be a JSON object, got {0}")]
+    NotAnObject(&'static str),
+    #[error("missing required field {0:?}")]
+    MissingField(&'static str),
+    #[error("field {field:?} must be {expected}, got {got}")]
+    WrongType {
+        field: &'static str,
+        expected: &'static str,
+        got: &'static str,
+    },
+    #[error("field {0:?} is too long ({1} bytes, at most {2})")]
+    TooLong(&'static str, usize, usize),
+    #[error("hook_event_name {body:?} does not match the endpoint's event {path:?}")]
+    EventMismatch { path: String, body: String },
+}
+
+impl HookEventError {
+    /// A stable machine-readable code for API answers and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidEventName(_) => "invalid_event_name",
+            Self::NotUtf8(_) => "invalid_utf8",
+            Self::MalformedJson(_) => "malformed_json",
+            Self::NotAnObject(_) => "not_an_object",
+            Self::MissingField(_) => "missing_field",
+            Self::WrongType { .. } => "wrong_type",
+            Self::TooLong(..) => "field_too_long",
+            Self::EventMismatch { .. } => "event_mismatch",
+        }
+    }
+
+    /// Whether the body could not be read at all (400) rather than read but refused (422).
+    pub fn is_syntax_error(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidEventName(_) | Self::NotUtf8(_) | Self::MalformedJson(_)
+        )
+    }
+}
+
+/// `session-start`, `session_start`, `sessionstart`? No: `SessionStart` and its kebab/snake spellings map to
+/// `SessionStart`; names already in PascalCase (including events we do not know yet) are kept.
+pub fn normalize_event_name(raw: &str) -> Result<String, HookEventError> {
+    let valid = !raw.is_empty()
+        && raw.len() <= 64
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && raw.starts_with(|c: char| c.is_ascii_alphabetic());
+    if !valid {
+        return Err(HookEventError::InvalidEventName(raw.to_owned()));
+    }
+    if !raw.contains(['-', '_']) && raw.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return Ok(raw.to_owned());
+    }
+    Ok(raw
+        .split(['-', '_'])
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect())
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+const MAX_ID_LEN: usize = 256;
+
+fn optional_string(
+    map: &Map<String, Value>,
+    field: &'static str,
+    max_len: usize,
+) -> Result<Option<String>, HookEventError> {
+    match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() > max_len => {
+            Err(HookEventError::TooLong(field, s.len(), max_len))
+        }
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(HookEventError::WrongType {
+            field,
+            expected: "a string",
+            got: type_name(other),
+        }),
+    }
+}
+
+fn required_string(
+    map: &Map<String, Value>,
+    field: &'static str,
+    max_len: usize,
+) -> Result<String, HookEventError> {
+    optional_string(map, field, max_len)?
+        .filter(|s| !s.trim().is_empty())
+        .ok_or(HookEventError::MissingField(field))
+}
+
+impl HookEvent {
+    /// Parses the body posted to `/hooks/{event}` (or read on stdin by `claude-mem hook`).
+    pub fn parse(path_event: &str, body: &[u8]) -> Result<Self, HookEventError> {
+        let event_name = normalize_event_name(path_event)?;
+        let text =
+            std::str::from_utf8(body).map_err(|e| HookEventError::NotUtf8(e.valid_up_to()))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| HookEventError::MalformedJson(e.to_string()))?;
+        let payload = match value {
+            Value::Object(map) => map,
+            other => return Err(HookEventError::NotAnObject(type_name(&other))),
+        };
+
+        if let Some(body_event) = optional_string(&payload, "hook_event_name", 64)? {
+            if body_event != event_name {
+                return Err(HookEventError::EventMismatch {
+                    path: event_name,
+                    body: body_event,
+                });
+            }
+        }
+        let session_id = required_string(&payload, "session_id", MAX_ID_LEN)?;
+        let cwd = optional_string(&payload, "cwd", 4096)?.unwrap_or_default();
+        let transcript_path = optional_string(&payload, "transcript_path", 4096)?;
+        let prompt_id = optional_string(&payload, "prompt_id", MAX_ID_LEN)?;
+        let tool_use_id = optional_string(&payload, "tool_use_id", MAX_ID_LEN)?;
+        let is_tool_event = TOOL_EVENTS.contains(&event_name.as_str());
+        let tool_name = if is_tool_event {
+            Some(required_string(&payload, "tool_name", MAX_ID_LEN)?)
+        } else {
+            optional_string(&payload, "tool_name", MAX_ID_LEN)?
+        };
+        let prompt = if event_name == "UserPromptSubmit" {
+            Some(optional_string(&payload, "prompt", usize::MAX)?.ok_or(HookEventError::MissingField("prompt"))?)
+        } else {
+            None
+        };
+        let end_reason = if event_name == "SessionEnd" {
+            optional_string(&payload, "reason", MAX_ID_LEN)?
+        } else {
+            None
+        };
+
+        let event_key = match (&tool_use_id, is_tool_event) {
+            (Some(id), true) => format!("{event_name}:{session_id}:{id}"),
+            _ => {
+                // No natural id: identical content is the same delivery. Key order is kept as received
+                // (preserve_order), so a byte-identical redelivery hashes identically.
+                let canonical = serde_json::to_string(&payload).unwrap_or_default();
+                let digest = Sha256::digest(canonical.as_bytes());
+                format!("{event_name}:{session_id}:{}", hex::encode(&digest[..16]))
+            }
+        };
+
+        Ok(Self {
+            project: project_from_cwd(&cwd),
+            event_name,
+            session_id,
+            cwd,
+            transcript_path,
+            tool_name,
+            prompt,
+            prompt_id,
+            end_reason,
+            event_key,
+            payload,
+        })
+    }
+
+    pub fn payload_json(&self) -> String {
+        serde_json::to_string(&self.payload).unwrap_or_else(|_| "{}".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_normalize_to_claude_codes_spelling() {
+        assert_eq!(normalize_event_name("session-start").unwrap(), "SessionStart");
+        assert_eq!(normalize_event_name("post_tool_use").unwrap(), "PostToolUse");
+        assert_eq!(normalize_event_name("PostToolUse").unwrap(), "PostToolUse");
+        assert_eq!(normalize_event_name("FutureEvent2").unwrap(), "FutureEvent2");
+        assert!(normalize_event_name("").is_err());
+        assert!(normalize_event_name("../etc").is_err());
+        assert!(normalize_event_name("1abc").is_err());
+    }
+
+    #[test]
+    fn tool_events_key_on_tool_use_id() {
+        let body = br#"{"session_id":"s1","cwd":"/x/app","tool_name":"Bash","tool_use_id":"t1","duration_ms":3}"#;
+        let a = HookEvent::parse("PostToolUse", body).unwrap();
+        let b = HookEvent::parse(
+            "PostToolUse",
+            br#"{"session_id":"s1","tool_name":"Bash","tool_use_id":"t1","duration_ms":9}"#,
+        )
+        .unwrap();
+        assert_eq!(a.event_key, b.event_key);
+        assert_eq!(a.project, "app");
+        assert_eq!(a.tool_name.as_deref(), Some("Bash"));
+    }
+
+    #[test]
+    fn other_events_key_on_content() {
+        let a = HookEvent::parse("Stop", br#"{"session_id":"s1","last_assistant_message":"a"}"#).unwrap();
+        let b = HookEvent::parse("Stop", br#"{"session_id":"s1","last_assistant_message":"a"}"#).unwrap();
+        let c = HookEvent::parse("Stop", br#"{"session_id":"s1","last_assistant_message":"b"}"#).unwrap();
+        assert_eq!(a.event_key, b.event_key);
+        assert_ne!(a.event_key, c.event_key);
+    }
+
+    #[test]
+    fn bad_bodies_are_refused_with_a_reason() {
+        let cases: &[(&str, &[u8], &str)] = &[
+            ("Stop", b"{not json", "malformed_json"),
+            ("Stop", b"[1,2]", "not_an_object"),
+            ("Stop", b"{\"cwd\":\"/x\"}", "missing_field"),
+            ("Stop", b"{\"session_id\":42}", "wrong_type"),
+            ("Stop", b"{\"session_id\":\"\"}", "missing_field"),
+            ("Stop", b"{\"session_id\":\"s\",\"cwd\":[]}", "wrong_type"),
+            ("Stop", b"\xff\xfe{}", "invalid_utf8"),
+            ("PostToolUse", b"{\"session_id\":\"s\"}", "missing_field"),
+            ("UserPromptSubmit", b"{\"session_id\":\"s\"}", "missing_field"),
+            ("Stop", b"{\"session_id\":\"s\",\"hook_event_name\":\"SessionEnd\"}", "event_mismatch"),
+            ("no/slash", b"{}", "invalid_event_name"),
+        ];
+        for (event, body, code) in cases {
+            let err = HookEvent::parse(event, body).unwrap_err();
+            assert_eq!(err.code(), *code, "{event} {:?}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_events_are_kept() {
+        let e = HookEvent::parse(
+            "BrandNewEvent",
+            br#"{"session_id":"s","hook_event_name":"BrandNewEvent","shiny":{"x":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.payload["shiny"]["x"], 1);
+        assert_eq!(e.project, "unknown");
+    }
+}

@@ -1,0 +1,17 @@
+//! The GUI-free core of claude-mem. Everything here runs headless (the `serve` command, CI, servers)
+//! and is shared by the desktop shell, so nothing in this crate may depend on a GUI or an HTTP server.
+
+pub mod clock;
+pub mod hook_event;
+pub mod paths;
+pub mod project;
+pub mod settings;
+pub mod store;
+
+pub use hook_event::{HookEvent, HookEventError};
+pub use paths::DataDir;
+pub use settings::{Settings, SettingsError};
+pub use store::{IngestOutcome, Store, StoreError};
+
+/// Stamped into `/api/health` and the CLI so a user can tell which build answered.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

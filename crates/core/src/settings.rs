@@ -1,0 +1,299 @@
+//! User settings: `settings.json` in the data directory, overridden by `CLAUDE_MEM_*` environment variables.
+//!
+//! Unknown keys are kept (a newer version may have written them, and a downgrade must not erase them), the
+//! file is always rewritten atomically (a crash mid-write must never leave half a config), and every value is
+//! validated up front so the worker refuses to start on nonsense instead of failing later.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_PORT: u16 = 37777;
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Address the worker listens on. Anything but loopback exposes prompts and tool output to the network.
+    pub host: String,
+    /// Port of the worker; Claude Code's http hooks are pointed at it by `claude-mem install`.
+    pub port: u16,
+    /// Largest hook body accepted. Tool output (a big `Read`) can be large, but a runaway payload must not
+    /// exhaust memory.
+    pub max_body_bytes: usize,
+    /// Total budget of the `claude-mem hook` command, connect to answer. Claude Code waits for it.
+    pub hook_timeout_ms: u64,
+    /// `tracing` filter for the worker's logs (`info`, `debug`, `claude_mem_server=trace`, …).
+    pub log_level: String,
+    /// How many daily log files are kept in `logs/`.
+    pub log_retention_days: u32,
+    /// Keys this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            host: DEFAULT_HOST.to_owned(),
+            port: DEFAULT_PORT,
+            max_body_bytes: 8 * 1024 * 1024,
+            hook_timeout_ms: 1000,
+            log_level: "info".to_owned(),
+            log_retention_days: 14,
+            extra: Map::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid settings JSON: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("invalid setting {field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("environment variable {var}={value:?} is invalid: {message}")]
+    Env {
+        var: String,
+        value: String,
+        message: String,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Settings {
+    /// Reads `path`; a missing file means all defaults. Does not apply environment overrides.
+    pub fn load(path: &Path) -> Result<Self, SettingsError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(source) => {
+                return Err(SettingsError::Read {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        };
+        let settings: Settings =
+            serde_json::from_str(&text).map_err(|source| SettingsError::Parse {
+                path: path.to_owned(),
+                source,
+            })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// What the worker actually runs with: the file, then `CLAUDE_MEM_*` overrides, validated.
+    pub fn load_effective(path: &Path) -> Result<Self, SettingsError> {
+        let mut settings = Self::load(path)?;
+        settings.apply_env(|var| std::env::var(var).ok())?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Environment overrides, read through `lookup` so tests need not mutate the process environment.
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), SettingsError> {
+        fn parse<T: std::str::FromStr>(var: &str, value: &str) -> Result<T, SettingsError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.trim().parse::<T>().map_err(|e| SettingsError::Env {
+                var: var.to_owned(),
+                value: value.to_owned(),
+                message: e.to_string(),
+            })
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_HOST") {
+            self.host = v.trim().to_owned();
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_PORT") {
+            self.port = parse("CLAUDE_MEM_PORT", &v)?;
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_MAX_BODY_BYTES") {
+            self.max_body_bytes = parse("CLAUDE_MEM_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_HOOK_TIMEOUT_MS") {
+            self.hook_timeout_ms = parse("CLAUDE_MEM_HOOK_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_LOG_LEVEL") {
+            self.log_level = v.trim().to_owned();
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |field: &str, message: String| {
+            Err(SettingsError::Invalid {
+                field: field.to_owned(),
+                message,
+            })
+        };
+        if self.host.parse::<IpAddr>().is_err() && self.host != "localhost" {
+            return invalid(
+                "host",
+                format!("{:?} is not an IP address or \"localhost\"", self.host),
+            );
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&self.max_body_bytes) {
+            return invalid(
+                "max_body_bytes",
+                format!("{} is outside 1024..=67108864", self.max_body_bytes),
+            );
+        }
+        if !(50..=60_000).contains(&self.hook_timeout_ms) {
+            return invalid(
+                "hook_timeout_ms",
+                format!("{} is outside 50..=60000", self.hook_timeout_ms),
+            );
+        }
+        if self.log_level.trim().is_empty() {
+            return invalid("log_level", "must not be empty".into());
+        }
+        if !(1..=3650).contains(&self.log_retention_days) {
+            return invalid(
+                "log_retention_days",
+                format!("{} is outside 1..=3650", self.log_retention_days),
+            );
+        }
+        Ok(())
+    }
+
+    /// Validates, then replaces `path` atomically (temp file in the same directory, fsync, rename).
+    pub fn save(&self, path: &Path) -> Result<(), SettingsError> {
+        self.validate()?;
+        let write_err = |source| SettingsError::Write {
+            path: path.to_owned(),
+            source,
+        };
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| write_err(e.into()))?;
+        text.push('\n');
+        write_atomically(path, text.as_bytes()).map_err(write_err)
+    }
+
+    /// The loopback URL hooks and the CLI use to reach the worker.
+    pub fn worker_url(&self) -> String {
+        let host = match self.host.as_str() {
+            "0.0.0.0" | "localhost" => "127.0.0.1",
+            "::" => "::1",
+            other => other,
+        };
+        match host.parse::<IpAddr>() {
+            Ok(IpAddr::V6(v6)) => format!("http://[{v6}]:{}", self.port),
+            _ => format!("http://{host}:{}", self.port),
+        }
+    }
+}
+
+/// Replaces `path` with `bytes` so that readers see either the old or the new file, never a mix.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir)?;
+    }
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("settings");
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn missing_file_gives_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::load(&dir.path().join("settings.json")).unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.port, 37777);
+    }
+
+    #[test]
+    fn unknown_keys_survive_a_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.json");
+        std::fs::write(&path, r#"{"port": 40000, "future_feature": {"on": true}}"#).unwrap();
+        let s = Settings::load(&path).unwrap();
+        assert_eq!(s.port, 40000);
+        s.save(&path).unwrap();
+        let raw: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(raw["future_feature"]["on"], Value::Bool(true));
+        assert_eq!(raw["port"], 40000);
+        assert_eq!(raw["host"], "127.0.0.1");
+    }
+
+    #[test]
+    fn wrong_types_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.json");
+        std::fs::write(&path, r#"{"port": "high"}"#).unwrap();
+        assert!(matches!(
+            Settings::load(&path),
+            Err(SettingsError::Parse { .. })
+        ));
+        std::fs::write(&path, r#"{"host": "not an address"}"#).unwrap();
+        assert!(matches!(
+            Settings::load(&path),
+            Err(SettingsError::Invalid { field, .. }) if field == "host"
+        ));
+        std::fs::write(&path, r#"{"hook_timeout_ms": 0}"#).unwrap();
+        assert!(Settings::load(&path).is_err());
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let env: HashMap<&str, &str> = [("CLAUDE_MEM_PORT", "41000"), ("CLAUDE_MEM_HOST", "::1")]
+            .into_iter()
+            .collect();
+        let mut s = Settings::default();
+        s.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(s.port, 41000);
+        assert_eq!(s.worker_url(), "http://[::1]:41000");
+        let bad: HashMap<&str, &str> = [("CLAUDE_MEM_PORT", "seventy")].into_iter().collect();
+        let err = s
+            .apply_env(|k| bad.get(k).map(|v| v.to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("CLAUDE_MEM_PORT"));
+    }
+
+    #[test]
+    fn save_is_atomic_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/settings.json");
+        Settings::default().save(&path).unwrap();
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("settings.json")]);
+    }
+}

@@ -1,0 +1,140 @@
+//! The SQLite store: the record of truth.
+//!
+//! One connection writes, fed by a channel, and commits whatever has queued up in a single transaction
+//! (group commit): under load many hook events share one commit, which is what lets a single SQLite file
+//! take thousands of durable events per second while every caller still waits for its own commit.
+//! Reads go through a small pool; WAL lets them run beside the writer.
+
+mod ingest;
+mod queries;
+
+pub use ingest::IngestOutcome;
+pub use queries::{EventRow, HealthCounts, PromptRow, SessionRow};
+
+use crate::hook_event::HookEvent;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::ConnectOptions;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("the store is closed")]
+    Closed,
+    #[error("cannot prepare {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub(crate) enum WriteJob {
+    Ingest(
+        Box<HookEvent>,
+        oneshot::Sender<Result<IngestOutcome, StoreError>>,
+    ),
+    /// Queued behind every earlier write, so the writer drains before it closes.
+    Shutdown(oneshot::Sender<()>),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    read: SqlitePool,
+    sender: mpsc::Sender<WriteJob>,
+}
+
+fn connect_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // WAL + NORMAL: a commit survives a crash or kill -9 of the process (the WAL is written before
+        // the answer); only an OS crash or power loss can lose the last commits.
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("temp_store", "memory")
+        .log_statements(tracing::log::LevelFilter::Trace)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let options = connect_options(path);
+        let mut write_conn = options.clone().connect().await?;
+        sqlx::migrate!("./migrations").run(&mut write_conn).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .connect_with(options)
+            .await?;
+        let (sender, rx) = mpsc::channel(4096);
+        tokio::spawn(ingest::writer_loop(write_conn, rx));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                read,
+                sender,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub fn read_pool(&self) -> &SqlitePool {
+        &self.inner.read
+    }
+
+    /// Durably records a hook event. Returns once the event is committed (or known to be a duplicate).
+    pub async fn ingest(&self, event: HookEvent) -> Result<IngestOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .sender
+            .send(WriteJob::Ingest(Box::new(event), reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Lets queued writes commit, then closes the database cleanly (the WAL is checkpointed).
+    /// Writes that arrive afterwards fail with [`StoreError::Closed`].
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self
+            .inner
+            .sender
+            .send(WriteJob::Shutdown(done))
+            .await
+            .is_ok()
+        {
+            let _ = closed.await;
+        }
+        self.inner.read.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests;

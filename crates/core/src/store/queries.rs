@@ -1,0 +1,147 @@
+//! Read-side queries behind the REST API. They run on the read pool, beside the writer (WAL).
+
+use super::{Store, StoreError};
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub project: String,
+    pub cwd: String,
+    pub transcript_path: Option<String>,
+    pub started_at: i64,
+    pub last_seen_at: i64,
+    pub ended_at: Option<i64>,
+    pub end_reason: Option<String>,
+    pub status: String,
+    pub event_count: i64,
+    pub prompt_count: i64,
+    pub observation_count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct PromptRow {
+    pub prompt_number: i64,
+    pub prompt_id: Option<String>,
+    pub text: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRow {
+    pub id: i64,
+    pub event_name: String,
+    pub tool_name: Option<String>,
+    pub prompt_number: i64,
+    pub state: String,
+    pub attempts: i64,
+    pub created_at: i64,
+    pub payload: Value,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HealthCounts {
+    pub sessions: i64,
+    pub events: i64,
+    pub pending: i64,
+    pub failed: i64,
+    pub prompts: i64,
+    pub observations: i64,
+}
+
+const SESSION_COLUMNS: &str = "id, project, cwd, transcript_path, started_at, last_seen_at, ended_at, \
+     end_reason, status, event_count, prompt_count, observation_count";
+
+impl Store {
+    /// Most recently active first; `project` filters when given.
+    pub async fn list_sessions(
+        &self,
+        project: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sdk_sessions
+             WHERE (?1 IS NULL OR project = ?1)
+             ORDER BY last_seen_at DESC, id LIMIT ?2 OFFSET ?3"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(project)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.read_pool())
+            .await?)
+    }
+
+    pub async fn get_session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sdk_sessions WHERE id = ?1");
+        Ok(sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(self.read_pool())
+            .await?)
+    }
+
+    pub async fn session_prompts(&self, id: &str) -> Result<Vec<PromptRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT prompt_number, prompt_id, text, created_at FROM user_prompts
+             WHERE session_id = ?1 ORDER BY prompt_number",
+        )
+        .bind(id)
+        .fetch_all(self.read_pool())
+        .await?)
+    }
+
+    /// The session's captured hook events in arrival order, payloads parsed back to JSON.
+    pub async fn session_events(&self, id: &str) -> Result<Vec<EventRow>, StoreError> {
+        type Raw = (i64, String, Option<String>, i64, String, i64, i64, String);
+        let rows: Vec<Raw> = sqlx::query_as(
+            "SELECT id, event_name, tool_name, prompt_number, state, attempts, created_at, payload
+             FROM pending_messages WHERE session_id = ?1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(self.read_pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, event_name, tool_name, prompt_number, state, attempts, created_at, payload)| {
+                    EventRow {
+                        id,
+                        event_name,
+                        tool_name,
+                        prompt_number,
+                        state,
+                        attempts,
+                        created_at,
+                        payload: serde_json::from_str(&payload)
+                            .unwrap_or(Value::String(payload)),
+                    }
+                },
+            )
+            .collect())
+    }
+
+    pub async fn health_counts(&self) -> Result<HealthCounts, StoreError> {
+        let (sessions, events, pending, failed, prompts, observations): (i64, i64, i64, i64, i64, i64) =
+            sqlx::query_as(
+                "SELECT
+                   (SELECT COUNT(*) FROM sdk_sessions),
+                   (SELECT COUNT(*) FROM pending_messages),
+                   (SELECT COUNT(*) FROM pending_messages WHERE state IN ('pending', 'processing')),
+                   (SELECT COUNT(*) FROM pending_messages WHERE state = 'failed'),
+                   (SELECT COUNT(*) FROM user_prompts),
+                   (SELECT COUNT(*) FROM observations)",
+            )
+            .fetch_one(self.read_pool())
+            .await?;
+        Ok(HealthCounts {
+            sessions,
+            events,
+            pending,
+            failed,
+            prompts,
+            observations,
+        })
+    }
+}

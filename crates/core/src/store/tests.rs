@@ -1,0 +1,91 @@
+use super::*;
+
+fn event(name: &str, body: &str) -> HookEvent {
+    HookEvent::parse(name, body.as_bytes()).unwrap()
+}
+
+#[tokio::test]
+async fn events_sessions_and_prompts_are_recorded_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
+    let start = event("SessionStart", r#"{"session_id":"s1","cwd":"/w/app","source":"startup"}"#);
+    let prompt = event("UserPromptSubmit", r#"{"session_id":"s1","cwd":"/w/app","prompt":"fix the bug"}"#);
+    let tool = event(
+        "PostToolUse",
+        r#"{"session_id":"s1","cwd":"/w/app","tool_name":"Read","tool_use_id":"t1","tool_input":{"file_path":"a.rs"}}"#,
+    );
+    assert!(matches!(store.ingest(start.clone()).await.unwrap(), IngestOutcome::Stored { prompt_number: 0, .. }));
+    assert!(matches!(store.ingest(prompt.clone()).await.unwrap(), IngestOutcome::Stored { prompt_number: 1, .. }));
+    let first = store.ingest(tool.clone()).await.unwrap();
+    assert!(matches!(first, IngestOutcome::Stored { prompt_number: 1, .. }));
+    // Redelivery of every event is a no-op.
+    for e in [start, prompt, tool] {
+        assert!(matches!(store.ingest(e).await.unwrap(), IngestOutcome::Duplicate { .. }));
+    }
+    let session = store.get_session("s1").await.unwrap().unwrap();
+    assert_eq!(session.project, "app");
+    assert_eq!(session.event_count, 3);
+    assert_eq!(session.prompt_count, 1);
+    let prompts = store.session_prompts("s1").await.unwrap();
+    assert_eq!(prompts.len(), 1);
+    assert_eq!(prompts[0].text, "fix the bug");
+    let events = store.session_events("s1").await.unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[2].payload["tool_input"]["file_path"], "a.rs");
+}
+
+#[tokio::test]
+async fn session_end_marks_the_session_and_resume_reopens_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
+    store.ingest(event("SessionStart", r#"{"session_id":"s","source":"startup"}"#)).await.unwrap();
+    store.ingest(event("SessionEnd", r#"{"session_id":"s","reason":"logout"}"#)).await.unwrap();
+    let s = store.get_session("s").await.unwrap().unwrap();
+    assert_eq!((s.status.as_str(), s.end_reason.as_deref()), ("ended", Some("logout")));
+    assert!(s.ended_at.is_some());
+    store.ingest(event("SessionStart", r#"{"session_id":"s","source":"resume"}"#)).await.unwrap();
+    let s = store.get_session("s").await.unwrap().unwrap();
+    assert_eq!(s.status, "active");
+    assert_eq!(s.ended_at, None);
+}
+
+#[tokio::test]
+async fn concurrent_writers_share_commits_and_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let store = Store::open(&path).await.unwrap();
+    let mut tasks = Vec::new();
+    for client in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..50 {
+                let body = format!(
+                    r#"{{"session_id":"s{}","tool_name":"Bash","tool_use_id":"t{client}-{i}"}}"#,
+                    client % 4
+                );
+                store.ingest(event("PostToolUse", &body)).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    store.close().await;
+    assert!(matches!(
+        store.ingest(event("Stop", r#"{"session_id":"late"}"#)).await,
+        Err(StoreError::Closed)
+    ));
+    // Reopen from disk: everything acknowledged is there, exactly once.
+    let store = Store::open(&path).await.unwrap();
+    let counts = store.health_counts().await.unwrap();
+    assert_eq!(counts.events, 800);
+    assert_eq!(counts.sessions, 4);
+    let total: i64 = store
+        .list_sessions(None, 100, 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.event_count)
+        .sum();
+    assert_eq!(total, 800);
+}
