@@ -1,1 +1,67 @@
-fn main(){}
+//! `claude-mem`: the headless worker, Claude Code's hook client and the installer.
+//!
+//! `hook` runs inside every Claude Code session, so it is dispatched before anything heavy (no async
+//! runtime, no logging setup): its cost is paid on every prompt.
+
+mod hook_cmd;
+mod install_cmd;
+mod logging;
+mod serve_cmd;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "claude-mem", version, about = "Persistent memory for Claude Code")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the worker without a GUI (servers, CI, machines without a display).
+    Serve(serve_cmd::ServeArgs),
+    /// Forward one Claude Code hook event (JSON on stdin) to the worker. Never fails: Claude Code must not
+    /// be blocked by its memory.
+    Hook {
+        /// Event name, e.g. `session-start` or `SessionStart`; defaults to the payload's `hook_event_name`.
+        event: Option<String>,
+    },
+    /// Add claude-mem's hooks to Claude Code's settings (other hooks are kept; a backup is written first).
+    Install(install_cmd::InstallArgs),
+    /// Remove claude-mem's hooks from Claude Code's settings, leaving every other hook as it was.
+    Uninstall {
+        /// Claude Code settings file to edit (default: ~/.claude/settings.json).
+        #[arg(long)]
+        settings: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    // Parse by hand first for the hot path: clap costs little, but `hook` must not even risk a usage
+    // error exit code.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("hook") {
+        hook_cmd::run(args.get(2).map(String::as_str));
+        return ExitCode::SUCCESS;
+    }
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve_cmd::run(args),
+        Command::Hook { event } => {
+            hook_cmd::run(event.as_deref());
+            Ok(())
+        }
+        Command::Install(args) => install_cmd::install(args),
+        Command::Uninstall { settings } => install_cmd::uninstall(settings),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("claude-mem: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

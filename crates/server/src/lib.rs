@@ -1,1 +1,13 @@
+//! The worker's HTTP face: Claude Code's hook endpoints and the REST API, on axum.
+//!
+//! The same router serves `claude-mem serve` and the desktop app, so everything a user can reach lives
+//! here and nothing here knows about windows or trays.
 
+pub mod api;
+pub mod api_error;
+pub mod hooks;
+pub mod local_guard;
+pub mod worker;
+
+pub use api_error::ApiError;
+pub use worker::{AppState, Worker, WorkerError};

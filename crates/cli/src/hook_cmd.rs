@@ -1,0 +1,105 @@
+//! `claude-mem hook <event>`: the command hook Claude Code runs where http hooks are not available
+//! (SessionStart). It forwards stdin to the worker and prints the answer Claude Code should read.
+//!
+//! It fails open, always: worker down, slow, or answering garbage, the command prints nothing and exits 0
+//! within its budget, so a memory problem never blocks or pollutes a coding session. Set
+//! `CLAUDE_MEM_DEBUG=1` to see why it stayed silent.
+
+use claude_mem_core::hook_event::normalize_event_name;
+use claude_mem_core::{DataDir, Settings};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Claude Code's hook JSON is small, but tool output can be large; anything past this is not ours to read.
+const MAX_STDIN_BYTES: u64 = 64 * 1024 * 1024;
+
+pub fn run(event: Option<&str>) {
+    match forward(event) {
+        Ok(Some(output)) => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(output.as_bytes());
+            let _ = stdout.flush();
+        }
+        Ok(None) => {}
+        Err(reason) => {
+            if std::env::var_os("CLAUDE_MEM_DEBUG").is_some() {
+                eprintln!("claude-mem hook: {reason}");
+            }
+        }
+    }
+}
+
+fn forward(event: Option<&str>) -> Result<Option<String>, String> {
+    let started = Instant::now();
+    let settings = DataDir::resolve()
+        .ok()
+        .and_then(|dir| Settings::load_effective(&dir.settings()).ok())
+        .unwrap_or_else(|| {
+            let mut s = Settings::default();
+            let _ = s.apply_env(|v| std::env::var(v).ok());
+            s
+        });
+    let budget = Duration::from_millis(settings.hook_timeout_ms);
+
+    let body = read_stdin_within(budget)?;
+    let event = match event {
+        Some(name) => normalize_event_name(name).map_err(|e| e.to_string())?,
+        None => serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v.get("hook_event_name")?.as_str().map(str::to_owned))
+            .ok_or("no event name given and none in the payload")?,
+    };
+
+    let remaining = budget
+        .checked_sub(started.elapsed())
+        .filter(|d| !d.is_zero())
+        .ok_or("budget spent reading stdin")?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(remaining))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("{}/hooks/{event}", settings.worker_url());
+    let mut response = agent
+        .post(&url)
+        .header("content-type", "application/json")
+        .send(&body[..])
+        .map_err(|e| format!("worker unreachable at {url}: {e}"))?;
+    let status = response.status();
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(1024 * 1024)
+        .read_to_string()
+        .map_err(|e| format!("unreadable answer: {e}"))?;
+    if !status.is_success() {
+        return Err(format!("worker answered {status}: {text}"));
+    }
+    // Only a JSON object is passed on: anything else could be read by Claude Code as plain context.
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(map)) if map.is_empty() => Ok(None),
+        Ok(Value::Object(map)) => Ok(Some(Value::Object(map).to_string())),
+        _ => Err(format!("worker answered something that is not a JSON object: {text:.200}")),
+    }
+}
+
+/// Reads all of stdin, but gives up at the deadline: a stdin that never closes must not hang Claude Code.
+fn read_stdin_within(budget: Duration) -> Result<Vec<u8>, String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let result = std::io::stdin()
+            .lock()
+            .take(MAX_STDIN_BYTES)
+            .read_to_end(&mut buf)
+            .map(|_| buf);
+        let _ = tx.send(result);
+    });
+    match rx.recv_timeout(budget) {
+        Ok(Ok(buf)) => Ok(buf),
+        Ok(Err(e)) => Err(format!("cannot read stdin: {e}")),
+        Err(_) => Err("stdin did not close within the budget".into()),
+    }
+}

@@ -1,0 +1,348 @@
+//! `claude-mem install` / `uninstall`: wire claude-mem into Claude Code's `~/.claude/settings.json`.
+//!
+//! The user's file is theirs: every hook that is not ours is kept exactly, a timestamped backup is made
+//! before any change, the file is replaced atomically, and running install twice changes nothing.
+
+use anyhow::{bail, Context};
+use claude_mem_core::settings::write_atomically;
+use claude_mem_core::{DataDir, Settings};
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// Claude Code settings file to edit (default: ~/.claude/settings.json).
+    #[arg(long)]
+    settings: Option<PathBuf>,
+    /// Show the resulting settings without writing them.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// Claude Code's hook timeouts are in seconds. Ours answer in milliseconds; the margin covers a cold disk.
+const HTTP_TIMEOUT_S: u64 = 5;
+/// SessionEnd hooks share 1.5 s unless a hook asks for more; an explicit value keeps our summary trigger
+/// from being cut off.
+const SESSION_END_TIMEOUT_S: u64 = 5;
+const SESSION_START_TIMEOUT_S: u64 = 10;
+
+/// One hook we install: event, matcher (for events that take one) and the handler entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedHook {
+    pub event: &'static str,
+    pub matcher: Option<&'static str>,
+    pub handler: Value,
+}
+
+/// The hooks claude-mem wants: a command for SessionStart (Claude Code does not run http hooks there) and
+/// direct http hooks, which skip a process spawn, for everything else.
+pub fn planned_hooks(exe: &str, worker_url: &str) -> Vec<PlannedHook> {
+    let http = |event: &'static str, matcher: Option<&'static str>, timeout: u64| PlannedHook {
+        event,
+        matcher,
+        handler: json!({"type": "http", "url": format!("{worker_url}/hooks/{event}"), "timeout": timeout}),
+    };
+    vec![
+        PlannedHook {
+            event: "SessionStart",
+            matcher: Some("startup|resume|clear|compact"),
+            handler: json!({
+                "type": "command",
+                "command": format!("{} hook SessionStart", shell_quote(exe)),
+                "timeout": SESSION_START_TIMEOUT_S
+            }),
+        },
+        http("UserPromptSubmit", None, HTTP_TIMEOUT_S),
+        http("PostToolUse", Some("*"), HTTP_TIMEOUT_S),
+        http("PostToolUseFailure", Some("*"), HTTP_TIMEOUT_S),
+        http("Stop", None, HTTP_TIMEOUT_S),
+        http("SubagentStop", None, HTTP_TIMEOUT_S),
+        http("PreCompact", None, HTTP_TIMEOUT_S),
+        http("SessionEnd", None, SESSION_END_TIMEOUT_S),
+    ]
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Whether a handler entry is one of ours, from any earlier install (another port, another binary path).
+pub fn is_ours(handler: &Value) -> bool {
+    match handler.get("type").and_then(Value::as_str) {
+        Some("command") => handler
+            .get("command")
+            .and_then(Value::as_str)
+            .is_some_and(|c| {
+                let mut words = c.split_whitespace();
+                words.any(|w| w.trim_matches('\'').ends_with("claude-mem"))
+                    && c.split_whitespace().any(|w| w == "hook")
+            }),
+        Some("http") => handler
+            .get("url")
+            .and_then(Value::as_str)
+            .is_some_and(is_worker_hook_url),
+        _ => false,
+    }
+}
+
+fn is_worker_hook_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let Some((authority, path)) = rest.split_once('/') else {
+        return false;
+    };
+    let host_ok = ["127.0.0.1:", "localhost:", "[::1]:"]
+        .iter()
+        .any(|h| authority.starts_with(h));
+    let event = path.strip_prefix("hooks/").unwrap_or("");
+    host_ok && !event.is_empty() && event.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Changes {
+    pub removed: usize,
+    pub added: usize,
+}
+
+fn hooks_object(settings: &mut Value) -> anyhow::Result<&mut Map<String, Value>> {
+    let Value::Object(root) = settings else {
+        bail!("Claude Code settings must be a JSON object");
+    };
+    let hooks = root
+        .entry("hooks")
+        .or_insert_with(|| Value::Object(Map::new()));
+    match hooks {
+        Value::Object(map) => Ok(map),
+        _ => bail!("the \"hooks\" entry of Claude Code settings is not an object"),
+    }
+}
+
+/// Removes every handler of ours; groups and events left empty by that are removed too.
+pub fn remove_ours(settings: &mut Value) -> anyhow::Result<usize> {
+    let had_hooks = settings.get("hooks").is_some();
+    let hooks = hooks_object(settings)?;
+    let mut removed = 0;
+    for groups in hooks.values_mut() {
+        let Value::Array(groups) = groups else { continue };
+        for group in groups.iter_mut() {
+            if let Some(Value::Array(handlers)) = group.get_mut("hooks") {
+                let before = handlers.len();
+                handlers.retain(|h| !is_ours(h));
+                removed += before - handlers.len();
+            }
+        }
+        groups.retain(|g| {
+            !matches!(g.get("hooks"), Some(Value::Array(h)) if h.is_empty())
+        });
+    }
+    hooks.retain(|_, groups| !matches!(groups, Value::Array(g) if g.is_empty()));
+    if hooks.is_empty() && (removed > 0 || !had_hooks) {
+        if let Value::Object(root) = settings {
+            root.remove("hooks");
+        }
+    }
+    Ok(removed)
+}
+
+/// Replaces whatever of ours is there with `plan`: idempotent, and it repairs a stale install.
+pub fn merge_hooks(settings: &mut Value, plan: &[PlannedHook]) -> anyhow::Result<Changes> {
+    let removed = remove_ours(settings)?;
+    let hooks = hooks_object(settings)?;
+    for hook in plan {
+        let mut group = Map::new();
+        if let Some(m) = hook.matcher {
+            group.insert("matcher".into(), Value::String(m.into()));
+        }
+        group.insert("hooks".into(), Value::Array(vec![hook.handler.clone()]));
+        match hooks
+            .entry(hook.event)
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            Value::Array(groups) => groups.push(Value::Object(group)),
+            _ => bail!("hooks.{} in Claude Code settings is not an array", hook.event),
+        }
+    }
+    Ok(Changes {
+        removed,
+        added: plan.len(),
+    })
+}
+
+fn default_settings_path() -> anyhow::Result<PathBuf> {
+    let base = directories::BaseDirs::new().context("cannot find the home directory")?;
+    Ok(base.home_dir().join(".claude").join("settings.json"))
+}
+
+fn read_settings(path: &Path) -> anyhow::Result<(Value, Option<String>)> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().is_empty() => Ok((json!({}), Some(text))),
+        Ok(text) => {
+            let value: Value = serde_json::from_str(&text).with_context(|| {
+                format!("{} is not valid JSON; fix it first (nothing was changed)", path.display())
+            })?;
+            if !value.is_object() {
+                bail!("{} is not a JSON object; nothing was changed", path.display());
+            }
+            Ok((value, Some(text)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((json!({}), None)),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Copies the current file aside before the first byte changes.
+fn backup(path: &Path, original: &str) -> anyhow::Result<PathBuf> {
+    let stamp = claude_mem_core::clock::now_ms();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("settings.json");
+    let backup = path.with_file_name(format!("{name}.claude-mem-backup-{stamp}"));
+    std::fs::write(&backup, original)
+        .with_context(|| format!("cannot write the backup {}", backup.display()))?;
+    Ok(backup)
+}
+
+fn write_settings(path: &Path, value: &Value, original: Option<&str>) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    if let Some(original) = original {
+        let backup = backup(path, original)?;
+        println!("backup: {}", backup.display());
+    }
+    write_atomically(path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+pub fn install(args: InstallArgs) -> anyhow::Result<()> {
+    let path = match args.settings {
+        Some(p) => p,
+        None => default_settings_path()?,
+    };
+    let exe = std::env::current_exe().context("cannot locate the claude-mem binary")?;
+    let exe = exe.canonicalize().unwrap_or(exe);
+    let data_dir = DataDir::resolve().context("cannot locate the data directory")?;
+    let worker = Settings::load_effective(&data_dir.settings())?.worker_url();
+
+    let (mut value, original) = read_settings(&path)?;
+    let before = value.clone();
+    let changes = merge_hooks(&mut value, &planned_hooks(&exe.to_string_lossy(), &worker))?;
+    if args.dry_run {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    if value == before {
+        println!("claude-mem hooks already installed in {}", path.display());
+        return Ok(());
+    }
+    write_settings(&path, &value, original.as_deref())?;
+    println!(
+        "installed {} claude-mem hooks in {} (worker: {worker}){}",
+        changes.added,
+        path.display(),
+        if changes.removed > 0 { format!("; replaced {} older ones", changes.removed) } else { String::new() }
+    );
+    Ok(())
+}
+
+pub fn uninstall(settings: Option<PathBuf>) -> anyhow::Result<()> {
+    let path = match settings {
+        Some(p) => p,
+        None => default_settings_path()?,
+    };
+    let (mut value, original) = read_settings(&path)?;
+    if original.is_none() {
+        println!("{} does not exist; nothing to remove", path.display());
+        return Ok(());
+    }
+    let removed = remove_ours(&mut value)?;
+    if removed == 0 {
+        println!("no claude-mem hooks in {}", path.display());
+        return Ok(());
+    }
+    write_settings(&path, &value, original.as_deref())?;
+    println!("removed {removed} claude-mem hooks from {}", path.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Vec<PlannedHook> {
+        planned_hooks("/usr/bin/claude-mem", "http://127.0.0.1:37777")
+    }
+
+    #[test]
+    fn install_is_idempotent_and_keeps_foreign_hooks() {
+        let foreign = json!({"type": "command", "command": "prettier --write"});
+        let mut s = json!({
+            "model": "opus",
+            "hooks": {"PostToolUse": [{"matcher": "Edit", "hooks": [foreign.clone()]}]}
+        });
+        merge_hooks(&mut s, &plan()).unwrap();
+        let once = s.clone();
+        let again = merge_hooks(&mut s, &plan()).unwrap();
+        assert_eq!(s, once);
+        assert_eq!(again.removed, plan().len());
+        assert_eq!(s["model"], "opus");
+        assert_eq!(s["hooks"]["PostToolUse"][0]["hooks"][0], foreign);
+        assert_eq!(s["hooks"]["PostToolUse"].as_array().unwrap().len(), 2);
+        let start = &s["hooks"]["SessionStart"][0];
+        assert_eq!(start["hooks"][0]["type"], "command");
+        assert_eq!(start["hooks"][0]["command"], "/usr/bin/claude-mem hook SessionStart");
+        assert_eq!(s["hooks"]["SessionEnd"][0]["hooks"][0]["timeout"], SESSION_END_TIMEOUT_S);
+        assert_eq!(s["hooks"]["Stop"][0]["hooks"][0]["url"], "http://127.0.0.1:37777/hooks/Stop");
+    }
+
+    #[test]
+    fn reinstall_on_another_port_replaces_the_old_hooks() {
+        let mut s = json!({});
+        merge_hooks(&mut s, &plan()).unwrap();
+        merge_hooks(&mut s, &planned_hooks("/opt/claude-mem", "http://127.0.0.1:40000")).unwrap();
+        assert_eq!(s["hooks"]["Stop"].as_array().unwrap().len(), 1);
+        assert_eq!(s["hooks"]["Stop"][0]["hooks"][0]["url"], "http://127.0.0.1:40000/hooks/Stop");
+    }
+
+    #[test]
+    fn uninstall_restores_the_foreign_configuration() {
+        let original = json!({
+            "hooks": {
+                "Stop": [{"hooks": [{"type": "http", "url": "https://example.com/hooks/Stop"}]}],
+                "SessionStart": [{"matcher": "startup", "hooks": [{"type": "command", "command": "echo hi"}]}]
+            }
+        });
+        let mut s = original.clone();
+        merge_hooks(&mut s, &plan()).unwrap();
+        assert_eq!(remove_ours(&mut s).unwrap(), plan().len());
+        assert_eq!(s, original);
+        let mut empty = json!({"theme": "dark"});
+        merge_hooks(&mut empty, &plan()).unwrap();
+        remove_ours(&mut empty).unwrap();
+        assert_eq!(empty, json!({"theme": "dark"}));
+    }
+
+    #[test]
+    fn paths_with_spaces_are_quoted() {
+        let p = planned_hooks("/home/a b/claude-mem", "http://127.0.0.1:1");
+        let cmd = p[0].handler["command"].as_str().unwrap();
+        assert_eq!(cmd, "'/home/a b/claude-mem' hook SessionStart");
+        assert!(is_ours(&p[0].handler));
+        assert!(!is_ours(&json!({"type": "command", "command": "other-tool hook x"})));
+    }
+
+    #[test]
+    fn a_non_object_hooks_entry_is_an_error_not_a_crash() {
+        let mut s = json!({"hooks": [1, 2]});
+        assert!(merge_hooks(&mut s, &plan()).is_err());
+        let mut s = json!([]);
+        assert!(merge_hooks(&mut s, &plan()).is_err());
+    }
+}

@@ -1,0 +1,81 @@
+//! `claude-mem serve`: the worker alone, for machines without a display.
+
+use anyhow::Context;
+use claude_mem_core::{DataDir, Settings};
+use claude_mem_server::Worker;
+use std::io::Write;
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Port to listen on (overrides settings.json and CLAUDE_MEM_PORT; 0 picks a free one).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Address to listen on (overrides settings.json and CLAUDE_MEM_HOST).
+    #[arg(long)]
+    host: Option<String>,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let data_dir = DataDir::resolve().context("cannot locate the data directory")?;
+    data_dir
+        .ensure()
+        .with_context(|| format!("cannot create {}", data_dir.root().display()))?;
+    let settings_path = data_dir.settings();
+    if !settings_path.exists() {
+        // Written once so users can see (and edit) every setting with its default.
+        Settings::default()
+            .save(&settings_path)
+            .context("cannot write default settings")?;
+    }
+    let mut settings = Settings::load_effective(&settings_path)?;
+    if let Some(port) = args.port {
+        settings.port = port;
+    }
+    if let Some(host) = args.host {
+        settings.host = host;
+    }
+    settings.validate()?;
+    let _log_guard = crate::logging::init(&data_dir, &settings)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("claude-mem-worker")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let worker = Worker::bind(data_dir, settings).await?;
+        // Machine-readable first line: scripts and tests wait for it (and learn the port with --port 0).
+        println!("claude-mem worker listening on http://{}", worker.local_addr());
+        std::io::stdout().flush().ok();
+        worker.run(shutdown_signal()).await?;
+        anyhow::Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

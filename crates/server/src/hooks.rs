@@ -1,0 +1,55 @@
+//! `POST /hooks/{EventName}`: where Claude Code's hooks land.
+//!
+//! The event is committed to the durable queue before the answer goes back, and the answer never waits
+//! for anything slower than that commit (no LLM, no indexing): Claude Code waits on us.
+
+use crate::api_error::ApiError;
+use crate::worker::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::Json;
+use claude_mem_core::{HookEvent, IngestOutcome};
+use serde_json::{json, Value};
+
+pub async fn receive_hook(
+    State(state): State<AppState>,
+    Path(event): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.map_err(|rejection| {
+        let err = ApiError::from(rejection);
+        tracing::warn!(event = %event, error = err.code, reason = %err.reason, "hook body refused");
+        err
+    })?;
+    let parsed = HookEvent::parse(&event, &body).map_err(|e| {
+        tracing::warn!(event = %event, error = e.code(), reason = %e, bytes = body.len(), "hook event refused");
+        ApiError::from(e)
+    })?;
+    let event_name = parsed.event_name.clone();
+    let session_id = parsed.session_id.clone();
+    let outcome = state.store.ingest(parsed).await?;
+    match outcome {
+        IngestOutcome::Stored { event_id, .. } => {
+            tracing::debug!(event = %event_name, session = %session_id, event_id, "hook event stored")
+        }
+        IngestOutcome::Duplicate { event_id } => {
+            tracing::debug!(event = %event_name, session = %session_id, event_id, "duplicate hook event ignored")
+        }
+    }
+    Ok(Json(hook_answer(&event_name)))
+}
+
+/// What Claude Code reads back. SessionStart must carry `additionalContext` (the recalled memories); every
+/// other event gets an empty object, which Claude Code treats as "carry on".
+pub fn hook_answer(event_name: &str) -> Value {
+    match event_name {
+        "SessionStart" => json!({
+            "hookSpecificOutput": {
+                "hookEventName": "SessionStart",
+                "additionalContext": ""
+            }
+        }),
+        _ => json!({}),
+    }
+}

@@ -1,0 +1,130 @@
+//! The worker: the store plus the HTTP listener, started the same way by `claude-mem serve` and by the
+//! desktop app.
+
+use crate::api_error::{method_not_allowed, not_found};
+use crate::local_guard::{is_loopback_host, require_local, AllowedHosts};
+use crate::{api, hooks};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use claude_mem_core::{DataDir, Settings, Store, StoreError};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub data_dir: Arc<DataDir>,
+    pub started: Instant,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}{hint}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+        hint: &'static str,
+    },
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+pub fn router(state: AppState) -> Router {
+    let mut extra = AllowedHosts::default();
+    if !is_loopback_host(&state.settings.host) {
+        extra.0.push(state.settings.host.clone());
+    }
+    Router::new()
+        .route("/hooks/{event}", post(hooks::receive_hook))
+        .route("/api/health", get(api::health))
+        .route("/api/sessions", get(api::list_sessions))
+        .route("/api/sessions/{id}", get(api::get_session))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(extra, require_local))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+pub struct Worker {
+    listener: TcpListener,
+    state: AppState,
+    local_addr: SocketAddr,
+}
+
+impl Worker {
+    /// Opens the store and binds the listener; the worker serves nothing until [`Worker::run`].
+    pub async fn bind(data_dir: DataDir, settings: Settings) -> Result<Self, WorkerError> {
+        data_dir.ensure().map_err(|source| WorkerError::DataDir {
+            path: data_dir.root().to_owned(),
+            source,
+        })?;
+        let store = Store::open(&data_dir.database()).await?;
+        let addr = format!("{}:{}", settings.host, settings.port);
+        let listener = match TcpListener::bind((settings.host.as_str(), settings.port)).await {
+            Ok(l) => l,
+            Err(source) => {
+                store.close().await;
+                let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
+                    " (is another claude-mem worker already running? `curl http://127.0.0.1:37777/api/health`)"
+                } else {
+                    ""
+                };
+                return Err(WorkerError::Bind { addr, source, hint });
+            }
+        };
+        let local_addr = listener.local_addr().map_err(|source| WorkerError::Bind {
+            addr,
+            source,
+            hint: "",
+        })?;
+        Ok(Self {
+            listener,
+            local_addr,
+            state: AppState {
+                store,
+                settings: Arc::new(settings),
+                data_dir: Arc::new(data_dir),
+                started: Instant::now(),
+            },
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, lets in-flight requests finish, then closes the store so every
+    /// acknowledged event is on disk and the WAL is checkpointed.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), WorkerError> {
+        let store = self.state.store.clone();
+        tracing::info!(addr = %self.local_addr, database = %store.path().display(), "worker listening");
+        let result = axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        store.close().await;
+        tracing::info!("worker stopped");
+        result.map_err(WorkerError::Serve)
+    }
+}
