@@ -1,0 +1,246 @@
+//! Helpers for the cross-process tests: the real `claude-mem` binary, started on an ephemeral port with
+//! its own data directory and HOME, talked to over real HTTP.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `claude-mem` binary cargo built beside this test (`target/<profile>/claude-mem`), or
+/// `$CLAUDE_MEM_BIN`.
+pub fn bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("CLAUDE_MEM_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    let bin = profile_dir.join(format!("claude-mem{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} missing: build the workspace first", bin.display());
+    bin
+}
+
+/// `shared/fixtures/hooks`: real payloads captured from Claude Code, kept beside the repository.
+pub fn fixtures_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("CLAUDE_MEM_FIXTURES") {
+        return PathBuf::from(p);
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/hooks");
+    assert!(
+        dir.is_dir(),
+        "{} missing: the shared fixtures must sit beside the repository (or set CLAUDE_MEM_FIXTURES)",
+        dir.display()
+    );
+    dir
+}
+
+/// Every fixture: (file name, event name, parsed JSON).
+pub fn fixtures() -> Vec<(String, String, Value)> {
+    let mut out: Vec<_> = std::fs::read_dir(fixtures_dir())
+        .expect("read fixtures")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("read fixture");
+            let json: Value = serde_json::from_str(&text).expect("fixture is JSON");
+            let event = json["hook_event_name"].as_str().expect("hook_event_name").to_owned();
+            (p.file_name().unwrap().to_string_lossy().into_owned(), event, json)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(out.len() >= 10, "expected the captured fixtures, found {}", out.len());
+    out
+}
+
+/// A private sandbox: data directory and HOME, removed on drop.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+    pub fn database(&self) -> PathBuf {
+        self.data_dir().join("claude-mem.db")
+    }
+    /// A `claude-mem` command confined to this sandbox.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(bin());
+        std::fs::create_dir_all(self.home()).expect("home");
+        cmd.env("CLAUDE_MEM_DATA_DIR", self.data_dir())
+            .env("HOME", self.home())
+            .env_remove("CLAUDE_MEM_PORT")
+            .env_remove("CLAUDE_MEM_HOST");
+        cmd
+    }
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A running `claude-mem serve`.
+pub struct Worker {
+    child: Child,
+    _stdout: BufReader<ChildStdout>,
+    pub base: String,
+    pub port: u16,
+}
+
+impl Worker {
+    pub fn start(sandbox: &Sandbox) -> Self {
+        Self::start_with(sandbox, &[])
+    }
+
+    pub fn start_with(sandbox: &Sandbox, env: &[(&str, &str)]) -> Self {
+        let mut cmd = sandbox.command();
+        cmd.args(["serve", "--port", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("CLAUDE_MEM_LOG_LEVEL", "warn");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn claude-mem serve");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read serve banner");
+        if line.is_empty() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("claude-mem serve exited before listening: {err}");
+        }
+        let base = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .expect("url in banner")
+            .to_owned();
+        let port = base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+        // Drain stderr in the background so a chatty worker never blocks on a full pipe.
+        if let Some(mut err) = child.stderr.take() {
+            std::thread::spawn(move || {
+                let mut sink = Vec::new();
+                let _ = err.read_to_end(&mut sink);
+            });
+        }
+        Self {
+            child,
+            _stdout: stdout,
+            base,
+            port,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGTERM, then wait: the graceful path a user's logout or `systemctl stop` takes.
+    pub fn stop(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        wait_with_deadline(&mut self.child, Duration::from_secs(20))
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn wait_with_deadline(child: &mut Child, deadline: Duration) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            panic!("process did not exit within {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("http client")
+}
+
+/// POSTs raw bytes to `/hooks/{event}`; returns (status, parsed JSON body).
+pub fn post_hook(worker: &Worker, event: &str, body: impl Into<Vec<u8>>) -> (u16, Value) {
+    let response = http()
+        .post(worker.url(&format!("/hooks/{event}")))
+        .header("content-type", "application/json")
+        .body(body.into())
+        .send()
+        .expect("POST hook");
+    let status = response.status().as_u16();
+    let text = response.text().expect("body");
+    let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON answer {status}: {text}"));
+    (status, json)
+}
+
+pub fn get_json(worker: &Worker, path: &str) -> (u16, Value) {
+    let response = http().get(worker.url(path)).send().expect("GET");
+    let status = response.status().as_u16();
+    (status, response.json().expect("JSON body"))
+}
+
+/// Runs a query against the worker's SQLite file directly (not through the API): the test sees what is
+/// really on disk.
+pub fn sqlite_rows(db: &Path, sql: &str) -> Vec<Vec<Value>> {
+    use sqlx::{ConnectOptions, Row};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(db)
+            .read_only(true)
+            .connect()
+            .await
+            .expect("open sqlite");
+        let rows = sqlx::query(sql).fetch_all(&mut conn).await.expect("query");
+        rows.iter()
+            .map(|row| {
+                (0..row.columns().len())
+                    .map(|i| {
+                        row.try_get::<i64, _>(i)
+                            .map(Value::from)
+                            .or_else(|_| row.try_get::<f64, _>(i).map(Value::from))
+                            .or_else(|_| row.try_get::<String, _>(i).map(Value::from))
+                            .unwrap_or(Value::Null)
+                    })
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+pub fn sqlite_count(db: &Path, sql: &str) -> i64 {
+    sqlite_rows(db, sql)[0][0].as_i64().expect("count")
+}
