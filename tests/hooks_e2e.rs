@@ -12,8 +12,14 @@ fn every_fixture_is_stored_once_and_answered_as_claude_code_expects() {
         let (status, answer) = post_hook(&worker, event, payload.to_string());
         assert_eq!(status, 200, "{name}: {answer}");
         if event == "SessionStart" {
-            assert_eq!(answer["hookSpecificOutput"]["hookEventName"], "SessionStart", "{name}");
-            assert!(answer["hookSpecificOutput"]["additionalContext"].is_string(), "{name}");
+            assert_eq!(
+                answer["hookSpecificOutput"]["hookEventName"], "SessionStart",
+                "{name}"
+            );
+            assert!(
+                answer["hookSpecificOutput"]["additionalContext"].is_string(),
+                "{name}"
+            );
         } else {
             assert!(answer.is_object(), "{name}");
         }
@@ -30,12 +36,22 @@ fn every_fixture_is_stored_once_and_answered_as_claude_code_expects() {
             .into_iter()
             .map(|r| serde_json::from_str(r[0].as_str().unwrap()).unwrap())
             .collect();
-        assert!(found.contains(payload), "{name} not found verbatim in SQLite");
+        assert!(
+            found.contains(payload),
+            "{name} not found verbatim in SQLite"
+        );
     }
-    let prompts = sqlite_rows(&db, "SELECT session_id, prompt_number, text FROM user_prompts");
+    let prompts = sqlite_rows(
+        &db,
+        "SELECT session_id, prompt_number, text FROM user_prompts",
+    );
     assert_eq!(
         prompts,
-        vec![vec![json!("dd3c069f-cebc-4332-a2d2-b224021fc02d"), json!(1), json!("run echo")]]
+        vec![vec![
+            json!("dd3c069f-cebc-4332-a2d2-b224021fc02d"),
+            json!(1),
+            json!("run echo")
+        ]]
     );
     let projects = sqlite_rows(&db, "SELECT DISTINCT project FROM sdk_sessions");
     assert_eq!(projects, vec![vec![json!("acme-api")]]);
@@ -44,7 +60,10 @@ fn every_fixture_is_stored_once_and_answered_as_claude_code_expects() {
     for (_, event, payload) in &fixtures {
         assert_eq!(post_hook(&worker, event, payload.to_string()).0, 200);
     }
-    assert_eq!(sqlite_count(&db, "SELECT COUNT(*) FROM pending_messages"), stored);
+    assert_eq!(
+        sqlite_count(&db, "SELECT COUNT(*) FROM pending_messages"),
+        stored
+    );
     assert_eq!(sqlite_count(&db, "SELECT COUNT(*) FROM user_prompts"), 1);
 }
 
@@ -77,7 +96,10 @@ fn sessions_api_lists_and_details_what_was_captured() {
     assert_eq!(status, 200);
     let sessions = list["sessions"].as_array().unwrap();
     assert!(sessions.len() >= 4, "{list}");
-    let (status, one) = get_json(&worker, "/api/sessions/dd3c069f-cebc-4332-a2d2-b224021fc02d");
+    let (status, one) = get_json(
+        &worker,
+        "/api/sessions/dd3c069f-cebc-4332-a2d2-b224021fc02d",
+    );
     assert_eq!(status, 200);
     assert_eq!(one["session"]["prompt_count"], 1);
     assert_eq!(one["prompts"][0]["text"], "run echo");
@@ -87,13 +109,29 @@ fn sessions_api_lists_and_details_what_was_captured() {
         .iter()
         .map(|e| e["event_name"].as_str().unwrap())
         .collect();
-    for expected in ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop", "SessionEnd"] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    for expected in [
+        "SessionStart",
+        "UserPromptSubmit",
+        "PreToolUse",
+        "PostToolUse",
+        "Stop",
+        "SessionEnd",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
     let (status, missing) = get_json(&worker, "/api/sessions/nope");
-    assert_eq!((status, missing["error"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (status, missing["error"].as_str()),
+        (404, Some("not_found"))
+    );
     let (status, bad) = get_json(&worker, "/api/sessions?limit=0");
-    assert_eq!((status, bad["error"].as_str()), (400, Some("invalid_query")));
+    assert_eq!(
+        (status, bad["error"].as_str()),
+        (400, Some("invalid_query"))
+    );
     let (status, health) = get_json(&worker, "/api/health");
     assert_eq!(status, 200);
     assert_eq!(health["status"], "ok");
@@ -108,12 +146,18 @@ fn a_restart_keeps_everything() {
     for (_, event, payload) in &fixtures {
         post_hook(&worker, event, payload.to_string());
     }
-    let (_, before) = get_json(&worker, "/api/sessions/dd3c069f-cebc-4332-a2d2-b224021fc02d");
+    let (_, before) = get_json(
+        &worker,
+        "/api/sessions/dd3c069f-cebc-4332-a2d2-b224021fc02d",
+    );
     let status = worker.stop();
     assert!(status.success(), "graceful shutdown exited with {status}");
 
     let worker = Worker::start(&sandbox);
-    let (_, after) = get_json(&worker, "/api/sessions/dd3c069f-cebc-4332-a2d2-b224021fc02d");
+    let (_, after) = get_json(
+        &worker,
+        "/api/sessions/dd3c069f-cebc-4332-a2d2-b224021fc02d",
+    );
     assert_eq!(before, after);
     let (_, health) = get_json(&worker, "/api/health");
     assert_eq!(health["counts"]["events"], fixtures.len());

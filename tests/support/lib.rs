@@ -19,7 +19,11 @@ pub fn bin() -> PathBuf {
         .and_then(Path::parent)
         .expect("target/<profile>/deps");
     let bin = profile_dir.join(format!("claude-mem{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} missing: build the workspace first", bin.display());
+    assert!(
+        bin.exists(),
+        "{} missing: build the workspace first",
+        bin.display()
+    );
     bin
 }
 
@@ -46,12 +50,23 @@ pub fn fixtures() -> Vec<(String, String, Value)> {
         .map(|p| {
             let text = std::fs::read_to_string(&p).expect("read fixture");
             let json: Value = serde_json::from_str(&text).expect("fixture is JSON");
-            let event = json["hook_event_name"].as_str().expect("hook_event_name").to_owned();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), event, json)
+            let event = json["hook_event_name"]
+                .as_str()
+                .expect("hook_event_name")
+                .to_owned();
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                event,
+                json,
+            )
         })
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(out.len() >= 10, "expected the captured fixtures, found {}", out.len());
+    assert!(
+        out.len() >= 10,
+        "expected the captured fixtures, found {}",
+        out.len()
+    );
     out
 }
 
@@ -133,7 +148,11 @@ impl Worker {
             .next()
             .expect("url in banner")
             .to_owned();
-        let port = base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+        let port = base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port");
         // Drain stderr in the background so a chatty worker never blocks on a full pipe.
         if let Some(mut err) = child.stderr.take() {
             std::thread::spawn(move || {
@@ -199,7 +218,8 @@ pub fn post_hook(worker: &Worker, event: &str, body: impl Into<Vec<u8>>) -> (u16
         .expect("POST hook");
     let status = response.status().as_u16();
     let text = response.text().expect("body");
-    let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON answer {status}: {text}"));
+    let json =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON answer {status}: {text}"));
     (status, json)
 }
 

@@ -81,7 +81,9 @@ fn forward(event: Option<&str>) -> Result<Option<String>, String> {
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(map)) if map.is_empty() => Ok(None),
         Ok(Value::Object(map)) => Ok(Some(Value::Object(map).to_string())),
-        _ => Err(format!("worker answered something that is not a JSON object: {text:.200}")),
+        _ => Err(format!(
+            "worker answered something that is not a JSON object: {text:.200}"
+        )),
     }
 }
 

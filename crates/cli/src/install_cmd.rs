@@ -130,7 +130,9 @@ pub fn remove_ours(settings: &mut Value) -> anyhow::Result<usize> {
     let hooks = hooks_object(settings)?;
     let mut removed = 0;
     for groups in hooks.values_mut() {
-        let Value::Array(groups) = groups else { continue };
+        let Value::Array(groups) = groups else {
+            continue;
+        };
         for group in groups.iter_mut() {
             if let Some(Value::Array(handlers)) = group.get_mut("hooks") {
                 let before = handlers.len();
@@ -138,9 +140,7 @@ pub fn remove_ours(settings: &mut Value) -> anyhow::Result<usize> {
                 removed += before - handlers.len();
             }
         }
-        groups.retain(|g| {
-            !matches!(g.get("hooks"), Some(Value::Array(h)) if h.is_empty())
-        });
+        groups.retain(|g| !matches!(g.get("hooks"), Some(Value::Array(h)) if h.is_empty()));
     }
     hooks.retain(|_, groups| !matches!(groups, Value::Array(g) if g.is_empty()));
     if hooks.is_empty() && (removed > 0 || !had_hooks) {
@@ -166,7 +166,10 @@ pub fn merge_hooks(settings: &mut Value, plan: &[PlannedHook]) -> anyhow::Result
             .or_insert_with(|| Value::Array(Vec::new()))
         {
             Value::Array(groups) => groups.push(Value::Object(group)),
-            _ => bail!("hooks.{} in Claude Code settings is not an array", hook.event),
+            _ => bail!(
+                "hooks.{} in Claude Code settings is not an array",
+                hook.event
+            ),
         }
     }
     Ok(Changes {
@@ -185,10 +188,16 @@ fn read_settings(path: &Path) -> anyhow::Result<(Value, Option<String>)> {
         Ok(text) if text.trim().is_empty() => Ok((json!({}), Some(text))),
         Ok(text) => {
             let value: Value = serde_json::from_str(&text).with_context(|| {
-                format!("{} is not valid JSON; fix it first (nothing was changed)", path.display())
+                format!(
+                    "{} is not valid JSON; fix it first (nothing was changed)",
+                    path.display()
+                )
             })?;
             if !value.is_object() {
-                bail!("{} is not a JSON object; nothing was changed", path.display());
+                bail!(
+                    "{} is not a JSON object; nothing was changed",
+                    path.display()
+                );
             }
             Ok((value, Some(text)))
         }
@@ -247,7 +256,11 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
         "installed {} claude-mem hooks in {} (worker: {worker}){}",
         changes.added,
         path.display(),
-        if changes.removed > 0 { format!("; replaced {} older ones", changes.removed) } else { String::new() }
+        if changes.removed > 0 {
+            format!("; replaced {} older ones", changes.removed)
+        } else {
+            String::new()
+        }
     );
     Ok(())
 }
@@ -297,18 +310,34 @@ mod tests {
         assert_eq!(s["hooks"]["PostToolUse"].as_array().unwrap().len(), 2);
         let start = &s["hooks"]["SessionStart"][0];
         assert_eq!(start["hooks"][0]["type"], "command");
-        assert_eq!(start["hooks"][0]["command"], "/usr/bin/claude-mem hook SessionStart");
-        assert_eq!(s["hooks"]["SessionEnd"][0]["hooks"][0]["timeout"], SESSION_END_TIMEOUT_S);
-        assert_eq!(s["hooks"]["Stop"][0]["hooks"][0]["url"], "http://127.0.0.1:37777/hooks/Stop");
+        assert_eq!(
+            start["hooks"][0]["command"],
+            "/usr/bin/claude-mem hook SessionStart"
+        );
+        assert_eq!(
+            s["hooks"]["SessionEnd"][0]["hooks"][0]["timeout"],
+            SESSION_END_TIMEOUT_S
+        );
+        assert_eq!(
+            s["hooks"]["Stop"][0]["hooks"][0]["url"],
+            "http://127.0.0.1:37777/hooks/Stop"
+        );
     }
 
     #[test]
     fn reinstall_on_another_port_replaces_the_old_hooks() {
         let mut s = json!({});
         merge_hooks(&mut s, &plan()).unwrap();
-        merge_hooks(&mut s, &planned_hooks("/opt/claude-mem", "http://127.0.0.1:40000")).unwrap();
+        merge_hooks(
+            &mut s,
+            &planned_hooks("/opt/claude-mem", "http://127.0.0.1:40000"),
+        )
+        .unwrap();
         assert_eq!(s["hooks"]["Stop"].as_array().unwrap().len(), 1);
-        assert_eq!(s["hooks"]["Stop"][0]["hooks"][0]["url"], "http://127.0.0.1:40000/hooks/Stop");
+        assert_eq!(
+            s["hooks"]["Stop"][0]["hooks"][0]["url"],
+            "http://127.0.0.1:40000/hooks/Stop"
+        );
     }
 
     #[test]
@@ -335,7 +364,9 @@ mod tests {
         let cmd = p[0].handler["command"].as_str().unwrap();
         assert_eq!(cmd, "'/home/a b/claude-mem' hook SessionStart");
         assert!(is_ours(&p[0].handler));
-        assert!(!is_ours(&json!({"type": "command", "command": "other-tool hook x"})));
+        assert!(!is_ours(
+            &json!({"type": "command", "command": "other-tool hook x"})
+        ));
     }
 
     #[test]

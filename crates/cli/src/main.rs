@@ -13,7 +13,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "claude-mem", version, about = "Persistent memory for Claude Code")]
+#[command(
+    name = "claude-mem",
+    version,
+    about = "Persistent memory for Claude Code"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -45,7 +45,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let worker = Worker::bind(data_dir, settings).await?;
         // Machine-readable first line: scripts and tests wait for it (and learn the port with --port 0).
-        println!("claude-mem worker listening on http://{}", worker.local_addr());
+        println!(
+            "claude-mem worker listening on http://{}",
+            worker.local_addr()
+        );
         std::io::stdout().flush().ok();
         worker.run(shutdown_signal()).await?;
         anyhow::Ok(())

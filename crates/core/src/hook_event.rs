@@ -181,7 +181,10 @@ impl HookEvent {
             optional_string(&payload, "tool_name", MAX_ID_LEN)?
         };
         let prompt = if event_name == "UserPromptSubmit" {
-            Some(optional_string(&payload, "prompt", usize::MAX)?.ok_or(HookEventError::MissingField("prompt"))?)
+            Some(
+                optional_string(&payload, "prompt", usize::MAX)?
+                    .ok_or(HookEventError::MissingField("prompt"))?,
+            )
         } else {
             None
         };
@@ -228,10 +231,19 @@ mod tests {
 
     #[test]
     fn names_normalize_to_claude_codes_spelling() {
-        assert_eq!(normalize_event_name("session-start").unwrap(), "SessionStart");
-        assert_eq!(normalize_event_name("post_tool_use").unwrap(), "PostToolUse");
+        assert_eq!(
+            normalize_event_name("session-start").unwrap(),
+            "SessionStart"
+        );
+        assert_eq!(
+            normalize_event_name("post_tool_use").unwrap(),
+            "PostToolUse"
+        );
         assert_eq!(normalize_event_name("PostToolUse").unwrap(), "PostToolUse");
-        assert_eq!(normalize_event_name("FutureEvent2").unwrap(), "FutureEvent2");
+        assert_eq!(
+            normalize_event_name("FutureEvent2").unwrap(),
+            "FutureEvent2"
+        );
         assert!(normalize_event_name("").is_err());
         assert!(normalize_event_name("../etc").is_err());
         assert!(normalize_event_name("1abc").is_err());
@@ -253,9 +265,21 @@ mod tests {
 
     #[test]
     fn other_events_key_on_content() {
-        let a = HookEvent::parse("Stop", br#"{"session_id":"s1","last_assistant_message":"a"}"#).unwrap();
-        let b = HookEvent::parse("Stop", br#"{"session_id":"s1","last_assistant_message":"a"}"#).unwrap();
-        let c = HookEvent::parse("Stop", br#"{"session_id":"s1","last_assistant_message":"b"}"#).unwrap();
+        let a = HookEvent::parse(
+            "Stop",
+            br#"{"session_id":"s1","last_assistant_message":"a"}"#,
+        )
+        .unwrap();
+        let b = HookEvent::parse(
+            "Stop",
+            br#"{"session_id":"s1","last_assistant_message":"a"}"#,
+        )
+        .unwrap();
+        let c = HookEvent::parse(
+            "Stop",
+            br#"{"session_id":"s1","last_assistant_message":"b"}"#,
+        )
+        .unwrap();
         assert_eq!(a.event_key, b.event_key);
         assert_ne!(a.event_key, c.event_key);
     }
@@ -271,13 +295,26 @@ mod tests {
             ("Stop", b"{\"session_id\":\"s\",\"cwd\":[]}", "wrong_type"),
             ("Stop", b"\xff\xfe{}", "invalid_utf8"),
             ("PostToolUse", b"{\"session_id\":\"s\"}", "missing_field"),
-            ("UserPromptSubmit", b"{\"session_id\":\"s\"}", "missing_field"),
-            ("Stop", b"{\"session_id\":\"s\",\"hook_event_name\":\"SessionEnd\"}", "event_mismatch"),
+            (
+                "UserPromptSubmit",
+                b"{\"session_id\":\"s\"}",
+                "missing_field",
+            ),
+            (
+                "Stop",
+                b"{\"session_id\":\"s\",\"hook_event_name\":\"SessionEnd\"}",
+                "event_mismatch",
+            ),
             ("no/slash", b"{}", "invalid_event_name"),
         ];
         for (event, body, code) in cases {
             let err = HookEvent::parse(event, body).unwrap_err();
-            assert_eq!(err.code(), *code, "{event} {:?}", String::from_utf8_lossy(body));
+            assert_eq!(
+                err.code(),
+                *code,
+                "{event} {:?}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 

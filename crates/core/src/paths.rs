@@ -24,7 +24,9 @@ impl DataDir {
         }
         let home = directories::BaseDirs::new()
             .map(|b| b.home_dir().to_path_buf())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "cannot find the home directory"))?;
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, "cannot find the home directory")
+            })?;
         Ok(Self::new(home.join(".claude-mem")))
     }
 

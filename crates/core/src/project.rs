@@ -9,7 +9,11 @@ use std::path::Path;
 pub fn project_from_cwd(cwd: &str) -> String {
     let trimmed = cwd.trim_end_matches('/');
     if trimmed.is_empty() {
-        return if cwd.is_empty() { "unknown".into() } else { "/".into() };
+        return if cwd.is_empty() {
+            "unknown".into()
+        } else {
+            "/".into()
+        };
     }
     let path = Path::new(trimmed);
     let root = path

@@ -90,22 +90,49 @@ mod tests {
     #[test]
     fn hosts() {
         let none = AllowedHosts::default();
-        for ok in ["127.0.0.1:37777", "localhost", "LOCALHOST:1", "[::1]:37777", "127.8.9.1", "app.localhost"] {
+        for ok in [
+            "127.0.0.1:37777",
+            "localhost",
+            "LOCALHOST:1",
+            "[::1]:37777",
+            "127.8.9.1",
+            "app.localhost",
+        ] {
             assert!(host_allowed(ok, &none), "{ok}");
         }
-        for bad in ["evil.com", "evil.com:37777", "192.168.1.2:37777", "localhost.evil.com", "[2001:db8::1]:80"] {
+        for bad in [
+            "evil.com",
+            "evil.com:37777",
+            "192.168.1.2:37777",
+            "localhost.evil.com",
+            "[2001:db8::1]:80",
+        ] {
             assert!(!host_allowed(bad, &none), "{bad}");
         }
-        assert!(host_allowed("10.0.0.5:37777", &AllowedHosts(vec!["10.0.0.5".into()])));
+        assert!(host_allowed(
+            "10.0.0.5:37777",
+            &AllowedHosts(vec!["10.0.0.5".into()])
+        ));
     }
 
     #[test]
     fn origins() {
         let none = AllowedHosts::default();
-        for ok in ["http://127.0.0.1:37777", "http://localhost:5173", "tauri://localhost", "http://tauri.localhost"] {
+        for ok in [
+            "http://127.0.0.1:37777",
+            "http://localhost:5173",
+            "tauri://localhost",
+            "http://tauri.localhost",
+        ] {
             assert!(origin_allowed(ok, &none), "{ok}");
         }
-        for bad in ["https://evil.com", "null", "file://", "http://127.0.0.1.evil.com", "chrome-extension://abc"] {
+        for bad in [
+            "https://evil.com",
+            "null",
+            "file://",
+            "http://127.0.0.1.evil.com",
+            "chrome-extension://abc",
+        ] {
             assert!(!origin_allowed(bad, &none), "{bad}");
         }
     }

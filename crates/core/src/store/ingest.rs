@@ -110,7 +110,10 @@ async fn try_batch(
     Ok(outcomes)
 }
 
-async fn apply(conn: &mut SqliteConnection, event: &HookEvent) -> Result<IngestOutcome, StoreError> {
+async fn apply(
+    conn: &mut SqliteConnection,
+    event: &HookEvent,
+) -> Result<IngestOutcome, StoreError> {
     let now = now_ms();
     sqlx::query(
         "INSERT INTO sdk_sessions (id, project, cwd, transcript_path, started_at, last_seen_at)

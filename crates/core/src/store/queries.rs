@@ -50,7 +50,8 @@ pub struct HealthCounts {
     pub observations: i64,
 }
 
-const SESSION_COLUMNS: &str = "id, project, cwd, transcript_path, started_at, last_seen_at, ended_at, \
+const SESSION_COLUMNS: &str =
+    "id, project, cwd, transcript_path, started_at, last_seen_at, ended_at, \
      end_reason, status, event_count, prompt_count, observation_count";
 
 impl Store {
@@ -105,7 +106,16 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(
-                |(id, event_name, tool_name, prompt_number, state, attempts, created_at, payload)| {
+                |(
+                    id,
+                    event_name,
+                    tool_name,
+                    prompt_number,
+                    state,
+                    attempts,
+                    created_at,
+                    payload,
+                )| {
                     EventRow {
                         id,
                         event_name,
@@ -114,8 +124,7 @@ impl Store {
                         state,
                         attempts,
                         created_at,
-                        payload: serde_json::from_str(&payload)
-                            .unwrap_or(Value::String(payload)),
+                        payload: serde_json::from_str(&payload).unwrap_or(Value::String(payload)),
                     }
                 },
             )
@@ -123,18 +132,24 @@ impl Store {
     }
 
     pub async fn health_counts(&self) -> Result<HealthCounts, StoreError> {
-        let (sessions, events, pending, failed, prompts, observations): (i64, i64, i64, i64, i64, i64) =
-            sqlx::query_as(
-                "SELECT
+        let (sessions, events, pending, failed, prompts, observations): (
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        ) = sqlx::query_as(
+            "SELECT
                    (SELECT COUNT(*) FROM sdk_sessions),
                    (SELECT COUNT(*) FROM pending_messages),
                    (SELECT COUNT(*) FROM pending_messages WHERE state IN ('pending', 'processing')),
                    (SELECT COUNT(*) FROM pending_messages WHERE state = 'failed'),
                    (SELECT COUNT(*) FROM user_prompts),
                    (SELECT COUNT(*) FROM observations)",
-            )
-            .fetch_one(self.read_pool())
-            .await?;
+        )
+        .fetch_one(self.read_pool())
+        .await?;
         Ok(HealthCounts {
             sessions,
             events,

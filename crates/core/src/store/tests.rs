@@ -8,19 +8,46 @@ fn event(name: &str, body: &str) -> HookEvent {
 async fn events_sessions_and_prompts_are_recorded_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
-    let start = event("SessionStart", r#"{"session_id":"s1","cwd":"/w/app","source":"startup"}"#);
-    let prompt = event("UserPromptSubmit", r#"{"session_id":"s1","cwd":"/w/app","prompt":"fix the bug"}"#);
+    let start = event(
+        "SessionStart",
+        r#"{"session_id":"s1","cwd":"/w/app","source":"startup"}"#,
+    );
+    let prompt = event(
+        "UserPromptSubmit",
+        r#"{"session_id":"s1","cwd":"/w/app","prompt":"fix the bug"}"#,
+    );
     let tool = event(
         "PostToolUse",
         r#"{"session_id":"s1","cwd":"/w/app","tool_name":"Read","tool_use_id":"t1","tool_input":{"file_path":"a.rs"}}"#,
     );
-    assert!(matches!(store.ingest(start.clone()).await.unwrap(), IngestOutcome::Stored { prompt_number: 0, .. }));
-    assert!(matches!(store.ingest(prompt.clone()).await.unwrap(), IngestOutcome::Stored { prompt_number: 1, .. }));
+    assert!(matches!(
+        store.ingest(start.clone()).await.unwrap(),
+        IngestOutcome::Stored {
+            prompt_number: 0,
+            ..
+        }
+    ));
+    assert!(matches!(
+        store.ingest(prompt.clone()).await.unwrap(),
+        IngestOutcome::Stored {
+            prompt_number: 1,
+            ..
+        }
+    ));
     let first = store.ingest(tool.clone()).await.unwrap();
-    assert!(matches!(first, IngestOutcome::Stored { prompt_number: 1, .. }));
+    assert!(matches!(
+        first,
+        IngestOutcome::Stored {
+            prompt_number: 1,
+            ..
+        }
+    ));
     // Redelivery of every event is a no-op.
     for e in [start, prompt, tool] {
-        assert!(matches!(store.ingest(e).await.unwrap(), IngestOutcome::Duplicate { .. }));
+        assert!(matches!(
+            store.ingest(e).await.unwrap(),
+            IngestOutcome::Duplicate { .. }
+        ));
     }
     let session = store.get_session("s1").await.unwrap().unwrap();
     assert_eq!(session.project, "app");
@@ -38,12 +65,33 @@ async fn events_sessions_and_prompts_are_recorded_once() {
 async fn session_end_marks_the_session_and_resume_reopens_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
-    store.ingest(event("SessionStart", r#"{"session_id":"s","source":"startup"}"#)).await.unwrap();
-    store.ingest(event("SessionEnd", r#"{"session_id":"s","reason":"logout"}"#)).await.unwrap();
+    store
+        .ingest(event(
+            "SessionStart",
+            r#"{"session_id":"s","source":"startup"}"#,
+        ))
+        .await
+        .unwrap();
+    store
+        .ingest(event(
+            "SessionEnd",
+            r#"{"session_id":"s","reason":"logout"}"#,
+        ))
+        .await
+        .unwrap();
     let s = store.get_session("s").await.unwrap().unwrap();
-    assert_eq!((s.status.as_str(), s.end_reason.as_deref()), ("ended", Some("logout")));
+    assert_eq!(
+        (s.status.as_str(), s.end_reason.as_deref()),
+        ("ended", Some("logout"))
+    );
     assert!(s.ended_at.is_some());
-    store.ingest(event("SessionStart", r#"{"session_id":"s","source":"resume"}"#)).await.unwrap();
+    store
+        .ingest(event(
+            "SessionStart",
+            r#"{"session_id":"s","source":"resume"}"#,
+        ))
+        .await
+        .unwrap();
     let s = store.get_session("s").await.unwrap().unwrap();
     assert_eq!(s.status, "active");
     assert_eq!(s.ended_at, None);
@@ -72,7 +120,9 @@ async fn concurrent_writers_share_commits_and_lose_nothing() {
     }
     store.close().await;
     assert!(matches!(
-        store.ingest(event("Stop", r#"{"session_id":"late"}"#)).await,
+        store
+            .ingest(event("Stop", r#"{"session_id":"late"}"#))
+            .await,
         Err(StoreError::Closed)
     ));
     // Reopen from disk: everything acknowledged is there, exactly once.
