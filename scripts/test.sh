@@ -15,5 +15,8 @@ cargo fmt --all --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo build (the binaries the end-to-end tests run)"
+cargo build --workspace --locked --bins
+
 step "cargo test (unit + end-to-end)"
 cargo test --workspace --locked

@@ -1,1 +1,344 @@
-fn main() {}
+//! `claude-mem-bench`: measures the worker the way Claude Code uses it, over real loopback HTTP against a
+//! real `claude-mem serve` with its own SQLite file, and prints a table plus a JSON report.
+//!
+//! Build release first: `cargo build --release -p claude-mem -p claude-mem-bench`, then
+//! `target/release/claude-mem-bench --json docs/bench/ingest.json`.
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use serde::Serialize;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Parser)]
+#[command(about = "Benchmarks hook round trips, concurrent ingest and the hook command")]
+struct Args {
+    /// The claude-mem binary (default: beside this one).
+    #[arg(long)]
+    bin: Option<PathBuf>,
+    /// Sequential hook POSTs timed for the round-trip figure.
+    #[arg(long, default_value_t = 5000)]
+    round_trips: usize,
+    /// Events sent by the concurrent clients.
+    #[arg(long, default_value_t = 50_000)]
+    ingest_events: usize,
+    /// Concurrent clients for the ingest run.
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
+    /// Runs of the `claude-mem hook` process.
+    #[arg(long, default_value_t = 300)]
+    hook_runs: usize,
+    /// Where to write the JSON report.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+struct Latency {
+    samples: usize,
+    p50_ms: f64,
+    p90_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    mean_ms: f64,
+}
+
+impl Latency {
+    fn from(mut samples: Vec<Duration>) -> Self {
+        samples.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let pick = |q: f64| {
+            let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+            ms(samples[i])
+        };
+        let mean = samples.iter().map(|d| ms(*d)).sum::<f64>() / samples.len().max(1) as f64;
+        Self {
+            samples: samples.len(),
+            p50_ms: pick(0.50),
+            p90_ms: pick(0.90),
+            p99_ms: pick(0.99),
+            max_ms: samples.last().map(|d| ms(*d)).unwrap_or(0.0),
+            mean_ms: mean,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Ingest {
+    clients: usize,
+    events: usize,
+    seconds: f64,
+    events_per_second: f64,
+    errors: usize,
+    rows_after: i64,
+    lost: i64,
+    latency: Latency,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    version: &'static str,
+    cores: usize,
+    hook_round_trip: Latency,
+    ingest: Ingest,
+    hook_command_warm_worker: Latency,
+    hook_command_no_worker: Latency,
+}
+
+struct Worker {
+    child: Child,
+    port: u16,
+    _data: tempfile::TempDir,
+    db: PathBuf,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_worker(bin: &Path) -> anyhow::Result<Worker> {
+    let data = tempfile::tempdir()?;
+    let mut child = Command::new(bin)
+        .args(["serve", "--port", "0"])
+        .env("CLAUDE_MEM_DATA_DIR", data.path())
+        .env("CLAUDE_MEM_LOG_LEVEL", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("cannot start {}", bin.display()))?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .with_context(|| format!("no port in {line:?}"))?;
+    Ok(Worker {
+        child,
+        port,
+        db: data.path().join("claude-mem.db"),
+        _data: data,
+    })
+}
+
+fn tool_event(session: &str, id: usize) -> String {
+    serde_json::json!({
+        "session_id": session,
+        "transcript_path": format!("/home/dev/.claude/projects/-home-dev-work-acme-api/{session}.jsonl"),
+        "cwd": "/home/dev/work/acme-api",
+        "hook_event_name": "PostToolUse",
+        "tool_name": "Bash",
+        "tool_input": {"command": format!("cargo test -p store --test ingest_{id}"), "description": "Run the store tests"},
+        "tool_response": {"stdout": "running 12 tests\n............\ntest result: ok. 12 passed; 0 failed", "stderr": "", "interrupted": false},
+        "tool_use_id": format!("toolu_bench_{session}_{id:08}"),
+        "duration_ms": 812
+    })
+    .to_string()
+}
+
+async fn round_trips(port: u16, n: usize) -> anyhow::Result<Latency> {
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/hooks/PostToolUse");
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..(n + 200) {
+        let body = tool_event("bench-rt", i);
+        let start = Instant::now();
+        let r = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await?;
+        let status = r.status();
+        r.bytes().await?;
+        let took = start.elapsed();
+        if !status.is_success() {
+            bail!("round trip {i}: HTTP {status}");
+        }
+        if i >= 200 {
+            samples.push(took); // the first 200 warm up the connection and the page cache
+        }
+    }
+    Ok(Latency::from(samples))
+}
+
+async fn ingest(port: u16, events: usize, clients: usize) -> anyhow::Result<(f64, usize, Latency)> {
+    let per_client = events / clients;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let url = format!("http://127.0.0.1:{port}/hooks/PostToolUse");
+            let session = format!("bench-ingest-{}", c % 8);
+            let mut errors = 0usize;
+            let mut samples = Vec::with_capacity(per_client);
+            for i in 0..per_client {
+                let body = tool_event(&session, c * per_client + i);
+                let start = Instant::now();
+                match client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                    }
+                    _ => errors += 1,
+                }
+                samples.push(start.elapsed());
+            }
+            (errors, samples)
+        }));
+    }
+    let mut errors = 0;
+    let mut all = Vec::with_capacity(events);
+    for t in tasks {
+        let (e, s) = t.await?;
+        errors += e;
+        all.extend(s);
+    }
+    Ok((started.elapsed().as_secs_f64(), errors, Latency::from(all)))
+}
+
+async fn count_rows(db: &Path, session_prefix: &str) -> anyhow::Result<i64> {
+    use sqlx::ConnectOptions;
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .read_only(true)
+        .connect()
+        .await?;
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM pending_messages WHERE session_id LIKE ?1")
+            .bind(format!("{session_prefix}%"))
+            .fetch_one(&mut conn)
+            .await?;
+    Ok(n)
+}
+
+fn hook_process(bin: &Path, port: u16, runs: usize) -> anyhow::Result<Latency> {
+    let data = tempfile::tempdir()?;
+    let mut samples = Vec::with_capacity(runs);
+    for i in 0..(runs + 10) {
+        let body = serde_json::json!({
+            "session_id": "bench-hook",
+            "cwd": "/home/dev/work/acme-api",
+            "hook_event_name": "SessionStart",
+            "source": format!("startup-{i}")
+        })
+        .to_string();
+        let start = Instant::now();
+        let mut child = Command::new(bin)
+            .args(["hook", "SessionStart"])
+            .env("CLAUDE_MEM_DATA_DIR", data.path())
+            .env("CLAUDE_MEM_PORT", port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        child.stdin.take().context("stdin")?.write_all(body.as_bytes())?;
+        let out = child.wait_with_output()?;
+        let took = start.elapsed();
+        if !out.status.success() {
+            bail!("hook exited with {}", out.status);
+        }
+        if i >= 10 {
+            samples.push(took);
+        }
+    }
+    Ok(Latency::from(samples))
+}
+
+fn row(name: &str, l: &Latency) {
+    println!(
+        "| {name:<34} | {:>7} | {:>8.3} | {:>8.3} | {:>8.3} | {:>8.3} |",
+        l.samples, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
+    );
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let bin = match args.bin {
+        Some(b) => b,
+        None => std::env::current_exe()?
+            .parent()
+            .context("bench directory")?
+            .join("claude-mem"),
+    };
+    if !bin.exists() {
+        bail!("{} not found: cargo build --release -p claude-mem", bin.display());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let worker = start_worker(&bin)?;
+    eprintln!("worker on port {}; {} round trips…", worker.port, args.round_trips);
+    let rt_latency = rt.block_on(round_trips(worker.port, args.round_trips))?;
+    eprintln!("{} events from {} clients…", args.ingest_events, args.clients);
+    let (seconds, errors, ingest_latency) =
+        rt.block_on(ingest(worker.port, args.ingest_events, args.clients))?;
+    let sent = (args.ingest_events / args.clients) * args.clients;
+    let rows = rt.block_on(count_rows(&worker.db, "bench-ingest-"))?;
+    let ingest = Ingest {
+        clients: args.clients,
+        events: sent,
+        seconds,
+        events_per_second: sent as f64 / seconds,
+        errors,
+        rows_after: rows,
+        lost: sent as i64 - errors as i64 - rows,
+        latency: ingest_latency,
+    };
+    eprintln!("{} hook process runs…", args.hook_runs);
+    let hook_warm = hook_process(&bin, worker.port, args.hook_runs)?;
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let hook_dead = hook_process(&bin, dead_port, args.hook_runs.min(100))?;
+
+    let report = Report {
+        version: env!("CARGO_PKG_VERSION"),
+        cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        hook_round_trip: rt_latency,
+        ingest,
+        hook_command_warm_worker: hook_warm,
+        hook_command_no_worker: hook_dead,
+    };
+    println!("\n| measurement                        | samples |  p50 ms  |  p90 ms  |  p99 ms  |  max ms  |");
+    println!("|------------------------------------|---------|----------|----------|----------|----------|");
+    row("hook POST round trip (keep-alive)", &report.hook_round_trip);
+    row(
+        &format!("ingest, {} concurrent clients", report.ingest.clients),
+        &report.ingest.latency,
+    );
+    row("`claude-mem hook` process, warm", &report.hook_command_warm_worker);
+    row("`claude-mem hook` process, no worker", &report.hook_command_no_worker);
+    println!(
+        "\nsustained ingest: {} events in {:.2} s = {:.0} events/s; errors {}, rows after {}, lost {}",
+        report.ingest.events,
+        report.ingest.seconds,
+        report.ingest.events_per_second,
+        report.ingest.errors,
+        report.ingest.rows_after,
+        report.ingest.lost
+    );
+    if let Some(path) = args.json {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
+        eprintln!("wrote {}", path.display());
+    }
+    if report.ingest.lost != 0 || report.ingest.errors != 0 {
+        bail!("ingest lost {} events ({} errors)", report.ingest.lost, report.ingest.errors);
+    }
+    Ok(())
+}
