@@ -245,7 +245,11 @@ fn hook_process(bin: &Path, port: u16, runs: usize) -> anyhow::Result<Latency> {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()?;
-        child.stdin.take().context("stdin")?.write_all(body.as_bytes())?;
+        child
+            .stdin
+            .take()
+            .context("stdin")?
+            .write_all(body.as_bytes())?;
         let out = child.wait_with_output()?;
         let took = start.elapsed();
         if !out.status.success() {
@@ -275,16 +279,25 @@ fn main() -> anyhow::Result<()> {
             .join("claude-mem"),
     };
     if !bin.exists() {
-        bail!("{} not found: cargo build --release -p claude-mem", bin.display());
+        bail!(
+            "{} not found: cargo build --release -p claude-mem",
+            bin.display()
+        );
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     let worker = start_worker(&bin)?;
-    eprintln!("worker on port {}; {} round trips…", worker.port, args.round_trips);
+    eprintln!(
+        "worker on port {}; {} round trips…",
+        worker.port, args.round_trips
+    );
     let rt_latency = rt.block_on(round_trips(worker.port, args.round_trips))?;
-    eprintln!("{} events from {} clients…", args.ingest_events, args.clients);
+    eprintln!(
+        "{} events from {} clients…",
+        args.ingest_events, args.clients
+    );
     let (seconds, errors, ingest_latency) =
         rt.block_on(ingest(worker.port, args.ingest_events, args.clients))?;
     let sent = (args.ingest_events / args.clients) * args.clients;
@@ -301,12 +314,16 @@ fn main() -> anyhow::Result<()> {
     };
     eprintln!("{} hook process runs…", args.hook_runs);
     let hook_warm = hook_process(&bin, worker.port, args.hook_runs)?;
-    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let hook_dead = hook_process(&bin, dead_port, args.hook_runs.min(100))?;
 
     let report = Report {
         version: env!("CARGO_PKG_VERSION"),
-        cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         hook_round_trip: rt_latency,
         ingest,
         hook_command_warm_worker: hook_warm,
@@ -319,8 +336,14 @@ fn main() -> anyhow::Result<()> {
         &format!("ingest, {} concurrent clients", report.ingest.clients),
         &report.ingest.latency,
     );
-    row("`claude-mem hook` process, warm", &report.hook_command_warm_worker);
-    row("`claude-mem hook` process, no worker", &report.hook_command_no_worker);
+    row(
+        "`claude-mem hook` process, warm",
+        &report.hook_command_warm_worker,
+    );
+    row(
+        "`claude-mem hook` process, no worker",
+        &report.hook_command_no_worker,
+    );
     println!(
         "\nsustained ingest: {} events in {:.2} s = {:.0} events/s; errors {}, rows after {}, lost {}",
         report.ingest.events,
@@ -338,7 +361,11 @@ fn main() -> anyhow::Result<()> {
         eprintln!("wrote {}", path.display());
     }
     if report.ingest.lost != 0 || report.ingest.errors != 0 {
-        bail!("ingest lost {} events ({} errors)", report.ingest.lost, report.ingest.errors);
+        bail!(
+            "ingest lost {} events ({} errors)",
+            report.ingest.lost,
+            report.ingest.errors
+        );
     }
     Ok(())
 }
