@@ -2,7 +2,9 @@
 //! and is shared by the desktop shell, so nothing in this crate may depend on a GUI or an HTTP server.
 
 pub mod clock;
+pub mod compress;
 pub mod hook_event;
+pub mod processor;
 pub mod paths;
 pub mod project;
 pub mod settings;

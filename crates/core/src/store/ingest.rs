@@ -5,12 +5,13 @@
 //! leaves either all of an event or none of it. A batch that hits an error is rolled back and replayed one
 //! event per transaction, so one bad event cannot take its neighbours down with it.
 
-use super::{StoreError, WriteJob};
+use super::{StoreError, WriteFn, WriteJob};
 use crate::clock::now_ms;
 use crate::hook_event::HookEvent;
 use serde::Serialize;
 use sqlx::{Connection, SqliteConnection};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Notify};
 
 /// Upper bound on events per transaction: keeps one commit's latency small under a burst.
 const MAX_BATCH: usize = 512;
@@ -26,15 +27,25 @@ pub enum IngestOutcome {
 
 type Reply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
 
-pub(super) async fn writer_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiver<WriteJob>) {
+pub(super) async fn writer_loop(
+    mut conn: SqliteConnection,
+    mut rx: mpsc::Receiver<WriteJob>,
+    ingested: Arc<Notify>,
+) {
     let mut batch: Vec<(Box<HookEvent>, Reply)> = Vec::new();
     let mut shutdown: Option<oneshot::Sender<()>> = None;
     while shutdown.is_none() {
         let Some(first) = rx.recv().await else { break };
         let mut next = Some(first);
+        let mut other: Option<WriteFn> = None;
         while let Some(job) = next.take() {
             match job {
                 WriteJob::Ingest(event, reply) => batch.push((event, reply)),
+                WriteJob::Run(f) => {
+                    // Keep FIFO order: commit the ingest batch gathered so far, then run this.
+                    other = Some(f);
+                    break;
+                }
                 WriteJob::Shutdown(done) => {
                     shutdown = Some(done);
                     break;
@@ -46,14 +57,23 @@ pub(super) async fn writer_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiv
             next = rx.try_recv().ok();
         }
         if !batch.is_empty() {
-            commit_batch(&mut conn, std::mem::take(&mut batch)).await;
+            if commit_batch(&mut conn, std::mem::take(&mut batch)).await {
+                ingested.notify_one();
+            }
+        }
+        if let Some(f) = other {
+            f(&mut conn).await;
         }
     }
     rx.close();
     // Anything that raced in behind the shutdown request is still committed: it was accepted.
     while let Ok(job) = rx.try_recv() {
-        if let WriteJob::Ingest(event, reply) = job {
-            commit_batch(&mut conn, vec![(event, reply)]).await;
+        match job {
+            WriteJob::Ingest(event, reply) => {
+                commit_batch(&mut conn, vec![(event, reply)]).await;
+            }
+            WriteJob::Run(f) => f(&mut conn).await,
+            WriteJob::Shutdown(_) => {}
         }
     }
     if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -70,27 +90,36 @@ pub(super) async fn writer_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiv
     }
 }
 
-async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<(Box<HookEvent>, Reply)>) {
+/// Returns whether any new event was stored (so the processor has work).
+async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<(Box<HookEvent>, Reply)>) -> bool {
     match try_batch(conn, &batch).await {
         Ok(outcomes) => {
+            let stored = outcomes
+                .iter()
+                .any(|o| matches!(o, IngestOutcome::Stored { .. }));
             for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(outcome));
             }
+            stored
         }
         Err(e) if batch.len() == 1 => {
             tracing::error!(error = %e, "storing a hook event failed");
             if let Some((_, reply)) = batch.into_iter().next() {
                 let _ = reply.send(Err(e));
             }
+            false
         }
         Err(e) => {
             tracing::warn!(error = %e, size = batch.len(), "batch failed; retrying its events one by one");
+            let mut stored = false;
             for (event, reply) in batch {
                 let one = [(event, reply)];
                 let result = try_batch(conn, &one).await.map(|mut o| o.remove(0));
+                stored |= matches!(result, Ok(IngestOutcome::Stored { .. }));
                 let [(_, reply)] = one;
                 let _ = reply.send(result);
             }
+            stored
         }
     }
 }

@@ -6,9 +6,11 @@
 //! Reads go through a small pool; WAL lets them run beside the writer.
 
 mod ingest;
+mod processing;
 mod queries;
 
 pub use ingest::IngestOutcome;
+pub use processing::{CompletedBatch, ReadySession};
 pub use queries::{EventRow, HealthCounts, PromptRow, SessionRow};
 
 use crate::hook_event::HookEvent;
@@ -19,7 +21,10 @@ use sqlx::ConnectOptions;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use sqlx::SqliteConnection;
+use std::future::Future;
+use std::pin::Pin;
+use tokio::sync::{mpsc, oneshot, Notify};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -43,9 +48,16 @@ pub(crate) enum WriteJob {
         Box<HookEvent>,
         oneshot::Sender<Result<IngestOutcome, StoreError>>,
     ),
+    /// Any other write, run on the writer connection between ingest batches (no lock contention).
+    Run(WriteFn),
     /// Queued behind every earlier write, so the writer drains before it closes.
     Shutdown(oneshot::Sender<()>),
 }
+
+pub(crate) type WriteFn = Box<
+    dyn for<'c> FnOnce(&'c mut SqliteConnection) -> Pin<Box<dyn Future<Output = ()> + Send + 'c>>
+        + Send,
+>;
 
 #[derive(Clone)]
 pub struct Store {
@@ -56,6 +68,7 @@ struct Inner {
     path: PathBuf,
     read: SqlitePool,
     sender: mpsc::Sender<WriteJob>,
+    ingested: Arc<Notify>,
 }
 
 fn connect_options(path: &Path) -> SqliteConnectOptions {
@@ -90,12 +103,14 @@ impl Store {
             .connect_with(options)
             .await?;
         let (sender, rx) = mpsc::channel(4096);
-        tokio::spawn(ingest::writer_loop(write_conn, rx));
+        let ingested = Arc::new(Notify::new());
+        tokio::spawn(ingest::writer_loop(write_conn, rx, ingested.clone()));
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 read,
                 sender,
+                ingested,
             }),
         })
     }
@@ -114,6 +129,37 @@ impl Store {
         self.inner
             .sender
             .send(WriteJob::Ingest(Box::new(event), reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Woken after every commit that stored new events: the processor waits on it instead of polling.
+    pub fn ingest_signal(&self) -> Arc<Notify> {
+        self.inner.ingested.clone()
+    }
+
+    /// Runs `f` on the single writer connection and returns its result. `f` opens its own transaction
+    /// when it needs one.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut SqliteConnection,
+            )
+                -> Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>
+            + Send
+            + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: WriteFn = Box::new(move |conn| {
+            Box::pin(async move {
+                let _ = reply.send(f(conn).await);
+            })
+        });
+        self.inner
+            .sender
+            .send(WriteJob::Run(job))
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
