@@ -29,6 +29,8 @@ pub struct Settings {
     pub log_level: String,
     /// How many daily log files are kept in `logs/`.
     pub log_retention_days: u32,
+    /// How hook events become observations: which LLM (if any), batching, retries, budget, prices.
+    pub compression: CompressionSettings,
     /// Keys this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -43,8 +45,152 @@ impl Default for Settings {
             hook_timeout_ms: 1000,
             log_level: "info".to_owned(),
             log_retention_days: 14,
+            compression: CompressionSettings::default(),
             extra: Map::new(),
         }
+    }
+}
+
+pub const PROVIDERS: [&str; 4] = ["auto", "local", "anthropic", "openai"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CompressionSettings {
+    /// `auto` (Anthropic when an API key is set, else local rules), `local`, `anthropic` or `openai`
+    /// (any OpenAI-compatible server: Ollama, vLLM, LM Studio, OpenRouter).
+    pub provider: String,
+    /// A Haiku-class model keeps per-observation cost around a tenth of a cent; Sonnet/Opus are selectable.
+    pub anthropic_model: String,
+    /// Change for a proxy or gateway.
+    pub anthropic_base_url: String,
+    /// Prefer the `ANTHROPIC_API_KEY` environment variable; a key here is stored in plain text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anthropic_api_key: Option<String>,
+    pub openai_base_url: String,
+    pub openai_model: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openai_api_key: Option<String>,
+    pub max_tokens: u32,
+    /// Events per LLM call: larger batches amortise the (cached) system prompt.
+    pub batch_size: i64,
+    /// How long a session's events may wait for more to join their batch.
+    pub batch_linger_ms: i64,
+    /// 0–1: tool events scoring below this make no observation (a plain `ls`, a read of a missing file).
+    pub min_significance: f32,
+    /// Tries before an event is parked as `failed`.
+    pub max_attempts: i64,
+    /// First retry delay; doubles per attempt (capped at 10 minutes), or longer if the provider asks.
+    pub retry_base_ms: i64,
+    /// Past this spend per UTC day the local compressor takes over until midnight.
+    pub daily_budget_usd: f64,
+    pub request_timeout_ms: u64,
+    /// Write a summary at each Stop / SessionEnd.
+    pub summaries: bool,
+    /// Longest text of one event sent to the LLM; big tool outputs are cut to this.
+    pub max_event_chars: usize,
+    /// USD per million tokens by model id (longest prefix wins); models not listed cost 0.
+    pub pricing: std::collections::BTreeMap<String, claude_mem_llm::Pricing>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for CompressionSettings {
+    fn default() -> Self {
+        Self {
+            provider: "auto".into(),
+            anthropic_model: "claude-haiku-4-5".into(),
+            anthropic_base_url: "https://api.anthropic.com".into(),
+            anthropic_api_key: None,
+            openai_base_url: "http://127.0.0.1:11434/v1".into(),
+            openai_model: "llama3.1:8b".into(),
+            openai_api_key: None,
+            max_tokens: 4096,
+            batch_size: 20,
+            batch_linger_ms: 1500,
+            min_significance: 0.3,
+            max_attempts: 5,
+            retry_base_ms: 2000,
+            daily_budget_usd: 1.0,
+            request_timeout_ms: 60_000,
+            summaries: true,
+            max_event_chars: 4000,
+            pricing: claude_mem_llm::default_pricing(),
+            extra: Map::new(),
+        }
+    }
+}
+
+impl CompressionSettings {
+    pub fn processor_config(&self) -> crate::processor::ProcessorConfig {
+        crate::processor::ProcessorConfig {
+            batch_size: self.batch_size,
+            linger_ms: self.batch_linger_ms,
+            max_attempts: self.max_attempts,
+            retry_base_ms: self.retry_base_ms,
+            daily_budget_usd: self.daily_budget_usd,
+            summaries: self.summaries,
+            min_significance: self.min_significance,
+            ..Default::default()
+        }
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |field: &str, message: String| {
+            Err(SettingsError::Invalid {
+                field: format!("compression.{field}"),
+                message,
+            })
+        };
+        if !PROVIDERS.contains(&self.provider.as_str()) {
+            return invalid("provider", format!("{:?} is not one of {PROVIDERS:?}", self.provider));
+        }
+        for (field, url) in [
+            ("anthropic_base_url", &self.anthropic_base_url),
+            ("openai_base_url", &self.openai_base_url),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return invalid(field, format!("{url:?} must start with http:// or https://"));
+            }
+        }
+        if !(64..=128_000).contains(&self.max_tokens) {
+            return invalid("max_tokens", format!("{} is outside 64..=128000", self.max_tokens));
+        }
+        if !(1..=500).contains(&self.batch_size) {
+            return invalid("batch_size", format!("{} is outside 1..=500", self.batch_size));
+        }
+        if !(0..=3_600_000).contains(&self.batch_linger_ms) {
+            return invalid("batch_linger_ms", format!("{} is outside 0..=3600000", self.batch_linger_ms));
+        }
+        if !(0.0..=1.0).contains(&self.min_significance) {
+            return invalid("min_significance", format!("{} is outside 0..=1", self.min_significance));
+        }
+        if !(1..=100).contains(&self.max_attempts) {
+            return invalid("max_attempts", format!("{} is outside 1..=100", self.max_attempts));
+        }
+        if !(0..=3_600_000).contains(&self.retry_base_ms) {
+            return invalid("retry_base_ms", format!("{} is outside 0..=3600000", self.retry_base_ms));
+        }
+        if !(self.daily_budget_usd >= 0.0 && self.daily_budget_usd.is_finite()) {
+            return invalid("daily_budget_usd", "must be a non-negative number".into());
+        }
+        if !(100..=600_000).contains(&self.request_timeout_ms) {
+            return invalid("request_timeout_ms", format!("{} is outside 100..=600000", self.request_timeout_ms));
+        }
+        if !(200..=200_000).contains(&self.max_event_chars) {
+            return invalid("max_event_chars", format!("{} is outside 200..=200000", self.max_event_chars));
+        }
+        for (model, p) in &self.pricing {
+            let all = [p.input_per_mtok, p.output_per_mtok, p.cache_write_per_mtok, p.cache_read_per_mtok];
+            if all.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+                return invalid("pricing", format!("prices for {model:?} must be non-negative numbers"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The Anthropic key in effect: settings first, then `ANTHROPIC_API_KEY`.
+    pub fn anthropic_key(&self) -> Option<&str> {
+        self.anthropic_api_key.as_deref().map(str::trim).filter(|k| !k.is_empty())
     }
 }
 
@@ -135,6 +281,41 @@ impl Settings {
         if let Some(v) = lookup("CLAUDE_MEM_LOG_LEVEL") {
             self.log_level = v.trim().to_owned();
         }
+        let c = &mut self.compression;
+        if let Some(v) = lookup("CLAUDE_MEM_COMPRESSOR") {
+            c.provider = v.trim().to_owned();
+        }
+        if c.anthropic_key().is_none() {
+            if let Some(v) = lookup("ANTHROPIC_API_KEY").filter(|v| !v.trim().is_empty()) {
+                c.anthropic_api_key = Some(v.trim().to_owned());
+            }
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_ANTHROPIC_BASE_URL") {
+            c.anthropic_base_url = v.trim().to_owned();
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_ANTHROPIC_MODEL") {
+            c.anthropic_model = v.trim().to_owned();
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_OPENAI_BASE_URL") {
+            c.openai_base_url = v.trim().to_owned();
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_OPENAI_MODEL") {
+            c.openai_model = v.trim().to_owned();
+        }
+        if c.openai_api_key.is_none() {
+            if let Some(v) = lookup("CLAUDE_MEM_OPENAI_API_KEY").filter(|v| !v.trim().is_empty()) {
+                c.openai_api_key = Some(v.trim().to_owned());
+            }
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_DAILY_BUDGET_USD") {
+            c.daily_budget_usd = parse("CLAUDE_MEM_DAILY_BUDGET_USD", &v)?;
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_BATCH_LINGER_MS") {
+            c.batch_linger_ms = parse("CLAUDE_MEM_BATCH_LINGER_MS", &v)?;
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_RETRY_BASE_MS") {
+            c.retry_base_ms = parse("CLAUDE_MEM_RETRY_BASE_MS", &v)?;
+        }
         Ok(())
     }
 
@@ -172,7 +353,7 @@ impl Settings {
                 format!("{} is outside 1..=3650", self.log_retention_days),
             );
         }
-        Ok(())
+        self.compression.validate()
     }
 
     /// Validates, then replaces `path` atomically (temp file in the same directory, fsync, rename).

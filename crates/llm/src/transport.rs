@@ -171,7 +171,7 @@ impl Transport {
                 retry_after: retry_after(&reply.headers),
                 message,
             },
-            401 | 402 | 403 => LlmError::Auth(message),
+            401..=403 => LlmError::Auth(message),
             408 => LlmError::Timeout,
             400..=499 => LlmError::BadRequest { status, message },
             _ => LlmError::Server { status, message },

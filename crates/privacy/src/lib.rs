@@ -625,10 +625,39 @@ fn is_marker(v: &str) -> bool {
         })
 }
 
+/// Already redacted by a more specific rule (`"private_key": "[REDACTED:private_key]\\n"`): leave it, so
+/// the specific kind survives and a second pass changes nothing.
+fn only_markers(v: &str) -> bool {
+    let mut rest = v;
+    let mut found = false;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace());
+        if let Some(after) = rest
+            .strip_prefix("\\n")
+            .or_else(|| rest.strip_prefix("\\r"))
+            .or_else(|| rest.strip_prefix("\\t"))
+        {
+            rest = after;
+            continue;
+        }
+        if rest.is_empty() {
+            return found;
+        }
+        let Some(end) = rest.find(']') else {
+            return false;
+        };
+        if !is_marker(&rest[..=end]) {
+            return false;
+        }
+        found = true;
+        rest = &rest[end + 1..];
+    }
+}
+
 /// Values that carry no secret whatever the name says.
 fn is_non_secret_value(v: &str) -> bool {
     let t = v.trim();
-    if t.is_empty() || is_marker(t) || is_short_number(t) || is_placeholder(t) {
+    if t.is_empty() || only_markers(t) || is_short_number(t) || is_placeholder(t) {
         return true;
     }
     const WORDS: &[&str] = &[

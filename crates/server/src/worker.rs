@@ -7,6 +7,7 @@ use crate::{api, hooks};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
+use claude_mem_core::processor::Processor;
 use claude_mem_core::{DataDir, Settings, Store, StoreError};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,6 +22,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub data_dir: Arc<DataDir>,
     pub started: Instant,
+    /// Absent only in tests that exercise the HTTP layer alone.
+    pub processor: Option<Arc<Processor>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,8 @@ pub enum WorkerError {
         source: std::io::Error,
         hint: &'static str,
     },
+    #[error("cannot set up the compressor: {0}")]
+    Compressor(String),
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -52,6 +57,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/health", get(api::health))
         .route("/api/sessions", get(api::list_sessions))
         .route("/api/sessions/{id}", get(api::get_session))
+        .route("/api/observations", get(api::list_observations))
+        .route("/api/observations/{id}", get(api::get_observation))
+        .route("/api/summaries", get(api::list_summaries))
+        .route("/api/costs", get(api::costs))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
@@ -92,6 +101,18 @@ impl Worker {
             source,
             hint: "",
         })?;
+        let llm = match claude_mem_core::compress::select::llm_compressor(&settings) {
+            Ok(llm) => llm,
+            Err(e) => {
+                store.close().await;
+                return Err(WorkerError::Compressor(e));
+            }
+        };
+        let processor = Arc::new(Processor::new(
+            store.clone(),
+            llm,
+            settings.compression.processor_config(),
+        ));
         Ok(Self {
             listener,
             local_addr,
@@ -100,6 +121,7 @@ impl Worker {
                 settings: Arc::new(settings),
                 data_dir: Arc::new(data_dir),
                 started: Instant::now(),
+                processor: Some(processor),
             },
         })
     }
@@ -119,10 +141,20 @@ impl Worker {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), WorkerError> {
         let store = self.state.store.clone();
+        let (stop_processor, stopped) = tokio::sync::watch::channel(false);
+        let processor = self
+            .state
+            .processor
+            .clone()
+            .map(|p| tokio::spawn(p.run(stopped)));
         tracing::info!(addr = %self.local_addr, database = %store.path().display(), "worker listening");
         let result = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await;
+        let _ = stop_processor.send(true);
+        if let Some(task) = processor {
+            let _ = task.await;
+        }
         store.close().await;
         tracing::info!("worker stopped");
         result.map_err(WorkerError::Serve)

@@ -3,7 +3,9 @@
 //! Every compressor sits behind [`Compressor`] so the processor does not care whether the local rules or
 //! an LLM did the work; the processor owns retries, batching, budgets and the crash-safe bookkeeping.
 
+pub mod llm;
 pub mod local;
+pub mod select;
 mod tool_event;
 
 pub use tool_event::{tool_events, ToolEvent};

@@ -9,7 +9,8 @@ use super::{StoreError, WriteFn, WriteJob};
 use crate::clock::now_ms;
 use crate::hook_event::HookEvent;
 use serde::Serialize;
-use sqlx::{Connection, SqliteConnection};
+use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -124,108 +125,218 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<(Box<HookEvent>, R
     }
 }
 
+/// Applies a whole batch set-wise: a handful of statements per batch instead of several per event, which
+/// is what makes group commit pay off (each sqlx round trip to SQLite costs tens of microseconds).
 async fn try_batch(
     conn: &mut SqliteConnection,
     batch: &[(Box<HookEvent>, Reply)],
 ) -> Result<Vec<IngestOutcome>, StoreError> {
+    let events: Vec<&HookEvent> = batch.iter().map(|(e, _)| e.as_ref()).collect();
     let mut tx = conn.begin().await?;
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for (event, _) in batch {
-        outcomes.push(apply(&mut tx, event).await?);
-    }
+    let outcomes = apply_batch(&mut tx, &events, now_ms()).await?;
     tx.commit()
         .await
         .map_err(|e| StoreError::Commit(e.to_string()))?;
     Ok(outcomes)
 }
 
-async fn apply(
+/// Per-session changes a batch implies, applied with one UPDATE per session.
+#[derive(Default)]
+struct SessionDelta<'a> {
+    events: i64,
+    prompts: i64,
+    prompt_count: i64,
+    cwd: &'a str,
+    transcript_path: Option<&'a str>,
+    /// The last lifecycle event of the batch wins: Some(true) ended, Some(false) (re)started.
+    ended: Option<(bool, Option<&'a str>)>,
+}
+
+enum Slot {
+    Existing(i64),
+    New { row: usize },
+    SameAsEarlier { key: usize },
+}
+
+pub(super) async fn apply_batch(
     conn: &mut SqliteConnection,
-    event: &HookEvent,
-) -> Result<IngestOutcome, StoreError> {
-    let now = now_ms();
-    sqlx::query(
-        "INSERT INTO sdk_sessions (id, project, cwd, transcript_path, started_at, last_seen_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-         ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(&event.session_id)
-    .bind(&event.project)
-    .bind(&event.cwd)
-    .bind(&event.transcript_path)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    events: &[&HookEvent],
+    now: i64,
+) -> Result<Vec<IngestOutcome>, StoreError> {
+    // 1. Sessions first (foreign keys), first occurrence wins for project/cwd.
+    let mut sessions: HashMap<&str, SessionDelta> = HashMap::new();
+    let mut session_order: Vec<&HookEvent> = Vec::new();
+    for e in events {
+        if !sessions.contains_key(e.session_id.as_str()) {
+            sessions.insert(&e.session_id, SessionDelta::default());
+            session_order.push(e);
+        }
+    }
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO sdk_sessions (id, project, cwd, transcript_path, started_at, last_seen_at) ",
+    );
+    q.push_values(&session_order, |mut b, e| {
+        b.push_bind(&e.session_id)
+            .push_bind(&e.project)
+            .push_bind(&e.cwd)
+            .push_bind(&e.transcript_path)
+            .push_bind(now)
+            .push_bind(now);
+    });
+    q.push(" ON CONFLICT (id) DO NOTHING");
+    q.build().execute(&mut *conn).await?;
 
-    let is_prompt = event.prompt.is_some();
-    // The prompt number is the session's count after this event: tool events belong to the prompt before
-    // them. The WHERE clause disambiguates INSERT … SELECT from the upsert clause.
-    let inserted: Option<(i64, i64)> = sqlx::query_as(
-        "INSERT INTO pending_messages
-             (event_key, session_id, event_name, tool_name, prompt_number, payload, created_at)
-         SELECT ?1, ?2, ?3, ?4, prompt_count + ?5, ?6, ?7 FROM sdk_sessions WHERE id = ?2
-         ON CONFLICT (event_key) DO NOTHING
-         RETURNING id, prompt_number",
-    )
-    .bind(&event.event_key)
-    .bind(&event.session_id)
-    .bind(&event.event_name)
-    .bind(&event.tool_name)
-    .bind(i64::from(is_prompt))
-    .bind(event.payload_json())
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT id, prompt_count FROM sdk_sessions WHERE id IN (");
+    let mut list = q.separated(", ");
+    for e in &session_order {
+        list.push_bind(&e.session_id);
+    }
+    q.push(")");
+    let counts: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *conn).await?;
+    for (id, count) in counts {
+        if let Some(d) = sessions.get_mut(id.as_str()) {
+            d.prompt_count = count;
+        }
+    }
 
-    let Some((event_id, prompt_number)) = inserted else {
-        let (event_id,): (i64,) =
-            sqlx::query_as("SELECT id FROM pending_messages WHERE event_key = ?1")
-                .bind(&event.event_key)
-                .fetch_one(&mut *conn)
-                .await?;
-        return Ok(IngestOutcome::Duplicate { event_id });
-    };
+    // 2. Which keys are already stored.
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT event_key, id FROM pending_messages WHERE event_key IN (");
+    let mut list = q.separated(", ");
+    for e in events {
+        list.push_bind(&e.event_key);
+    }
+    q.push(")");
+    let existing: HashMap<String, i64> = q
+        .build_query_as::<(String, i64)>()
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
 
-    let ended = event.event_name == "SessionEnd";
-    sqlx::query(
-        "UPDATE sdk_sessions SET
-             last_seen_at = ?2,
-             event_count = event_count + 1,
-             prompt_count = prompt_count + ?3,
-             cwd = CASE WHEN cwd = '' THEN ?4 ELSE cwd END,
-             transcript_path = COALESCE(transcript_path, ?5),
-             status = CASE WHEN ?6 THEN 'ended' WHEN ?7 THEN 'active' ELSE status END,
-             ended_at = CASE WHEN ?6 THEN ?2 WHEN ?7 THEN NULL ELSE ended_at END,
-             end_reason = CASE WHEN ?6 THEN ?8 WHEN ?7 THEN NULL ELSE end_reason END
-         WHERE id = ?1",
-    )
-    .bind(&event.session_id)
-    .bind(now)
-    .bind(i64::from(is_prompt))
-    .bind(&event.cwd)
-    .bind(&event.transcript_path)
-    .bind(ended)
-    // A resumed session comes back to life.
-    .bind(event.event_name == "SessionStart")
-    .bind(&event.end_reason)
-    .execute(&mut *conn)
-    .await?;
+    // 3. Number prompts and pick the rows to insert, in arrival order.
+    let mut first_in_batch: HashMap<&str, usize> = HashMap::new();
+    let mut slots = Vec::with_capacity(events.len());
+    let mut rows: Vec<(usize, i64)> = Vec::new(); // (event index, prompt number)
+    for (i, e) in events.iter().enumerate() {
+        if let Some(id) = existing.get(&e.event_key) {
+            slots.push(Slot::Existing(*id));
+            continue;
+        }
+        if let Some(&earlier) = first_in_batch.get(e.event_key.as_str()) {
+            slots.push(Slot::SameAsEarlier { key: earlier });
+            continue;
+        }
+        first_in_batch.insert(&e.event_key, i);
+        let Some(d) = sessions.get_mut(e.session_id.as_str()) else {
+            continue;
+        };
+        d.events += 1;
+        if e.prompt.is_some() {
+            d.prompts += 1;
+        }
+        if d.cwd.is_empty() {
+            d.cwd = &e.cwd;
+        }
+        if d.transcript_path.is_none() {
+            d.transcript_path = e.transcript_path.as_deref();
+        }
+        match e.event_name.as_str() {
+            "SessionEnd" => d.ended = Some((true, e.end_reason.as_deref())),
+            "SessionStart" => d.ended = Some((false, None)),
+            _ => {}
+        }
+        slots.push(Slot::New { row: rows.len() });
+        rows.push((i, d.prompt_count + d.prompts));
+    }
 
-    if let Some(text) = &event.prompt {
+    // 4. Insert the new events.
+    let mut ids_by_key: HashMap<String, i64> = HashMap::new();
+    if !rows.is_empty() {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO pending_messages
+                 (event_key, session_id, event_name, tool_name, prompt_number, payload, created_at) ",
+        );
+        q.push_values(&rows, |mut b, (i, prompt_number)| {
+            let e = events[*i];
+            b.push_bind(&e.event_key)
+                .push_bind(&e.session_id)
+                .push_bind(&e.event_name)
+                .push_bind(&e.tool_name)
+                .push_bind(*prompt_number)
+                .push_bind(e.payload_json())
+                .push_bind(now);
+        });
+        q.push(" RETURNING event_key, id");
+        ids_by_key = q
+            .build_query_as::<(String, i64)>()
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
+    }
+
+    // 5. One update per session.
+    for (id, d) in &sessions {
+        if d.events == 0 {
+            continue;
+        }
+        let (set_status, ended, reason) = match d.ended {
+            Some((ended, reason)) => (true, ended, reason),
+            None => (false, false, None),
+        };
         sqlx::query(
-            "INSERT INTO user_prompts (session_id, prompt_number, prompt_id, text, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "UPDATE sdk_sessions SET
+                 last_seen_at = ?2,
+                 event_count = event_count + ?3,
+                 prompt_count = prompt_count + ?4,
+                 cwd = CASE WHEN cwd = '' THEN ?5 ELSE cwd END,
+                 transcript_path = COALESCE(transcript_path, ?6),
+                 status = CASE WHEN ?7 THEN (CASE WHEN ?8 THEN 'ended' ELSE 'active' END) ELSE status END,
+                 ended_at = CASE WHEN ?7 THEN (CASE WHEN ?8 THEN ?2 ELSE NULL END) ELSE ended_at END,
+                 end_reason = CASE WHEN ?7 THEN ?9 ELSE end_reason END
+             WHERE id = ?1",
         )
-        .bind(&event.session_id)
-        .bind(prompt_number)
-        .bind(&event.prompt_id)
-        .bind(text)
+        .bind(id)
         .bind(now)
+        .bind(d.events)
+        .bind(d.prompts)
+        .bind(d.cwd)
+        .bind(d.transcript_path)
+        .bind(set_status)
+        .bind(ended)
+        .bind(reason)
         .execute(&mut *conn)
         .await?;
     }
-    Ok(IngestOutcome::Stored {
-        event_id,
-        prompt_number,
-    })
+
+    // 6. Prompts.
+    let prompts: Vec<&(usize, i64)> = rows.iter().filter(|(i, _)| events[*i].prompt.is_some()).collect();
+    if !prompts.is_empty() {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO user_prompts (session_id, prompt_number, prompt_id, text, created_at) ",
+        );
+        q.push_values(&prompts, |mut b, (i, n)| {
+            let e = events[*i];
+            b.push_bind(&e.session_id)
+                .push_bind(*n)
+                .push_bind(&e.prompt_id)
+                .push_bind(e.prompt.as_deref().unwrap_or_default())
+                .push_bind(now);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+
+    // 7. Answers, in request order.
+    let id_of = |i: usize| ids_by_key.get(&events[i].event_key).copied().unwrap_or(0);
+    Ok(slots
+        .into_iter()
+        .map(|slot| match slot {
+            Slot::Existing(event_id) => IngestOutcome::Duplicate { event_id },
+            Slot::SameAsEarlier { key } => IngestOutcome::Duplicate { event_id: id_of(key) },
+            Slot::New { row } => IngestOutcome::Stored {
+                event_id: id_of(rows[row].0),
+                prompt_number: rows[row].1,
+            },
+        })
+        .collect())
 }

@@ -5,11 +5,15 @@
 //! take thousands of durable events per second while every caller still waits for its own commit.
 //! Reads go through a small pool; WAL lets them run beside the writer.
 
+mod costs;
 mod ingest;
+mod observations;
 mod processing;
 mod queries;
 
+pub use costs::{day_and_month_start, CostGroup, CostReport, CostTotals};
 pub use ingest::IngestOutcome;
+pub use observations::{ObservationFilter, ObservationRow, SummaryRow};
 pub use processing::{CompletedBatch, ReadySession};
 pub use queries::{EventRow, HealthCounts, PromptRow, SessionRow};
 

@@ -1,0 +1,151 @@
+//! Reading observations and summaries back (REST API, viewer, later the context builder and search).
+
+use super::{Store, StoreError};
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObservationRow {
+    pub id: i64,
+    pub session_id: String,
+    pub project: String,
+    pub prompt_number: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub subtitle: String,
+    pub narrative: String,
+    pub facts: Vec<String>,
+    pub concepts: Vec<String>,
+    pub files_read: Vec<String>,
+    pub files_modified: Vec<String>,
+    pub keywords: Vec<String>,
+    pub source_event_ids: Vec<i64>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub compressor: String,
+    pub model: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct SummaryRow {
+    pub id: i64,
+    pub session_id: String,
+    pub project: String,
+    pub prompt_number: i64,
+    pub request: String,
+    pub investigated: String,
+    pub learned: String,
+    pub completed: String,
+    pub next_steps: String,
+    pub compressor: String,
+    pub model: Option<String>,
+    pub created_at: i64,
+}
+
+/// Filters for listing observations; `before_id` pages backwards (newest first).
+#[derive(Debug, Clone, Default)]
+pub struct ObservationFilter {
+    pub project: Option<String>,
+    pub kind: Option<String>,
+    pub session_id: Option<String>,
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+const OBSERVATION_COLUMNS: &str = "id, session_id, project, prompt_number, type, title, subtitle, \
+    narrative, facts, concepts, files_read, files_modified, keywords, source_event_ids, input_tokens, \
+    output_tokens, compressor, model, created_at";
+
+fn observation_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ObservationRow, sqlx::Error> {
+    use sqlx::Row;
+    let list = |col: &str| -> Result<Vec<String>, sqlx::Error> {
+        Ok(serde_json::from_str(&row.try_get::<String, _>(col)?).unwrap_or_default())
+    };
+    Ok(ObservationRow {
+        id: row.try_get("id")?,
+        session_id: row.try_get("session_id")?,
+        project: row.try_get("project")?,
+        prompt_number: row.try_get("prompt_number")?,
+        kind: row.try_get("type")?,
+        title: row.try_get("title")?,
+        subtitle: row.try_get("subtitle")?,
+        narrative: row.try_get("narrative")?,
+        facts: list("facts")?,
+        concepts: list("concepts")?,
+        files_read: list("files_read")?,
+        files_modified: list("files_modified")?,
+        keywords: list("keywords")?,
+        source_event_ids: serde_json::from_str(&row.try_get::<String, _>("source_event_ids")?)
+            .unwrap_or_default(),
+        input_tokens: row.try_get("input_tokens")?,
+        output_tokens: row.try_get("output_tokens")?,
+        compressor: row.try_get("compressor")?,
+        model: row.try_get("model")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    pub async fn list_observations(
+        &self,
+        f: &ObservationFilter,
+    ) -> Result<Vec<ObservationRow>, StoreError> {
+        let sql = format!(
+            "SELECT {OBSERVATION_COLUMNS} FROM observations
+             WHERE (?1 IS NULL OR project = ?1) AND (?2 IS NULL OR type = ?2)
+               AND (?3 IS NULL OR session_id = ?3) AND (?4 IS NULL OR id < ?4)
+             ORDER BY id DESC LIMIT ?5"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(&f.project)
+            .bind(&f.kind)
+            .bind(&f.session_id)
+            .bind(f.before_id)
+            .bind(f.limit)
+            .fetch_all(self.read_pool())
+            .await?;
+        rows.iter()
+            .map(observation_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
+    }
+
+    pub async fn get_observations(&self, ids: &[i64]) -> Result<Vec<ObservationRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        let sql =
+            format!("SELECT {OBSERVATION_COLUMNS} FROM observations WHERE id IN ({marks}) ORDER BY id");
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        let rows = q.fetch_all(self.read_pool()).await?;
+        rows.iter()
+            .map(observation_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
+    }
+
+    pub async fn list_summaries(
+        &self,
+        project: Option<&str>,
+        session_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SummaryRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, session_id, project, prompt_number, request, investigated, learned, completed,
+                    next_steps, compressor, model, created_at
+             FROM session_summaries
+             WHERE (?1 IS NULL OR project = ?1) AND (?2 IS NULL OR session_id = ?2)
+             ORDER BY id DESC LIMIT ?3",
+        )
+        .bind(project)
+        .bind(session_id)
+        .bind(limit)
+        .fetch_all(self.read_pool())
+        .await?)
+    }
+}

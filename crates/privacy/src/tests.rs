@@ -1,0 +1,886 @@
+//! Fake secrets are assembled at runtime (`cat`) so that secret scanners do not flag this file.
+
+use super::*;
+use serde_json::json;
+
+fn cat(parts: &[&str]) -> String {
+    parts.concat()
+}
+
+fn clean(s: &str) -> (String, Report) {
+    let (c, r) = redactor().clean_str(s);
+    (c.into_owned(), r)
+}
+
+fn marker(kind: &str) -> String {
+    format!("[REDACTED:{kind}]")
+}
+
+#[track_caller]
+fn assert_untouched(s: &str) {
+    let (c, r) = redactor().clean_str(s);
+    assert!(matches!(c, Cow::Borrowed(_)), "changed: {s:?} -> {c:?}");
+    assert!(r.is_clean(), "{s:?}: {r:?}");
+}
+
+/// `secret` is embedded in `template` at `{}`; expects exactly it replaced by the kind's marker.
+#[track_caller]
+fn assert_redacts(template: &str, secret: &str, kind: &str) {
+    let input = template.replace("{}", secret);
+    let (out, report) = clean(&input);
+    let want = template.replace("{}", &marker(kind));
+    assert_eq!(out, want, "input: {input:?}");
+    if secret.len() >= 4 {
+        assert!(!out.contains(secret), "secret survived in {out:?}");
+    }
+    assert_eq!(report.secrets, template.matches("{}").count(), "{input:?}");
+    // Cleaning is idempotent: a second pass finds nothing.
+    assert_untouched(&out);
+}
+
+// ---------- fake keys ----------
+
+fn anthropic_key() -> String {
+    cat(&["sk-", "ant-", "api03-", &"Xy7_kLm9-Qr2".repeat(8), "AA"])
+}
+fn openai_proj_key() -> String {
+    cat(&["sk-", "proj-", &"aB3dE5fG7h_J-".repeat(10)])
+}
+fn openai_legacy_key() -> String {
+    cat(&["sk-", "aB3dE5fG7hJ9kL1m", "T3Blbk", "FJ", "nO2pQ4rS6tU8vW0xYz1aB2c"])
+}
+fn github_classic() -> String {
+    cat(&["gh", "p_", &"aB3d".repeat(9)])
+}
+fn github_fine_grained() -> String {
+    cat(&["github_", "pat_", "11ABCDEFG0", &"aB3d_".repeat(16)])
+}
+fn aws_key_id() -> String {
+    cat(&["AKIA", "IOSFODNN7", "EXAMPLE"])
+}
+fn aws_secret_key() -> String {
+    cat(&["wJalrXUtnFEMI/K7MDENG/", "bPxRfiCYEXAMPLEKEY"])
+}
+fn slack_bot() -> String {
+    cat(&["xo", "xb-", "1234567890-1234567890123-", "aB3dE5fG7hJ9kL1mN2oP4qR6"])
+}
+fn stripe_live() -> String {
+    cat(&["sk_", "live_", "4eC39HqLyjWDarjtT1zdp7dc"])
+}
+fn google_key() -> String {
+    let body: String = "SyD-aB3dE5fG7hJ9kL1mN2oP4qR6sT8uV0wXyZ"
+        .chars()
+        .take(35)
+        .collect();
+    cat(&["AI", "za", &body])
+}
+fn gitlab_pat() -> String {
+    cat(&["gl", "pat-", "xY3zA_bC5dE-fG7hI9jK"])
+}
+fn npm_key() -> String {
+    cat(&["np", "m_", &"aB3d".repeat(9)])
+}
+fn hf_key() -> String {
+    cat(&["h", "f_", "aBcDeFgHiJkLmNoPqRsTuVwXyZaBcDeFgH"])
+}
+fn jwt() -> String {
+    cat(&[
+        "eyJ",
+        "hbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
+        ".",
+        "eyJ",
+        "zdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ",
+        ".",
+        "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    ])
+}
+fn pem() -> String {
+    cat(&[
+        "-----BEGIN ",
+        "RSA PRIVATE KEY-----\n",
+        "MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM2\n",
+        "q7oFvK9sVb3+Qw/ZxT1mLp0==\n",
+        "-----END RSA ",
+        "PRIVATE KEY-----",
+    ])
+}
+
+// ---------- Report ----------
+
+#[test]
+fn report_add_and_is_clean() {
+    let mut r = Report::default();
+    assert!(r.is_clean());
+    r.add(Report {
+        private_spans: 1,
+        secrets: 2,
+    });
+    r += Report {
+        private_spans: 0,
+        secrets: 3,
+    };
+    assert_eq!(
+        r,
+        Report {
+            private_spans: 1,
+            secrets: 5
+        }
+    );
+    assert!(!r.is_clean());
+}
+
+// ---------- <private> ----------
+
+#[test]
+fn private_single_span() {
+    let (out, n) = strip_private("keep <private>drop me</private> this");
+    assert_eq!(out, "keep  this");
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn private_multiple_multiline_case_insensitive() {
+    let s = "a<private>x\ny\n</private>b<PRIVATE>z</Private>c<private note=\"why\">w</private >d";
+    let (out, report) = clean(s);
+    assert_eq!(out, "abcd");
+    assert_eq!(
+        report,
+        Report {
+            private_spans: 3,
+            secrets: 0
+        }
+    );
+}
+
+#[test]
+fn private_unclosed_drops_to_end() {
+    let (out, n) = strip_private("visible <private>the rest\nis gone");
+    assert_eq!(out, "visible ");
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn private_nested_spans_fail_closed() {
+    let (out, n) = strip_private("a<private>b<private>c</private>d</private>e");
+    assert_eq!(out, "ae");
+    assert_eq!(n, 1);
+    let (out, _) = strip_private("a<private>b<private>c</private>d");
+    assert_eq!(out, "a");
+}
+
+#[test]
+fn private_stray_close_and_lookalikes_untouched() {
+    assert_untouched("no span here </private> at all");
+    assert_untouched("<private_key>path</private_key> <privateKey/> private data");
+    let (out, n) = strip_private("plain");
+    assert!(matches!(out, Cow::Borrowed(_)));
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn private_with_unicode_around() {
+    let (out, n) = strip_private("日本語<private>秘密 🔑</private>テキスト ✓");
+    assert_eq!(out, "日本語テキスト ✓");
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn private_span_hides_secret_and_is_counted_separately() {
+    let s = format!("<private>{}</private> API_KEY=abc123", anthropic_key());
+    let (out, report) = clean(&s);
+    assert_eq!(out, format!(" API_KEY={}", marker("env_secret")));
+    assert_eq!(
+        report,
+        Report {
+            private_spans: 1,
+            secrets: 1
+        }
+    );
+}
+
+// ---------- provider token formats ----------
+
+#[test]
+fn anthropic_key_redacted() {
+    assert_redacts(
+        "export ANTHROPIC_API_KEY={}\n",
+        &anthropic_key(),
+        "anthropic_key",
+    );
+    assert_redacts("key is {}.", &anthropic_key(), "anthropic_key");
+    let oauth = cat(&["sk-", "ant-", "oat01-", &"Zq9_x".repeat(10)]);
+    assert_redacts("token {} here", &oauth, "anthropic_key");
+}
+
+#[test]
+fn openai_keys_redacted() {
+    assert_redacts("OPENAI_API_KEY={}", &openai_proj_key(), "openai_key");
+    assert_redacts(
+        "client = OpenAI(api_key=\"{}\")",
+        &openai_legacy_key(),
+        "openai_key",
+    );
+    let svc = cat(&["sk-", "svcacct-", &"Ab1-Cd2_".repeat(6)]);
+    assert_redacts("{}", &svc, "openai_key");
+}
+
+#[test]
+fn github_tokens_redacted() {
+    assert_redacts(
+        "git clone https://x-access-token:{}@github.com/o/r",
+        &github_classic(),
+        "github_token",
+    );
+    for prefix in ["gho_", "ghu_", "ghs_", "ghr_"] {
+        let t = cat(&[prefix, &"Zx9Y".repeat(9)]);
+        assert_redacts("token: {}", &t, "github_token");
+    }
+    assert_redacts(
+        "GH_TOKEN={} gh pr list",
+        &github_fine_grained(),
+        "github_token",
+    );
+}
+
+#[test]
+fn aws_access_key_and_secret_redacted() {
+    assert_redacts("aws_access_key_id = {}", &aws_key_id(), "aws_access_key");
+    let temp = cat(&["ASIA", "QWERTYUIOP123456"]);
+    assert_redacts("\"AccessKeyId\": \"{}\"", &temp, "aws_access_key");
+    assert_redacts(
+        "[default]\naws_secret_access_key = {}\n",
+        &aws_secret_key(),
+        "aws_secret",
+    );
+    assert_redacts(
+        "export AWS_SECRET_ACCESS_KEY={}",
+        &aws_secret_key(),
+        "aws_secret",
+    );
+    assert_redacts(
+        "{\"SecretAccessKey\": \"{}\"}",
+        &aws_secret_key(),
+        "aws_secret",
+    );
+}
+
+#[test]
+fn slack_tokens_and_webhooks_redacted() {
+    assert_redacts("SLACK={}", &slack_bot(), "slack_token");
+    for p in ["xoxa-", "xoxp-", "xoxr-", "xoxs-"] {
+        assert_redacts(
+            "use {} now",
+            &cat(&["xo", &p[2..], "2-1234-abcdEFGH1234"]),
+            "slack_token",
+        );
+    }
+    let path = cat(&["T00000000/", "B00000000/", "aB3dE5fG7hJ9kL1mN2oP4qR6"]);
+    assert_redacts(
+        "curl -X POST https://hooks.slack.com/services/{} -d x",
+        &path,
+        "slack_webhook",
+    );
+}
+
+#[test]
+fn stripe_keys_redacted_publishable_kept() {
+    assert_redacts("stripe.api_key = '{}'", &stripe_live(), "stripe_key");
+    let restricted = cat(&["rk_", "live_", "51Habc", "DEF123ghi456"]);
+    assert_redacts("{}", &restricted, "stripe_key");
+    let test = cat(&["sk_", "test_", "4eC39HqLyjWDarjtT1zdp7dc"]);
+    assert_redacts("key={}", &test, "stripe_key");
+    assert_untouched(&cat(&["Stripe.setPublishableKey(\"pk_", "live_", "51Habc123\")"]));
+}
+
+#[test]
+fn google_gitlab_npm_hf_redacted() {
+    assert_redacts("?key={}&q=x", &google_key(), "google_api_key");
+    assert_redacts(
+        "client_secret {}",
+        &cat(&["GOC", "SPX-", "aB3dE5fG7hJ9kL1mN2oP4qR6sT8u"]),
+        "google_oauth",
+    );
+    assert_redacts(
+        "PRIVATE-TOKEN: {}",
+        &gitlab_pat(),
+        "gitlab_token",
+    );
+    assert_redacts(
+        "//registry.npmjs.org/:_authToken={}",
+        &npm_key(),
+        "npm_token",
+    );
+    assert_redacts("huggingface-cli login --token {}", &hf_key(), "huggingface_token");
+    let pypi = cat(&["pypi-", "AgEIcHlwaS5vcmc", &"aB3d-_".repeat(10)]);
+    assert_redacts("password = {}", &pypi, "pypi_token");
+    let sg = cat(&["SG", ".", "aB3dE5fG7hJ9kL1mN2oP4q", ".", &"xY9z".repeat(11)]);
+    assert_redacts("{}", &sg, "sendgrid_key");
+}
+
+#[test]
+fn jwt_redacted() {
+    assert_redacts("id_token: {}", &jwt(), "jwt");
+    assert_redacts("cookie session={}; path=/", &jwt(), "jwt");
+}
+
+#[test]
+fn pem_private_keys_replaced_whole() {
+    assert_redacts("before\n{}\nafter", &pem(), "private_key");
+    let openssh = cat(&[
+        "-----BEGIN OPENSSH ",
+        "PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH ",
+        "PRIVATE KEY-----",
+    ]);
+    assert_redacts("{}", &openssh, "private_key");
+    // Escaped newlines, as in a service-account JSON file read as text.
+    let escaped = pem().replace('\n', "\\n");
+    assert_redacts("{\"private_key\": \"{}\\n\"}", &escaped, "private_key");
+}
+
+#[test]
+fn pem_truncated_fails_closed() {
+    let head = cat(&[
+        "-----BEGIN ",
+        "PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7",
+    ]);
+    let (out, r) = clean(&format!("$ head -3 key.pem\n{head}"));
+    assert_eq!(out, format!("$ head -3 key.pem\n{}", marker("private_key")));
+    assert_eq!(r.secrets, 1);
+}
+
+// ---------- headers ----------
+
+#[test]
+fn bearer_tokens_redacted() {
+    assert_redacts(
+        "Authorization: Bearer {}",
+        "xyz",
+        "bearer_token",
+    );
+    assert_redacts(
+        "curl -H 'Authorization: Bearer {}' https://api.example.com",
+        "abc123def456",
+        "bearer_token",
+    );
+    assert_redacts(
+        "{\"authorization\": \"bearer {}\"}",
+        "opaque-token-value",
+        "bearer_token",
+    );
+    assert_redacts("sent Bearer {} upstream", "a1b2c3d4e5f6", "bearer_token");
+    // A JWT keeps its more specific kind.
+    assert_redacts("Authorization: Bearer {}", &jwt(), "jwt");
+}
+
+#[test]
+fn basic_auth_redacted() {
+    // "user:pass"
+    assert_redacts("Authorization: Basic {}", "dXNlcjpwYXNz", "basic_auth");
+    assert_redacts("header Basic {} sent", "YWxhZGRpbjpvcGVuc2VzYW1l", "basic_auth");
+    assert_redacts(
+        "curl -u admin:{} https://x",
+        "hunter2",
+        "basic_auth",
+    );
+    assert_redacts("curl --user=admin:{}", "hunter2", "basic_auth");
+}
+
+#[test]
+fn other_authorization_values_redacted() {
+    assert_redacts("Authorization: token {}", "abc123", "auth_header");
+    assert_redacts("Proxy-Authorization: {}", "c2VjcmV0", "auth_header");
+}
+
+// ---------- URLs ----------
+
+#[test]
+fn url_password_redacted_keeping_scheme_user_host() {
+    assert_redacts(
+        "DATABASE_URL=postgres://app:{}@db:5432/x",
+        "s3cr3t",
+        "url_password",
+    );
+    assert_redacts("redis://:{}@cache:6379/0", "pw-123", "url_password");
+    assert_redacts(
+        "mongodb+srv://user:{}@cluster0.example.net/db, https://bob:{}@example.com/",
+        "p4ss",
+        "url_password",
+    );
+}
+
+#[test]
+fn url_query_token_redacted() {
+    assert_redacts(
+        "GET /callback?access_token={}&state=1",
+        "abc123xyz",
+        "env_secret",
+    );
+}
+
+// ---------- assignments ----------
+
+#[test]
+fn env_assignments_redact_value_only() {
+    assert_redacts("API_KEY={}", "abc", "env_secret");
+    assert_redacts("export DB_PASSWORD=\"{}\"", "x y", "env_secret");
+    assert_redacts("SECRET_TOKEN: '{}'", "v", "env_secret");
+    assert_redacts("{\"password\": \"{}\", \"user\": \"bob\"}", "v", "env_secret");
+    assert_redacts("{'client_secret': '{}'}", "abc", "env_secret");
+    assert_redacts("db:\n  password: {}\n  host: db", "hunter2", "env_secret");
+    assert_redacts("PASSWORD={} # prod", "abc", "env_secret");
+    assert_redacts("MY_TOKEN={}\r\nOTHER=1\r\n", "tok-1", "env_secret");
+    assert_redacts("apiKey: \"{}\"", "abc", "env_secret");
+    assert_redacts("spring.datasource.password={}", "pa55", "env_secret");
+    assert_redacts("AUTH={}", "abcdef", "env_secret");
+    assert_redacts("NEXTAUTH_SECRET={}", "abcdef", "env_secret");
+    assert_redacts("MAX_TOKENS=12\nGITHUB_TOKEN={}", "abcdef", "env_secret");
+    assert_redacts("x_api_key = \"{}\"", "abcdef", "env_secret");
+    assert_redacts("PRIVATE_KEY='{}'", "abcdef", "env_secret");
+    assert_redacts("DB_CREDENTIALS={}", "u:p", "env_secret");
+    assert_redacts("mysql_pwd={}", "abcdef", "env_secret");
+    assert_redacts("db_passwd: {}", "abcdef", "env_secret");
+    assert_redacts("ENCRYPTION_KEY={}", "abcdef", "env_secret");
+    assert_redacts("password_hash = \"{}\"", "$argon2id$v=19$m=65536$c2FsdA$aGFzaA", "env_secret");
+    assert_redacts("PIN_PASSWORD={}", "123456789", "env_secret");
+}
+
+#[test]
+fn env_shell_forms() {
+    assert_redacts("DB_PASSWORD={} psql -h db", "hunter2", "env_secret");
+    assert_redacts("mysql --password={} -u root", "hunter2", "env_secret");
+    assert_redacts("export TOKEN={}; ./deploy", "abcdef", "env_secret");
+    assert_redacts("A_TOKEN={} && B_SECRET={}", "abcdef", "env_secret");
+    assert_redacts("echo \"API_KEY={}\" >> .env", "abcdef", "env_secret");
+}
+
+#[test]
+fn env_in_escaped_and_raw_json_text() {
+    assert_redacts(r#"{\"password\": \"{}\"}"#, "hunter2", "env_secret");
+    // JSON source text whose string holds a .env file: the literal `\n` ends the value.
+    assert_redacts(r#"{"content": "API_KEY={}\nDEBUG=1"}"#, "abcdef", "env_secret");
+    assert_redacts(r#"{"content": "password: {}\nx"}"#, "abcdef", "env_secret");
+}
+
+#[test]
+fn specific_kind_wins_over_env() {
+    assert_redacts("ANTHROPIC_API_KEY=\"{}\"", &anthropic_key(), "anthropic_key");
+    assert_redacts("GITHUB_TOKEN: {}", &github_classic(), "github_token");
+}
+
+// ---------- negatives ----------
+
+#[test]
+fn ordinary_words_and_numbers_untouched() {
+    for s in [
+        "The tokenizer splits text into tokens.",
+        "max_tokens = 4096",
+        "max_tokens=4096",
+        "\"max_tokens\": 4096,",
+        "MAX_TOKENS: 200000",
+        "input_tokens: 123",
+        "token_count = 12",
+        "timeout_secs=30",
+        "see src/tokens.rs and src/auth/mod.rs",
+        "ask-anthony about the sk-learn port",
+        "sk-internationalization",
+        "author: Jane Doe",
+        "Bearer tokens expire after an hour.",
+        "the bearer of bad news",
+        "A basic understanding. Basic auth is enabled.",
+        "Basic usage",
+        "secrets: inherit",
+        "password_hash_algorithm = argon2",
+        "auth: true",
+        "password: \"\"",
+        "password:",
+        "token: null",
+        "api_key = None",
+        "PWD=/home/user/project",
+        "OLDPWD=/tmp",
+        "TOKEN_URL=https://auth.example.com/oauth/token",
+        "PASSWORD_FILE=/run/secrets/db",
+        "token_type: bearer",
+        "AWS_ACCESS_KEY_ID=",
+        "credential.helper=store",
+        "TOKENIZERS_PARALLELISM=false",
+        "npm_config_registry=https://registry.npmjs.org/",
+        "from huggingface_hub import hf_hub_download",
+        "ghp_short",
+        "AKIA is the prefix of an access key",
+        "http://localhost:8080/path@v2",
+        "git@github.com:org/repo.git",
+        "ssh://git@example.com:22/repo",
+        "docker run -u 1000:1000 img",
+        "git push -u origin main",
+        "https://example.com/?page=2&sort=asc",
+    ] {
+        assert_untouched(s);
+    }
+}
+
+#[test]
+fn hashes_and_ids_untouched() {
+    assert_untouched("commit 3f786850e387550fdab836ed7e6dc881de23001b (HEAD -> main)");
+    assert_untouched("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_untouched("id 123e4567-e89b-12d3-a456-426614174000");
+    assert_untouched("session_id: 123e4567-e89b-12d3-a456-426614174000");
+}
+
+#[test]
+fn code_that_handles_secrets_untouched() {
+    for s in [
+        "let token = next_token();",
+        "let token = tok;",
+        "const token = process.env.TOKEN;",
+        "const password = req.body.password",
+        "api_key = os.getenv(\"API_KEY\")",
+        "api_key = os.environ[\"API_KEY\"]",
+        "client(api_key=api_key, timeout=30)",
+        "password=password",
+        "fn f(token: &str) -> Result<String> {",
+        "    pub token: Option<String>,",
+        "token: string;",
+        "  token: string",
+        "if token == expected {",
+        "token := getToken()",
+        "self.token = token",
+        "char *token = strtok(line, \" \");",
+        "for token in tokens {",
+        "password = getpass.getpass()",
+        "log(\"token: \" + tok + \"!\")",
+        "headers[\"Authorization\"] = \"Bearer \" + token",
+        "{\"Authorization\": \"Bearer \" + token}",
+        "authorization: Option<HeaderValue>,",
+        "\"password=%s\" % pw",
+        "SELECT * FROM users WHERE password = ?",
+        "PASSWORD=$DB_PASSWORD",
+        "PASSWORD=${DB_PASSWORD}",
+        "token: ${{ secrets.GH_TOKEN }}",
+        "API_KEY=<your-api-key>",
+        "Authorization: Bearer $TOKEN",
+        "TOKEN=$(cat ~/.token)",
+        "password: ********",
+        "Resource: !Ref SecretToken",
+    ] {
+        assert_untouched(s);
+    }
+}
+
+// ---------- unicode ----------
+
+#[test]
+fn unicode_around_matches() {
+    assert_redacts("Clé ✓ {} — fin ✓", &anthropic_key(), "anthropic_key");
+    assert_redacts("鍵は{}です", &github_classic(), "github_token");
+    assert_redacts("PASSWORD={}", "pässwörd✓", "env_secret");
+    assert_redacts("mot de passe → password: {}\nsuite…", "sécurité", "env_secret");
+    assert_redacts("«Bearer {}»", "a1b2c3d4e5f6", "bearer_token");
+}
+
+#[test]
+fn many_secrets_in_one_string() {
+    let s = format!(
+        "{} and {} and API_KEY=zzz\nand <private>p</private> {}",
+        stripe_live(),
+        aws_key_id(),
+        hf_key()
+    );
+    let (out, r) = clean(&s);
+    assert_eq!(
+        out,
+        format!(
+            "{} and {} and API_KEY={}\nand  {}",
+            marker("stripe_key"),
+            marker("aws_access_key"),
+            marker("env_secret"),
+            marker("huggingface_token")
+        )
+    );
+    assert_eq!(
+        r,
+        Report {
+            private_spans: 1,
+            secrets: 4
+        }
+    );
+}
+
+// ---------- JSON ----------
+
+#[test]
+fn json_walks_nested_values() {
+    let mut v = json!({
+        "session_id": "abc",
+        "tool_name": "Bash",
+        "tool_input": {
+            "command": format!("curl -H 'Authorization: Bearer {}' x", "abc123def456"),
+            "env": [["GITHUB_TOKEN", github_classic()], {"note": "<private>hidden</private>ok"}],
+        },
+        "tool_response": { "stdout": format!("API_KEY=abc\nkey {}", anthropic_key()) },
+        "usage": { "input_tokens": 1234, "max_tokens": 4096, "tokens": ["a", "b"] },
+        "flag": true,
+        "nothing": null,
+    });
+    let report = redactor().clean_json(&mut v);
+    assert_eq!(
+        report,
+        Report {
+            private_spans: 1,
+            secrets: 4
+        }
+    );
+    assert_eq!(
+        v["tool_input"]["command"],
+        format!("curl -H 'Authorization: Bearer {}' x", marker("bearer_token"))
+    );
+    assert_eq!(v["tool_input"]["env"][0][1], marker("github_token"));
+    assert_eq!(v["tool_input"]["env"][1]["note"], "ok");
+    assert_eq!(
+        v["tool_response"]["stdout"],
+        format!("API_KEY={}\nkey {}", marker("env_secret"), marker("anthropic_key"))
+    );
+    assert_eq!(
+        v["usage"],
+        json!({ "input_tokens": 1234, "max_tokens": 4096, "tokens": ["a", "b"] })
+    );
+    assert_eq!(v["session_id"], "abc");
+}
+
+#[test]
+fn json_secret_named_keys_replaced_whole() {
+    let mut v = json!({
+        "password": "correct horse battery staple",
+        "Passwd": 12345678,
+        "client-secret": "abc",
+        "API_KEY": "k",
+        "apiKey": "k",
+        "accessKey": "k",
+        "private_key": "k",
+        "Authorization": "Basic whatever",
+        "x-api-key": "k",
+        "Cookie": "sid=1",
+        "credentials": ["one", 2, {"user": "u", "token": "t"}],
+        "auth": { "username": "bob", "pass_word_hint": "x", "token": "t2" },
+        "token_type": "Bearer",
+        "token_count": 10,
+        "tokenizer": "bpe",
+        "author": "me",
+        "secret_enabled": true,
+        "password_empty": "",
+        "nested": [{"refreshToken": "r"}, [{"SECRET": "s"}]],
+    });
+    let report = redactor().clean_json(&mut v);
+    let r = marker("secret_field");
+    assert_eq!(
+        v,
+        json!({
+            "password": r,
+            "Passwd": r,
+            "client-secret": r,
+            "API_KEY": r,
+            "apiKey": r,
+            "accessKey": r,
+            "private_key": r,
+            "Authorization": r,
+            "x-api-key": r,
+            "Cookie": r,
+            "credentials": [r, r, {"user": "u", "token": r}],
+            "auth": { "username": "bob", "pass_word_hint": "x", "token": r },
+            "token_type": "Bearer",
+            "token_count": 10,
+            "tokenizer": "bpe",
+            "author": "me",
+            "secret_enabled": true,
+            "password_empty": "",
+            "nested": [{"refreshToken": r}, [{"SECRET": r}]],
+        })
+    );
+    assert_eq!(report.secrets, 16);
+    // Idempotent: markers are left alone on a second pass.
+    assert!(redactor().clean_json(&mut v).is_clean());
+}
+
+#[test]
+fn json_empty_secret_value_kept() {
+    let mut v = json!({"password": "", "token": " ", "api_key": false});
+    assert!(redactor().clean_json(&mut v).is_clean());
+    assert_eq!(v, json!({"password": "", "token": " ", "api_key": false}));
+}
+
+#[test]
+fn json_keys_never_changed() {
+    let key = anthropic_key();
+    let mut v = json!({ key.clone(): "value" });
+    redactor().clean_json(&mut v);
+    assert!(v.get(&key).is_some());
+}
+
+// ---------- API details ----------
+
+#[test]
+fn clean_string_in_place() {
+    let mut s = String::from("password: hunter2");
+    let r = redactor().clean_string(&mut s);
+    assert_eq!(s, format!("password: {}", marker("env_secret")));
+    assert_eq!(r.secrets, 1);
+}
+
+#[test]
+fn redactor_is_sync_and_default() {
+    fn assert_sync<T: Sync + Send>() {}
+    assert_sync::<Redactor>();
+    let r = Redactor::default();
+    let (out, _) = r.clean_str("API_KEY=abc");
+    assert_eq!(out, format!("API_KEY={}", marker("env_secret")));
+    assert!(format!("{r:?}").contains("env_secret"));
+}
+
+#[test]
+fn every_rule_kind_is_listed() {
+    for rule in &redactor().rules {
+        assert!(KINDS.contains(&rule.kind), "{} missing from KINDS", rule.kind);
+    }
+    for kind in ["auth_header", "bearer_token", "basic_auth", "secret_field"] {
+        assert!(KINDS.contains(&kind));
+    }
+}
+
+#[test]
+fn name_words_split() {
+    assert_eq!(name_words("APIKey"), ["api", "key"]);
+    assert_eq!(name_words("_authToken"), ["auth", "token"]);
+    assert_eq!(
+        name_words("AWS_SECRET_ACCESS_KEY"),
+        ["aws", "secret", "access", "key"]
+    );
+    assert_eq!(name_words("x-api-key"), ["x", "api", "key"]);
+    assert_eq!(name_words("OAuth2Token"), ["o", "auth2", "token"]);
+}
+
+#[test]
+fn one_megabyte_of_clean_text_stays_borrowed() {
+    let chunk = "fn tokenize(input: &str) -> Vec<Token> { let max_tokens = 4096; }\n\
+                 The author visited https://example.com/docs?page=2 and read src/auth/tokens.rs.\n\
+                 commit 3f786850e387550fdab836ed7e6dc881de23001b — ünïcödé ✓ 日本語\n\
+                 let token = next_token(); // basic idea: a bearer of tokens\n";
+    let mut text = String::with_capacity(1 << 20);
+    while text.len() < 1 << 20 {
+        text.push_str(chunk);
+    }
+    let (out, report) = redactor().clean_str(&text);
+    assert!(matches!(out, Cow::Borrowed(_)));
+    assert!(report.is_clean());
+
+    let prose = "Plain prose without anything that looks sensitive at all, just words. ".repeat(15_000);
+    let (out, report) = redactor().clean_str(&prose);
+    assert!(matches!(out, Cow::Borrowed(_)));
+    assert!(report.is_clean());
+}
+
+/// `cargo test -p claude-mem-privacy --release -- --ignored --nocapture timing`
+#[test]
+#[ignore = "timing, run in release"]
+fn timing() {
+    let code = "fn tokenize(input: &str) -> Vec<Token> { let max_tokens = 4096; }\n\
+                The author visited https://example.com/docs?page=2 and read src/auth/tokens.rs.\n\
+                let token = next_token(); // basic idea\n"
+        .repeat(8_000);
+    let prose = "Plain prose without anything that looks sensitive at all, just words. ".repeat(15_000);
+    let dirty = format!("{code}API_KEY=abc\n{}", anthropic_key()).repeat(1);
+    for (name, text) in [("code", &code), ("prose", &prose), ("dirty", &dirty)] {
+        let start = std::time::Instant::now();
+        let rounds = 20;
+        for _ in 0..rounds {
+            std::hint::black_box(redactor().clean_str(text));
+        }
+        println!(
+            "{name}: {} KiB, {:?} per pass",
+            text.len() / 1024,
+            start.elapsed() / rounds
+        );
+    }
+}
+
+#[test]
+#[ignore = "timing"]
+fn timing_rules() {
+    let code = "fn tokenize(input: &str) -> Vec<Token> { let max_tokens = 4096; }\n\
+                The author visited https://example.com/docs?page=2 and read src/auth/tokens.rs.\n\
+                let token = next_token(); // basic idea\n"
+        .repeat(8_000);
+    let prose = "Plain prose without anything that looks sensitive at all, just words. ".repeat(15_000);
+    let r = redactor();
+    for text in [&code, &prose] {
+        for _ in 0..3 {
+            let start = std::time::Instant::now();
+            std::hint::black_box(r.prefilter.is_match(text));
+            println!("prefilter {:?}", start.elapsed());
+            let start = std::time::Instant::now();
+            std::hint::black_box(strip_private(text));
+            println!("private {:?}", start.elapsed());
+            for rule in &r.rules {
+                let start = std::time::Instant::now();
+                let n = apply(rule, text).map(|x| x.1);
+                println!("{} {:?} {n:?}", rule.kind, start.elapsed());
+            }
+            let start = std::time::Instant::now();
+            std::hint::black_box(r.clean_str(text));
+            println!("total {:?}", start.elapsed());
+        }
+    }
+}
+
+#[test]
+#[ignore = "timing"]
+fn timing_env() {
+    let code = "fn tokenize(input: &str) -> Vec<Token> { let max_tokens = 4096; }\n\
+                The author visited https://example.com/docs?page=2 and read src/auth/tokens.rs.\n\
+                let token = next_token(); // basic idea\n"
+        .repeat(8_000);
+    let r = redactor();
+    let env = &r.rules.last().unwrap().re;
+    for _ in 0..2 {
+        let start = std::time::Instant::now();
+        let n = env.find_iter(&code).count();
+        println!("find {:?} {n}", start.elapsed());
+        let start = std::time::Instant::now();
+        let n = env.captures_iter(&code).map(|c| c.name("name").map(|m| m.len()).unwrap_or(0)).sum::<usize>();
+        println!("captures {:?} {n}", start.elapsed());
+        let start = std::time::Instant::now();
+        let n = env.find_iter(&code).filter(|m| is_secret_name(m.as_str().split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')).next().unwrap())).count();
+        println!("find+name {:?} {n}", start.elapsed());
+        let start = std::time::Instant::now();
+        let n = apply(r.rules.last().unwrap(), &code).map(|x| x.1);
+        println!("apply {:?} {n:?}", start.elapsed());
+    }
+    for pat in [r"(?i)token", r"(?i-u)token", r"(?i:secret|token|passw(?:or)?d|pwd|passphrase|cred|auth|api[_-]?key|(?:access|private|signing|encryption|master)[_-]?key)", r"(?i-u:secret|token|passw(?:or)?d|pwd|passphrase|cred|auth|api[_-]?key|(?:access|private|signing|encryption|master)[_-]?key)"] {
+        let re = Regex::new(pat).unwrap();
+        let start = std::time::Instant::now();
+        let n = re.find_iter(&code).count();
+        println!("{pat} {:?} {n}", start.elapsed());
+    }
+}
+
+#[test]
+#[ignore = "timing"]
+fn timing_prefilter() {
+    let prose = "Plain prose without anything that looks sensitive at all, just words. ".repeat(15_000);
+    let kw = "secret|token|passw(?:or)?d|pwd|passphrase|cred|auth|api[_-]?key|(?:access|private|signing|encryption|master)[_-]?key";
+    let lits = r"-----BEGIN|sk-|sk_|rk_|whsec_|gh[pousr]_|github_pat_|gl[a-z]{2,5}-|GR1348941|xox|xapp-|hooks\.slack\.com|AIza|GOCSPX-|ya29\.|npm_|pypi-|hf_|SG\.|AKIA|ASIA|ABIA|ACCA|A3T|eyJ|://|-u[ \t]|--user";
+    for pat in [
+        format!("{lits}|(?i:bearer|basic|{kw})"),
+        format!("{lits}|(?i-u:bearer|basic|{kw})"),
+        format!("(?i-u:bearer|basic|{kw})"),
+        format!("(?i:bearer|basic|{kw})"),
+        lits.to_string(),
+        format!("(?i-u)(?:{lits}|bearer|basic|{kw})"),
+        "(?i-u:secret)".to_string(),
+        "(?i:secret)".to_string(),
+    ] {
+        let re = Regex::new(&pat).unwrap();
+        re.is_match(&prose);
+        let start = std::time::Instant::now();
+        let n = re.is_match(&prose);
+        println!("{:?} {n} {}", start.elapsed(), &pat[..pat.len().min(60)]);
+    }
+}
