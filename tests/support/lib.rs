@@ -97,7 +97,11 @@ impl Sandbox {
         cmd.env("CLAUDE_MEM_DATA_DIR", self.data_dir())
             .env("HOME", self.home())
             .env_remove("CLAUDE_MEM_PORT")
-            .env_remove("CLAUDE_MEM_HOST");
+            .env_remove("CLAUDE_MEM_HOST")
+            // Never let a developer's real key reach a test.
+            .env_remove("ANTHROPIC_API_KEY")
+            .env_remove("CLAUDE_MEM_COMPRESSOR")
+            .env_remove("CLAUDE_MEM_ANTHROPIC_BASE_URL");
         cmd
     }
 }
@@ -170,6 +174,25 @@ impl Worker {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// SIGKILL: no shutdown code runs, as in a crash or an OOM kill.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Polls `/api/health` until the processor has nothing pending (or the deadline passes).
+    pub fn wait_until_processed(&self, deadline: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            let (_, health) = get_json(self, "/api/health");
+            if health["counts"]["pending"] == 0 {
+                return health;
+            }
+            assert!(start.elapsed() < deadline, "still pending after {deadline:?}: {health}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// SIGTERM, then wait: the graceful path a user's logout or `systemctl stop` takes.

@@ -26,8 +26,10 @@ pub struct HookEvent {
     pub end_reason: Option<String>,
     /// Deduplication key: a redelivered event maps to the same key and is stored once.
     pub event_key: String,
-    /// The whole hook JSON, unknown fields included.
+    /// The whole hook JSON, unknown fields included, after privacy filtering.
     pub payload: Map<String, Value>,
+    /// What privacy filtering removed (counts only, never the content).
+    pub privacy: claude_mem_privacy::Report,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -156,9 +158,14 @@ impl HookEvent {
             std::str::from_utf8(body).map_err(|e| HookEventError::NotUtf8(e.valid_up_to()))?;
         let value: Value =
             serde_json::from_str(text).map_err(|e| HookEventError::MalformedJson(e.to_string()))?;
-        let payload = match value {
-            Value::Object(map) => map,
+        let mut value = match value {
+            Value::Object(map) => Value::Object(map),
             other => return Err(HookEventError::NotAnObject(type_name(&other))),
+        };
+        // Before anything is read, keyed, stored or logged: <private> spans go, secrets are redacted.
+        let privacy = claude_mem_privacy::redactor().clean_json(&mut value);
+        let Value::Object(payload) = value else {
+            return Err(HookEventError::NotAnObject("a non-object"));
         };
 
         if let Some(body_event) = optional_string(&payload, "hook_event_name", 64)? {
@@ -217,6 +224,7 @@ impl HookEvent {
             end_reason,
             event_key,
             payload,
+            privacy,
         })
     }
 
@@ -316,6 +324,19 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
+    }
+
+    #[test]
+    fn secrets_and_private_spans_are_gone_before_anything_else_sees_them() {
+        let key = format!("sk-ant-api03-{}", "x".repeat(40));
+        let body = format!(
+            r#"{{"session_id":"s","prompt":"use {key} <private>my secret plan</private> now","tool_input":{{"password":"hunter2"}}}}"#
+        );
+        let e = HookEvent::parse("UserPromptSubmit", body.as_bytes()).unwrap();
+        let all = e.payload_json();
+        assert!(!all.contains(&key) && !all.contains("my secret plan") && !all.contains("hunter2"), "{all}");
+        assert!(e.prompt.as_deref().unwrap().contains("[REDACTED"), "{:?}", e.prompt);
+        assert!(e.privacy.secrets >= 2 && e.privacy.private_spans == 1, "{:?}", e.privacy);
     }
 
     #[test]

@@ -110,8 +110,8 @@ struct Rule {
 /// redacting it would corrupt the code that memories are made of without protecting anything. Literals are
 /// what leak. For the same reason these values are never treated as secrets: empty, purely numeric up to
 /// 8 digits (`max_token_length=4096`), `true/false/yes/no/on/off/null/none/nil/undefined`, placeholders
-/// (`$VAR`, `${VAR}`, `{{ x }}`, `%s`, `<your-key>`, `****`), and, unquoted, dotted paths
-/// (`process.env.TOKEN`, `auth.example.com`) and type names.
+/// (`$VAR`, `${VAR}`, `{{ x }}`, `%s`, `<your-key>`, `****`), and, unquoted after a name that is not
+/// SCREAMING_CASE (so code, not `.env`), dotted paths (`process.env.TOKEN`), type names and the name itself.
 ///
 /// A name whose last part only describes the secret (`TOKEN_URL`, `PASSWORD_FILE`, `auth_method`,
 /// `token_type`, `password_hash_algorithm`, `access_key_id`) holds no secret and is left alone; `PWD` and
@@ -126,7 +126,10 @@ pub struct Redactor {
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Redactor")
-            .field("rules", &self.rules.iter().map(|r| r.kind).collect::<Vec<_>>())
+            .field(
+                "rules",
+                &self.rules.iter().map(|r| r.kind).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -157,6 +160,11 @@ impl Redactor {
     pub fn new() -> Self {
         // A quoted name or value may sit inside escaped JSON (`\"password\": \"x\"`), hence the `\\?`.
         let name_tail = r#"(?:\\?["'])?[ \t]*[:=][ \t]*(?:\\?["'])?"#;
+        // An unquoted assignment value: no spaces, quotes, brackets or separators (see `Redactor`).
+        let bare = r#"[^\s"'`(),;&|\\<>\[\]{}]+"#;
+        // The end of a line: real, escaped inside JSON source text (`\n`), or the end of a string literal.
+        let eol = r#"(?:[ \t]*(?:#[^\n]*)?\r?$|[ \t]*\\[nrt]|[ \t]*["'`])"#;
+        let eol_or_term = format!(r"(?:{eol}|[\s;&|])");
         let rules = vec![
             // Whole block, header lines included; an unterminated block (a truncated `head id_rsa`) takes
             // everything that still looks like key material.
@@ -168,24 +176,24 @@ impl Redactor {
             // api03, admin01, oat01 (Claude Code OAuth) … all share the prefix.
             rule(
                 "anthropic_key",
-                r"(?-u:\b)sk-ant-[A-Za-z0-9_-]{20,}",
+                r"(?-u:\b)sk-ant-[A-Za-z0-9_-]{8,}",
                 check_plain,
             ),
             // Project/service-account/admin keys carry a typed prefix; legacy keys are `sk-` + 48 alphanumerics.
             // The legacy branch admits no `-` so that kebab-case words after `sk-` are not keys.
             rule(
                 "openai_key",
-                r"(?-u:\b)sk-(?:(?:proj|svcacct|admin|None)-(?P<typed>[A-Za-z0-9_-]{20,})|(?P<legacy>[A-Za-z0-9]{20,})(?-u:\b))",
+                r"(?-u:\b)sk-(?:(?:proj|svcacct|admin|None)-(?P<typed>[A-Za-z0-9_-]{8,})|(?P<legacy>[A-Za-z0-9]{20,})(?-u:\b))",
                 check_openai,
             ),
             rule(
                 "github_token",
-                r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})(?-u:\b)",
+                r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{16,})(?-u:\b)",
                 check_plain,
             ),
             rule(
                 "gitlab_token",
-                r"(?-u:\b)(?:gl(?:pat|ptt|dt|rt|soat|cbt|imt|ft|oas|agent)-[A-Za-z0-9_.-]{20,}|GR1348941[A-Za-z0-9_-]{20,})",
+                r"(?-u:\b)(?:gl(?:pat|ptt|dt|rt|soat|cbt|imt|ft|oas|agent)-[A-Za-z0-9_.-]{16,}|GR1348941[A-Za-z0-9_-]{20,})",
                 check_plain,
             ),
             rule(
@@ -254,10 +262,12 @@ impl Redactor {
                 r#"(?i)(?-u:\b)[a-z][a-z0-9+.-]*://[^\s:@/?#\[\]"'<>]*:(?P<s>[^\s@/?#"'<>]+)@"#,
                 check_url_password,
             ),
+            // The header name's three real-world casings are spelled out: a case-insensitive 13-letter
+            // literal defeats the literal prefilter and costs a full automaton pass over clean text.
             rule(
                 "auth_header",
                 &format!(
-                    r#"(?i)(?-u:\b)(?:proxy-)?authorization{name_tail}(?:(?P<scheme>bearer|basic|token|digest|negotiate|ntlm|apikey|api-key)[ \t]+)?(?P<s>[^\s"'`,;\\()<>\[\]{{}}]+)(?P<next>[(<\[{{])?"#
+                    r#"(?-u:\b)(?:[Aa]uthorization|AUTHORIZATION){name_tail}(?i:(?P<scheme>bearer|basic|token|digest|negotiate|ntlm|apikey|api-key)[ \t]+)?(?P<s>[^\s"'`,;\\()<>\[\]{{}}]+)(?P<next>[(<\[{{])?"#
                 ),
                 check_auth_header,
             ),
@@ -268,7 +278,7 @@ impl Redactor {
             ),
             rule(
                 "basic_auth",
-                r"(?-u:\b)[Bb]asic[ \t]+(?P<s>[A-Za-z0-9+/]{4,}={0,2})",
+                r"(?-u:\b)[Bb]asic[ \t]+(?P<s>(?:[A-Za-z0-9+/]{4}){2,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)(?:[^A-Za-z0-9+/=]|$)",
                 check_basic,
             ),
             // `curl -u user:pass`, `--user=user:pass`.
@@ -280,15 +290,13 @@ impl Redactor {
             // ~/.aws/credentials, `aws configure`, and the SecretAccessKey of STS JSON.
             rule(
                 "aws_secret",
-                &format!(
-                    r"(?i)(?-u:\b)(?:aws_?)?secret_?access_?key{name_tail}(?P<s>[A-Za-z0-9/+=]{{16,}})"
-                ),
+                &format!(r"(?i)secret_?access_?key{name_tail}(?P<s>[A-Za-z0-9/+=]{{16,}})"),
                 check_plain,
             ),
             rule(
                 "env_secret",
                 &format!(
-                    r#"(?m)(?-u:\b)(?P<name>[A-Za-z0-9_.-]*(?i:{NAME_KEYWORDS})[A-Za-z0-9_.-]*)(?:\\?["'])?(?P<sep>[ \t]*[:=][ \t]*)(?:"(?P<dq>(?:[^"\\\n]|\\.)*)"|'(?P<sq>(?:[^'\\\n]|\\.)*)'|\\"(?P<eq>[^"\\\n]*)\\"|(?P<bare>[^\s"'`(),;&|\\<>\[\]{{}}]+)(?:(?P<eol>[ \t]*(?:#[^\n]*)?\r?$|[ \t]*\\[nrt]|[ \t]*["'`])|(?P<term>[\s;&|]))?)"#
+                    r#"(?m)(?-u:\b)(?P<name>[A-Za-z0-9_.-]*(?i:{NAME_KEYWORDS})[A-Za-z0-9_.-]*)(?:\\?["'])?(?:=(?P<tbare>{bare}){eol_or_term}|[ \t]*[:=][ \t]*(?:"(?P<dq>(?:[^"\\\n]|\\.)*)"|'(?P<sq>(?:[^'\\\n]|\\.)*)'|\\"(?P<eq>[^"\\\n]*)\\"|(?P<bare>{bare}){eol}))"#
                 ),
                 check_env,
             ),
@@ -599,21 +607,16 @@ fn check_env(caps: &Captures<'_>, kind: &'static str) -> Option<(Range<usize>, &
         let v = m.as_str();
         return (!is_non_secret_value(v) && !is_string_gap(v)).then(|| (m.range(), kind));
     }
-    let m = caps.name("bare")?;
+    // The regex already required the line end (or, in the tight `NAME=value` form, a separator) after it.
+    let m = caps.name("tbare").or_else(|| caps.name("bare"))?;
     let v = m.as_str();
-    let tight = caps.name("sep").is_some_and(|s| s.as_str() == "=");
-    let ends_ok = caps.name("eol").is_some() || (tight && caps.name("term").is_some());
-    if !ends_ok || is_non_secret_value(v) || is_code_like(v, name) {
-        return None;
-    }
-    Some((m.range(), kind))
+    (!is_non_secret_value(v) && !is_code_like(v, name)).then(|| (m.range(), kind))
 }
 
 /// `"token: " + tok + "!"` puts the *gap between two literals* where a quoted value would be.
 fn is_string_gap(v: &str) -> bool {
     v.starts_with(char::is_whitespace)
-        && v
-            .trim_start()
+        && v.trim_start()
             .starts_with(['+', ',', '.', '%', ')', '&', '|'])
 }
 
@@ -734,12 +737,16 @@ fn is_placeholder(t: &str) -> bool {
     masked
 }
 
-/// Unquoted values that are code, not literals: operators (`==`, `=>`, `:=`, `!Ref`), dotted paths
-/// (`self.token`, `process.env.TOKEN`, a host name), a type name, or the variable's own name
+/// Unquoted values that are code, not literals: operators (`==`, `=>`, `:=`, `!Ref`), and — unless the
+/// name is SCREAMING_CASE, which is how `.env` files and shells spell variables — dotted paths
+/// (`self.token`, `process.env.TOKEN`), type names (`token: string`) and the variable's own name
 /// (`password=password` passes a variable through).
 fn is_code_like(v: &str, name: &str) -> bool {
     if v.starts_with(['=', ':', '>', '!', '?']) {
         return true;
+    }
+    if !name.bytes().any(|b| b.is_ascii_lowercase()) {
+        return false;
     }
     let is_ident = |s: &str| {
         !s.is_empty()
@@ -751,14 +758,29 @@ fn is_code_like(v: &str, name: &str) -> bool {
         return true;
     }
     const TYPES: &[&str] = &[
-        "string", "str", "number", "int", "integer", "bool", "boolean", "float", "double", "object",
-        "any", "unknown", "bytes", "char", "text", "void", "secret", "secretstr",
+        "string",
+        "str",
+        "number",
+        "int",
+        "integer",
+        "bool",
+        "boolean",
+        "float",
+        "double",
+        "object",
+        "any",
+        "unknown",
+        "bytes",
+        "char",
+        "text",
+        "void",
+        "secretstr",
     ];
     if TYPES.iter().any(|t| v.eq_ignore_ascii_case(t)) {
         return true;
     }
     let last = name.rsplit(['.', '-']).next().unwrap_or(name);
-    v.eq_ignore_ascii_case(name) || v.eq_ignore_ascii_case(last)
+    v == name || v == last
 }
 
 /// Random-looking: at least two of lowercase, uppercase, digits. Generated keys always are; words are not.

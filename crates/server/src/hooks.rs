@@ -28,6 +28,15 @@ pub async fn receive_hook(
     })?;
     let event_name = parsed.event_name.clone();
     let session_id = parsed.session_id.clone();
+    if !parsed.privacy.is_clean() {
+        tracing::info!(
+            event = %event_name,
+            session = %session_id,
+            secrets = parsed.privacy.secrets,
+            private_spans = parsed.privacy.private_spans,
+            "privacy filter removed content before storage"
+        );
+    }
     let outcome = state.store.ingest(parsed).await?;
     match outcome {
         IngestOutcome::Stored { event_id, .. } => {
