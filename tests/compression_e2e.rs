@@ -8,7 +8,10 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
 
-const FAST: &[(&str, &str)] = &[("CLAUDE_MEM_BATCH_LINGER_MS", "0"), ("CLAUDE_MEM_RETRY_BASE_MS", "0")];
+const FAST: &[(&str, &str)] = &[
+    ("CLAUDE_MEM_BATCH_LINGER_MS", "0"),
+    ("CLAUDE_MEM_RETRY_BASE_MS", "0"),
+];
 
 /// One turn of a session: a prompt, edits to distinct files, a command, and the Stop.
 fn turn(session: &str, n: usize) -> Vec<(&'static str, Value)> {
@@ -63,8 +66,17 @@ fn kill_9_during_processing_loses_nothing_and_duplicates_nothing() {
     assert_eq!(health["counts"]["events"], acknowledged);
     assert_eq!(health["counts"]["failed"], 0);
     let db = sandbox.database();
-    assert_eq!(sqlite_count(&db, "SELECT COUNT(*) FROM pending_messages"), acknowledged as i64);
-    assert_eq!(sqlite_count(&db, "SELECT COUNT(*) FROM pending_messages WHERE state NOT IN ('done', 'skipped')"), 0);
+    assert_eq!(
+        sqlite_count(&db, "SELECT COUNT(*) FROM pending_messages"),
+        acknowledged as i64
+    );
+    assert_eq!(
+        sqlite_count(
+            &db,
+            "SELECT COUNT(*) FROM pending_messages WHERE state NOT IN ('done', 'skipped')"
+        ),
+        0
+    );
 
     // No event is cited by two observations.
     let mut cited = HashSet::new();
@@ -77,22 +89,31 @@ fn kill_9_during_processing_loses_nothing_and_duplicates_nothing() {
     // Every edit made exactly one observation (one file each), every turn exactly one summary.
     let edits = 3 * 4 * 5 * 3;
     assert_eq!(sqlite_count(&db, "SELECT COUNT(*) FROM observations WHERE title LIKE 'Created %' OR title LIKE 'Edited %'"), edits);
-    assert_eq!(sqlite_count(&db, "SELECT COUNT(*) FROM session_summaries"), 3 * 4 * 5);
+    assert_eq!(
+        sqlite_count(&db, "SELECT COUNT(*) FROM session_summaries"),
+        3 * 4 * 5
+    );
     assert_eq!(
         sqlite_count(&db, "SELECT COUNT(*) FROM (SELECT 1 FROM session_summaries GROUP BY session_id, prompt_number HAVING COUNT(*) > 1)"),
         0
     );
-    let done_tools_uncited: i64 = sqlite_rows(&db, "SELECT id FROM pending_messages WHERE event_name = 'PostToolUse' AND state = 'done'")
-        .into_iter()
-        .filter(|r| !cited.contains(&r[0].as_i64().unwrap()))
-        .count() as i64;
+    let done_tools_uncited: i64 = sqlite_rows(
+        &db,
+        "SELECT id FROM pending_messages WHERE event_name = 'PostToolUse' AND state = 'done'",
+    )
+    .into_iter()
+    .filter(|r| !cited.contains(&r[0].as_i64().unwrap()))
+    .count() as i64;
     assert_eq!(done_tools_uncited, 0);
 }
 
 fn anthropic_env(mock: &MockLlm) -> Vec<(&'static str, String)> {
     vec![
         ("CLAUDE_MEM_COMPRESSOR", "anthropic".into()),
-        ("ANTHROPIC_API_KEY", "sk-ant-api03-workertestkeyworkertestkeyworkertestkey-AAAA".into()),
+        (
+            "ANTHROPIC_API_KEY",
+            "sk-ant-api03-workertestkeyworkertestkeyworkertestkey-AAAA".into(),
+        ),
         ("CLAUDE_MEM_ANTHROPIC_BASE_URL", mock.base_url()),
         ("CLAUDE_MEM_BATCH_LINGER_MS", "0".into()),
         ("CLAUDE_MEM_RETRY_BASE_MS", "0".into()),
@@ -123,15 +144,26 @@ fn all_bytes_under(dir: &std::path::Path) -> Vec<u8> {
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 #[test]
 fn a_planted_secret_never_reaches_sqlite_logs_or_the_llm() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let mock = rt.block_on(MockLlm::start()).unwrap();
     mock.set_default(|req| {
-        let usage = Usage { input_tokens: 500, output_tokens: 50, cache_write_tokens: 1500, cache_read_tokens: 0 };
+        let usage = Usage {
+            input_tokens: 500,
+            output_tokens: 50,
+            cache_write_tokens: 1500,
+            cache_read_tokens: 0,
+        };
         tool_reply(req, echo_model(req), usage)
     });
     let sandbox = Sandbox::new();
@@ -146,33 +178,61 @@ fn a_planted_secret_never_reaches_sqlite_logs_or_the_llm() {
     let private = "my-diary-entry-do-not-keep";
     let cwd = "/home/dev/work/acme-api";
     let events = [
-        ("UserPromptSubmit", json!({"session_id": "sec", "cwd": cwd, "prompt": format!("deploy with key {openai} please <private>{private}</private>")})),
-        ("PostToolUse", json!({"session_id": "sec", "cwd": cwd, "tool_name": "Bash", "tool_use_id": "t1",
+        (
+            "UserPromptSubmit",
+            json!({"session_id": "sec", "cwd": cwd, "prompt": format!("deploy with key {openai} please <private>{private}</private>")}),
+        ),
+        (
+            "PostToolUse",
+            json!({"session_id": "sec", "cwd": cwd, "tool_name": "Bash", "tool_use_id": "t1",
             "tool_input": {"command": format!("export AWS_ACCESS_KEY_ID={aws} && ./deploy.sh")},
-            "tool_response": {"stdout": format!("using token {github}\ndeployed"), "stderr": "", "interrupted": false}})),
-        ("PostToolUse", json!({"session_id": "sec", "cwd": cwd, "tool_name": "Edit", "tool_use_id": "t2",
+            "tool_response": {"stdout": format!("using token {github}\ndeployed"), "stderr": "", "interrupted": false}}),
+        ),
+        (
+            "PostToolUse",
+            json!({"session_id": "sec", "cwd": cwd, "tool_name": "Edit", "tool_use_id": "t2",
             "tool_input": {"file_path": format!("{cwd}/.env"), "old_string": "", "new_string": format!("GITHUB_TOKEN={github}\nPORT=8080")},
-            "tool_response": {}})),
-        ("Stop", json!({"session_id": "sec", "cwd": cwd, "stop_hook_active": false, "last_assistant_message": format!("Deployed using {aws}.")})),
+            "tool_response": {}}),
+        ),
+        (
+            "Stop",
+            json!({"session_id": "sec", "cwd": cwd, "stop_hook_active": false, "last_assistant_message": format!("Deployed using {aws}.")}),
+        ),
     ];
     for (event, body) in &events {
         assert_eq!(post_hook(&worker, event, body.to_string()).0, 200);
     }
     worker.wait_until_processed(Duration::from_secs(30));
     let (_, obs) = get_json(&worker, "/api/observations");
-    assert!(!obs["observations"].as_array().unwrap().is_empty(), "the LLM path ran: {obs}");
+    assert!(
+        !obs["observations"].as_array().unwrap().is_empty(),
+        "the LLM path ran: {obs}"
+    );
     let status = worker.stop();
     assert!(status.success());
 
     let requests = mock.requests();
-    assert!(requests.len() >= 2, "observation and summary calls: {}", requests.len());
+    assert!(
+        requests.len() >= 2,
+        "observation and summary calls: {}",
+        requests.len()
+    );
     let sent: String = requests.iter().map(|r| r.body.to_string()).collect();
     let stored = all_bytes_under(&sandbox.data_dir());
     for secret in [&aws, &openai, &github, &private.to_string()] {
-        assert!(!sent.contains(secret.as_str()), "{secret} was sent to the LLM");
-        assert!(!contains(&stored, secret), "{secret} was written under the data dir (db, wal or logs)");
+        assert!(
+            !sent.contains(secret.as_str()),
+            "{secret} was sent to the LLM"
+        );
+        assert!(
+            !contains(&stored, secret),
+            "{secret} was written under the data dir (db, wal or logs)"
+        );
     }
-    assert!(sent.contains("REDACTED"), "the LLM saw the redaction markers instead");
+    assert!(
+        sent.contains("REDACTED"),
+        "the LLM saw the redaction markers instead"
+    );
     // The useful, non-secret parts survived.
     assert!(sent.contains("deploy.sh") && sent.contains("PORT=8080"));
     let logs = all_bytes_under(&sandbox.data_dir().join("logs"));

@@ -190,7 +190,10 @@ impl Worker {
             if health["counts"]["pending"] == 0 {
                 return health;
             }
-            assert!(start.elapsed() < deadline, "still pending after {deadline:?}: {health}");
+            assert!(
+                start.elapsed() < deadline,
+                "still pending after {deadline:?}: {health}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }

@@ -12,8 +12,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod compression;
+
 #[derive(Debug, Parser)]
-#[command(about = "Benchmarks hook round trips, concurrent ingest and the hook command")]
+#[command(about = "Benchmarks of claude-mem; each prints a table and can write a JSON report")]
+enum Bench {
+    /// Hook round trips, concurrent ingest and the `claude-mem hook` process (issue: foundation).
+    Ingest(Args),
+    /// Local compressor throughput, hook-to-observation lag, LLM tokens and cache hits (issue: compression).
+    Compression(compression::Args),
+}
+
+#[derive(Debug, clap::Args)]
 struct Args {
     /// The claude-mem binary (default: beside this one).
     #[arg(long)]
@@ -36,7 +46,7 @@ struct Args {
 }
 
 #[derive(Debug, Serialize)]
-struct Latency {
+pub(crate) struct Latency {
     samples: usize,
     p50_ms: f64,
     p90_ms: f64,
@@ -46,7 +56,7 @@ struct Latency {
 }
 
 impl Latency {
-    fn from(mut samples: Vec<Duration>) -> Self {
+    pub(crate) fn from(mut samples: Vec<Duration>) -> Self {
         samples.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let pick = |q: f64| {
@@ -87,11 +97,11 @@ struct Report {
     hook_command_no_worker: Latency,
 }
 
-struct Worker {
+pub(crate) struct Worker {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     _data: tempfile::TempDir,
-    db: PathBuf,
+    pub(crate) db: PathBuf,
 }
 
 impl Drop for Worker {
@@ -101,12 +111,14 @@ impl Drop for Worker {
     }
 }
 
-fn start_worker(bin: &Path) -> anyhow::Result<Worker> {
+pub(crate) fn start_worker(bin: &Path, env: &[(&str, &str)]) -> anyhow::Result<Worker> {
     let data = tempfile::tempdir()?;
     let mut child = Command::new(bin)
         .args(["serve", "--port", "0"])
         .env("CLAUDE_MEM_DATA_DIR", data.path())
         .env("CLAUDE_MEM_LOG_LEVEL", "warn")
+        .env_remove("ANTHROPIC_API_KEY")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -262,7 +274,7 @@ fn hook_process(bin: &Path, port: u16, runs: usize) -> anyhow::Result<Latency> {
     Ok(Latency::from(samples))
 }
 
-fn row(name: &str, l: &Latency) {
+pub(crate) fn row(name: &str, l: &Latency) {
     println!(
         "| {name:<34} | {:>7} | {:>8.3} | {:>8.3} | {:>8.3} | {:>8.3} |",
         l.samples, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
@@ -270,8 +282,15 @@ fn row(name: &str, l: &Latency) {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let bin = match args.bin {
+    match Bench::parse() {
+        Bench::Ingest(args) => ingest_bench(args),
+        Bench::Compression(args) => compression::run(args),
+    }
+}
+
+/// The `claude-mem` binary beside this one unless given.
+pub(crate) fn claude_mem_bin(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let bin = match given {
         Some(b) => b,
         None => std::env::current_exe()?
             .parent()
@@ -284,11 +303,25 @@ fn main() -> anyhow::Result<()> {
             bin.display()
         );
     }
+    Ok(bin)
+}
+
+pub(crate) fn write_json(path: &Path, report: &impl Serialize) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(report)? + "\n")?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+fn ingest_bench(args: Args) -> anyhow::Result<()> {
+    let bin = claude_mem_bin(args.bin)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let worker = start_worker(&bin)?;
+    let worker = start_worker(&bin, &[])?;
     eprintln!(
         "worker on port {}; {} round trips…",
         worker.port, args.round_trips
@@ -354,11 +387,7 @@ fn main() -> anyhow::Result<()> {
         report.ingest.lost
     );
     if let Some(path) = args.json {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
-        eprintln!("wrote {}", path.display());
+        write_json(&path, &report)?;
     }
     if report.ingest.lost != 0 || report.ingest.errors != 0 {
         bail!(

@@ -334,9 +334,20 @@ mod tests {
         );
         let e = HookEvent::parse("UserPromptSubmit", body.as_bytes()).unwrap();
         let all = e.payload_json();
-        assert!(!all.contains(&key) && !all.contains("my secret plan") && !all.contains("hunter2"), "{all}");
-        assert!(e.prompt.as_deref().unwrap().contains("[REDACTED"), "{:?}", e.prompt);
-        assert!(e.privacy.secrets >= 2 && e.privacy.private_spans == 1, "{:?}", e.privacy);
+        assert!(
+            !all.contains(&key) && !all.contains("my secret plan") && !all.contains("hunter2"),
+            "{all}"
+        );
+        assert!(
+            e.prompt.as_deref().unwrap().contains("[REDACTED"),
+            "{:?}",
+            e.prompt
+        );
+        assert!(
+            e.privacy.secrets >= 2 && e.privacy.private_spans == 1,
+            "{:?}",
+            e.privacy
+        );
     }
 
     #[test]

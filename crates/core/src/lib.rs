@@ -4,8 +4,8 @@
 pub mod clock;
 pub mod compress;
 pub mod hook_event;
-pub mod processor;
 pub mod paths;
+pub mod processor;
 pub mod project;
 pub mod settings;
 pub mod store;

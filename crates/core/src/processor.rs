@@ -140,9 +140,9 @@ impl Processor {
                 continue;
             }
             let wait = match self.store.next_due_at().await {
-                Ok(Some(due)) => {
-                    Duration::from_millis((due + self.cfg.linger_ms - now_ms()).clamp(50, 5000) as u64)
-                }
+                Ok(Some(due)) => Duration::from_millis(
+                    (due + self.cfg.linger_ms - now_ms()).clamp(50, 5000) as u64,
+                ),
                 _ => Duration::from_secs(30),
             };
             tokio::select! {
@@ -182,7 +182,10 @@ impl Processor {
             return Ok(self.local.clone());
         };
         let now = now_ms();
-        let spent = self.store.spent_since_usd(now - now.rem_euclid(DAY_MS)).await?;
+        let spent = self
+            .store
+            .spent_since_usd(now - now.rem_euclid(DAY_MS))
+            .await?;
         let exhausted = spent >= self.cfg.daily_budget_usd;
         let was = self.status().budget_exhausted;
         if exhausted && !was {
@@ -202,7 +205,11 @@ impl Processor {
                 llm.name().to_owned()
             };
         });
-        Ok(if exhausted { self.local.clone() } else { llm.clone() })
+        Ok(if exhausted {
+            self.local.clone()
+        } else {
+            llm.clone()
+        })
     }
 
     fn backoff_ms(&self, attempts: i64, retry_after: Option<Duration>) -> i64 {
@@ -303,7 +310,13 @@ impl Processor {
         let mut deferred_trigger: Option<(QueuedEvent, CompressError)> = None;
         if let Some(trigger) = events.last().filter(|e| is_summary_trigger(e)) {
             match self
-                .summarize(&*compressor, &ctx, &events, &compressed.observations, trigger)
+                .summarize(
+                    &*compressor,
+                    &ctx,
+                    &events,
+                    &compressed.observations,
+                    trigger,
+                )
                 .await?
             {
                 SummaryStep::Made(summary) => batch.summary = Some(summary),
@@ -325,7 +338,12 @@ impl Processor {
         let count = compressed.observations.len();
         batch.observations = compressed.observations;
         let ids = self.store.complete_batch(batch).await?;
-        tracing::debug!(session = session_id, observations = ids.len(), events = events.len(), "batch compressed");
+        tracing::debug!(
+            session = session_id,
+            observations = ids.len(),
+            events = events.len(),
+            "batch compressed"
+        );
         if let Some((trigger, e)) = deferred_trigger {
             self.defer(std::slice::from_ref(&trigger), &e).await?;
         }
@@ -357,7 +375,12 @@ impl Processor {
             .store
             .prompt_observations(&trigger.session_id, prompt)
             .await?;
-        observations.extend(new_observations.iter().filter(|o| o.prompt_number == prompt).cloned());
+        observations.extend(
+            new_observations
+                .iter()
+                .filter(|o| o.prompt_number == prompt)
+                .cloned(),
+        );
         let prompt_events: Vec<QueuedEvent> = events
             .iter()
             .filter(|e| e.prompt_number == prompt)
@@ -378,7 +401,12 @@ impl Processor {
                 self.store
                     .record_usage(&trigger.session_id, &ctx.project, s.usage.clone())
                     .await?;
-                Ok(SummaryStep::Made((prompt, s.summary, s.compressor, s.model)))
+                Ok(SummaryStep::Made((
+                    prompt,
+                    s.summary,
+                    s.compressor,
+                    s.model,
+                )))
             }
             Err(e) => Ok(SummaryStep::Failed(e)),
         }

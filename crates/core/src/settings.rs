@@ -142,47 +142,85 @@ impl CompressionSettings {
             })
         };
         if !PROVIDERS.contains(&self.provider.as_str()) {
-            return invalid("provider", format!("{:?} is not one of {PROVIDERS:?}", self.provider));
+            return invalid(
+                "provider",
+                format!("{:?} is not one of {PROVIDERS:?}", self.provider),
+            );
         }
         for (field, url) in [
             ("anthropic_base_url", &self.anthropic_base_url),
             ("openai_base_url", &self.openai_base_url),
         ] {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return invalid(field, format!("{url:?} must start with http:// or https://"));
+                return invalid(
+                    field,
+                    format!("{url:?} must start with http:// or https://"),
+                );
             }
         }
         if !(64..=128_000).contains(&self.max_tokens) {
-            return invalid("max_tokens", format!("{} is outside 64..=128000", self.max_tokens));
+            return invalid(
+                "max_tokens",
+                format!("{} is outside 64..=128000", self.max_tokens),
+            );
         }
         if !(1..=500).contains(&self.batch_size) {
-            return invalid("batch_size", format!("{} is outside 1..=500", self.batch_size));
+            return invalid(
+                "batch_size",
+                format!("{} is outside 1..=500", self.batch_size),
+            );
         }
         if !(0..=3_600_000).contains(&self.batch_linger_ms) {
-            return invalid("batch_linger_ms", format!("{} is outside 0..=3600000", self.batch_linger_ms));
+            return invalid(
+                "batch_linger_ms",
+                format!("{} is outside 0..=3600000", self.batch_linger_ms),
+            );
         }
         if !(0.0..=1.0).contains(&self.min_significance) {
-            return invalid("min_significance", format!("{} is outside 0..=1", self.min_significance));
+            return invalid(
+                "min_significance",
+                format!("{} is outside 0..=1", self.min_significance),
+            );
         }
         if !(1..=100).contains(&self.max_attempts) {
-            return invalid("max_attempts", format!("{} is outside 1..=100", self.max_attempts));
+            return invalid(
+                "max_attempts",
+                format!("{} is outside 1..=100", self.max_attempts),
+            );
         }
         if !(0..=3_600_000).contains(&self.retry_base_ms) {
-            return invalid("retry_base_ms", format!("{} is outside 0..=3600000", self.retry_base_ms));
+            return invalid(
+                "retry_base_ms",
+                format!("{} is outside 0..=3600000", self.retry_base_ms),
+            );
         }
         if !(self.daily_budget_usd >= 0.0 && self.daily_budget_usd.is_finite()) {
             return invalid("daily_budget_usd", "must be a non-negative number".into());
         }
         if !(100..=600_000).contains(&self.request_timeout_ms) {
-            return invalid("request_timeout_ms", format!("{} is outside 100..=600000", self.request_timeout_ms));
+            return invalid(
+                "request_timeout_ms",
+                format!("{} is outside 100..=600000", self.request_timeout_ms),
+            );
         }
         if !(200..=200_000).contains(&self.max_event_chars) {
-            return invalid("max_event_chars", format!("{} is outside 200..=200000", self.max_event_chars));
+            return invalid(
+                "max_event_chars",
+                format!("{} is outside 200..=200000", self.max_event_chars),
+            );
         }
         for (model, p) in &self.pricing {
-            let all = [p.input_per_mtok, p.output_per_mtok, p.cache_write_per_mtok, p.cache_read_per_mtok];
+            let all = [
+                p.input_per_mtok,
+                p.output_per_mtok,
+                p.cache_write_per_mtok,
+                p.cache_read_per_mtok,
+            ];
             if all.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
-                return invalid("pricing", format!("prices for {model:?} must be non-negative numbers"));
+                return invalid(
+                    "pricing",
+                    format!("prices for {model:?} must be non-negative numbers"),
+                );
             }
         }
         Ok(())
@@ -190,7 +228,10 @@ impl CompressionSettings {
 
     /// The Anthropic key in effect: settings first, then `ANTHROPIC_API_KEY`.
     pub fn anthropic_key(&self) -> Option<&str> {
-        self.anthropic_api_key.as_deref().map(str::trim).filter(|k| !k.is_empty())
+        self.anthropic_api_key
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
     }
 }
 

@@ -77,7 +77,13 @@ fn ctx() -> SessionContext {
 }
 
 fn anthropic(mock: &MockLlm) -> LlmCompressor {
-    let client = AnthropicClient::new(&mock.base_url(), KEY, "claude-haiku-4-5", Duration::from_secs(5)).unwrap();
+    let client = AnthropicClient::new(
+        &mock.base_url(),
+        KEY,
+        "claude-haiku-4-5",
+        Duration::from_secs(5),
+    )
+    .unwrap();
     LlmCompressor::new(Box::new(client), default_pricing(), 2048, 4000)
 }
 
@@ -92,16 +98,31 @@ async fn anthropic_request_is_batched_cached_and_priced() {
     let req = &requests[0];
     assert_eq!(req.path, "/v1/messages");
     assert_eq!(req.headers.get("x-api-key").map(String::as_str), Some(KEY));
-    assert_eq!(req.headers.get("anthropic-version").map(String::as_str), Some("2023-06-01"));
+    assert_eq!(
+        req.headers.get("anthropic-version").map(String::as_str),
+        Some("2023-06-01")
+    );
     let body = &req.body;
     assert_eq!(body["model"], "claude-haiku-4-5");
     assert_eq!(body["temperature"], 0.0);
     assert_eq!(body["max_tokens"], 2048);
-    assert_eq!(body["system"][0]["cache_control"], json!({"type": "ephemeral"}));
-    assert!(body["system"][0]["text"].as_str().unwrap().contains("observations"));
-    assert_eq!(body["tool_choice"], json!({"type": "tool", "name": OBSERVATION_TOOL}));
+    assert_eq!(
+        body["system"][0]["cache_control"],
+        json!({"type": "ephemeral"})
+    );
+    assert!(body["system"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("observations"));
+    assert_eq!(
+        body["tool_choice"],
+        json!({"type": "tool", "name": OBSERVATION_TOOL})
+    );
     assert_eq!(body["tools"][0]["name"], OBSERVATION_TOOL);
-    assert_eq!(body["tools"][0]["input_schema"]["properties"]["observations"]["type"], "array");
+    assert_eq!(
+        body["tools"][0]["input_schema"]["properties"]["observations"]["type"],
+        "array"
+    );
     assert_eq!(event_ids(req), [1, 2, 3]);
     assert!(req.user_prompt().unwrap().contains("fix the login panic"));
 
@@ -114,24 +135,40 @@ async fn anthropic_request_is_batched_cached_and_priced() {
     assert_eq!(o.output_tokens, 120);
     assert_eq!(out.compressor, "anthropic:claude-haiku-4-5");
     let u = &out.usage[0];
-    assert_eq!((u.input_tokens, u.output_tokens, u.cache_read_tokens), (900, 120, 2100));
+    assert_eq!(
+        (u.input_tokens, u.output_tokens, u.cache_read_tokens),
+        (900, 120, 2100)
+    );
     // Haiku 4.5: $1 in, $5 out, $0.10 cache read per million.
     let expected = (900.0 * 1.0 + 120.0 * 5.0 + 2100.0 * 0.10) / 1e6;
-    assert!((u.cost_usd - expected).abs() < 1e-12, "{} vs {expected}", u.cost_usd);
+    assert!(
+        (u.cost_usd - expected).abs() < 1e-12,
+        "{} vs {expected}",
+        u.cost_usd
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openai_compatible_request_has_the_same_schema() {
     let mock = MockLlm::start().await.unwrap();
     mock.set_default(model_like);
-    let client = OpenAiClient::new(&mock.openai_base_url(), None, "llama3.1:8b", Duration::from_secs(5)).unwrap();
+    let client = OpenAiClient::new(
+        &mock.openai_base_url(),
+        None,
+        "llama3.1:8b",
+        Duration::from_secs(5),
+    )
+    .unwrap();
     let c = LlmCompressor::new(Box::new(client), default_pricing(), 2048, 4000);
     let out = c.compress(&ctx(), &events(2)).await.unwrap();
     let req = &mock.requests()[0];
     assert!(req.path.ends_with("/chat/completions"), "{}", req.path);
     assert!(!req.headers.contains_key("authorization"));
     assert_eq!(req.body["tools"][0]["function"]["name"], OBSERVATION_TOOL);
-    assert_eq!(req.body["tool_choice"]["function"]["name"], OBSERVATION_TOOL);
+    assert_eq!(
+        req.body["tool_choice"]["function"]["name"],
+        OBSERVATION_TOOL
+    );
     assert_eq!(out.observations[0].source_event_ids, [1, 2]);
     assert_eq!(out.usage[0].cost_usd, 0.0, "local models are free");
 }
@@ -144,11 +181,18 @@ async fn malformed_tool_output_is_a_permanent_failure() {
         "content": [{"type": "text", "text": "I'd rather chat."}], "stop_reason": "end_turn",
         "usage": {"input_tokens": 10, "output_tokens": 5}
     })));
-    mock.push_reply(tool_reply(&dummy_request(), json!({"observations": "not a list"}), Usage::default()));
+    mock.push_reply(tool_reply(
+        &dummy_request(),
+        json!({"observations": "not a list"}),
+        Usage::default(),
+    ));
     let c = anthropic(&mock);
     for _ in 0..2 {
         let err = c.compress(&ctx(), &events(1)).await.unwrap_err();
-        assert!(matches!(err, claude_mem_core::compress::CompressError::Permanent(_)), "{err:?}");
+        assert!(
+            matches!(err, claude_mem_core::compress::CompressError::Permanent(_)),
+            "{err:?}"
+        );
     }
 }
 
@@ -168,7 +212,10 @@ async fn ingest(store: &Store, event: &str, body: Value) {
 }
 
 async fn scalar(store: &Store, sql: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(store.read_pool()).await.unwrap();
+    let (n,): (i64,) = sqlx::query_as(sql)
+        .fetch_one(store.read_pool())
+        .await
+        .unwrap();
     n
 }
 
@@ -183,38 +230,88 @@ async fn rate_limits_and_overload_back_off_then_usage_is_recorded() {
         headers: vec![("retry-after".into(), "7".into())],
         body: anthropic_error("rate_limit_error", "slow down"),
     });
-    mock.push_reply(MockReply::json(529, anthropic_error("overloaded_error", "Overloaded")));
+    mock.push_reply(MockReply::json(
+        529,
+        anthropic_error("overloaded_error", "Overloaded"),
+    ));
 
-    ingest(&store, "UserPromptSubmit", json!({"session_id": "s", "cwd": "/w/app", "prompt": "fix the login panic"})).await;
+    ingest(
+        &store,
+        "UserPromptSubmit",
+        json!({"session_id": "s", "cwd": "/w/app", "prompt": "fix the login panic"}),
+    )
+    .await;
     ingest(&store, "PostToolUse", json!({"session_id": "s", "cwd": "/w/app", "tool_name": "Edit", "tool_use_id": "t1",
         "tool_input": {"file_path": "/w/app/src/auth.rs", "old_string": "a", "new_string": "b"}, "tool_response": {}})).await;
     ingest(&store, "Stop", json!({"session_id": "s", "cwd": "/w/app", "stop_hook_active": false, "last_assistant_message": "Done."})).await;
 
     let llm: Arc<dyn Compressor> = Arc::new(anthropic(&mock));
-    let cfg = ProcessorConfig { linger_ms: 0, retry_base_ms: 0, ..Default::default() };
+    let cfg = ProcessorConfig {
+        linger_ms: 0,
+        retry_base_ms: 0,
+        ..Default::default()
+    };
     let p = Arc::new(Processor::new(store.clone(), Some(llm), cfg));
 
     let before = claude_mem_core::clock::now_ms();
     p.clone().tick().await.unwrap();
     let next = scalar(&store, "SELECT MIN(next_attempt_at) FROM pending_messages").await;
-    assert!(next >= before + 7000, "retry-after honoured: next attempt {next} vs {before}");
+    assert!(
+        next >= before + 7000,
+        "retry-after honoured: next attempt {next} vs {before}"
+    );
     assert_eq!(scalar(&store, "SELECT COUNT(*) FROM observations").await, 0);
     // Pretend the seven seconds passed.
-    sqlx::query("UPDATE pending_messages SET next_attempt_at = 0").execute(store.read_pool()).await.unwrap();
+    sqlx::query("UPDATE pending_messages SET next_attempt_at = 0")
+        .execute(store.read_pool())
+        .await
+        .unwrap();
     p.clone().tick().await.unwrap(); // 529 overloaded
-    assert_eq!(scalar(&store, "SELECT MAX(attempts) FROM pending_messages").await, 2);
-    sqlx::query("UPDATE pending_messages SET next_attempt_at = 0").execute(store.read_pool()).await.unwrap();
+    assert_eq!(
+        scalar(&store, "SELECT MAX(attempts) FROM pending_messages").await,
+        2
+    );
+    sqlx::query("UPDATE pending_messages SET next_attempt_at = 0")
+        .execute(store.read_pool())
+        .await
+        .unwrap();
     p.clone().tick().await.unwrap(); // success: observation + summary
 
     assert_eq!(scalar(&store, "SELECT COUNT(*) FROM observations").await, 1);
-    assert_eq!(scalar(&store, "SELECT COUNT(*) FROM session_summaries").await, 1);
-    assert_eq!(scalar(&store, "SELECT COUNT(*) FROM pending_messages WHERE state = 'pending'").await, 0);
-    assert_eq!(scalar(&store, "SELECT COUNT(*) FROM llm_usage").await, 2, "one observation call, one summary call");
-    assert_eq!(scalar(&store, "SELECT SUM(cache_read_tokens) FROM llm_usage").await, 4200);
+    assert_eq!(
+        scalar(&store, "SELECT COUNT(*) FROM session_summaries").await,
+        1
+    );
+    assert_eq!(
+        scalar(
+            &store,
+            "SELECT COUNT(*) FROM pending_messages WHERE state = 'pending'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        scalar(&store, "SELECT COUNT(*) FROM llm_usage").await,
+        2,
+        "one observation call, one summary call"
+    );
+    assert_eq!(
+        scalar(&store, "SELECT SUM(cache_read_tokens) FROM llm_usage").await,
+        4200
+    );
     let (compressor, model): (String, String) =
-        sqlx::query_as("SELECT compressor, model FROM observations").fetch_one(store.read_pool()).await.unwrap();
-    assert_eq!((compressor.as_str(), model.as_str()), ("anthropic:claude-haiku-4-5", "claude-haiku-4-5"));
-    let report = store.cost_report(claude_mem_core::clock::now_ms(), 30, None).await.unwrap();
+        sqlx::query_as("SELECT compressor, model FROM observations")
+            .fetch_one(store.read_pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        (compressor.as_str(), model.as_str()),
+        ("anthropic:claude-haiku-4-5", "claude-haiku-4-5")
+    );
+    let report = store
+        .cost_report(claude_mem_core::clock::now_ms(), 30, None)
+        .await
+        .unwrap();
     assert_eq!(report.today.calls, 2);
     assert!(report.today.cost_usd > 0.0);
     assert_eq!(report.by_model[0].key, "claude-haiku-4-5");
@@ -222,6 +319,8 @@ async fn rate_limits_and_overload_back_off_then_usage_is_recorded() {
     // Requests: 429, 529, then the batch and the summary. Every one carried the cached system prompt.
     let requests = mock.requests();
     assert_eq!(requests.len(), 4);
-    assert!(requests.iter().all(|r| r.body["system"][0]["cache_control"]["type"] == "ephemeral"));
+    assert!(requests
+        .iter()
+        .all(|r| r.body["system"][0]["cache_control"]["type"] == "ephemeral"));
     assert_eq!(requests[3].tool_name(), Some(SUMMARY_TOOL));
 }

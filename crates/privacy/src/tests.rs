@@ -839,27 +839,131 @@ fn one_megabyte_of_clean_text_stays_borrowed() {
     assert!(report.is_clean());
 }
 
-/// `cargo test -p claude-mem-privacy --release -- --ignored --nocapture timing`
 #[test]
-#[ignore = "timing, run in release"]
-fn timing() {
-    let code = "fn tokenize(input: &str) -> Vec<Token> { let max_tokens = 4096; }\n\
-                The author visited https://example.com/docs?page=2 and read src/auth/tokens.rs.\n\
-                let token = next_token(); // basic idea\n"
-        .repeat(8_000);
-    let prose =
-        "Plain prose without anything that looks sensitive at all, just words. ".repeat(15_000);
-    let dirty = format!("{code}API_KEY=abc\n{}", anthropic_key());
-    for (name, text) in [("code", &code), ("prose", &prose), ("dirty", &dirty)] {
-        let start = std::time::Instant::now();
-        let rounds = 20;
-        for _ in 0..rounds {
-            std::hint::black_box(redactor().clean_str(text));
+fn secret_at_end_of_large_input_found() {
+    let mut text = "ordinary line of text with a tokenizer\n".repeat(30_000);
+    text.push_str(&format!("AWS key {}", aws_key_id()));
+    let (out, r) = redactor().clean_str(&text);
+    assert!(matches!(out, Cow::Owned(_)));
+    assert!(out.ends_with(&format!("AWS key {}", marker("aws_access_key"))));
+    assert_eq!(r.secrets, 1);
+}
+
+/// Shuffled fragments of everything above: never panics (slicing stays on char boundaries), never lets a
+/// planted secret through, and a second pass changes nothing.
+#[test]
+fn mixed_fragments_are_idempotent() {
+    let secrets = [
+        anthropic_key(),
+        openai_proj_key(),
+        github_classic(),
+        aws_key_id(),
+        stripe_live(),
+        google_key(),
+        npm_key(),
+        hf_key(),
+        jwt(),
+    ];
+    let fragments = [
+        " ",
+        "\n",
+        "\r\n",
+        "=",
+        ": ",
+        "\"",
+        "'",
+        "\\n",
+        "\\\"",
+        "token",
+        "API_KEY",
+        "password",
+        "Bearer ",
+        "Basic ",
+        "Authorization: ",
+        "https://u:",
+        "@h/",
+        "<private>",
+        "</private>",
+        "é",
+        "日本",
+        "✓",
+        "let x = f();",
+        "[REDACTED:",
+        "]",
+        "-----BEGIN PRIVATE KEY-----",
+        "-----END PRIVATE KEY-----",
+        "abc123",
+        "4096",
+        "$VAR",
+        "#",
+        ";",
+        "&&",
+        "|",
+        "(",
+        ")",
+        "{",
+        "}",
+    ];
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    for _ in 0..2_000 {
+        let mut s = String::new();
+        let mut planted = Vec::new();
+        for _ in 0..next(24) + 1 {
+            if next(8) == 0 {
+                let secret = &secrets[next(secrets.len())];
+                // Surround with separators so the secret is a whole token, as it is in real text.
+                s.push(' ');
+                s.push_str(secret);
+                s.push(' ');
+                planted.push(secret.clone());
+            } else {
+                s.push_str(fragments[next(fragments.len())]);
+            }
         }
-        println!(
-            "{name}: {} KiB, {:?} per pass",
-            text.len() / 1024,
-            start.elapsed() / rounds
-        );
+        let (once, _) = clean(&s);
+        for secret in &planted {
+            assert!(!once.contains(secret.as_str()), "{s:?} -> {once:?}");
+        }
+        let (twice, r) = clean(&once);
+        assert_eq!(once, twice, "not idempotent for {s:?}");
+        assert!(r.is_clean(), "{once:?}: {r:?}");
     }
+}
+
+#[test]
+fn hook_payload_shapes() {
+    let aws = cat(&["AKIA", "QWERTYUIOPASDFGH"]);
+    let openai = cat(&["sk-", "proj-", "Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz9Xc8Vb7Nm6"]);
+    let github = cat(&["gh", "p_", "abcdefghijklmnopqrstuvwxyz0123456789"]);
+    let anthropic = cat(&["sk-", "ant-", "api03-", &"x".repeat(40)]);
+    let mut v = json!([
+        {"session_id": "s", "cwd": "/home/dev/acme-api", "prompt": format!("deploy with key {openai} please <private>diary</private>")},
+        {"tool_name": "Bash", "tool_input": {"command": format!("export AWS_ACCESS_KEY_ID={aws} && ./deploy.sh")},
+         "tool_response": {"stdout": format!("using token {github}\ndeployed"), "stderr": "", "interrupted": false}},
+        {"tool_name": "Edit", "tool_input": {"file_path": "/home/dev/acme-api/.env", "old_string": "",
+         "new_string": format!("GITHUB_TOKEN={github}\nPORT=8080")}},
+        {"prompt": format!("use {anthropic} <private>my secret plan</private> now"), "tool_input": {"password": "hunter2"}},
+    ]);
+    let report = redactor().clean_json(&mut v);
+    let all = v.to_string();
+    for secret in [&aws, &openai, &github, &anthropic] {
+        assert!(!all.contains(secret.as_str()), "{all}");
+    }
+    assert!(!all.contains("diary") && !all.contains("my secret plan") && !all.contains("hunter2"));
+    assert!(
+        all.contains("./deploy.sh") && all.contains("PORT=8080") && all.contains("GITHUB_TOKEN=")
+    );
+    assert_eq!(
+        report,
+        Report {
+            private_spans: 2,
+            secrets: 6
+        }
+    );
 }

@@ -5,9 +5,9 @@ use crate::worker::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use serde::Deserialize;
 use claude_mem_core::compress::ObservationType;
 use claude_mem_core::store::ObservationFilter;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 pub async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -148,9 +148,9 @@ pub async fn get_observation(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::bad_request("invalid_id", format!("{id:?} is not an observation id")))?;
+    let id: i64 = id.parse().map_err(|_| {
+        ApiError::bad_request("invalid_id", format!("{id:?} is not an observation id"))
+    })?;
     let mut found = state.store.get_observations(&[id]).await?;
     let observation = found
         .pop()
@@ -172,7 +172,11 @@ pub async fn list_summaries(
     let Query(q) = query?;
     let summaries = state
         .store
-        .list_summaries(q.project.as_deref(), q.session.as_deref(), page_limit(q.limit)?)
+        .list_summaries(
+            q.project.as_deref(),
+            q.session.as_deref(),
+            page_limit(q.limit)?,
+        )
         .await?;
     Ok(Json(json!({ "summaries": summaries })))
 }
@@ -191,7 +195,10 @@ pub async fn costs(
     let Query(q) = query?;
     let days = q.days.unwrap_or(30);
     if !(1..=366).contains(&days) {
-        return Err(ApiError::bad_request("invalid_query", "days must be between 1 and 366"));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "days must be between 1 and 366",
+        ));
     }
     let report = state
         .store

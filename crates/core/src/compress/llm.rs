@@ -11,7 +11,9 @@ use super::{
     SessionContext, Summarized, SummaryDraft, UsageRecord,
 };
 use async_trait::async_trait;
-use claude_mem_llm::{price_for, LlmError, Pricing, StructuredLlm, StructuredRequest, ToolSpec, Usage};
+use claude_mem_llm::{
+    price_for, LlmError, Pricing, StructuredLlm, StructuredRequest, ToolSpec, Usage,
+};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -66,7 +68,9 @@ pub fn observation_tool() -> ToolSpec {
     let types: Vec<&str> = ObservationType::ALL.iter().map(|t| t.as_str()).collect();
     ToolSpec {
         name: OBSERVATION_TOOL.into(),
-        description: "Record the observations worth remembering from this batch of events (possibly none).".into(),
+        description:
+            "Record the observations worth remembering from this batch of events (possibly none)."
+                .into(),
         input_schema: json!({
             "type": "object",
             "properties": {
@@ -174,7 +178,13 @@ impl LlmCompressor {
     fn render_event(&self, e: &QueuedEvent, out: &mut String) {
         let p = &e.payload;
         let mut body = serde_json::Map::new();
-        for key in ["tool_name", "tool_input", "tool_response", "error", "tool_calls"] {
+        for key in [
+            "tool_name",
+            "tool_input",
+            "tool_response",
+            "error",
+            "tool_calls",
+        ] {
             if let Some(v) = p.get(key) {
                 body.insert(key.into(), v.clone());
             }
@@ -188,7 +198,11 @@ impl LlmCompressor {
     }
 
     fn context_header(ctx: &SessionContext, prompts: &BTreeSet<i64>, out: &mut String) {
-        let _ = writeln!(out, "Project: {}\nWorking directory: {}", ctx.project, ctx.cwd);
+        let _ = writeln!(
+            out,
+            "Project: {}\nWorking directory: {}",
+            ctx.project, ctx.cwd
+        );
         for n in prompts {
             if let Some(p) = ctx.prompt(*n) {
                 let _ = writeln!(out, "User request #{n}: {}", clip(p, 2000));
@@ -231,11 +245,16 @@ fn text(v: &Value, key: &str, max_chars: usize) -> String {
 }
 
 /// Turns the tool input into drafts, keeping only what is well-formed: the model's output is input too.
-pub fn parse_observations(value: &Value, events: &[QueuedEvent]) -> Result<Vec<ObservationDraft>, CompressError> {
+pub fn parse_observations(
+    value: &Value,
+    events: &[QueuedEvent],
+) -> Result<Vec<ObservationDraft>, CompressError> {
     let items = value
         .get("observations")
         .and_then(Value::as_array)
-        .ok_or_else(|| CompressError::Permanent("tool input has no \"observations\" array".into()))?;
+        .ok_or_else(|| {
+            CompressError::Permanent("tool input has no \"observations\" array".into())
+        })?;
     let batch_ids: BTreeSet<i64> = events.iter().map(|e| e.id).collect();
     let prompt_of = |id: i64| events.iter().find(|e| e.id == id).map(|e| e.prompt_number);
     let mut out = Vec::new();
@@ -254,7 +273,10 @@ pub fn parse_observations(value: &Value, events: &[QueuedEvent]) -> Result<Vec<O
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
-                    .filter_map(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+                    .filter_map(|v| {
+                        v.as_i64()
+                            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    })
                     .filter(|id| batch_ids.contains(id))
                     .collect()
             })
@@ -265,7 +287,11 @@ pub fn parse_observations(value: &Value, events: &[QueuedEvent]) -> Result<Vec<O
             // The model forgot to cite: the memory came from this batch, so it cites the batch.
             ids = batch_ids.iter().copied().collect();
         }
-        let prompt_number = ids.iter().filter_map(|id| prompt_of(*id)).max().unwrap_or(0);
+        let prompt_number = ids
+            .iter()
+            .filter_map(|id| prompt_of(*id))
+            .max()
+            .unwrap_or(0);
         out.push(ObservationDraft {
             kind,
             title,
@@ -312,7 +338,8 @@ impl Compressor for LlmCompressor {
         // Attribute the call's tokens evenly so each memory carries what it cost to make.
         let n = observations.len().max(1) as i64;
         for o in &mut observations {
-            o.input_tokens = (usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens) / n;
+            o.input_tokens =
+                (usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens) / n;
             o.output_tokens = usage.output_tokens / n;
         }
         Ok(Compressed {
@@ -339,12 +366,20 @@ impl Compressor for LlmCompressor {
         Self::context_header(ctx, &prompts, &mut user);
         let _ = writeln!(user, "\nObservations recorded during this turn:");
         for o in observations {
-            let _ = writeln!(user, "- [{}] {}: {}", o.kind.as_str(), o.title, clip(&o.narrative, 400));
+            let _ = writeln!(
+                user,
+                "- [{}] {}: {}",
+                o.kind.as_str(),
+                o.title,
+                clip(&o.narrative, 400)
+            );
         }
         if let Some(m) = last_assistant_message {
             let _ = writeln!(user, "\nThe assistant's final message:\n{}", clip(m, 3000));
         }
-        let response = self.call(SUMMARY_SYSTEM_PROMPT, user, summary_tool()).await?;
+        let response = self
+            .call(SUMMARY_SYSTEM_PROMPT, user, summary_tool())
+            .await?;
         let usage = self.usage_record(&response.model, "summary", &response.usage);
         let v = &response.value;
         Ok(Summarized {

@@ -160,7 +160,10 @@ fn reads_candidate(ctx: &SessionContext, prompt: i64, group: &[&ToolEvent]) -> C
     let files: Vec<String> = unique(
         group
             .iter()
-            .filter_map(|t| t.input_str("file_path").or_else(|| t.input_str("notebook_path")))
+            .filter_map(|t| {
+                t.input_str("file_path")
+                    .or_else(|| t.input_str("notebook_path"))
+            })
             .map(|p| display_path(ctx, p)),
     );
     let title = match files.as_slice() {
@@ -168,11 +171,7 @@ fn reads_candidate(ctx: &SessionContext, prompt: i64, group: &[&ToolEvent]) -> C
         many => format!("Explored {} files: {}", many.len(), list(many, 4)),
     };
     let mut obs = base(ObservationType::Discovery, title, group);
-    obs.narrative = format!(
-        "Read {}{}.",
-        list(&files, 12),
-        request_clause(ctx, prompt)
-    );
+    obs.narrative = format!("Read {}{}.", list(&files, 12), request_clause(ctx, prompt));
     obs.keywords = unique(files.iter().flat_map(|f| path_keywords(f)));
     obs.files_read = files;
     obs.concepts = vec!["exploration".into()];
@@ -187,9 +186,25 @@ fn reads_candidate(ctx: &SessionContext, prompt: i64, group: &[&ToolEvent]) -> C
 fn edit_kind(ctx: &SessionContext, prompt: i64, created: bool) -> ObservationType {
     let request = ctx.prompt(prompt).unwrap_or("").to_ascii_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| request.contains(w));
-    if has(&["fix", "bug", "broken", "crash", "error", "fail", "regression"]) {
+    if has(&[
+        "fix",
+        "bug",
+        "broken",
+        "crash",
+        "error",
+        "fail",
+        "regression",
+    ]) {
         ObservationType::Bugfix
-    } else if has(&["refactor", "rename", "extract", "clean up", "cleanup", "simplify", "restructure"]) {
+    } else if has(&[
+        "refactor",
+        "rename",
+        "extract",
+        "clean up",
+        "cleanup",
+        "simplify",
+        "restructure",
+    ]) {
         ObservationType::Refactor
     } else if created || has(&["add ", "implement", "feature", "support", "create", "new "]) {
         ObservationType::Feature
@@ -198,7 +213,12 @@ fn edit_kind(ctx: &SessionContext, prompt: i64, created: bool) -> ObservationTyp
     }
 }
 
-fn edit_candidate(ctx: &SessionContext, prompt: i64, path: &str, group: &[&ToolEvent]) -> Candidate {
+fn edit_candidate(
+    ctx: &SessionContext,
+    prompt: i64,
+    path: &str,
+    group: &[&ToolEvent],
+) -> Candidate {
     let shown = display_path(ctx, path);
     let created = group.iter().any(|t| {
         t.tool_name == "Write" && t.response.get("type").and_then(Value::as_str) == Some("create")
@@ -243,7 +263,11 @@ fn edit_candidate(ctx: &SessionContext, prompt: i64, path: &str, group: &[&ToolE
             new_text.push_str(new);
             new_text.push('\n');
             let fact = if old.trim().is_empty() {
-                format!("{shown}: wrote {} lines starting `{}`", new.lines().count(), clip(first_code_line(new), 80))
+                format!(
+                    "{shown}: wrote {} lines starting `{}`",
+                    new.lines().count(),
+                    clip(first_code_line(new), 80)
+                )
             } else {
                 format!(
                     "{shown}: `{}` → `{}`",
@@ -273,7 +297,11 @@ fn edit_candidate(ctx: &SessionContext, prompt: i64, path: &str, group: &[&ToolE
     facts.truncate(8);
     obs.facts = facts;
     obs.files_modified = vec![shown.clone()];
-    obs.keywords = unique(path_keywords(&shown).into_iter().chain(symbols.iter().cloned()));
+    obs.keywords = unique(
+        path_keywords(&shown)
+            .into_iter()
+            .chain(symbols.iter().cloned()),
+    );
     obs.concepts = unique(
         ["code-change".to_string(), kind.as_str().to_string()]
             .into_iter()
@@ -327,10 +355,7 @@ fn program(command: &str) -> (String, String) {
         .next()
         .map(|p| p.rsplit('/').next().unwrap_or(p).to_owned())
         .unwrap_or_default();
-    let sub = words
-        .find(|w| !w.starts_with('-'))
-        .unwrap_or("")
-        .to_owned();
+    let sub = words.find(|w| !w.starts_with('-')).unwrap_or("").to_owned();
     (prog, sub)
 }
 
@@ -344,28 +369,63 @@ fn bash(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
     let shown = clip(first, 80);
     let is_tests = matches!(
         (prog.as_str(), sub.as_str()),
-        ("cargo", "test" | "nextest") | ("npm" | "pnpm" | "yarn" | "bun", "test") | ("go", "test")
-            | ("mvn" | "gradle" | "make", "test") | ("dotnet", "test")
-    ) || matches!(prog.as_str(), "pytest" | "jest" | "vitest" | "rspec" | "ctest" | "phpunit")
-        || first.contains("-m pytest")
+        ("cargo", "test" | "nextest")
+            | ("npm" | "pnpm" | "yarn" | "bun", "test")
+            | ("go", "test")
+            | ("mvn" | "gradle" | "make", "test")
+            | ("dotnet", "test")
+    ) || matches!(
+        prog.as_str(),
+        "pytest" | "jest" | "vitest" | "rspec" | "ctest" | "phpunit"
+    ) || first.contains("-m pytest")
         || (matches!(prog.as_str(), "npm" | "pnpm" | "yarn") && first.contains("run test"));
     let is_build = matches!(
         (prog.as_str(), sub.as_str()),
-        ("cargo", "build" | "check" | "clippy" | "fmt") | ("npm" | "pnpm" | "yarn", "run" | "build")
-            | ("go", "build" | "vet") | ("mvn", "package" | "compile" | "install")
+        ("cargo", "build" | "check" | "clippy" | "fmt")
+            | ("npm" | "pnpm" | "yarn", "run" | "build")
+            | ("go", "build" | "vet")
+            | ("mvn", "package" | "compile" | "install")
             | ("gradle", "build")
-    ) || matches!(prog.as_str(), "make" | "tsc" | "cmake" | "ninja" | "gcc" | "clang" | "rustc" | "eslint" | "ruff" | "mypy");
+    ) || matches!(
+        prog.as_str(),
+        "make" | "tsc" | "cmake" | "ninja" | "gcc" | "clang" | "rustc" | "eslint" | "ruff" | "mypy"
+    );
     let is_dependency = matches!(
         (prog.as_str(), sub.as_str()),
-        ("cargo", "add" | "remove") | ("npm" | "pnpm" | "yarn" | "bun", "install" | "add" | "i" | "remove")
-            | ("pip" | "pip3" | "uv" | "poetry", "install" | "add") | ("go", "get")
+        ("cargo", "add" | "remove")
+            | (
+                "npm" | "pnpm" | "yarn" | "bun",
+                "install" | "add" | "i" | "remove"
+            )
+            | ("pip" | "pip3" | "uv" | "poetry", "install" | "add")
+            | ("go", "get")
             | ("apt-get" | "apt" | "brew", "install")
     ) && first.split_whitespace().count() > 2;
     let is_trivial = matches!(
         prog.as_str(),
-        "ls" | "pwd" | "cd" | "echo" | "cat" | "head" | "tail" | "which" | "whoami" | "date"
-            | "clear" | "true" | "wc" | "tree" | "file" | "stat" | "printf" | "sleep" | "env"
-    ) || (prog == "git" && matches!(sub.as_str(), "status" | "log" | "diff" | "show" | "branch" | "remote"));
+        "ls" | "pwd"
+            | "cd"
+            | "echo"
+            | "cat"
+            | "head"
+            | "tail"
+            | "which"
+            | "whoami"
+            | "date"
+            | "clear"
+            | "true"
+            | "wc"
+            | "tree"
+            | "file"
+            | "stat"
+            | "printf"
+            | "sleep"
+            | "env"
+    ) || (prog == "git"
+        && matches!(
+            sub.as_str(),
+            "status" | "log" | "diff" | "show" | "branch" | "remote"
+        ));
     let failed = t.failed();
 
     let mut concepts = vec!["shell".to_owned()];
@@ -378,7 +438,11 @@ fn bash(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
             facts.push(code.to_owned());
         }
         concepts.push("error".into());
-        let significance = if is_trivial { score::LOOKUP } else { score::FAILURE };
+        let significance = if is_trivial {
+            score::LOOKUP
+        } else {
+            score::FAILURE
+        };
         (
             ObservationType::Discovery,
             format!("`{shown}` failed: {}", clip(line, 80)),
@@ -409,17 +473,37 @@ fn bash(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
         )
     } else if is_dependency {
         concepts.push("dependencies".into());
-        (ObservationType::Change, format!("Dependencies: {shown}"), score::DEPENDENCY)
+        (
+            ObservationType::Change,
+            format!("Dependencies: {shown}"),
+            score::DEPENDENCY,
+        )
     } else if is_build {
         concepts.push("build".into());
-        (ObservationType::Discovery, format!("Built/checked: {shown}"), score::BUILD)
+        (
+            ObservationType::Discovery,
+            format!("Built/checked: {shown}"),
+            score::BUILD,
+        )
     } else if prog == "git" {
         concepts.push("version-control".into());
-        (ObservationType::Change, format!("git {sub}: {shown}"), score::BUILD)
+        (
+            ObservationType::Change,
+            format!("git {sub}: {shown}"),
+            score::BUILD,
+        )
     } else if is_trivial {
-        (ObservationType::Discovery, format!("Ran `{shown}`"), score::TRIVIAL)
+        (
+            ObservationType::Discovery,
+            format!("Ran `{shown}`"),
+            score::TRIVIAL,
+        )
     } else {
-        (ObservationType::Discovery, format!("Ran `{shown}`"), score::COMMAND)
+        (
+            ObservationType::Discovery,
+            format!("Ran `{shown}`"),
+            score::COMMAND,
+        )
     };
     let mut obs = base(kind, title, &[t]);
     obs.subtitle = clip(description, 120);
@@ -473,7 +557,11 @@ fn failed_file_tool(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
     };
     let mut obs = base(
         ObservationType::Discovery,
-        format!("{} {path} failed: {}", t.tool_name, clip(one_line(error), 70)),
+        format!(
+            "{} {path} failed: {}",
+            t.tool_name,
+            clip(one_line(error), 70)
+        ),
         &[t],
     );
     obs.narrative = format!("{} of {path} failed: {}.", t.tool_name, clip(error, 300));
@@ -481,7 +569,11 @@ fn failed_file_tool(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
     obs.concepts = vec!["error".into()];
     obs.keywords = path_keywords(&path);
     // A read of a file that is not there is routine exploration, not a memory.
-    let significance = if missing { score::TRIVIAL } else { score::FAILURE };
+    let significance = if missing {
+        score::TRIVIAL
+    } else {
+        score::FAILURE
+    };
     Candidate { obs, significance }
 }
 
@@ -503,10 +595,15 @@ fn search(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
                 .collect()
         })
         .unwrap_or_default();
-    let what = if t.tool_name == "Glob" { "files matching" } else { "" };
+    let what = if t.tool_name == "Glob" {
+        "files matching"
+    } else {
+        ""
+    };
     let mut obs = base(
         ObservationType::Discovery,
-        format!("Searched for {what}`{}`", clip(pattern, 80)).replace("for files matching`", "for files matching `"),
+        format!("Searched for {what}`{}`", clip(pattern, 80))
+            .replace("for files matching`", "for files matching `"),
         &[t],
     );
     obs.subtitle = if scope.is_empty() {
@@ -517,7 +614,11 @@ fn search(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
     obs.narrative = format!(
         "Searched for `{}`{}{}{}.",
         clip(pattern, 120),
-        if scope.is_empty() { String::new() } else { format!(" in {scope}") },
+        if scope.is_empty() {
+            String::new()
+        } else {
+            format!(" in {scope}")
+        },
         request_clause(ctx, t.prompt_number),
         if found.is_empty() {
             String::new()
@@ -529,7 +630,12 @@ fn search(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
     if !found.is_empty() {
         obs.facts.push(format!("{} match(es)", found.len()));
     }
-    obs.keywords = unique(identifiers(pattern).into_iter().chain(found.iter().flat_map(|f| path_keywords(f))).take(12));
+    obs.keywords = unique(
+        identifiers(pattern)
+            .into_iter()
+            .chain(found.iter().flat_map(|f| path_keywords(f)))
+            .take(12),
+    );
     obs.files_read = found.into_iter().take(20).collect();
     obs.concepts = vec!["code-search".into()];
     Candidate {
@@ -543,8 +649,16 @@ fn research(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
         .input_str("url")
         .or_else(|| t.input_str("query"))
         .unwrap_or("");
-    let verb = if t.tool_name == "WebSearch" { "Searched the web for" } else { "Fetched" };
-    let mut obs = base(ObservationType::Discovery, format!("{verb} {}", clip(target, 90)), &[t]);
+    let verb = if t.tool_name == "WebSearch" {
+        "Searched the web for"
+    } else {
+        "Fetched"
+    };
+    let mut obs = base(
+        ObservationType::Discovery,
+        format!("{verb} {}", clip(target, 90)),
+        &[t],
+    );
     obs.narrative = format!(
         "{verb} {}{}. {}",
         clip(target, 200),
@@ -605,15 +719,27 @@ fn mcp(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
     );
     obs.facts = vec![format!("{server}.{tool}({input})")];
     obs.concepts = vec!["mcp".into()];
-    obs.keywords = unique([server.to_owned(), tool.to_owned()].into_iter().filter(|s| !s.is_empty()));
+    obs.keywords = unique(
+        [server.to_owned(), tool.to_owned()]
+            .into_iter()
+            .filter(|s| !s.is_empty()),
+    );
     Candidate {
         obs,
-        significance: if t.failed() { score::FAILURE } else { score::EXPLORATION },
+        significance: if t.failed() {
+            score::FAILURE
+        } else {
+            score::EXPLORATION
+        },
     }
 }
 
 fn generic(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
-    let mut obs = base(ObservationType::Discovery, format!("Used {}", t.tool_name), &[t]);
+    let mut obs = base(
+        ObservationType::Discovery,
+        format!("Used {}", t.tool_name),
+        &[t],
+    );
     obs.narrative = format!(
         "Used {} with {}{}.",
         t.tool_name,
@@ -623,7 +749,11 @@ fn generic(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
     obs.keywords = vec![t.tool_name.to_owned()];
     Candidate {
         obs,
-        significance: if t.failed() { score::FAILURE } else { score::COMMAND },
+        significance: if t.failed() {
+            score::FAILURE
+        } else {
+            score::COMMAND
+        },
     }
 }
 
@@ -646,7 +776,13 @@ pub fn summarize(
         observations
             .iter()
             .flat_map(|o| o.files_read.iter().cloned())
-            .chain(tools.iter().filter(|t| t.tool_name == "Read").filter_map(|t| t.input_str("file_path")).map(|p| display_path(ctx, p))),
+            .chain(
+                tools
+                    .iter()
+                    .filter(|t| t.tool_name == "Read")
+                    .filter_map(|t| t.input_str("file_path"))
+                    .map(|p| display_path(ctx, p)),
+            ),
     );
     let searches: Vec<String> = unique(
         tools
@@ -680,7 +816,11 @@ pub fn summarize(
             })
             .cloned()
     }));
-    let modified: Vec<String> = unique(observations.iter().flat_map(|o| o.files_modified.iter().cloned()));
+    let modified: Vec<String> = unique(
+        observations
+            .iter()
+            .flat_map(|o| o.files_modified.iter().cloned()),
+    );
     let commits: Vec<String> = unique(
         observations
             .iter()
@@ -694,7 +834,10 @@ pub fn summarize(
     if !commits.is_empty() {
         completed.push(format!("committed {}", list(&commits, 3)));
     }
-    if let Some(msg) = last_assistant_message.map(str::trim).filter(|m| !m.is_empty()) {
+    if let Some(msg) = last_assistant_message
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
         completed.push(format!("Claude's last word: {}", clip(one_line(msg), 240)));
     }
     let last_failure = tools.iter().rev().find(|t| t.failed()).and_then(|t| {
@@ -706,7 +849,10 @@ pub fn summarize(
             format!(
                 "resolve the failure of `{}`: {}",
                 clip(what, 60),
-                clip(first_error(t.error.unwrap_or("")).unwrap_or("see output"), 120)
+                clip(
+                    first_error(t.error.unwrap_or("")).unwrap_or("see output"),
+                    120
+                )
             )
         })
     });
@@ -768,7 +914,11 @@ fn language_of(path: &str) -> Option<&'static str> {
 fn path_keywords(path: &str) -> Vec<String> {
     let name = path.rsplit('/').next().unwrap_or(path);
     let stem = name.split('.').next().unwrap_or(name);
-    unique([name.to_owned(), stem.to_owned()].into_iter().filter(|s| !s.is_empty()))
+    unique(
+        [name.to_owned(), stem.to_owned()]
+            .into_iter()
+            .filter(|s| !s.is_empty()),
+    )
 }
 
 static SYMBOL: LazyLock<Regex> = LazyLock::new(|| {
@@ -777,10 +927,15 @@ static SYMBOL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 fn code_symbols(code: &str) -> Vec<String> {
-    unique(SYMBOL.captures_iter(code).filter_map(|c| c.get(1)).map(|m| m.as_str().to_owned()))
-        .into_iter()
-        .take(12)
-        .collect()
+    unique(
+        SYMBOL
+            .captures_iter(code)
+            .filter_map(|c| c.get(1))
+            .map(|m| m.as_str().to_owned()),
+    )
+    .into_iter()
+    .take(12)
+    .collect()
 }
 
 fn identifiers(text: &str) -> Vec<String> {
@@ -790,11 +945,17 @@ fn identifiers(text: &str) -> Vec<String> {
 }
 
 fn first_code_line(s: &str) -> &str {
-    s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("")
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
 }
 
 fn one_line(s: &str) -> &str {
-    s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("")
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
 }
 
 /// Cuts at a char boundary and marks the cut.

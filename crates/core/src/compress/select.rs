@@ -20,12 +20,10 @@ pub fn llm_compressor(settings: &Settings) -> Result<Option<Arc<dyn Compressor>>
                     .map_err(|e| e.to_string())?,
             ),
             None if c.provider == "auto" => return Ok(None),
-            None => {
-                return Err(
-                    "compression.provider is \"anthropic\" but no API key is set (ANTHROPIC_API_KEY)"
-                        .into(),
-                )
-            }
+            None => return Err(
+                "compression.provider is \"anthropic\" but no API key is set (ANTHROPIC_API_KEY)"
+                    .into(),
+            ),
         },
         "openai" => Box::new(
             OpenAiClient::new(

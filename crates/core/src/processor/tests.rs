@@ -37,7 +37,10 @@ fn cfg() -> ProcessorConfig {
 }
 
 async fn count(store: &Store, sql: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(store.read_pool()).await.unwrap();
+    let (n,): (i64,) = sqlx::query_as(sql)
+        .fetch_one(store.read_pool())
+        .await
+        .unwrap();
     n
 }
 
@@ -49,16 +52,36 @@ async fn local_processing_stores_observations_and_a_summary_once() {
     let report = p.clone().tick().await.unwrap();
     assert_eq!(report.observations, 1);
     assert_eq!(count(&store, "SELECT COUNT(*) FROM observations").await, 1);
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM session_summaries").await, 1);
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM pending_messages WHERE state = 'pending'").await, 0);
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM session_summaries").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM pending_messages WHERE state = 'pending'"
+        )
+        .await,
+        0
+    );
     // The trivial `ls` made nothing and is marked so.
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM pending_messages WHERE state = 'skipped'").await, 1);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM pending_messages WHERE state = 'skipped'"
+        )
+        .await,
+        1
+    );
     let (title, compressor, prompt): (String, String, i64) =
         sqlx::query_as("SELECT title, compressor, prompt_number FROM observations")
             .fetch_one(store.read_pool())
             .await
             .unwrap();
-    assert_eq!((title.as_str(), compressor.as_str(), prompt), ("Edited src/login.rs", "local", 1));
+    assert_eq!(
+        (title.as_str(), compressor.as_str(), prompt),
+        ("Edited src/login.rs", "local", 1)
+    );
     let (request, completed): (String, String) =
         sqlx::query_as("SELECT request, completed FROM session_summaries")
             .fetch_one(store.read_pool())
@@ -70,7 +93,10 @@ async fn local_processing_stores_observations_and_a_summary_once() {
     let again = p.clone().tick().await.unwrap();
     assert_eq!(again, TickReport::default());
     assert_eq!(count(&store, "SELECT COUNT(*) FROM observations").await, 1);
-    assert_eq!(count(&store, "SELECT observation_count FROM sdk_sessions").await, 1);
+    assert_eq!(
+        count(&store, "SELECT observation_count FROM sdk_sessions").await,
+        1
+    );
 }
 
 /// A compressor scripted per call: transient failures first, then local results with a price tag.
@@ -148,20 +174,38 @@ async fn transient_failures_back_off_then_succeed_without_duplicates() {
     let llm = scripted(2, false, 0.0);
     let p = Arc::new(Processor::new(store.clone(), Some(llm.clone()), cfg()));
     p.clone().tick().await.unwrap();
-    assert_eq!(count(&store, "SELECT MAX(attempts) FROM pending_messages").await, 1);
+    assert_eq!(
+        count(&store, "SELECT MAX(attempts) FROM pending_messages").await,
+        1
+    );
     assert_eq!(count(&store, "SELECT COUNT(*) FROM observations").await, 0);
     p.clone().tick().await.unwrap();
     p.clone().tick().await.unwrap();
     assert_eq!(llm.calls.load(Ordering::SeqCst), 3);
     assert_eq!(count(&store, "SELECT COUNT(*) FROM observations").await, 1);
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM pending_messages WHERE state = 'pending'").await, 0);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM pending_messages WHERE state = 'pending'"
+        )
+        .await,
+        0
+    );
     assert_eq!(p.status().retries, 2);
 }
 
 #[tokio::test]
 async fn backoff_grows_and_honours_retry_after() {
     let (_d, store) = store().await;
-    let p = Processor::new(store, None, ProcessorConfig { retry_base_ms: 1000, retry_max_ms: 60_000, ..Default::default() });
+    let p = Processor::new(
+        store,
+        None,
+        ProcessorConfig {
+            retry_base_ms: 1000,
+            retry_max_ms: 60_000,
+            ..Default::default()
+        },
+    );
     assert_eq!(p.backoff_ms(0, None), 1000);
     assert_eq!(p.backoff_ms(3, None), 8000);
     assert_eq!(p.backoff_ms(30, None), 60_000);
@@ -172,15 +216,27 @@ async fn backoff_grows_and_honours_retry_after() {
 async fn poison_events_are_parked_with_their_error() {
     let (_d, store) = store().await;
     one_turn(&store, "s1").await;
-    let p = Arc::new(Processor::new(store.clone(), Some(scripted(0, true, 0.0)), cfg()));
+    let p = Arc::new(Processor::new(
+        store.clone(),
+        Some(scripted(0, true, 0.0)),
+        cfg(),
+    ));
     for _ in 0..5 {
         p.clone().tick().await.unwrap();
     }
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM pending_messages WHERE state = 'failed'").await, 4);
-    let (err,): (String,) = sqlx::query_as("SELECT last_error FROM pending_messages WHERE state = 'failed' LIMIT 1")
-        .fetch_one(store.read_pool())
-        .await
-        .unwrap();
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM pending_messages WHERE state = 'failed'"
+        )
+        .await,
+        4
+    );
+    let (err,): (String,) =
+        sqlx::query_as("SELECT last_error FROM pending_messages WHERE state = 'failed' LIMIT 1")
+            .fetch_one(store.read_pool())
+            .await
+            .unwrap();
     assert!(err.contains("model returned garbage"), "{err}");
     assert_eq!(count(&store, "SELECT COUNT(*) FROM observations").await, 0);
     assert_eq!(p.status().parked, 4);
@@ -190,16 +246,24 @@ async fn poison_events_are_parked_with_their_error() {
 async fn the_daily_budget_switches_to_local_and_says_so() {
     let (_d, store) = store().await;
     let llm = scripted(0, false, 0.6);
-    let p = Arc::new(Processor::new(store.clone(), Some(llm.clone()), ProcessorConfig { daily_budget_usd: 1.0, ..cfg() }));
+    let p = Arc::new(Processor::new(
+        store.clone(),
+        Some(llm.clone()),
+        ProcessorConfig {
+            daily_budget_usd: 1.0,
+            ..cfg()
+        },
+    ));
     for s in ["a", "b", "c"] {
         one_turn(&store, s).await;
         p.clone().tick().await.unwrap();
     }
     assert_eq!(llm.calls.load(Ordering::SeqCst), 2);
-    let compressors: Vec<(String,)> = sqlx::query_as("SELECT compressor FROM observations ORDER BY id")
-        .fetch_all(store.read_pool())
-        .await
-        .unwrap();
+    let compressors: Vec<(String,)> =
+        sqlx::query_as("SELECT compressor FROM observations ORDER BY id")
+            .fetch_all(store.read_pool())
+            .await
+            .unwrap();
     let names: Vec<&str> = compressors.iter().map(|c| c.0.as_str()).collect();
     assert_eq!(names, ["scripted", "scripted", "local"]);
     assert!(p.status().budget_exhausted);
@@ -211,10 +275,25 @@ async fn the_daily_budget_switches_to_local_and_says_so() {
 async fn session_end_after_stop_does_not_summarise_twice() {
     let (_d, store) = store().await;
     one_turn(&store, "s1").await;
-    ingest(&store, "SessionEnd", serde_json::json!({"session_id": "s1", "reason": "logout"})).await;
+    ingest(
+        &store,
+        "SessionEnd",
+        serde_json::json!({"session_id": "s1", "reason": "logout"}),
+    )
+    .await;
     let p = Arc::new(Processor::new(store.clone(), None, cfg()));
     p.clone().tick().await.unwrap();
     p.clone().tick().await.unwrap();
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM session_summaries").await, 1);
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM pending_messages WHERE state = 'pending'").await, 0);
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM session_summaries").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM pending_messages WHERE state = 'pending'"
+        )
+        .await,
+        0
+    );
 }

@@ -65,7 +65,11 @@ pub fn day_and_month_start(now_ms: i64) -> (i64, i64) {
 }
 
 impl Store {
-    async fn cost_totals(&self, since: i64, project: Option<&str>) -> Result<CostTotals, StoreError> {
+    async fn cost_totals(
+        &self,
+        since: i64,
+        project: Option<&str>,
+    ) -> Result<CostTotals, StoreError> {
         let sql = format!(
             "SELECT {SUMS} FROM llm_usage WHERE created_at >= ?1 AND (?2 IS NULL OR project = ?2)"
         );
@@ -120,10 +124,16 @@ impl Store {
             cache_hit_ratio: period.cache_hit_ratio(),
             period,
             by_day: self
-                .cost_groups("strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')", since, project)
+                .cost_groups(
+                    "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')",
+                    since,
+                    project,
+                )
                 .await?,
             by_model: self.cost_groups("model", since, project).await?,
-            by_project: self.cost_groups("COALESCE(project, '')", since, project).await?,
+            by_project: self
+                .cost_groups("COALESCE(project, '')", since, project)
+                .await?,
         })
     }
 }
@@ -139,7 +149,7 @@ mod tests {
         let (day, month) = day_and_month_start(now);
         assert_eq!(day, 1_795_564_800_000); // 2026-11-25T00:00:00Z
         assert_eq!(month, 1_793_491_200_000); // 2026-11-01T00:00:00Z
-        // 2024-03-01 (after a leap day)
+                                              // 2024-03-01 (after a leap day)
         assert_eq!(day_and_month_start(1_709_294_400_000).1, 1_709_251_200_000);
     }
 }

@@ -57,10 +57,8 @@ pub(super) async fn writer_loop(
             }
             next = rx.try_recv().ok();
         }
-        if !batch.is_empty() {
-            if commit_batch(&mut conn, std::mem::take(&mut batch)).await {
-                ingested.notify_one();
-            }
+        if !batch.is_empty() && commit_batch(&mut conn, std::mem::take(&mut batch)).await {
+            ingested.notify_one();
         }
         if let Some(f) = other {
             f(&mut conn).await;
@@ -186,7 +184,8 @@ pub(super) async fn apply_batch(
     q.push(" ON CONFLICT (id) DO NOTHING");
     q.build().execute(&mut *conn).await?;
 
-    let mut q = QueryBuilder::<Sqlite>::new("SELECT id, prompt_count FROM sdk_sessions WHERE id IN (");
+    let mut q =
+        QueryBuilder::<Sqlite>::new("SELECT id, prompt_count FROM sdk_sessions WHERE id IN (");
     let mut list = q.separated(", ");
     for e in &session_order {
         list.push_bind(&e.session_id);
@@ -200,7 +199,9 @@ pub(super) async fn apply_batch(
     }
 
     // 2. Which keys are already stored.
-    let mut q = QueryBuilder::<Sqlite>::new("SELECT event_key, id FROM pending_messages WHERE event_key IN (");
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "SELECT event_key, id FROM pending_messages WHERE event_key IN (",
+    );
     let mut list = q.separated(", ");
     for e in events {
         list.push_bind(&e.event_key);
@@ -310,7 +311,10 @@ pub(super) async fn apply_batch(
     }
 
     // 6. Prompts.
-    let prompts: Vec<&(usize, i64)> = rows.iter().filter(|(i, _)| events[*i].prompt.is_some()).collect();
+    let prompts: Vec<&(usize, i64)> = rows
+        .iter()
+        .filter(|(i, _)| events[*i].prompt.is_some())
+        .collect();
     if !prompts.is_empty() {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO user_prompts (session_id, prompt_number, prompt_id, text, created_at) ",
@@ -332,7 +336,9 @@ pub(super) async fn apply_batch(
         .into_iter()
         .map(|slot| match slot {
             Slot::Existing(event_id) => IngestOutcome::Duplicate { event_id },
-            Slot::SameAsEarlier { key } => IngestOutcome::Duplicate { event_id: id_of(key) },
+            Slot::SameAsEarlier { key } => IngestOutcome::Duplicate {
+                event_id: id_of(key),
+            },
             Slot::New { row } => IngestOutcome::Stored {
                 event_id: id_of(rows[row].0),
                 prompt_number: rows[row].1,

@@ -22,12 +22,12 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::ConnectOptions;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
 use sqlx::SqliteConnection;
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 #[derive(Debug, thiserror::Error)]

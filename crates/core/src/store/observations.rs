@@ -116,8 +116,9 @@ impl Store {
             return Ok(Vec::new());
         }
         let marks = vec!["?"; ids.len()].join(", ");
-        let sql =
-            format!("SELECT {OBSERVATION_COLUMNS} FROM observations WHERE id IN ({marks}) ORDER BY id");
+        let sql = format!(
+            "SELECT {OBSERVATION_COLUMNS} FROM observations WHERE id IN ({marks}) ORDER BY id"
+        );
         let mut q = sqlx::query(&sql);
         for id in ids {
             q = q.bind(id);

@@ -99,7 +99,16 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(
-                |(id, session_id, event_name, tool_name, prompt_number, created_at, attempts, payload)| {
+                |(
+                    id,
+                    session_id,
+                    event_name,
+                    tool_name,
+                    prompt_number,
+                    created_at,
+                    attempts,
+                    payload,
+                )| {
                     QueuedEvent {
                         id,
                         session_id,
@@ -108,8 +117,7 @@ impl Store {
                         prompt_number,
                         created_at,
                         attempts,
-                        payload: serde_json::from_str(&payload)
-                            .unwrap_or(serde_json::Value::Null),
+                        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
                     }
                 },
             )
@@ -164,7 +172,18 @@ impl Store {
         session_id: &str,
         prompt_number: i64,
     ) -> Result<Vec<ObservationDraft>, StoreError> {
-        type Row = (String, String, String, String, String, String, String, String, String, String);
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+        );
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT type, title, subtitle, narrative, facts, concepts, files_read, files_modified,
                     keywords, source_event_ids
@@ -177,28 +196,45 @@ impl Store {
         let list = |s: &str| serde_json::from_str::<Vec<String>>(s).unwrap_or_default();
         Ok(rows
             .into_iter()
-            .map(|(kind, title, subtitle, narrative, facts, concepts, read, modified, keywords, ids)| {
-                ObservationDraft {
-                    kind: crate::compress::ObservationType::parse(&kind)
-                        .unwrap_or(crate::compress::ObservationType::Discovery),
+            .map(
+                |(
+                    kind,
                     title,
                     subtitle,
                     narrative,
-                    facts: list(&facts),
-                    concepts: list(&concepts),
-                    files_read: list(&read),
-                    files_modified: list(&modified),
-                    keywords: list(&keywords),
-                    source_event_ids: serde_json::from_str(&ids).unwrap_or_default(),
-                    prompt_number,
-                    input_tokens: 0,
-                    output_tokens: 0,
-                }
-            })
+                    facts,
+                    concepts,
+                    read,
+                    modified,
+                    keywords,
+                    ids,
+                )| {
+                    ObservationDraft {
+                        kind: crate::compress::ObservationType::parse(&kind)
+                            .unwrap_or(crate::compress::ObservationType::Discovery),
+                        title,
+                        subtitle,
+                        narrative,
+                        facts: list(&facts),
+                        concepts: list(&concepts),
+                        files_read: list(&read),
+                        files_modified: list(&modified),
+                        keywords: list(&keywords),
+                        source_event_ids: serde_json::from_str(&ids).unwrap_or_default(),
+                        prompt_number,
+                        input_tokens: 0,
+                        output_tokens: 0,
+                    }
+                },
+            )
             .collect())
     }
 
-    pub async fn has_summary(&self, session_id: &str, prompt_number: i64) -> Result<bool, StoreError> {
+    pub async fn has_summary(
+        &self,
+        session_id: &str,
+        prompt_number: i64,
+    ) -> Result<bool, StoreError> {
         let (n,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM session_summaries WHERE session_id = ?1 AND prompt_number = ?2",
         )
@@ -309,7 +345,8 @@ impl Store {
 
     /// Stores a batch's results and retires its events, all or nothing. Returns the new observation ids.
     pub async fn complete_batch(&self, batch: CompletedBatch) -> Result<Vec<i64>, StoreError> {
-        self.write(move |conn| Box::pin(complete(conn, batch))).await
+        self.write(move |conn| Box::pin(complete(conn, batch)))
+            .await
     }
 }
 
@@ -382,11 +419,13 @@ async fn complete(conn: &mut SqliteConnection, b: CompletedBatch) -> Result<Vec<
         }
     }
     if !ids.is_empty() {
-        sqlx::query("UPDATE sdk_sessions SET observation_count = observation_count + ?2 WHERE id = ?1")
-            .bind(&b.session_id)
-            .bind(ids.len() as i64)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE sdk_sessions SET observation_count = observation_count + ?2 WHERE id = ?1",
+        )
+        .bind(&b.session_id)
+        .bind(ids.len() as i64)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(ids)

@@ -144,11 +144,17 @@ async fn concurrent_writers_share_commits_and_lose_nothing() {
 async fn one_batch_numbers_prompts_in_order_and_collapses_repeats() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
-    let events = vec![
+    let events = [
         event("UserPromptSubmit", r#"{"session_id":"s","prompt":"one"}"#),
-        event("PostToolUse", r#"{"session_id":"s","tool_name":"Bash","tool_use_id":"t1"}"#),
+        event(
+            "PostToolUse",
+            r#"{"session_id":"s","tool_name":"Bash","tool_use_id":"t1"}"#,
+        ),
         event("UserPromptSubmit", r#"{"session_id":"s","prompt":"two"}"#),
-        event("PostToolUse", r#"{"session_id":"s","tool_name":"Bash","tool_use_id":"t1"}"#),
+        event(
+            "PostToolUse",
+            r#"{"session_id":"s","tool_name":"Bash","tool_use_id":"t1"}"#,
+        ),
         event("SessionEnd", r#"{"session_id":"s","reason":"clear"}"#),
         event("Stop", r#"{"session_id":"other"}"#),
     ];
@@ -172,14 +178,29 @@ async fn one_batch_numbers_prompts_in_order_and_collapses_repeats() {
         })
         .collect();
     assert_eq!(prompts, [1, 1, 2, -1, 2, 0]);
-    let (IngestOutcome::Stored { event_id: first, .. }, IngestOutcome::Duplicate { event_id: dup }) =
-        (outcomes[1], outcomes[3])
+    let (
+        IngestOutcome::Stored {
+            event_id: first, ..
+        },
+        IngestOutcome::Duplicate { event_id: dup },
+    ) = (outcomes[1], outcomes[3])
     else {
         panic!("{outcomes:?}")
     };
     assert_eq!(first, dup);
     let s = store.get_session("s").await.unwrap().unwrap();
-    assert_eq!((s.event_count, s.prompt_count, s.status.as_str()), (4, 2, "ended"));
+    assert_eq!(
+        (s.event_count, s.prompt_count, s.status.as_str()),
+        (4, 2, "ended")
+    );
     assert_eq!(store.session_prompts("s").await.unwrap().len(), 2);
-    assert_eq!(store.get_session("other").await.unwrap().unwrap().event_count, 1);
+    assert_eq!(
+        store
+            .get_session("other")
+            .await
+            .unwrap()
+            .unwrap()
+            .event_count,
+        1
+    );
 }

@@ -15,7 +15,10 @@ fn ev(id: i64, name: &str, payload: Value) -> QueuedEvent {
         id,
         session_id: "s".into(),
         event_name: name.into(),
-        tool_name: payload.get("tool_name").and_then(Value::as_str).map(str::to_owned),
+        tool_name: payload
+            .get("tool_name")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         prompt_number: 1,
         created_at: 0,
         attempts: 0,
@@ -38,8 +41,18 @@ fn run(events: &[QueuedEvent]) -> Vec<ObservationDraft> {
 #[test]
 fn edits_become_one_memory_per_file_typed_by_the_request() {
     let events = [
-        tool(1, "Edit", json!({"file_path": "/home/dev/work/acme-api/src/auth/login.rs", "old_string": "if password.len() > 0 {", "new_string": "fn validate_password(p: &str) -> bool {"}), json!({})),
-        tool(2, "Edit", json!({"file_path": "/home/dev/work/acme-api/src/auth/login.rs", "old_string": "a", "new_string": "b"}), json!({})),
+        tool(
+            1,
+            "Edit",
+            json!({"file_path": "/home/dev/work/acme-api/src/auth/login.rs", "old_string": "if password.len() > 0 {", "new_string": "fn validate_password(p: &str) -> bool {"}),
+            json!({}),
+        ),
+        tool(
+            2,
+            "Edit",
+            json!({"file_path": "/home/dev/work/acme-api/src/auth/login.rs", "old_string": "a", "new_string": "b"}),
+            json!({}),
+        ),
     ];
     let out = run(&events);
     assert_eq!(out.len(), 1);
@@ -48,8 +61,16 @@ fn edits_become_one_memory_per_file_typed_by_the_request() {
     assert_eq!(o.title, "Edited src/auth/login.rs");
     assert_eq!(o.files_modified, vec!["src/auth/login.rs"]);
     assert_eq!(o.source_event_ids, vec![1, 2]);
-    assert!(o.keywords.contains(&"validate_password".to_string()), "{:?}", o.keywords);
-    assert!(o.narrative.contains("fix the login crash"), "{}", o.narrative);
+    assert!(
+        o.keywords.contains(&"validate_password".to_string()),
+        "{:?}",
+        o.keywords
+    );
+    assert!(
+        o.narrative.contains("fix the login crash"),
+        "{}",
+        o.narrative
+    );
     assert!(o.concepts.contains(&"rust".to_string()));
 }
 
@@ -57,7 +78,12 @@ fn edits_become_one_memory_per_file_typed_by_the_request() {
 fn a_created_file_is_a_feature() {
     let mut c = ctx();
     c.prompts = vec![(1, "wire up metrics".into())];
-    let events = [tool(1, "Write", json!({"file_path": "/home/dev/work/acme-api/src/metrics.rs", "content": "pub struct Metrics {}\n"}), json!({"type": "create"}))];
+    let events = [tool(
+        1,
+        "Write",
+        json!({"file_path": "/home/dev/work/acme-api/src/metrics.rs", "content": "pub struct Metrics {}\n"}),
+        json!({"type": "create"}),
+    )];
     let out = compress_events(&c, &events, &HashSet::new(), 0.3);
     assert_eq!(out[0].kind, ObservationType::Feature);
     assert_eq!(out[0].title, "Created src/metrics.rs");
@@ -65,11 +91,26 @@ fn a_created_file_is_a_feature() {
 
 #[test]
 fn reads_of_one_prompt_merge_and_a_single_read_is_below_threshold() {
-    let one = [tool(1, "Read", json!({"file_path": "/home/dev/work/acme-api/README.md"}), json!("..."))];
+    let one = [tool(
+        1,
+        "Read",
+        json!({"file_path": "/home/dev/work/acme-api/README.md"}),
+        json!("..."),
+    )];
     assert!(run(&one).is_empty());
     let many = [
-        tool(1, "Read", json!({"file_path": "/home/dev/work/acme-api/src/a.rs"}), json!("")),
-        tool(2, "Read", json!({"file_path": "/home/dev/work/acme-api/src/b.rs"}), json!("")),
+        tool(
+            1,
+            "Read",
+            json!({"file_path": "/home/dev/work/acme-api/src/a.rs"}),
+            json!(""),
+        ),
+        tool(
+            2,
+            "Read",
+            json!({"file_path": "/home/dev/work/acme-api/src/b.rs"}),
+            json!(""),
+        ),
     ];
     let out = run(&many);
     assert_eq!(out.len(), 1);
@@ -80,13 +121,32 @@ fn reads_of_one_prompt_merge_and_a_single_read_is_below_threshold() {
 #[test]
 fn bash_commands_are_classified_and_trivial_ones_dropped() {
     let events = [
-        tool(1, "Bash", json!({"command": "ls -la"}), json!({"stdout": "a b", "stderr": "", "interrupted": false})),
-        tool(2, "Bash", json!({"command": "cargo test -p store", "description": "Run store tests"}), json!({"stdout": "running 3 tests\ntest result: ok. 3 passed; 0 failed; 0 ignored", "stderr": "", "interrupted": false})),
-        tool(3, "Bash", json!({"command": "git commit -m \"Fix empty password crash\""}), json!({"stdout": "[main abc] Fix", "stderr": "", "interrupted": false})),
+        tool(
+            1,
+            "Bash",
+            json!({"command": "ls -la"}),
+            json!({"stdout": "a b", "stderr": "", "interrupted": false}),
+        ),
+        tool(
+            2,
+            "Bash",
+            json!({"command": "cargo test -p store", "description": "Run store tests"}),
+            json!({"stdout": "running 3 tests\ntest result: ok. 3 passed; 0 failed; 0 ignored", "stderr": "", "interrupted": false}),
+        ),
+        tool(
+            3,
+            "Bash",
+            json!({"command": "git commit -m \"Fix empty password crash\""}),
+            json!({"stdout": "[main abc] Fix", "stderr": "", "interrupted": false}),
+        ),
     ];
     let out = run(&events);
     assert_eq!(out.len(), 2, "{out:#?}");
-    assert!(out[0].title.starts_with("Tests: test result: ok. 3 passed"), "{}", out[0].title);
+    assert!(
+        out[0].title.starts_with("Tests: test result: ok. 3 passed"),
+        "{}",
+        out[0].title
+    );
     assert!(out[0].concepts.contains(&"testing".to_string()));
     assert_eq!(out[1].kind, ObservationType::Change);
     assert_eq!(out[1].title, "Committed: Fix empty password crash");
@@ -101,22 +161,40 @@ fn failures_keep_the_error() {
     )];
     let out = run(&events);
     assert_eq!(out.len(), 1);
-    assert!(out[0].title.contains("failed: error[E0308]: mismatched types"), "{}", out[0].title);
+    assert!(
+        out[0]
+            .title
+            .contains("failed: error[E0308]: mismatched types"),
+        "{}",
+        out[0].title
+    );
     assert!(out[0].facts.iter().any(|f| f == "Exit code 101"));
     assert!(out[0].concepts.contains(&"error".to_string()));
 }
 
 #[test]
 fn a_failed_read_of_a_missing_file_makes_nothing() {
-    let events = [ev(5, "PostToolUseFailure", json!({"tool_name": "Read", "tool_input": {"file_path": "/x/nope.rs"}, "error": "File does not exist."}))];
+    let events = [ev(
+        5,
+        "PostToolUseFailure",
+        json!({"tool_name": "Read", "tool_input": {"file_path": "/x/nope.rs"}, "error": "File does not exist."}),
+    )];
     assert!(run(&events).is_empty());
     // …unless the threshold says keep everything.
-    assert_eq!(compress_events(&ctx(), &events, &HashSet::new(), 0.0).len(), 1);
+    assert_eq!(
+        compress_events(&ctx(), &events, &HashSet::new(), 0.0).len(),
+        1
+    );
 }
 
 #[test]
 fn searches_record_pattern_and_hits() {
-    let events = [tool(6, "Grep", json!({"pattern": "fn parse_token", "path": "/home/dev/work/acme-api/src"}), json!({"filenames": ["/home/dev/work/acme-api/src/lexer.rs"], "numFiles": 1}))];
+    let events = [tool(
+        6,
+        "Grep",
+        json!({"pattern": "fn parse_token", "path": "/home/dev/work/acme-api/src"}),
+        json!({"filenames": ["/home/dev/work/acme-api/src/lexer.rs"], "numFiles": 1}),
+    )];
     let out = run(&events);
     assert_eq!(out[0].title, "Searched for `fn parse_token`");
     assert_eq!(out[0].files_read, vec!["src/lexer.rs"]);
@@ -125,7 +203,8 @@ fn searches_record_pattern_and_hits() {
 
 #[test]
 fn post_tool_batch_does_not_duplicate_post_tool_use() {
-    let fixture_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/hooks");
+    let fixture_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/hooks");
     let load = |name: &str| -> Value {
         serde_json::from_str(&std::fs::read_to_string(fixture_dir.join(name)).unwrap()).unwrap()
     };
@@ -148,7 +227,12 @@ fn post_tool_batch_does_not_duplicate_post_tool_use() {
 #[test]
 fn mcp_and_unknown_tools_are_described() {
     let events = [
-        tool(1, "mcp__tiny__echo", json!({"text": "hi"}), json!([{"type": "text", "text": "MCP-ECHO: hi"}])),
+        tool(
+            1,
+            "mcp__tiny__echo",
+            json!({"text": "hi"}),
+            json!([{"type": "text", "text": "MCP-ECHO: hi"}]),
+        ),
         tool(2, "FutureTool", json!({"x": 1}), json!({})),
     ];
     let out = run(&events);
@@ -160,18 +244,49 @@ fn mcp_and_unknown_tools_are_described() {
 #[test]
 fn summary_collects_request_work_and_open_failure() {
     let events = [
-        tool(1, "Read", json!({"file_path": "/home/dev/work/acme-api/src/auth/login.rs"}), json!("")),
-        tool(2, "Edit", json!({"file_path": "/home/dev/work/acme-api/src/auth/login.rs", "old_string": "a", "new_string": "b"}), json!({})),
-        ev(3, "PostToolUseFailure", json!({"tool_name": "Bash", "tool_input": {"command": "cargo test"}, "error": "Exit code 101\ntest auth::empty ... FAILED"})),
+        tool(
+            1,
+            "Read",
+            json!({"file_path": "/home/dev/work/acme-api/src/auth/login.rs"}),
+            json!(""),
+        ),
+        tool(
+            2,
+            "Edit",
+            json!({"file_path": "/home/dev/work/acme-api/src/auth/login.rs", "old_string": "a", "new_string": "b"}),
+            json!({}),
+        ),
+        ev(
+            3,
+            "PostToolUseFailure",
+            json!({"tool_name": "Bash", "tool_input": {"command": "cargo test"}, "error": "Exit code 101\ntest auth::empty ... FAILED"}),
+        ),
     ];
     let obs = run(&events);
-    let s = summarize(&ctx(), &events, &obs, Some("I changed the check; one test still fails."));
+    let s = summarize(
+        &ctx(),
+        &events,
+        &obs,
+        Some("I changed the check; one test still fails."),
+    );
     assert_eq!(s.request, "fix the login crash when the password is empty");
-    assert!(s.investigated.contains("src/auth/login.rs"), "{}", s.investigated);
-    assert!(s.completed.contains("Changed src/auth/login.rs"), "{}", s.completed);
+    assert!(
+        s.investigated.contains("src/auth/login.rs"),
+        "{}",
+        s.investigated
+    );
+    assert!(
+        s.completed.contains("Changed src/auth/login.rs"),
+        "{}",
+        s.completed
+    );
     assert!(s.completed.contains("one test still fails"));
     assert!(s.next_steps.contains("cargo test"), "{}", s.next_steps);
-    assert!(s.learned.contains("FAILED") || s.learned.contains("Exit code 101"), "{}", s.learned);
+    assert!(
+        s.learned.contains("FAILED") || s.learned.contains("Exit code 101"),
+        "{}",
+        s.learned
+    );
 }
 
 #[test]
