@@ -472,6 +472,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("LLM path against the mock…");
     let llm = llm_cost(args.cache_min_tokens)?;
     let report = Report {
+        privacy,
         local,
         lag_batched,
         lag_immediate,
