@@ -107,6 +107,26 @@ fn kill_9_during_processing_loses_nothing_and_duplicates_nothing() {
     assert_eq!(done_tools_uncited, 0);
 }
 
+#[test]
+fn with_compression_off_events_wait_and_are_compressed_once_it_is_on() {
+    let sandbox = Sandbox::new();
+    let off = Worker::start_with(
+        &sandbox,
+        &[("CLAUDE_MEM_COMPRESSION_ENABLED", "false"), FAST[0]],
+    );
+    for (event, body) in turn("paused", 1) {
+        assert_eq!(post_hook(&off, event, body.to_string()).0, 200);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, health) = get_json(&off, "/api/health");
+    assert_eq!(health["counts"]["pending"], 6);
+    assert_eq!(health["counts"]["observations"], 0);
+    assert!(off.stop().success());
+    let on = Worker::start_with(&sandbox, FAST);
+    let health = on.wait_until_processed(Duration::from_secs(30));
+    assert_eq!(health["counts"]["observations"], 4);
+}
+
 fn anthropic_env(mock: &MockLlm) -> Vec<(&'static str, String)> {
     vec![
         ("CLAUDE_MEM_COMPRESSOR", "anthropic".into()),

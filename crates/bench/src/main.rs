@@ -43,6 +43,9 @@ struct Args {
     /// Where to write the JSON report.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Keep the processor off, to measure the capture path alone.
+    #[arg(long)]
+    capture_only: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -91,6 +94,7 @@ struct Ingest {
 struct Report {
     version: &'static str,
     cores: usize,
+    compression_running: bool,
     hook_round_trip: Latency,
     ingest: Ingest,
     hook_command_warm_worker: Latency,
@@ -321,7 +325,8 @@ fn ingest_bench(args: Args) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let worker = start_worker(&bin, &[])?;
+    let enabled = if args.capture_only { "false" } else { "true" };
+    let worker = start_worker(&bin, &[("CLAUDE_MEM_COMPRESSION_ENABLED", enabled)])?;
     eprintln!(
         "worker on port {}; {} round trips…",
         worker.port, args.round_trips
@@ -354,6 +359,7 @@ fn ingest_bench(args: Args) -> anyhow::Result<()> {
 
     let report = Report {
         version: env!("CARGO_PKG_VERSION"),
+        compression_running: !args.capture_only,
         cores: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),

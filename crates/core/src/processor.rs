@@ -12,7 +12,7 @@ use crate::compress::{
 };
 use crate::store::{CompletedBatch, Store, StoreError};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -263,8 +263,22 @@ impl Processor {
         if events.is_empty() {
             return Ok(0);
         }
-        let ctx = self.store.session_context(session_id).await?;
-        let seen = self.store.processed_tool_use_ids(session_id).await?;
+        let prompt_numbers: BTreeSet<i64> = events.iter().map(|e| e.prompt_number).collect();
+        let ctx = self
+            .store
+            .session_context(session_id, &prompt_numbers)
+            .await?;
+        let repeated: Vec<String> = events
+            .iter()
+            .filter(|e| e.event_name == "PostToolBatch")
+            .filter_map(|e| e.payload.get("tool_calls")?.as_array().cloned())
+            .flatten()
+            .filter_map(|c| c.get("tool_use_id")?.as_str().map(str::to_owned))
+            .collect();
+        let seen = self
+            .store
+            .processed_tool_use_ids(session_id, &repeated)
+            .await?;
         let tool_ids: HashSet<i64> = tool_events(&events, &seen)
             .iter()
             .map(|t| t.event_id)

@@ -56,6 +56,8 @@ pub const PROVIDERS: [&str; 4] = ["auto", "local", "anthropic", "openai"];
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CompressionSettings {
+    /// Off: events are captured and kept pending, nothing is compressed until it is turned back on.
+    pub enabled: bool,
     /// `auto` (Anthropic when an API key is set, else local rules), `local`, `anthropic` or `openai`
     /// (any OpenAI-compatible server: Ollama, vLLM, LM Studio, OpenRouter).
     pub provider: String,
@@ -97,6 +99,7 @@ pub struct CompressionSettings {
 impl Default for CompressionSettings {
     fn default() -> Self {
         Self {
+            enabled: true,
             provider: "auto".into(),
             anthropic_model: "claude-haiku-4-5".into(),
             anthropic_base_url: "https://api.anthropic.com".into(),
@@ -323,6 +326,9 @@ impl Settings {
             self.log_level = v.trim().to_owned();
         }
         let c = &mut self.compression;
+        if let Some(v) = lookup("CLAUDE_MEM_COMPRESSION_ENABLED") {
+            c.enabled = parse("CLAUDE_MEM_COMPRESSION_ENABLED", &v)?;
+        }
         if let Some(v) = lookup("CLAUDE_MEM_COMPRESSOR") {
             c.provider = v.trim().to_owned();
         }

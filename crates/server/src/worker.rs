@@ -146,6 +146,7 @@ impl Worker {
             .state
             .processor
             .clone()
+            .filter(|_| self.state.settings.compression.enabled)
             .map(|p| tokio::spawn(p.run(stopped)));
         tracing::info!(addr = %self.local_addr, database = %store.path().display(), "worker listening");
         let result = axum::serve(self.listener, router(self.state))

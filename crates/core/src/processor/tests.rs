@@ -297,3 +297,34 @@ async fn session_end_after_stop_does_not_summarise_twice() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_late_post_tool_batch_does_not_repeat_processed_calls() {
+    let (_d, store) = store().await;
+    let cwd = "/home/dev/work/acme-api";
+    let edit = serde_json::json!({"tool_name": "Edit", "tool_use_id": "call-1",
+        "tool_input": {"file_path": format!("{cwd}/src/a.rs"), "old_string": "a", "new_string": "fn b() {}"}, "tool_response": "ok"});
+    let mut post = edit.clone();
+    post["session_id"] = "s".into();
+    post["cwd"] = cwd.into();
+    ingest(&store, "PostToolUse", post).await;
+    let p = Arc::new(Processor::new(store.clone(), None, cfg()));
+    p.clone().tick().await.unwrap();
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM observations").await, 1);
+    ingest(
+        &store,
+        "PostToolBatch",
+        serde_json::json!({"session_id": "s", "cwd": cwd, "tool_calls": [edit]}),
+    )
+    .await;
+    p.clone().tick().await.unwrap();
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM observations").await, 1);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM pending_messages WHERE state = 'pending'"
+        )
+        .await,
+        0
+    );
+}

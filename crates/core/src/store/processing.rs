@@ -8,8 +8,8 @@
 use super::{Store, StoreError};
 use crate::clock::now_ms;
 use crate::compress::{ObservationDraft, QueuedEvent, SessionContext, SummaryDraft, UsageRecord};
-use sqlx::{Connection, SqliteConnection};
-use std::collections::HashSet;
+use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
+use std::collections::{BTreeSet, HashSet};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadySession {
@@ -124,19 +124,32 @@ impl Store {
             .collect())
     }
 
-    pub async fn session_context(&self, session_id: &str) -> Result<SessionContext, StoreError> {
+    /// The session's project, directory and the prompts numbered in `prompt_numbers` (a long session has
+    /// hundreds; a batch needs one or two).
+    pub async fn session_context(
+        &self,
+        session_id: &str,
+        prompt_numbers: &BTreeSet<i64>,
+    ) -> Result<SessionContext, StoreError> {
         let (project, cwd): (String, String) =
             sqlx::query_as("SELECT project, cwd FROM sdk_sessions WHERE id = ?1")
                 .bind(session_id)
                 .fetch_optional(self.read_pool())
                 .await?
                 .unwrap_or_default();
-        let prompts: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT prompt_number, text FROM user_prompts WHERE session_id = ?1 ORDER BY prompt_number",
-        )
-        .bind(session_id)
-        .fetch_all(self.read_pool())
-        .await?;
+        let mut prompts = Vec::new();
+        if !prompt_numbers.is_empty() {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT prompt_number, text FROM user_prompts WHERE session_id = ",
+            );
+            q.push_bind(session_id).push(" AND prompt_number IN (");
+            let mut list = q.separated(", ");
+            for n in prompt_numbers {
+                list.push_bind(*n);
+            }
+            q.push(") ORDER BY prompt_number");
+            prompts = q.build_query_as().fetch_all(self.read_pool()).await?;
+        }
         Ok(SessionContext {
             session_id: session_id.to_owned(),
             project,
@@ -145,24 +158,37 @@ impl Store {
         })
     }
 
-    /// `tool_use_id`s of this session's tool events already processed, so a late PostToolBatch repeating
-    /// them is not compressed twice.
+    /// Which of `tool_use_ids` (the calls a PostToolBatch repeats) were already processed as
+    /// PostToolUse/PostToolUseFailure events, so they are not compressed twice.
     pub async fn processed_tool_use_ids(
         &self,
         session_id: &str,
+        tool_use_ids: &[String],
     ) -> Result<HashSet<String>, StoreError> {
-        let keys: Vec<(String,)> = sqlx::query_as(
-            "SELECT event_key FROM pending_messages
-             WHERE session_id = ?1 AND state != 'pending'
-               AND event_name IN ('PostToolUse', 'PostToolUseFailure')",
-        )
-        .bind(session_id)
-        .fetch_all(self.read_pool())
-        .await?;
-        let prefix_len = |k: &str| k.find(':').map(|i| i + 1 + session_id.len() + 1);
+        if tool_use_ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT event_key FROM pending_messages WHERE state != 'pending' AND event_key IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in tool_use_ids {
+            for event in ["PostToolUse", "PostToolUseFailure"] {
+                list.push_bind(format!("{event}:{session_id}:{id}"));
+            }
+        }
+        q.push(")");
+        let keys: Vec<(String,)> = q.build_query_as().fetch_all(self.read_pool()).await?;
         Ok(keys
             .into_iter()
-            .filter_map(|(k,)| prefix_len(&k).and_then(|n| k.get(n..)).map(str::to_owned))
+            .filter_map(|(k,)| {
+                ["PostToolUse", "PostToolUseFailure"]
+                    .iter()
+                    .find_map(|event| {
+                        k.strip_prefix(&format!("{event}:{session_id}:"))
+                            .map(str::to_owned)
+                    })
+            })
             .collect())
     }
 
@@ -406,17 +432,20 @@ async fn complete(conn: &mut SqliteConnection, b: CompletedBatch) -> Result<Vec<
         .await?;
     }
     for (ids, state) in [(&b.done, "done"), (&b.skipped, "skipped")] {
-        for id in ids {
-            sqlx::query(
-                "UPDATE pending_messages SET state = ?2, processed_at = ?3, last_error = NULL
-                 WHERE id = ?1 AND state = 'pending'",
-            )
-            .bind(id)
-            .bind(state)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        if ids.is_empty() {
+            continue;
         }
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE pending_messages SET state = ");
+        q.push_bind(state)
+            .push(", processed_at = ")
+            .push_bind(now)
+            .push(", last_error = NULL WHERE state = 'pending' AND id IN (");
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        q.build().execute(&mut *tx).await?;
     }
     if !ids.is_empty() {
         sqlx::query(
