@@ -30,6 +30,8 @@ pub struct HookEvent {
     pub payload: Map<String, Value>,
     /// What privacy filtering removed (counts only, never the content).
     pub privacy: claude_mem_privacy::Report,
+    /// `payload` serialized once: hashed for the key and stored as is.
+    payload_text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -201,13 +203,13 @@ impl HookEvent {
             None
         };
 
+        let payload_text = serde_json::to_string(&payload).unwrap_or_else(|_| "{}".to_owned());
         let event_key = match (&tool_use_id, is_tool_event) {
             (Some(id), true) => format!("{event_name}:{session_id}:{id}"),
             _ => {
                 // No natural id: identical content is the same delivery. Key order is kept as received
                 // (preserve_order), so a byte-identical redelivery hashes identically.
-                let canonical = serde_json::to_string(&payload).unwrap_or_default();
-                let digest = Sha256::digest(canonical.as_bytes());
+                let digest = Sha256::digest(payload_text.as_bytes());
                 format!("{event_name}:{session_id}:{}", hex::encode(&digest[..16]))
             }
         };
@@ -225,11 +227,12 @@ impl HookEvent {
             event_key,
             payload,
             privacy,
+            payload_text,
         })
     }
 
-    pub fn payload_json(&self) -> String {
-        serde_json::to_string(&self.payload).unwrap_or_else(|_| "{}".to_owned())
+    pub fn payload_json(&self) -> &str {
+        &self.payload_text
     }
 }
 

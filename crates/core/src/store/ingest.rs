@@ -276,38 +276,45 @@ pub(super) async fn apply_batch(
             .collect();
     }
 
-    // 5. One update per session.
-    for (id, d) in &sessions {
-        if d.events == 0 {
-            continue;
-        }
-        let (set_status, ended, reason) = match d.ended {
-            Some((ended, reason)) => (true, ended, reason),
-            None => (false, false, None),
-        };
-        sqlx::query(
-            "UPDATE sdk_sessions SET
-                 last_seen_at = ?2,
-                 event_count = event_count + ?3,
-                 prompt_count = prompt_count + ?4,
-                 cwd = CASE WHEN cwd = '' THEN ?5 ELSE cwd END,
-                 transcript_path = COALESCE(transcript_path, ?6),
-                 status = CASE WHEN ?7 THEN (CASE WHEN ?8 THEN 'ended' ELSE 'active' END) ELSE status END,
-                 ended_at = CASE WHEN ?7 THEN (CASE WHEN ?8 THEN ?2 ELSE NULL END) ELSE ended_at END,
-                 end_reason = CASE WHEN ?7 THEN ?9 ELSE end_reason END
-             WHERE id = ?1",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(d.events)
-        .bind(d.prompts)
-        .bind(d.cwd)
-        .bind(d.transcript_path)
-        .bind(set_status)
-        .bind(ended)
-        .bind(reason)
-        .execute(&mut *conn)
-        .await?;
+    // 5. All sessions in one UPDATE … FROM (VALUES …): a batch from many sessions costs one statement.
+    let changed: Vec<(&&str, &SessionDelta)> =
+        sessions.iter().filter(|(_, d)| d.events > 0).collect();
+    if !changed.is_empty() {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "WITH d(id, events, prompts, cwd, transcript_path, set_status, ended, reason) AS (",
+        );
+        q.push_values(&changed, |mut b, (id, d)| {
+            let (set_status, ended, reason) = match d.ended {
+                Some((ended, reason)) => (true, ended, reason),
+                None => (false, false, None),
+            };
+            b.push_bind(**id)
+                .push_bind(d.events)
+                .push_bind(d.prompts)
+                .push_bind(d.cwd)
+                .push_bind(d.transcript_path)
+                .push_bind(set_status)
+                .push_bind(ended)
+                .push_bind(reason);
+        });
+        q.push(") UPDATE sdk_sessions SET last_seen_at = ")
+            .push_bind(now)
+            .push(
+                ", event_count = event_count + d.events,
+                 prompt_count = prompt_count + d.prompts,
+                 cwd = CASE WHEN sdk_sessions.cwd = '' THEN d.cwd ELSE sdk_sessions.cwd END,
+                 transcript_path = COALESCE(sdk_sessions.transcript_path, d.transcript_path),
+                 status = CASE WHEN d.set_status THEN (CASE WHEN d.ended THEN 'ended' ELSE 'active' END)
+                          ELSE status END,
+                 ended_at = CASE WHEN d.set_status THEN (CASE WHEN d.ended THEN ",
+            )
+            .push_bind(now)
+            .push(
+                " ELSE NULL END) ELSE ended_at END,
+                 end_reason = CASE WHEN d.set_status THEN d.reason ELSE end_reason END
+             FROM d WHERE sdk_sessions.id = d.id",
+            );
+        q.build().execute(&mut *conn).await?;
     }
 
     // 6. Prompts.
