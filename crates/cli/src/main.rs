@@ -6,6 +6,7 @@
 mod hook_cmd;
 mod install_cmd;
 mod logging;
+mod search_cmd;
 mod serve_cmd;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,13 @@ enum Command {
     },
     /// Add claude-mem's hooks to Claude Code's settings (other hooks are kept; a backup is written first).
     Install(install_cmd::InstallArgs),
+    /// Search your memories (hybrid full text + vectors) through the running worker.
+    Search(search_cmd::SearchArgs),
+    /// Rebuild the search indexes from SQLite, with progress.
+    Reindex,
+    /// Manage the local embedding model.
+    #[command(subcommand)]
+    Models(search_cmd::ModelsCommand),
     /// Remove claude-mem's hooks from Claude Code's settings, leaving every other hook as it was.
     Uninstall {
         /// Claude Code settings file to edit (default: ~/.claude/settings.json).
@@ -60,6 +68,9 @@ fn main() -> ExitCode {
         }
         Command::Install(args) => install_cmd::install(args),
         Command::Uninstall { settings } => install_cmd::uninstall(settings),
+        Command::Search(args) => search_cmd::search(args),
+        Command::Reindex => search_cmd::reindex(),
+        Command::Models(cmd) => search_cmd::models(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -31,6 +31,8 @@ pub struct Settings {
     pub log_retention_days: u32,
     /// How hook events become observations: which LLM (if any), batching, retries, budget, prices.
     pub compression: CompressionSettings,
+    /// Embeddings and hybrid ranking.
+    pub search: SearchSettings,
     /// Keys this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -46,7 +48,102 @@ impl Default for Settings {
             log_level: "info".to_owned(),
             log_retention_days: 14,
             compression: CompressionSettings::default(),
+            search: SearchSettings::default(),
             extra: Map::new(),
+        }
+    }
+}
+
+pub const EMBEDDERS: [&str; 4] = ["auto", "minilm", "hash", "openai"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SearchSettings {
+    /// `auto` (the local MiniLM model when installed, else hashing), `minilm`, `hash`, or `openai` (any
+    /// OpenAI-compatible embeddings API). Changing it rebuilds the vector index.
+    pub embedder: String,
+    /// Where the all-MiniLM-L6-v2 files are; relative paths are inside the data directory.
+    pub model_dir: String,
+    pub openai_base_url: String,
+    pub openai_model: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openai_api_key: Option<String>,
+    /// Dimension of the OpenAI-compatible model's vectors (text-embedding-3-small: 1536).
+    pub openai_dim: usize,
+    /// `weighted` (normalised scores, `text_weight`/`vector_weight`) or `rrf` (reciprocal-rank fusion).
+    pub fusion: String,
+    pub text_weight: f32,
+    pub vector_weight: f32,
+    pub rrf_k: f32,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        Self {
+            embedder: "auto".into(),
+            model_dir: "models/all-MiniLM-L6-v2".into(),
+            openai_base_url: "http://127.0.0.1:11434/v1".into(),
+            openai_model: "nomic-embed-text".into(),
+            openai_api_key: None,
+            openai_dim: 768,
+            fusion: "weighted".into(),
+            text_weight: 0.3,
+            vector_weight: 0.7,
+            rrf_k: 60.0,
+            extra: Map::new(),
+        }
+    }
+}
+
+impl SearchSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |field: &str, message: String| {
+            Err(SettingsError::Invalid {
+                field: format!("search.{field}"),
+                message,
+            })
+        };
+        if !EMBEDDERS.contains(&self.embedder.as_str()) {
+            return invalid(
+                "embedder",
+                format!("{:?} is not one of {EMBEDDERS:?}", self.embedder),
+            );
+        }
+        if !["weighted", "rrf"].contains(&self.fusion.as_str()) {
+            return invalid(
+                "fusion",
+                format!("{:?} is not \"weighted\" or \"rrf\"", self.fusion),
+            );
+        }
+        for (field, w) in [
+            ("text_weight", self.text_weight),
+            ("vector_weight", self.vector_weight),
+        ] {
+            if !(0.0..=1.0).contains(&w) {
+                return invalid(field, format!("{w} is outside 0..=1"));
+            }
+        }
+        if !(1.0..=1000.0).contains(&self.rrf_k) {
+            return invalid("rrf_k", format!("{} is outside 1..=1000", self.rrf_k));
+        }
+        if !(8..=8192).contains(&self.openai_dim) {
+            return invalid(
+                "openai_dim",
+                format!("{} is outside 8..=8192", self.openai_dim),
+            );
+        }
+        Ok(())
+    }
+
+    /// The model directory, resolved against the data directory when relative.
+    pub fn model_path(&self, data_dir: &std::path::Path) -> std::path::PathBuf {
+        let p = std::path::Path::new(&self.model_dir);
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            data_dir.join(p)
         }
     }
 }
@@ -325,6 +422,12 @@ impl Settings {
         if let Some(v) = lookup("CLAUDE_MEM_LOG_LEVEL") {
             self.log_level = v.trim().to_owned();
         }
+        if let Some(v) = lookup("CLAUDE_MEM_EMBEDDER") {
+            self.search.embedder = v.trim().to_owned();
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_MODEL_DIR") {
+            self.search.model_dir = v.trim().to_owned();
+        }
         let c = &mut self.compression;
         if let Some(v) = lookup("CLAUDE_MEM_COMPRESSION_ENABLED") {
             c.enabled = parse("CLAUDE_MEM_COMPRESSION_ENABLED", &v)?;
@@ -400,7 +503,8 @@ impl Settings {
                 format!("{} is outside 1..=3650", self.log_retention_days),
             );
         }
-        self.compression.validate()
+        self.compression.validate()?;
+        self.search.validate()
     }
 
     /// Validates, then replaces `path` atomically (temp file in the same directory, fsync, rename).

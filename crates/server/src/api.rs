@@ -21,6 +21,7 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
         "database": state.store.path(),
         "counts": counts,
         "processor": state.processor.as_ref().map(|p| p.status()),
+        "index": state.search.as_ref().map(|s| s.status()),
     })))
 }
 

@@ -6,7 +6,9 @@
 pub mod api;
 pub mod api_error;
 pub mod hooks;
+pub mod indexer;
 pub mod local_guard;
+pub mod search_api;
 pub mod worker;
 
 pub use api_error::ApiError;

@@ -3,12 +3,13 @@
 
 use crate::api_error::{method_not_allowed, not_found};
 use crate::local_guard::{is_loopback_host, require_local, AllowedHosts};
-use crate::{api, hooks};
+use crate::{api, hooks, indexer, search_api};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use claude_mem_core::processor::Processor;
 use claude_mem_core::{DataDir, Settings, Store, StoreError};
+use claude_mem_search::{embedder_from_settings, Fusion, SearchIndex};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub struct AppState {
     pub started: Instant,
     /// Absent only in tests that exercise the HTTP layer alone.
     pub processor: Option<Arc<Processor>>,
+    pub search: Option<Arc<SearchIndex>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/observations/{id}", get(api::get_observation))
         .route("/api/summaries", get(api::list_summaries))
         .route("/api/costs", get(api::costs))
+        .route("/api/search", get(search_api::search))
+        .route("/api/reindex", post(search_api::reindex))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
@@ -108,6 +112,14 @@ impl Worker {
                 return Err(WorkerError::Compressor(e));
             }
         };
+        let search = match open_search(&settings, &data_dir).await {
+            Ok(index) => Some(index),
+            Err(e) => {
+                // Search is derived and optional: capture and compression go on without it.
+                tracing::error!(error = %e, "search index unavailable");
+                None
+            }
+        };
         let processor = Arc::new(Processor::new(
             store.clone(),
             llm,
@@ -122,6 +134,7 @@ impl Worker {
                 data_dir: Arc::new(data_dir),
                 started: Instant::now(),
                 processor: Some(processor),
+                search,
             },
         })
     }
@@ -148,6 +161,13 @@ impl Worker {
             .clone()
             .filter(|_| self.state.settings.compression.enabled)
             .map(|p| tokio::spawn(p.run(stopped)));
+        let indexer = self.state.search.clone().map(|index| {
+            tokio::spawn(indexer::run(
+                store.clone(),
+                index,
+                stop_processor.subscribe(),
+            ))
+        });
         tracing::info!(addr = %self.local_addr, database = %store.path().display(), "worker listening");
         let result = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
@@ -156,8 +176,33 @@ impl Worker {
         if let Some(task) = processor {
             let _ = task.await;
         }
+        if let Some(task) = indexer {
+            let _ = task.await;
+        }
         store.close().await;
         tracing::info!("worker stopped");
         result.map_err(WorkerError::Serve)
     }
+}
+
+/// Loads the embedder (blocking: the model is read from disk) and opens or rebuilds the indexes.
+async fn open_search(settings: &Settings, data_dir: &DataDir) -> Result<Arc<SearchIndex>, String> {
+    let settings = settings.clone();
+    let root = data_dir.root().to_owned();
+    let dir = data_dir.index();
+    tokio::task::spawn_blocking(move || {
+        let (embedder, fallback) = embedder_from_settings(&settings, &root);
+        if let Some(reason) = &fallback {
+            tracing::warn!(reason = %reason, embedder = embedder.id(), "using the fallback embedder");
+        }
+        let s = &settings.search;
+        let fusion = if s.fusion == "rrf" {
+            Fusion::Rrf { k: s.rrf_k }
+        } else {
+            Fusion::Weighted { text: s.text_weight, vector: s.vector_weight }
+        };
+        SearchIndex::open(&dir, embedder, fallback, fusion).map(Arc::new).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
 }

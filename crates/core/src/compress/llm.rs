@@ -21,7 +21,10 @@ use std::fmt::Write as _;
 pub const OBSERVATION_TOOL: &str = "record_observations";
 pub const SUMMARY_TOOL: &str = "record_summary";
 
-pub const SYSTEM_PROMPT: &str = "You are the memory of a coding assistant. You watch what Claude Code did \
+/// The worked examples make the stable prefix (tools + system) longer than every current model's minimum
+/// cacheable length (4,096 tokens for Haiku 4.5), so it is written to the cache once and then read at a
+/// tenth of the input price, and they show the model the judgement we want.
+pub const SYSTEM_PROMPT: &str = concat!("You are the memory of a coding assistant. You watch what Claude Code did \
 in a software project (tool calls: file reads and edits, shell commands and their output, searches, web \
 lookups, MCP tools) and write short, durable memories (\"observations\") that will help a future session \
 of the same project pick up the work without re-reading everything.
@@ -51,7 +54,9 @@ error-handling, database-migration, performance, build, dependencies).
 
 Never copy secrets, tokens, passwords or keys into an observation, even if one slipped into the input; \
 text like [REDACTED:...] marks a removed secret, keep it out of the memory. Write in English. Be factual: \
-never invent files, results or causes that the events do not show. Always answer by calling the tool.";
+never invent files, results or causes that the events do not show. Always answer by calling the tool.
+
+", include_str!("examples.md"));
 
 pub const SUMMARY_SYSTEM_PROMPT: &str = "You are the memory of a coding assistant. At the end of a turn of \
 work in a software project you write a compact summary for the next session: what the user asked \

@@ -73,6 +73,7 @@ struct Inner {
     read: SqlitePool,
     sender: mpsc::Sender<WriteJob>,
     ingested: Arc<Notify>,
+    observed: Arc<Notify>,
 }
 
 fn connect_options(path: &Path) -> SqliteConnectOptions {
@@ -115,6 +116,7 @@ impl Store {
                 read,
                 sender,
                 ingested,
+                observed: Arc::new(Notify::new()),
             }),
         })
     }
@@ -141,6 +143,11 @@ impl Store {
     /// Woken after every commit that stored new events: the processor waits on it instead of polling.
     pub fn ingest_signal(&self) -> Arc<Notify> {
         self.inner.ingested.clone()
+    }
+
+    /// Woken after new observations are committed: the search indexer waits on it.
+    pub fn observation_signal(&self) -> Arc<Notify> {
+        self.inner.observed.clone()
     }
 
     /// Runs `f` on the single writer connection and returns its result. `f` opens its own transaction

@@ -111,6 +111,33 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// The next observations after `after_id`, oldest first: how the search indexer catches up.
+    pub async fn observations_after(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<ObservationRow>, StoreError> {
+        let sql = format!(
+            "SELECT {OBSERVATION_COLUMNS} FROM observations WHERE id > ?1 ORDER BY id LIMIT ?2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(self.read_pool())
+            .await?;
+        rows.iter()
+            .map(observation_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
+    }
+
+    pub async fn max_observation_id(&self) -> Result<i64, StoreError> {
+        let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM observations")
+            .fetch_one(self.read_pool())
+            .await?;
+        Ok(max.unwrap_or(0))
+    }
+
     pub async fn get_observations(&self, ids: &[i64]) -> Result<Vec<ObservationRow>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());

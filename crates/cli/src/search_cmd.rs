@@ -1,0 +1,211 @@
+//! `claude-mem search`, `claude-mem reindex` and `claude-mem models install`: thin clients of the running
+//! worker (which owns the indexes), plus the offline model installer.
+
+use anyhow::{bail, Context};
+use claude_mem_core::{DataDir, Settings};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// What to look for: words, identifiers, paths, "quoted phrases".
+    query: String,
+    /// hybrid (default), text or vector.
+    #[arg(long, default_value = "hybrid")]
+    mode: String,
+    #[arg(long)]
+    project: Option<String>,
+    /// decision, bugfix, feature, refactor, discovery or change.
+    #[arg(long = "type")]
+    kind: Option<String>,
+    /// Only memories newer than this: epoch ms or 30m / 12h / 7d / 2w.
+    #[arg(long)]
+    since: Option<String>,
+    #[arg(long, default_value_t = 10)]
+    limit: usize,
+    /// Print the worker's JSON answer.
+    #[arg(long)]
+    json: bool,
+}
+
+fn worker_url() -> anyhow::Result<String> {
+    let dir = DataDir::resolve().context("cannot locate the data directory")?;
+    Ok(Settings::load_effective(&dir.settings())?.worker_url())
+}
+
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn get_json(agent: &ureq::Agent, url: &str) -> anyhow::Result<Value> {
+    let mut response = agent.get(url).call().with_context(|| {
+        format!("the worker is not reachable at {url} (is `claude-mem serve` running?)")
+    })?;
+    let status = response.status();
+    let body: Value = response
+        .body_mut()
+        .read_json()
+        .context("the worker answered something that is not JSON")?;
+    if !status.is_success() {
+        bail!(
+            "{}: {}",
+            body["error"].as_str().unwrap_or("error"),
+            body["reason"].as_str().unwrap_or("")
+        );
+    }
+    Ok(body)
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub fn search(args: SearchArgs) -> anyhow::Result<()> {
+    let mut url = format!(
+        "{}/api/search?q={}&mode={}&limit={}",
+        worker_url()?,
+        encode(&args.query),
+        encode(&args.mode),
+        args.limit
+    );
+    for (key, value) in [
+        ("project", &args.project),
+        ("type", &args.kind),
+        ("since", &args.since),
+    ] {
+        if let Some(v) = value {
+            url.push_str(&format!("&{key}={}", encode(v)));
+        }
+    }
+    let body = get_json(&agent(Duration::from_secs(30)), &url)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(());
+    }
+    let results = body["results"].as_array().cloned().unwrap_or_default();
+    if results.is_empty() {
+        println!("no memories match {:?}", args.query);
+        return Ok(());
+    }
+    println!(
+        "{:>6}  {:<9}  {:<16}  {:>5}  title",
+        "id", "type", "project", "score"
+    );
+    for r in &results {
+        let o = &r["observation"];
+        let title: String = o["title"].as_str().unwrap_or("").chars().take(80).collect();
+        let project: String = o["project"]
+            .as_str()
+            .unwrap_or("")
+            .chars()
+            .take(16)
+            .collect();
+        println!(
+            "{:>6}  {:<9}  {:<16}  {:>5.2}  {}",
+            o["id"],
+            o["type"].as_str().unwrap_or(""),
+            project,
+            r["score"].as_f64().unwrap_or(0.0),
+            title
+        );
+    }
+    println!(
+        "\n{} result(s), {} mode, {:.1} ms (+{:.1} ms to embed the query)",
+        results.len(),
+        body["mode"].as_str().unwrap_or(""),
+        body["search_ms"].as_f64().unwrap_or(0.0),
+        body["embed_ms"].as_f64().unwrap_or(0.0)
+    );
+    Ok(())
+}
+
+pub fn reindex() -> anyhow::Result<()> {
+    let base = worker_url()?;
+    let agent = agent(Duration::from_secs(60));
+    let mut response = agent
+        .post(&format!("{base}/api/reindex"))
+        .send_empty()
+        .with_context(|| {
+            format!("the worker is not reachable at {base} (is `claude-mem serve` running?)")
+        })?;
+    let body: Value = response.body_mut().read_json()?;
+    if !response.status().is_success() {
+        bail!(
+            "{}: {}",
+            body["error"].as_str().unwrap_or("error"),
+            body["reason"].as_str().unwrap_or("")
+        );
+    }
+    let until = body["until_id"].as_u64().unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(until.max(1));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} reindexing [{bar:40}] {pos}/{len} ({eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    loop {
+        let health = get_json(&agent, &format!("{base}/api/health"))?;
+        let index = &health["index"];
+        bar.set_position(index["last_indexed_id"].as_u64().unwrap_or(0).min(until));
+        if index["state"] == "ready" && index["last_indexed_id"].as_u64().unwrap_or(0) >= until {
+            bar.finish_and_clear();
+            println!(
+                "reindexed: {} documents, {} vectors ({})",
+                index["documents"],
+                index["vectors"],
+                index["embedder"].as_str().unwrap_or("")
+            );
+            return Ok(());
+        }
+        if let Some(err) = index["last_error"].as_str() {
+            bar.println(format!("warning: {err}"));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ModelsCommand {
+    /// Put all-MiniLM-L6-v2 where the worker looks for it (search.model_dir), checking it loads.
+    Install {
+        /// A directory holding the model files (config.json, tokenizer.json, model.safetensors).
+        #[arg(long, env = "CLAUDE_MEM_MODEL_SOURCE")]
+        from: Option<PathBuf>,
+    },
+}
+
+pub fn models(cmd: ModelsCommand) -> anyhow::Result<()> {
+    match cmd {
+        ModelsCommand::Install { from } => {
+            let Some(from) = from else {
+                bail!(
+                    "give the model files with --from DIR (or CLAUDE_MEM_MODEL_SOURCE); \
+                     this build does not download models"
+                );
+            };
+            let dir = DataDir::resolve().context("cannot locate the data directory")?;
+            let settings = Settings::load_effective(&dir.settings())?;
+            let to = settings.search.model_path(dir.root());
+            claude_mem_embed::install_model(&from, &to)
+                .with_context(|| format!("cannot install the model from {}", from.display()))?;
+            println!(
+                "installed all-MiniLM-L6-v2 in {} (restart the worker to use it)",
+                to.display()
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! all-MiniLM-L6-v2 on CPU through candle's BERT, reproducing the sentence-transformers
+//! pipeline of that model (Transformer → mean pooling → Normalize) so vectors match what the
+//! rest of the ecosystem computes for the same text.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::{
+    PaddingDirection, PaddingParams, PaddingStrategy, Tokenizer, TruncationDirection,
+    TruncationParams, TruncationStrategy,
+};
+
+use crate::{l2_normalize, EmbedError, Embedder};
+
+/// Id stamped into vector indexes built with this model.
+pub const MINILM_ID: &str = "minilm-l6-v2";
+/// Output width of all-MiniLM-L6-v2; the hashing fallback uses the same width.
+pub const MINILM_DIM: usize = 384;
+/// sentence-transformers' `max_seq_length` for this model (its tokenizer.json says 128, which
+/// sentence-transformers overrides; following tokenizer.json would silently change vectors of
+/// long texts). Counts [CLS] and [SEP].
+pub const MAX_TOKENS: usize = 256;
+
+/// Files without which the model cannot run.
+pub(crate) const REQUIRED_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+
+/// Texts per forward pass. Bounded because activations grow with batch × longest² (attention),
+/// and larger batches stop paying off on a few CPU cores.
+const MAX_BATCH: usize = 32;
+
+/// A loaded all-MiniLM-L6-v2. Immutable after load, so one instance can be shared across
+/// threads behind an `Arc`.
+pub struct MiniLm {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+}
+
+impl MiniLm {
+    pub fn load(model_dir: &Path) -> Result<Self, EmbedError> {
+        let missing: Vec<&str> = REQUIRED_FILES
+            .iter()
+            .copied()
+            .filter(|f| !model_dir.join(f).is_file())
+            .collect();
+        if !missing.is_empty() {
+            return Err(EmbedError::ModelMissing(format!(
+                "{} lacks {}",
+                model_dir.display(),
+                missing.join(", ")
+            )));
+        }
+        let path = |f: &str| -> PathBuf { model_dir.join(f) };
+
+        let config_text = std::fs::read_to_string(path("config.json"))
+            .map_err(|e| EmbedError::Load(format!("config.json: {e}")))?;
+        let config: Config = serde_json::from_str(&config_text)
+            .map_err(|e| EmbedError::Load(format!("config.json: {e}")))?;
+        if config.hidden_size != MINILM_DIM {
+            return Err(EmbedError::Load(format!(
+                "config.json: hidden_size {} is not {MINILM_DIM}; not all-MiniLM-L6-v2",
+                config.hidden_size
+            )));
+        }
+
+        let mut tokenizer = Tokenizer::from_file(path("tokenizer.json"))
+            .map_err(|e| EmbedError::Load(format!("tokenizer.json: {e}")))?;
+        let pad_id = u32::try_from(config.pad_token_id)
+            .map_err(|e| EmbedError::Load(format!("config.json: pad_token_id: {e}")))?;
+        let pad_token = tokenizer
+            .get_padding()
+            .map(|p| p.pad_token.clone())
+            .unwrap_or_else(|| "[PAD]".to_string());
+        // tokenizer.json ships fixed 128-token padding; padding each batch only to its longest
+        // text is what keeps short texts cheap.
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            direction: PaddingDirection::Right,
+            pad_to_multiple_of: None,
+            pad_id,
+            pad_type_id: 0,
+            pad_token,
+        }));
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                direction: TruncationDirection::Right,
+                max_length: MAX_TOKENS,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+            }))
+            .map_err(|e| EmbedError::Load(format!("tokenizer truncation: {e}")))?;
+
+        let device = Device::Cpu;
+        // Read into memory rather than mmap: mmap needs `unsafe` and its safety depends on
+        // nobody rewriting the file (e.g. `models install`) while we run; 90 MB is affordable.
+        let weights = std::fs::read(path("model.safetensors"))
+            .map_err(|e| EmbedError::Load(format!("model.safetensors: {e}")))?;
+        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
+            .map_err(|e| EmbedError::Load(format!("model.safetensors: {e}")))?;
+        let model = BertModel::load(vb, &config)
+            .map_err(|e| EmbedError::Load(format!("model.safetensors: {e}")))?;
+
+        Ok(Self {
+            model,
+            tokenizer,
+            device,
+        })
+    }
+
+    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let infer = |e: candle_core::Error| EmbedError::Inference(e.to_string());
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| EmbedError::Inference(format!("tokenize: {e}")))?;
+        let batch = encodings.len();
+        let seq = encodings.first().map_or(0, |e| e.get_ids().len());
+        let mut ids = Vec::with_capacity(batch * seq);
+        let mut mask = Vec::with_capacity(batch * seq);
+        for enc in &encodings {
+            if enc.get_ids().len() != seq {
+                return Err(EmbedError::Inference(
+                    "tokenizer returned ragged batch".to_string(),
+                ));
+            }
+            ids.extend_from_slice(enc.get_ids());
+            mask.extend_from_slice(enc.get_attention_mask());
+        }
+        let ids = Tensor::from_vec(ids, (batch, seq), &self.device).map_err(infer)?;
+        let mask = Tensor::from_vec(mask, (batch, seq), &self.device).map_err(infer)?;
+        let type_ids = ids.zeros_like().map_err(infer)?;
+
+        let hidden = self
+            .model
+            .forward(&ids, &type_ids, Some(&mask))
+            .map_err(infer)?; // (batch, seq, dim)
+
+        // Mean over real tokens only: padding positions still get hidden states and must not
+        // dilute the average, or a text's vector would depend on its batch neighbours.
+        let mask = mask
+            .to_dtype(DType::F32)
+            .and_then(|m| m.unsqueeze(2))
+            .map_err(infer)?; // (batch, seq, 1)
+        let summed = hidden
+            .broadcast_mul(&mask)
+            .and_then(|h| h.sum(1))
+            .map_err(infer)?; // (batch, dim)
+        let counts = mask.sum(1).map_err(infer)?; // (batch, 1)
+        let mean = summed.broadcast_div(&counts).map_err(infer)?;
+        let mut rows = mean.to_vec2::<f32>().map_err(infer)?;
+        rows.iter_mut().for_each(|r| l2_normalize(r));
+        Ok(rows)
+    }
+}
+
+impl Embedder for MiniLm {
+    fn id(&self) -> &str {
+        MINILM_ID
+    }
+
+    fn dim(&self) -> usize {
+        MINILM_DIM
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        // Batch texts of similar length together so padding (wasted attention work) stays
+        // small, then put the vectors back in the caller's order. Byte length is a cheap,
+        // good-enough proxy for token count.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for chunk in order.chunks(MAX_BATCH) {
+            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            let vectors = self.embed_batch(&batch)?;
+            if vectors.len() != chunk.len() {
+                return Err(EmbedError::Inference(format!(
+                    "model returned {} vectors for {} texts",
+                    vectors.len(),
+                    chunk.len()
+                )));
+            }
+            for (&i, v) in chunk.iter().zip(vectors) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+}

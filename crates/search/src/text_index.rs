@@ -1,0 +1,398 @@
+//! Full-text index (Tantivy, BM25) over observations. Derived data: it can always be rebuilt from SQLite.
+
+use crate::code_tokenizer::{tokenize, CodeTokenizer};
+use crate::{Doc, Filters, SearchError};
+use std::path::Path;
+use std::sync::Mutex;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value, STRING,
+};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+const TOKENIZER: &str = "code";
+/// Text fields and how much a match in each counts: a hit in the title or a keyword says more than one
+/// somewhere in the narrative.
+const WEIGHTS: [(&str, f32); 8] = [
+    ("title", 3.0),
+    ("keywords", 2.0),
+    ("files", 2.0),
+    ("subtitle", 1.5),
+    ("concepts", 1.5),
+    ("facts", 1.2),
+    ("narrative", 1.0),
+    ("type_text", 0.5),
+];
+
+pub struct TextIndex {
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    id: Field,
+    project: Field,
+    kind: Field,
+    created_at: Field,
+    text_fields: Vec<(Field, f32)>,
+}
+
+fn schema() -> Schema {
+    let mut b = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(TOKENIZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    b.add_i64_field(
+        "id",
+        NumericOptions::default()
+            .set_indexed()
+            .set_stored()
+            .set_fast(),
+    );
+    b.add_text_field("project", STRING);
+    b.add_text_field("type", STRING);
+    b.add_i64_field(
+        "created_at",
+        NumericOptions::default().set_indexed().set_fast(),
+    );
+    for (name, _) in WEIGHTS {
+        b.add_text_field(name, text.clone());
+    }
+    b.build()
+}
+
+impl TextIndex {
+    /// Opens the index in `dir`, creating it when empty. A directory holding an index of another schema is
+    /// an error: the caller rebuilds.
+    pub fn open_or_create(dir: &Path) -> Result<Self, SearchError> {
+        std::fs::create_dir_all(dir)?;
+        let directory = tantivy::directory::MmapDirectory::open(dir)?;
+        let index = if Index::exists(&directory)? {
+            Index::open(directory)?
+        } else {
+            Index::create(directory, schema(), tantivy::IndexSettings::default())?
+        };
+        if index.schema() != schema() {
+            return Err(SearchError::Incompatible("full-text schema changed".into()));
+        }
+        Self::from_index(index)
+    }
+
+    pub fn in_memory() -> Result<Self, SearchError> {
+        Self::from_index(Index::create_in_ram(schema()))
+    }
+
+    fn from_index(index: Index) -> Result<Self, SearchError> {
+        index.tokenizers().register(TOKENIZER, CodeTokenizer);
+        let s = index.schema();
+        let field = |name: &str| s.get_field(name).map_err(SearchError::from);
+        let text_fields = WEIGHTS
+            .iter()
+            .map(|(name, w)| Ok((field(name)?, *w)))
+            .collect::<Result<Vec<_>, SearchError>>()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let writer = index.writer(50_000_000)?;
+        Ok(Self {
+            id: field("id")?,
+            project: field("project")?,
+            kind: field("type")?,
+            created_at: field("created_at")?,
+            text_fields,
+            writer: Mutex::new(writer),
+            reader,
+        })
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, IndexWriter>, SearchError> {
+        self.writer
+            .lock()
+            .map_err(|_| SearchError::Incompatible("index writer poisoned".into()))
+    }
+
+    /// Adds (or replaces) documents; visible after [`TextIndex::commit`].
+    pub fn add(&self, docs: &[Doc]) -> Result<(), SearchError> {
+        let writer = self.lock()?;
+        for d in docs {
+            writer.delete_term(Term::from_field_i64(self.id, d.id));
+            let mut doc = doc!(
+                self.id => d.id,
+                self.project => d.project.clone(),
+                self.kind => d.kind.clone(),
+                self.created_at => d.created_at,
+            );
+            let values = [
+                d.title.clone(),
+                d.keywords.join(" "),
+                d.files.join(" "),
+                d.subtitle.clone(),
+                d.concepts.join(" "),
+                d.facts.join("\n"),
+                d.narrative.clone(),
+                d.kind.clone(),
+            ];
+            for ((field, _), value) in self.text_fields.iter().zip(values) {
+                doc.add_text(*field, value);
+            }
+            writer.add_document(doc)?;
+        }
+        Ok(())
+    }
+
+    pub fn delete(&self, id: i64) -> Result<(), SearchError> {
+        self.lock()?.delete_term(Term::from_field_i64(self.id, id));
+        Ok(())
+    }
+
+    /// Makes pending changes durable and searchable.
+    pub fn commit(&self) -> Result<(), SearchError> {
+        self.lock()?.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    pub fn clear(&self) -> Result<(), SearchError> {
+        let mut w = self.lock()?;
+        w.delete_all_documents()?;
+        w.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    fn build_query(&self, query: &str, filters: &Filters) -> Option<Box<dyn Query>> {
+        let (phrases, free) = split_phrases(query);
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for token in tokenize(&free) {
+            for (field, weight) in &self.text_fields {
+                let term = Term::from_field_text(*field, &token.text);
+                let q: Box<dyn Query> =
+                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+                should.push((Occur::Should, Box::new(BoostQuery::new(q, *weight))));
+            }
+        }
+        for phrase in phrases {
+            // Only single-word tokens: the whole-identifier token overlaps its parts.
+            let words: Vec<String> = tokenize(&phrase)
+                .into_iter()
+                .filter(|t| t.position_length == 1)
+                .map(|t| t.text)
+                .collect();
+            if words.is_empty() {
+                continue;
+            }
+            let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for (field, weight) in &self.text_fields {
+                let q: Box<dyn Query> = if words.len() == 1 {
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(*field, &words[0]),
+                        IndexRecordOption::WithFreqs,
+                    ))
+                } else {
+                    Box::new(PhraseQuery::new(
+                        words
+                            .iter()
+                            .map(|w| Term::from_field_text(*field, w))
+                            .collect(),
+                    ))
+                };
+                alternatives.push((Occur::Should, Box::new(BoostQuery::new(q, *weight))));
+            }
+            must.push((Occur::Must, Box::new(BooleanQuery::new(alternatives))));
+        }
+        if must.is_empty() && should.is_empty() {
+            return None;
+        }
+        let mut clauses = must;
+        if !should.is_empty() {
+            let occur = if clauses.is_empty() {
+                Occur::Must
+            } else {
+                Occur::Should
+            };
+            clauses.push((occur, Box::new(BooleanQuery::new(should))));
+        }
+        if let Some(p) = &filters.project {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(self.project, p),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        if let Some(k) = &filters.kind {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(self.kind, k),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        if let Some(since) = filters.since_ms {
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    std::ops::Bound::Included(Term::from_field_i64(self.created_at, since)),
+                    std::ops::Bound::Unbounded,
+                )),
+            ));
+        }
+        Some(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    /// BM25 hits, best first: (observation id, score).
+    pub fn search(
+        &self,
+        query: &str,
+        filters: &Filters,
+        limit: usize,
+    ) -> Result<Vec<(i64, f32)>, SearchError> {
+        let Some(q) = self.build_query(query, filters) else {
+            return Ok(Vec::new());
+        };
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&q, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        let mut out = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            if let Some(id) = doc.get_first(self.id).and_then(|v| v.as_i64()) {
+                out.push((id, score));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `say "exact words" here` → (["exact words"], "say  here").
+fn split_phrases(query: &str) -> (Vec<String>, String) {
+    let mut phrases = Vec::new();
+    let mut free = String::new();
+    let mut parts = query.split('"');
+    let mut inside = false;
+    for part in parts.by_ref() {
+        if inside {
+            phrases.push(part.to_owned());
+        } else {
+            free.push_str(part);
+            free.push(' ');
+        }
+        inside = !inside;
+    }
+    (phrases, free)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(id: i64, project: &str, title: &str, files: &[&str], created_at: i64) -> Doc {
+        Doc {
+            id,
+            project: project.into(),
+            kind: "bugfix".into(),
+            created_at,
+            title: title.into(),
+            files: files.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn index() -> TextIndex {
+        let idx = TextIndex::in_memory().unwrap();
+        idx.add(&[
+            doc(
+                1,
+                "api",
+                "Fixed parseConfigFile crash on empty input",
+                &["src/config/parse.rs"],
+                10,
+            ),
+            doc(
+                2,
+                "api",
+                "Added WAL mode to the store",
+                &["src/store/db.rs"],
+                20,
+            ),
+            doc(
+                3,
+                "web",
+                "Refactored useAuth hook",
+                &["web/src/hooks/useAuth.ts"],
+                30,
+            ),
+            doc(4, "api", "Parse errors now carry the line number", &[], 40),
+        ])
+        .unwrap();
+        idx.commit().unwrap();
+        idx
+    }
+
+    fn ids(hits: Vec<(i64, f32)>) -> Vec<i64> {
+        hits.into_iter().map(|h| h.0).collect()
+    }
+
+    #[test]
+    fn identifiers_and_paths_match_loosely() {
+        let idx = index();
+        let f = Filters::default();
+        assert_eq!(ids(idx.search("store db", &f, 5).unwrap())[0], 2);
+        assert_eq!(ids(idx.search("parse config", &f, 5).unwrap())[0], 1);
+        assert_eq!(ids(idx.search("parseConfigFile", &f, 5).unwrap())[0], 1);
+        assert_eq!(ids(idx.search("use auth", &f, 5).unwrap())[0], 3);
+    }
+
+    #[test]
+    fn phrases_and_filters() {
+        let idx = index();
+        let f = Filters::default();
+        assert_eq!(ids(idx.search("\"line number\"", &f, 5).unwrap()), [4]);
+        assert!(idx.search("\"number line\"", &f, 5).unwrap().is_empty());
+        let web = Filters {
+            project: Some("web".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(idx.search("refactored hook parse", &web, 5).unwrap()),
+            [3]
+        );
+        let recent = Filters {
+            since_ms: Some(25),
+            ..Default::default()
+        };
+        assert_eq!(ids(idx.search("parse", &recent, 5).unwrap()), [4]);
+        assert!(idx.search("   ", &f, 5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn re_adding_replaces_and_delete_removes() {
+        let idx = index();
+        idx.add(&[doc(
+            2,
+            "api",
+            "Switched the store to rollback journal",
+            &[],
+            50,
+        )])
+        .unwrap();
+        idx.delete(3).unwrap();
+        idx.commit().unwrap();
+        assert_eq!(idx.num_docs(), 3);
+        assert!(idx
+            .search("WAL", &Filters::default(), 5)
+            .unwrap()
+            .is_empty());
+        assert!(idx
+            .search("useAuth", &Filters::default(), 5)
+            .unwrap()
+            .is_empty());
+    }
+}

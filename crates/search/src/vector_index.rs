@@ -1,0 +1,280 @@
+//! Vector index: hnsw_rs (cosine) over observation embeddings, with the metadata filters need.
+//!
+//! HNSW graphs cannot delete, so deletes are tombstones filtered at query time and dropped by the next
+//! rebuild. The graph is dumped with hnsw_rs's own format beside a small JSON file of ids, filter metadata
+//! and tombstones, so a restart reloads instead of re-embedding.
+
+use crate::{Filters, SearchError};
+use hnsw_rs::hnswio::HnswIo;
+use hnsw_rs::prelude::{AnnT, DistCosine, Hnsw};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+const BASENAME: &str = "vectors";
+const MAX_CONNECTIONS: usize = 16;
+const EF_CONSTRUCTION: usize = 200;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VectorMeta {
+    pub project: String,
+    pub kind: String,
+    pub created_at: i64,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct Sidecar {
+    dim: usize,
+    meta: HashMap<i64, VectorMeta>,
+    tombstones: HashSet<i64>,
+}
+
+pub struct VectorIndex {
+    hnsw: Hnsw<'static, f32, DistCosine>,
+    dim: usize,
+    meta: HashMap<i64, VectorMeta>,
+    tombstones: HashSet<i64>,
+}
+
+fn new_graph(capacity: usize) -> Hnsw<'static, f32, DistCosine> {
+    Hnsw::new(
+        MAX_CONNECTIONS,
+        capacity.max(10_000),
+        16,
+        EF_CONSTRUCTION,
+        DistCosine {},
+    )
+}
+
+impl VectorIndex {
+    pub fn new(dim: usize, capacity: usize) -> Self {
+        Self {
+            hnsw: new_graph(capacity),
+            dim,
+            meta: HashMap::new(),
+            tombstones: HashSet::new(),
+        }
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Live vectors (tombstones excluded).
+    pub fn len(&self) -> usize {
+        self.meta.len() - self.tombstones.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn contains(&self, id: i64) -> bool {
+        self.meta.contains_key(&id) && !self.tombstones.contains(&id)
+    }
+
+    /// Inserts vectors for new ids; ids already present are skipped (observations do not change).
+    pub fn insert(
+        &mut self,
+        items: Vec<(i64, Vec<f32>, VectorMeta)>,
+    ) -> Result<usize, SearchError> {
+        let mut batch = Vec::with_capacity(items.len());
+        for (id, vector, meta) in items {
+            if vector.len() != self.dim {
+                return Err(SearchError::Incompatible(format!(
+                    "vector of dimension {} in an index of dimension {}",
+                    vector.len(),
+                    self.dim
+                )));
+            }
+            if self.meta.contains_key(&id) {
+                continue;
+            }
+            let Ok(data_id) = usize::try_from(id) else {
+                continue;
+            };
+            self.meta.insert(id, meta);
+            batch.push((vector, data_id));
+        }
+        let refs: Vec<(&Vec<f32>, usize)> = batch.iter().map(|(v, id)| (v, *id)).collect();
+        if refs.len() > 1 {
+            self.hnsw.parallel_insert(&refs);
+        } else if let Some((v, id)) = refs.first() {
+            self.hnsw.insert((v.as_slice(), *id));
+        }
+        Ok(refs.len())
+    }
+
+    pub fn delete(&mut self, id: i64) {
+        if self.meta.contains_key(&id) {
+            self.tombstones.insert(id);
+        }
+    }
+
+    /// Nearest neighbours passing `filters`: (id, cosine similarity), best first.
+    pub fn search(&self, query: &[f32], filters: &Filters, k: usize) -> Vec<(i64, f32)> {
+        if self.is_empty() || query.len() != self.dim {
+            return Vec::new();
+        }
+        let accept = |data_id: &usize| -> bool {
+            let id = *data_id as i64;
+            if self.tombstones.contains(&id) {
+                return false;
+            }
+            let Some(m) = self.meta.get(&id) else {
+                return false;
+            };
+            filters.project.as_ref().is_none_or(|p| &m.project == p)
+                && filters.kind.as_ref().is_none_or(|k| &m.kind == k)
+                && filters.since_ms.is_none_or(|s| m.created_at >= s)
+        };
+        let ef = (k * 4).max(64);
+        self.hnsw
+            .search_filter(query, k, ef, Some(&accept))
+            .into_iter()
+            .map(|n| (n.d_id as i64, 1.0 - n.distance))
+            .collect()
+    }
+
+    /// Dumps the graph and the sidecar into `dir` (replacing what was there).
+    pub fn save(&self, dir: &Path) -> Result<(), SearchError> {
+        std::fs::create_dir_all(dir)?;
+        if !self.meta.is_empty() {
+            self.hnsw
+                .file_dump(dir, BASENAME)
+                .map_err(|e| SearchError::Vector(e.to_string()))?;
+        }
+        let sidecar = Sidecar {
+            dim: self.dim,
+            meta: self.meta.clone(),
+            tombstones: self.tombstones.clone(),
+        };
+        let tmp = dir.join(format!("{BASENAME}.meta.json.tmp"));
+        std::fs::write(&tmp, serde_json::to_vec(&sidecar)?)?;
+        std::fs::rename(tmp, dir.join(format!("{BASENAME}.meta.json")))?;
+        Ok(())
+    }
+
+    /// Reloads what [`VectorIndex::save`] wrote. Missing or unreadable files are an error: rebuild.
+    pub fn load(dir: &Path, dim: usize) -> Result<Self, SearchError> {
+        let sidecar: Sidecar =
+            serde_json::from_slice(&std::fs::read(dir.join(format!("{BASENAME}.meta.json")))?)?;
+        if sidecar.dim != dim {
+            return Err(SearchError::Incompatible(format!(
+                "stored vectors have dimension {}, the embedder makes {dim}",
+                sidecar.dim
+            )));
+        }
+        if sidecar.meta.is_empty() {
+            return Ok(Self::new(dim, 0));
+        }
+        // hnsw_rs ties the graph's lifetime to its loader; one loader per process start is leaked (a few
+        // hundred bytes, data is copied since mmap is off) so the graph can live as long as the worker.
+        let dir = dir.to_owned();
+        // hnsw_rs unwraps inside its loader on some corrupt files; a corrupt derived index must mean
+        // "rebuild", never a crashed worker.
+        let loaded = std::panic::catch_unwind(move || {
+            let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(&dir, BASENAME)));
+            io.load_hnsw::<f32, DistCosine>()
+        });
+        let hnsw: Hnsw<'static, f32, DistCosine> = match loaded {
+            Ok(Ok(h)) => h,
+            Ok(Err(e)) => {
+                return Err(SearchError::Vector(format!(
+                    "cannot reload the vector graph: {e}"
+                )))
+            }
+            Err(_) => {
+                return Err(SearchError::Vector(
+                    "the vector graph file is corrupt".into(),
+                ))
+            }
+        };
+        if hnsw.get_nb_point() != sidecar.meta.len() {
+            return Err(SearchError::Vector(format!(
+                "vector graph has {} points but its sidecar lists {}",
+                hnsw.get_nb_point(),
+                sidecar.meta.len()
+            )));
+        }
+        Ok(Self {
+            hnsw,
+            dim,
+            meta: sidecar.meta,
+            tombstones: sidecar.tombstones,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(v: &[f32]) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect()
+    }
+
+    fn meta(project: &str, t: i64) -> VectorMeta {
+        VectorMeta {
+            project: project.into(),
+            kind: "bugfix".into(),
+            created_at: t,
+        }
+    }
+
+    fn sample() -> VectorIndex {
+        let mut idx = VectorIndex::new(3, 100);
+        idx.insert(vec![
+            (1, unit(&[1.0, 0.0, 0.0]), meta("a", 1)),
+            (2, unit(&[0.9, 0.1, 0.0]), meta("b", 2)),
+            (3, unit(&[0.0, 1.0, 0.0]), meta("a", 3)),
+            (4, unit(&[0.0, 0.0, 1.0]), meta("a", 4)),
+        ])
+        .unwrap();
+        idx
+    }
+
+    #[test]
+    fn nearest_first_with_filters_and_tombstones() {
+        let mut idx = sample();
+        let q = unit(&[1.0, 0.05, 0.0]);
+        let hits = idx.search(&q, &Filters::default(), 2);
+        assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [1, 2]);
+        assert!(hits[0].1 > 0.99);
+        let only_b = Filters {
+            project: Some("b".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            idx.search(&q, &only_b, 3)
+                .iter()
+                .map(|h| h.0)
+                .collect::<Vec<_>>(),
+            [2]
+        );
+        idx.delete(1);
+        assert_eq!(idx.search(&q, &Filters::default(), 1)[0].0, 2);
+        assert_eq!(idx.len(), 3);
+        assert!(idx.insert(vec![(9, vec![1.0, 0.0], meta("a", 0))]).is_err());
+    }
+
+    #[test]
+    fn save_and_reload_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut idx = sample();
+        idx.delete(4);
+        idx.save(dir.path()).unwrap();
+        let back = VectorIndex::load(dir.path(), 3).unwrap();
+        assert_eq!(back.len(), 3);
+        assert!(!back.contains(4));
+        let q = unit(&[0.0, 1.0, 0.1]);
+        assert_eq!(back.search(&q, &Filters::default(), 1)[0].0, 3);
+        assert!(matches!(
+            VectorIndex::load(dir.path(), 5),
+            Err(SearchError::Incompatible(_))
+        ));
+        std::fs::write(dir.path().join("vectors.hnsw.graph"), b"garbage").unwrap();
+        assert!(VectorIndex::load(dir.path(), 3).is_err());
+    }
+}
