@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod compression;
+mod search;
 
 #[derive(Debug, Parser)]
 #[command(about = "Benchmarks of claude-mem; each prints a table and can write a JSON report")]
@@ -21,6 +22,18 @@ enum Bench {
     Ingest(Args),
     /// Local compressor throughput, hook-to-observation lag, LLM tokens and cache hits (issue: compression).
     Compression(compression::Args),
+    /// Index build, hybrid query latency, embedding throughput, size and memory at scale (issue: search).
+    Search(search::Args),
+    /// Recall@5 and MRR of text, vector and hybrid search on tests/eval.
+    SearchEval {
+        /// all-MiniLM-L6-v2 files (default: ../shared/models/all-MiniLM-L6-v2); `hash` for the fallback.
+        #[arg(long)]
+        model_dir: Option<PathBuf>,
+        #[arg(long)]
+        rrf: bool,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -289,6 +302,8 @@ fn main() -> anyhow::Result<()> {
     match Bench::parse() {
         Bench::Ingest(args) => ingest_bench(args),
         Bench::Compression(args) => compression::run(args),
+        Bench::Search(args) => search::run(args),
+        Bench::SearchEval { model_dir, rrf, json } => search_eval(model_dir, rrf, json),
     }
 }
 
@@ -401,6 +416,41 @@ fn ingest_bench(args: Args) -> anyhow::Result<()> {
             report.ingest.lost,
             report.ingest.errors
         );
+    }
+    Ok(())
+}
+
+fn search_eval(model_dir: Option<PathBuf>, rrf: bool, json: Option<PathBuf>) -> anyhow::Result<()> {
+    use claude_mem_embed::{Embedder, HashEmbedder, MiniLm};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let embedder: std::sync::Arc<dyn Embedder> = match model_dir.as_deref().and_then(Path::to_str) {
+        Some("hash") => std::sync::Arc::new(HashEmbedder::new(384)),
+        _ => std::sync::Arc::new(MiniLm::load(
+            &model_dir.unwrap_or_else(|| root.join("../shared/models/all-MiniLM-L6-v2")),
+        )?),
+    };
+    let fusion = if rrf {
+        claude_mem_search::Fusion::Rrf { k: 60.0 }
+    } else {
+        claude_mem_search::Fusion::default()
+    };
+    let r = claude_mem_search::eval::evaluate(&root.join("tests/eval"), embedder, fusion)?;
+    println!(
+        "{} observations, {} queries, embedder {}\n\n| mode   | recall@5 | MRR   |\n|--------|----------|-------|",
+        r.observations, r.queries, r.embedder
+    );
+    for (name, m) in [("text", &r.text), ("vector", &r.vector), ("hybrid", &r.hybrid)] {
+        println!("| {name:<6} | {:.3}    | {:.3} |", m.recall_at_5, m.mrr);
+    }
+    println!("\n| query kind | text R@5 / MRR | vector R@5 / MRR | hybrid R@5 / MRR |\n|---|---|---|---|");
+    for ((kind, h), ((_, t), (_, v))) in r.hybrid_by_kind.iter().zip(r.text_by_kind.iter().zip(r.vector_by_kind.iter())) {
+        println!(
+            "| {kind} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} |",
+            t.recall_at_5, t.mrr, v.recall_at_5, v.mrr, h.recall_at_5, h.mrr
+        );
+    }
+    if let Some(path) = json {
+        write_json(&path, &r)?;
     }
     Ok(())
 }

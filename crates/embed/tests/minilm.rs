@@ -79,11 +79,18 @@ fn matches_independent_reference() {
         let single = model.embed(&[s.text.as_str()]).unwrap().remove(0);
         let c_batch = cosine(v, &s.embedding);
         let c_single = cosine(&single, &s.embedding);
-        eprintln!("cos batch {c_batch:.6} single {c_single:.6}  {:?}", s.text);
+        let max_diff = v
+            .iter()
+            .chain(&single)
+            .zip(s.embedding.iter().chain(&s.embedding))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        let shown: String = s.text.chars().take(60).collect();
+        eprintln!("cos {c_batch:.7}/{c_single:.7} max |diff| {max_diff:.1e}  {shown:?}");
         assert!(c_batch >= 0.99 && c_single >= 0.99, "{:?}", s.text);
         worst = worst.min(c_batch).min(c_single);
     }
-    eprintln!("worst cosine vs reference: {worst:.6}");
+    eprintln!("worst cosine vs reference: {worst:.7}");
 }
 
 #[test]
@@ -114,12 +121,12 @@ fn shape_norm_and_semantics() {
 fn long_batches_keep_order() {
     let model = load();
     // More texts than one internal batch, lengths shuffled, so reordering is exercised.
-    let texts: Vec<String> = (0..70)
-        .map(|i| format!("note {i}: {}", "word ".repeat((i * 37) % 50)))
+    let texts: Vec<String> = (0..40)
+        .map(|i| format!("note {i}: {}", "word ".repeat((i * 7) % 12)))
         .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let all = model.embed(&refs).unwrap();
-    for i in [0, 13, 41, 69] {
+    for i in [0, 13, 33, 39] {
         let one = model.embed(&[refs[i]]).unwrap().remove(0);
         assert!(cosine(&all[i], &one) > 0.9999, "text {i}");
     }

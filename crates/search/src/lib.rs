@@ -6,6 +6,7 @@
 
 pub mod code_tokenizer;
 pub mod embedder_choice;
+pub mod eval;
 pub mod fusion;
 pub mod search_index;
 pub mod text_index;
