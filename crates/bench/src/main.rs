@@ -303,7 +303,11 @@ fn main() -> anyhow::Result<()> {
         Bench::Ingest(args) => ingest_bench(args),
         Bench::Compression(args) => compression::run(args),
         Bench::Search(args) => search::run(args),
-        Bench::SearchEval { model_dir, rrf, json } => search_eval(model_dir, rrf, json),
+        Bench::SearchEval {
+            model_dir,
+            rrf,
+            json,
+        } => search_eval(model_dir, rrf, json),
     }
 }
 
@@ -439,11 +443,19 @@ fn search_eval(model_dir: Option<PathBuf>, rrf: bool, json: Option<PathBuf>) -> 
         "{} observations, {} queries, embedder {}\n\n| mode   | recall@5 | MRR   |\n|--------|----------|-------|",
         r.observations, r.queries, r.embedder
     );
-    for (name, m) in [("text", &r.text), ("vector", &r.vector), ("hybrid", &r.hybrid)] {
+    for (name, m) in [
+        ("text", &r.text),
+        ("vector", &r.vector),
+        ("hybrid", &r.hybrid),
+    ] {
         println!("| {name:<6} | {:.3}    | {:.3} |", m.recall_at_5, m.mrr);
     }
     println!("\n| query kind | text R@5 / MRR | vector R@5 / MRR | hybrid R@5 / MRR |\n|---|---|---|---|");
-    for ((kind, h), ((_, t), (_, v))) in r.hybrid_by_kind.iter().zip(r.text_by_kind.iter().zip(r.vector_by_kind.iter())) {
+    for ((kind, h), ((_, t), (_, v))) in r
+        .hybrid_by_kind
+        .iter()
+        .zip(r.text_by_kind.iter().zip(r.vector_by_kind.iter()))
+    {
         println!(
             "| {kind} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} |",
             t.recall_at_5, t.mrr, v.recall_at_5, v.mrr, h.recall_at_5, h.mrr

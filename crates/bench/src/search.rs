@@ -46,26 +46,73 @@ struct Report {
     embed_sentences_per_second: Vec<(usize, f64)>,
 }
 
-const VERBS: [&str; 8] = ["Fixed", "Added", "Refactored", "Investigated", "Replaced", "Documented", "Removed", "Optimised"];
+const VERBS: [&str; 8] = [
+    "Fixed",
+    "Added",
+    "Refactored",
+    "Investigated",
+    "Replaced",
+    "Documented",
+    "Removed",
+    "Optimised",
+];
 const THINGS: [&str; 16] = [
-    "retry backoff in the queue worker", "token refresh in the auth middleware", "pagination cursor in the orders API",
-    "WAL checkpoint in the SQLite store", "flaky login test", "memory leak in the image cache", "CSV import of invoices",
-    "rate limiter ordering", "Terraform VPC module", "React useAuth hook", "Kotlin Room migration", "Go CLI flag parsing",
-    "Svelte timeline virtual list", "Airflow DAG retries", "HTTP client connection pool", "JSON schema validation",
+    "retry backoff in the queue worker",
+    "token refresh in the auth middleware",
+    "pagination cursor in the orders API",
+    "WAL checkpoint in the SQLite store",
+    "flaky login test",
+    "memory leak in the image cache",
+    "CSV import of invoices",
+    "rate limiter ordering",
+    "Terraform VPC module",
+    "React useAuth hook",
+    "Kotlin Room migration",
+    "Go CLI flag parsing",
+    "Svelte timeline virtual list",
+    "Airflow DAG retries",
+    "HTTP client connection pool",
+    "JSON schema validation",
 ];
 const FILES: [&str; 12] = [
-    "src/queue/worker.rs", "src/auth/middleware.rs", "src/api/orders.rs", "src/store/db.rs", "tests/login.rs",
-    "web/src/hooks/useAuth.ts", "app/src/main/java/db/Migrations.kt", "cmd/kitectl/flags.go", "infra/vpc/main.tf",
-    "viewer/src/Timeline.svelte", "dags/invoices.py", "src/http/pool.rs",
+    "src/queue/worker.rs",
+    "src/auth/middleware.rs",
+    "src/api/orders.rs",
+    "src/store/db.rs",
+    "tests/login.rs",
+    "web/src/hooks/useAuth.ts",
+    "app/src/main/java/db/Migrations.kt",
+    "cmd/kitectl/flags.go",
+    "infra/vpc/main.tf",
+    "viewer/src/Timeline.svelte",
+    "dags/invoices.py",
+    "src/http/pool.rs",
 ];
-const PROJECTS: [&str; 7] = ["ledger-api", "atlas-web", "tidepool", "kitectl", "fieldnotes", "infra-platform", "trace-viewer"];
-const TYPES: [&str; 6] = ["bugfix", "feature", "refactor", "discovery", "decision", "change"];
+const PROJECTS: [&str; 7] = [
+    "ledger-api",
+    "atlas-web",
+    "tidepool",
+    "kitectl",
+    "fieldnotes",
+    "infra-platform",
+    "trace-viewer",
+];
+const TYPES: [&str; 6] = [
+    "bugfix",
+    "feature",
+    "refactor",
+    "discovery",
+    "decision",
+    "change",
+];
 
 /// Deterministic, varied observations (a linear congruential walk over the vocabulary).
 pub fn generate(n: usize) -> Vec<Doc> {
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = |m: usize| {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         ((x >> 33) as usize) % m
     };
     (0..n)
@@ -87,7 +134,7 @@ pub fn generate(n: usize) -> Vec<Doc> {
                     next(100)
                 ),
                 facts: vec![format!("{file}: {ident} returns early on empty input"), format!("{} tests pass", next(200))],
-                concepts: vec![thing.split(' ').last().unwrap_or("code").into()],
+                concepts: vec![thing.rsplit(' ').next().unwrap_or("code").into()],
                 keywords: vec![ident, file.rsplit('/').next().unwrap_or(file).into()],
                 files: vec![file.into()],
             }
@@ -101,7 +148,11 @@ fn dir_size(path: &Path) -> u64 {
             it.flatten()
                 .map(|e| {
                     let p = e.path();
-                    if p.is_dir() { dir_size(&p) } else { e.metadata().map(|m| m.len()).unwrap_or(0) }
+                    if p.is_dir() {
+                        dir_size(&p)
+                    } else {
+                        e.metadata().map(|m| m.len()).unwrap_or(0)
+                    }
                 })
                 .sum()
         })
@@ -133,8 +184,16 @@ fn build(embedder: Arc<dyn Embedder>, docs: &[Doc], queries: usize) -> anyhow::R
     let mut hybrid = Vec::new();
     let mut text = Vec::new();
     let mut embed = Vec::new();
-    let probes = ["retry backoff queue", "auth token refresh", "store db wal", "useAuth hook", "login test flaky",
-        "why did the import of invoices fail", "vpc terraform module", "connection pool http client"];
+    let probes = [
+        "retry backoff queue",
+        "auth token refresh",
+        "store db wal",
+        "useAuth hook",
+        "login test flaky",
+        "why did the import of invoices fail",
+        "vpc terraform module",
+        "connection pool http client",
+    ];
     for i in 0..queries {
         let q = probes[i % probes.len()];
         let out = index.search(q, Mode::Hybrid, &Filters::default(), 10)?;
@@ -161,7 +220,10 @@ fn print(b: &Build) {
         "\n{}: {} docs in {:.1} s = {:.0} docs/s; index {:.1} MiB on disk; process RSS {:.0} MiB",
         b.embedder, b.docs, b.seconds, b.docs_per_second, b.index_mib, b.rss_mib
     );
-    println!("| query ({})                     | samples |  p50 ms  |  p90 ms  |  p99 ms  |  max ms  |", b.embedder);
+    println!(
+        "| query ({})                     | samples |  p50 ms  |  p90 ms  |  p99 ms  |  max ms  |",
+        b.embedder
+    );
     println!("|------------------------------------|---------|----------|----------|----------|----------|");
     row("hybrid, excluding query embedding", &b.hybrid_search);
     row("text only", &b.text_search);
@@ -173,9 +235,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("hashing embedder, {} docs…", docs.len());
     let hashing = build(Arc::new(HashEmbedder::new(384)), &docs, args.queries)?;
     print(&hashing);
-    let model_dir = args
-        .model_dir
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/models/all-MiniLM-L6-v2"));
+    let model_dir = args.model_dir.unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/models/all-MiniLM-L6-v2")
+    });
     let mut throughput = Vec::new();
     let model = if args.model_docs > 0 {
         let m = Arc::new(MiniLm::load(&model_dir)?);
@@ -203,7 +265,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for (batch, rate) in &throughput {
         println!("MiniLM embedding, batch {batch}: {rate:.0} sentences/s");
     }
-    let report = Report { hashing, model, embed_sentences_per_second: throughput };
+    let report = Report {
+        hashing,
+        model,
+        embed_sentences_per_second: throughput,
+    };
     if let Some(path) = args.json {
         write_json(&path, &report)?;
     }

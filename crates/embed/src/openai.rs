@@ -251,13 +251,16 @@ mod tests {
     use serde_json::{json, Value};
     use std::sync::{Arc, Mutex};
 
+    /// Authorization header and JSON body of each request the mock received.
+    type Seen = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+
     #[derive(Clone, Default)]
     struct Mock {
         /// What the next request answers with: status and raw JSON, or `None` for a
         /// well-formed answer computed from the request.
         canned: Arc<Mutex<Option<(StatusCode, Value)>>>,
         delay: Option<Duration>,
-        seen: Arc<Mutex<Vec<(Option<String>, Value)>>>,
+        seen: Seen,
     }
 
     /// Echoes a 3-d vector per input: [len(text), position, 1], listed in reverse order.

@@ -793,7 +793,7 @@ fn looks_random(v: &str) -> bool {
 
 /// Strict standard base64 (padded); only used to confirm a `Basic` credential, so no dependency for it.
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 4 != 0 || s.is_empty() {
+    if !s.len().is_multiple_of(4) || s.is_empty() {
         return None;
     }
     let body = s.trim_end_matches('=');

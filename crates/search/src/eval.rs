@@ -129,7 +129,10 @@ pub fn evaluate(
             project: q.project.clone(),
             ..Default::default()
         };
-        for (slot, mode) in [Mode::Text, Mode::Vector, Mode::Hybrid].into_iter().enumerate() {
+        for (slot, mode) in [Mode::Text, Mode::Vector, Mode::Hybrid]
+            .into_iter()
+            .enumerate()
+        {
             let hits = index.search(&q.query, mode, &filters, 10)?.hits;
             let ranked: Vec<i64> = hits.iter().map(|h| h.id).collect();
             per_mode[slot].push((q.kind.clone(), score(&ranked, &q.relevant)));
@@ -142,12 +145,17 @@ pub fn evaluate(
         kinds
             .into_iter()
             .map(|k| {
-                let ms: Vec<Metrics> = rows.iter().filter(|(kk, _)| *kk == k).map(|(_, m)| m.clone()).collect();
+                let ms: Vec<Metrics> = rows
+                    .iter()
+                    .filter(|(kk, _)| *kk == k)
+                    .map(|(_, m)| m.clone())
+                    .collect();
                 (k, mean(&ms))
             })
             .collect::<Vec<_>>()
     };
-    let all = |rows: &[(String, Metrics)]| mean(&rows.iter().map(|(_, m)| m.clone()).collect::<Vec<_>>());
+    let all =
+        |rows: &[(String, Metrics)]| mean(&rows.iter().map(|(_, m)| m.clone()).collect::<Vec<_>>());
     Ok(EvalReport {
         observations: docs.len(),
         queries: queries.len(),

@@ -370,9 +370,15 @@ impl Store {
     }
 
     /// Stores a batch's results and retires its events, all or nothing. Returns the new observation ids.
+    /// Wakes the search indexer when new observations were committed.
     pub async fn complete_batch(&self, batch: CompletedBatch) -> Result<Vec<i64>, StoreError> {
-        self.write(move |conn| Box::pin(complete(conn, batch)))
-            .await
+        let ids = self
+            .write(move |conn| Box::pin(complete(conn, batch)))
+            .await?;
+        if !ids.is_empty() {
+            self.observation_signal().notify_one();
+        }
+        Ok(ids)
     }
 }
 
