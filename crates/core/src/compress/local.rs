@@ -266,13 +266,13 @@ fn edit_candidate(
                 format!(
                     "{shown}: wrote {} lines starting `{}`",
                     new.lines().count(),
-                    clip(first_code_line(new), 80)
+                    clip(one_line(new), 80)
                 )
             } else {
                 format!(
                     "{shown}: `{}` → `{}`",
-                    clip(first_code_line(old), 60),
-                    clip(first_code_line(new), 60)
+                    clip(one_line(old), 60),
+                    clip(one_line(new), 60)
                 )
             };
             facts.push(fact);
@@ -942,13 +942,6 @@ fn identifiers(text: &str) -> Vec<String> {
     static IDENT: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"[A-Za-z_][A-Za-z0-9_]{2,}").expect("constant regex"));
     unique(IDENT.find_iter(text).map(|m| m.as_str().to_owned()))
-}
-
-fn first_code_line(s: &str) -> &str {
-    s.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
 }
 
 fn one_line(s: &str) -> &str {
