@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+export CLAUDE_MEM_SETUP_TESTS=1
 # shellcheck source=scripts/setup.sh
 source scripts/setup.sh
 
@@ -18,5 +19,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo build (the binaries the end-to-end tests run)"
 cargo build --workspace --locked --bins
 
+step "viewer: type check and unit tests"
+(cd frontend && npm run --silent check && npm test --silent)
+
 step "cargo test (unit + end-to-end)"
 cargo test --workspace --locked
+
+step "viewer end to end (real worker, Debian's chromium)"
+(cd frontend && E2E_STRICT=1 CLAUDE_MEM_BIN=../target/debug/claude-mem npm run --silent e2e)

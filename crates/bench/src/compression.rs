@@ -493,8 +493,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         report.local.seconds,
         report.local.events_per_second
     );
-    println!("\n| hook → observation lag             | samples |  p50 ms  |  p90 ms  |  p99 ms  |  max ms  |");
-    println!("|------------------------------------|---------|----------|----------|----------|----------|");
+    println!("\n| hook → observation lag             | samples |  p50 ms  |  p90 ms  |  p95 ms  |  p99 ms  |  max ms  |");
+    println!("|------------------------------------|---------|----------|----------|----------|----------|----------|");
     row(
         &format!(
             "linger 1500 ms, {} ev/s",

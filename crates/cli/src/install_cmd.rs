@@ -1,4 +1,6 @@
-//! `claude-mem install` / `uninstall`: wire claude-mem into Claude Code's `~/.claude/settings.json`.
+//! `claude-mem install` / `uninstall`: wire claude-mem into Claude Code's `~/.claude/settings.json`, and
+//! with `--mcp` register the MCP server in `~/.claude.json` (user scope, what `claude mcp add -s user`
+//! writes) for users who do not install the plugin.
 //!
 //! The user's file is theirs: every hook that is not ours is kept exactly, a timestamped backup is made
 //! before any change, the file is replaced atomically, and running install twice changes nothing.
@@ -17,7 +19,17 @@ pub struct InstallArgs {
     /// Show the resulting settings without writing them.
     #[arg(long)]
     dry_run: bool,
+    /// Also register the `claude-mem mcp` server (search, timeline, get_observations, save_memory) in
+    /// Claude Code's user configuration, ~/.claude.json.
+    #[arg(long)]
+    mcp: bool,
+    /// Claude Code user configuration to register the MCP server in (default: ~/.claude.json).
+    #[arg(long, requires = "mcp")]
+    claude_json: Option<PathBuf>,
 }
+
+/// Our key under `mcpServers`; Claude Code shows it to the user and prefixes tool names with it.
+pub const MCP_SERVER_NAME: &str = "claude-mem";
 
 /// Claude Code's hook timeouts are in seconds. Ours answer in milliseconds; the margin covers a cold disk.
 const HTTP_TIMEOUT_S: u64 = 5;
@@ -178,6 +190,103 @@ pub fn merge_hooks(settings: &mut Value, plan: &[PlannedHook]) -> anyhow::Result
     })
 }
 
+/// The `mcpServers` entry Claude Code starts us with: the same shape `claude mcp add` writes.
+pub fn mcp_entry(exe: &str) -> Value {
+    json!({"type": "stdio", "command": exe, "args": ["mcp"], "env": {}})
+}
+
+/// Whether an `mcpServers` entry starts this program (any install path), so uninstall never removes a
+/// server the user named `claude-mem` for something else.
+pub fn is_our_mcp_entry(entry: &Value) -> bool {
+    entry
+        .get("command")
+        .and_then(Value::as_str)
+        .and_then(|c| Path::new(c).file_stem())
+        .is_some_and(|stem| stem == "claude-mem")
+        && entry
+            .get("args")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.first().and_then(Value::as_str) == Some("mcp"))
+}
+
+fn mcp_servers(config: &mut Value) -> anyhow::Result<&mut Map<String, Value>> {
+    let Value::Object(root) = config else {
+        bail!("Claude Code's configuration must be a JSON object");
+    };
+    match root
+        .entry("mcpServers")
+        .or_insert_with(|| Value::Object(Map::new()))
+    {
+        Value::Object(map) => Ok(map),
+        _ => bail!("the \"mcpServers\" entry of Claude Code's configuration is not an object"),
+    }
+}
+
+/// Puts our entry in `mcpServers`, replacing an older one (another binary path); every other key stays.
+pub fn merge_mcp(config: &mut Value, exe: &str) -> anyhow::Result<()> {
+    mcp_servers(config)?.insert(MCP_SERVER_NAME.into(), mcp_entry(exe));
+    Ok(())
+}
+
+/// Removes our entry; returns whether there was one. An `mcpServers` left empty by that goes too.
+pub fn remove_mcp(config: &mut Value) -> anyhow::Result<bool> {
+    let Some(Value::Object(servers)) = config.get_mut("mcpServers") else {
+        return Ok(false);
+    };
+    if !servers.get(MCP_SERVER_NAME).is_some_and(is_our_mcp_entry) {
+        return Ok(false);
+    }
+    servers.remove(MCP_SERVER_NAME);
+    if servers.is_empty() {
+        if let Value::Object(root) = config {
+            root.remove("mcpServers");
+        }
+    }
+    Ok(true)
+}
+
+fn default_claude_json_path() -> anyhow::Result<PathBuf> {
+    let base = directories::BaseDirs::new().context("cannot find the home directory")?;
+    Ok(base.home_dir().join(".claude.json"))
+}
+
+fn install_mcp(path: &Path, exe: &str, dry_run: bool) -> anyhow::Result<()> {
+    let (mut value, original) = read_settings(path)?;
+    let before = value.clone();
+    merge_mcp(&mut value, exe)?;
+    if dry_run {
+        println!(
+            "{}: mcpServers.{MCP_SERVER_NAME} = {}",
+            path.display(),
+            serde_json::to_string(&value["mcpServers"][MCP_SERVER_NAME])?
+        );
+        return Ok(());
+    }
+    if value == before {
+        println!(
+            "claude-mem MCP server already registered in {}",
+            path.display()
+        );
+        return Ok(());
+    }
+    write_settings(path, &value, original.as_deref())?;
+    println!(
+        "registered the claude-mem MCP server in {} (Claude Code starts `{exe} mcp`)",
+        path.display()
+    );
+    Ok(())
+}
+
+fn uninstall_mcp(path: &Path) -> anyhow::Result<()> {
+    let (mut value, original) = read_settings(path)?;
+    if original.is_none() || !remove_mcp(&mut value)? {
+        return Ok(());
+    }
+    write_settings(path, &value, original.as_deref())?;
+    println!("removed the claude-mem MCP server from {}", path.display());
+    Ok(())
+}
+
 fn default_settings_path() -> anyhow::Result<PathBuf> {
     let base = directories::BaseDirs::new().context("cannot find the home directory")?;
     Ok(base.home_dir().join(".claude").join("settings.json"))
@@ -240,10 +349,22 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
     let data_dir = DataDir::resolve().context("cannot locate the data directory")?;
     let worker = Settings::load_effective(&data_dir.settings())?.worker_url();
 
-    let (mut value, original) = read_settings(&path)?;
+    install_hooks(&path, &exe.to_string_lossy(), &worker, args.dry_run)?;
+    if args.mcp {
+        let claude_json = match args.claude_json {
+            Some(p) => p,
+            None => default_claude_json_path()?,
+        };
+        install_mcp(&claude_json, &exe.to_string_lossy(), args.dry_run)?;
+    }
+    Ok(())
+}
+
+fn install_hooks(path: &Path, exe: &str, worker: &str, dry_run: bool) -> anyhow::Result<()> {
+    let (mut value, original) = read_settings(path)?;
     let before = value.clone();
-    let changes = merge_hooks(&mut value, &planned_hooks(&exe.to_string_lossy(), &worker))?;
-    if args.dry_run {
+    let changes = merge_hooks(&mut value, &planned_hooks(exe, worker))?;
+    if dry_run {
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
@@ -251,7 +372,7 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
         println!("claude-mem hooks already installed in {}", path.display());
         return Ok(());
     }
-    write_settings(&path, &value, original.as_deref())?;
+    write_settings(path, &value, original.as_deref())?;
     println!(
         "installed {} claude-mem hooks in {} (worker: {worker}){}",
         changes.added,
@@ -265,12 +386,29 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Removes the hooks, and the MCP server from `~/.claude.json` when `install --mcp` put it there.
 pub fn uninstall(settings: Option<PathBuf>) -> anyhow::Result<()> {
     let path = match settings {
         Some(p) => p,
         None => default_settings_path()?,
     };
-    let (mut value, original) = read_settings(&path)?;
+    uninstall_hooks(&path)?;
+    // Without a home directory there is no ~/.claude.json to clean; the hooks part already ran.
+    if let Ok(claude_json) = default_claude_json_path() {
+        // Claude Code's own file: if it is unreadable now, the hooks are still gone and that is what
+        // most users ran uninstall for; say what was left instead of failing.
+        if let Err(e) = uninstall_mcp(&claude_json) {
+            eprintln!(
+                "claude-mem: left {} unchanged: {e:#}",
+                claude_json.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn uninstall_hooks(path: &Path) -> anyhow::Result<()> {
+    let (mut value, original) = read_settings(path)?;
     if original.is_none() {
         println!("{} does not exist; nothing to remove", path.display());
         return Ok(());
@@ -280,7 +418,7 @@ pub fn uninstall(settings: Option<PathBuf>) -> anyhow::Result<()> {
         println!("no claude-mem hooks in {}", path.display());
         return Ok(());
     }
-    write_settings(&path, &value, original.as_deref())?;
+    write_settings(path, &value, original.as_deref())?;
     println!("removed {removed} claude-mem hooks from {}", path.display());
     Ok(())
 }
@@ -367,6 +505,33 @@ mod tests {
         assert!(!is_ours(
             &json!({"type": "command", "command": "other-tool hook x"})
         ));
+    }
+
+    #[test]
+    fn mcp_registration_is_idempotent_and_keeps_other_servers() {
+        let other = json!({"type": "stdio", "command": "npx", "args": ["other-server"]});
+        let mut c = json!({"numStartups": 3, "mcpServers": {"other": other.clone()}});
+        let original = c.clone();
+        merge_mcp(&mut c, "/usr/bin/claude-mem").unwrap();
+        let once = c.clone();
+        merge_mcp(&mut c, "/usr/bin/claude-mem").unwrap();
+        assert_eq!(c, once);
+        assert_eq!(c["mcpServers"]["claude-mem"]["args"], json!(["mcp"]));
+        assert_eq!(c["mcpServers"]["other"], other);
+        assert!(remove_mcp(&mut c).unwrap());
+        assert_eq!(c, original);
+        assert!(!remove_mcp(&mut c).unwrap());
+        let mut fresh = json!({});
+        merge_mcp(&mut fresh, "/opt/claude-mem").unwrap();
+        assert!(remove_mcp(&mut fresh).unwrap());
+        assert_eq!(fresh, json!({}));
+    }
+
+    #[test]
+    fn a_foreign_server_named_claude_mem_is_not_removed() {
+        let mut c = json!({"mcpServers": {"claude-mem": {"command": "node", "args": ["mem.js"]}}});
+        assert!(!remove_mcp(&mut c).unwrap());
+        assert!(merge_mcp(&mut json!({"mcpServers": []}), "/x/claude-mem").is_err());
     }
 
     #[test]

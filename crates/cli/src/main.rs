@@ -6,6 +6,7 @@
 mod hook_cmd;
 mod install_cmd;
 mod logging;
+mod mcp_cmd;
 mod search_cmd;
 mod serve_cmd;
 
@@ -36,6 +37,9 @@ enum Command {
     },
     /// Add claude-mem's hooks to Claude Code's settings (other hooks are kept; a backup is written first).
     Install(install_cmd::InstallArgs),
+    /// Serve claude-mem's MCP tools (search, timeline, get_observations, save_memory) on stdio, for
+    /// Claude Code; the worker must be running.
+    Mcp(mcp_cmd::McpArgs),
     /// Search your memories (hybrid full text + vectors) through the running worker.
     Search(search_cmd::SearchArgs),
     /// Rebuild the search indexes from SQLite, with progress.
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         }
         Command::Install(args) => install_cmd::install(args),
         Command::Uninstall { settings } => install_cmd::uninstall(settings),
+        Command::Mcp(args) => mcp_cmd::run(args),
         Command::Search(args) => search_cmd::search(args),
         Command::Reindex => search_cmd::reindex(),
         Command::Models(cmd) => search_cmd::models(cmd),

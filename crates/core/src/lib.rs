@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod compress;
+pub mod context;
 pub mod hook_event;
 pub mod paths;
 pub mod processor;

@@ -10,6 +10,11 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+mod context;
+mod editor;
+pub use context::ContextSettings;
+pub use editor::{apply_changes, fields, FieldInfo, FieldKind};
+
 pub const DEFAULT_PORT: u16 = 37777;
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 
@@ -33,6 +38,8 @@ pub struct Settings {
     pub compression: CompressionSettings,
     /// Embeddings and hybrid ranking.
     pub search: SearchSettings,
+    /// What is recalled into Claude's context (SessionStart, optionally each prompt).
+    pub context: ContextSettings,
     /// Keys this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -49,6 +56,7 @@ impl Default for Settings {
             log_retention_days: 14,
             compression: CompressionSettings::default(),
             search: SearchSettings::default(),
+            context: ContextSettings::default(),
             extra: Map::new(),
         }
     }
@@ -425,6 +433,12 @@ impl Settings {
         if let Some(v) = lookup("CLAUDE_MEM_EMBEDDER") {
             self.search.embedder = v.trim().to_owned();
         }
+        if let Some(v) = lookup("CLAUDE_MEM_PROMPT_RECALL") {
+            self.context.prompt_recall = parse("CLAUDE_MEM_PROMPT_RECALL", &v)?;
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_CONTEXT_BUDGET_TOKENS") {
+            self.context.budget_tokens = parse("CLAUDE_MEM_CONTEXT_BUDGET_TOKENS", &v)?;
+        }
         if let Some(v) = lookup("CLAUDE_MEM_MODEL_DIR") {
             self.search.model_dir = v.trim().to_owned();
         }
@@ -504,6 +518,7 @@ impl Settings {
             );
         }
         self.compression.validate()?;
+        self.context.validate()?;
         self.search.validate()
     }
 

@@ -26,9 +26,10 @@ pub const MAX_TOKENS: usize = 256;
 /// Files without which the model cannot run.
 pub(crate) const REQUIRED_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 
-/// Texts per forward pass. Bounded because activations grow with batch × longest² (attention),
-/// and larger batches stop paying off on a few CPU cores.
-const MAX_BATCH: usize = 32;
+/// Texts per forward pass. Bounded because activations grow with batch × longest² (attention): at 32 the
+/// worker peaked at 316 MiB while indexing, over the 300 MiB budget, and on 2 cores batching buys nothing
+/// (17 sentences/s at batch 1, 15 at 16; docs/BENCHMARKS.md).
+const MAX_BATCH: usize = 8;
 
 /// A loaded all-MiniLM-L6-v2. Immutable after load, so one instance can be shared across
 /// threads behind an `Arc`.

@@ -11,8 +11,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 pub async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    health_json(&state).await.map(Json)
+}
+
+/// Also pushed to the viewer over the live stream.
+pub async fn health_json(state: &AppState) -> Result<Value, ApiError> {
     let counts = state.store.health_counts().await?;
-    Ok(Json(json!({
+    Ok(json!({
         "status": "ok",
         "version": claude_mem_core::VERSION,
         "pid": std::process::id(),
@@ -22,7 +27,7 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
         "counts": counts,
         "processor": state.processor.as_ref().map(|p| p.status()),
         "index": state.search.as_ref().map(|s| s.status()),
-    })))
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +102,7 @@ pub struct ObservationListQuery {
     #[serde(rename = "type")]
     kind: Option<String>,
     session: Option<String>,
+    #[serde(alias = "before")]
     before_id: Option<i64>,
     limit: Option<i64>,
 }

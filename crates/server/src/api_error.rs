@@ -12,6 +12,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub reason: String,
+    /// The input field at fault (a setting's dotted key), so a form can show the reason beside it.
+    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -20,7 +22,13 @@ impl ApiError {
             status,
             code,
             reason: reason.into(),
+            field: None,
         }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
     }
 
     pub fn not_found(reason: impl Into<String>) -> Self {
@@ -34,11 +42,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({ "error": self.code, "reason": self.reason })),
-        )
-            .into_response()
+        let body = match self.field {
+            Some(field) => json!({ "error": self.code, "reason": self.reason, "field": field }),
+            None => json!({ "error": self.code, "reason": self.reason }),
+        };
+        (self.status, Json(body)).into_response()
     }
 }
 
@@ -89,9 +97,14 @@ impl From<axum::extract::rejection::QueryRejection> for ApiError {
     }
 }
 
-/// JSON answer for unknown routes, instead of axum's empty 404.
-pub async fn not_found() -> ApiError {
-    ApiError::not_found("no such endpoint")
+/// Unknown routes: the viewer's files for a browser's GET, else a JSON 404 instead of axum's empty one.
+pub async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+        if let Some(page) = crate::viewer::serve(&uri) {
+            return page;
+        }
+    }
+    ApiError::not_found("no such endpoint").into_response()
 }
 
 pub async fn method_not_allowed() -> ApiError {

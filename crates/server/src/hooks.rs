@@ -4,6 +4,7 @@
 //! for anything slower than that commit (no LLM, no indexing): Claude Code waits on us.
 
 use crate::api_error::ApiError;
+use crate::context_api;
 use crate::worker::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -37,6 +38,10 @@ pub async fn receive_hook(
             "privacy filter removed content before storage"
         );
     }
+    // Read before the event is stored: storing it moves the session's last activity to now.
+    let resumed_after = context_api::resumed_after(&state, &parsed).await;
+    let recall_for =
+        matches!(event_name.as_str(), "SessionStart" | "UserPromptSubmit").then(|| parsed.clone());
     let outcome = state.store.ingest(parsed).await?;
     match outcome {
         IngestOutcome::Stored { event_id, .. } => {
@@ -46,17 +51,31 @@ pub async fn receive_hook(
             tracing::debug!(event = %event_name, session = %session_id, event_id, "duplicate hook event ignored")
         }
     }
-    Ok(Json(hook_answer(&event_name)))
+    let context = match &recall_for {
+        Some(event) if event_name == "SessionStart" => {
+            context_api::session_start(&state, event, resumed_after).await
+        }
+        Some(event) => context_api::prompt_recall(&state, event).await,
+        None => String::new(),
+    };
+    Ok(Json(hook_answer(&event_name, &context)))
 }
 
-/// What Claude Code reads back. SessionStart must carry `additionalContext` (the recalled memories); every
-/// other event gets an empty object, which Claude Code treats as "carry on".
-pub fn hook_answer(event_name: &str) -> Value {
+/// What Claude Code reads back: recalled memories as `additionalContext` for SessionStart (always
+/// present, possibly empty, so the command hook's output has one shape) and for UserPromptSubmit when
+/// recall found something; an empty object (carry on) otherwise.
+pub fn hook_answer(event_name: &str, context: &str) -> Value {
     match event_name {
         "SessionStart" => json!({
             "hookSpecificOutput": {
-                "hookEventName": "SessionStart",
-                "additionalContext": ""
+                "hookEventName": event_name,
+                "additionalContext": context
+            }
+        }),
+        "UserPromptSubmit" if !context.is_empty() => json!({
+            "hookSpecificOutput": {
+                "hookEventName": event_name,
+                "additionalContext": context
             }
         }),
         _ => json!({}),

@@ -5,10 +5,15 @@
 
 pub mod api;
 pub mod api_error;
+pub mod context_api;
 pub mod hooks;
 pub mod indexer;
 pub mod local_guard;
+pub mod memories_api;
 pub mod search_api;
+pub mod settings_api;
+pub mod stream;
+pub mod viewer;
 pub mod worker;
 
 pub use api_error::ApiError;

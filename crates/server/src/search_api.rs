@@ -26,7 +26,7 @@ pub struct SearchQuery {
 
 pub fn parse_since(s: &str, now_ms: i64) -> Option<i64> {
     let s = s.trim();
-    if let Ok(ms) = s.parse::<i64>() {
+    if let Some(ms) = claude_mem_core::clock::parse_instant(s) {
         return Some(ms);
     }
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
@@ -93,7 +93,7 @@ pub async fn search(
             parse_since(s, claude_mem_core::clock::now_ms()).ok_or_else(|| {
                 ApiError::bad_request(
                     "invalid_query",
-                    format!("since {s:?} is not epoch ms or like 7d / 12h / 30m"),
+                    format!("since {s:?} is not a date (2026-11-01), epoch ms, or a duration like 7d / 12h / 30m"),
                 )
             })?,
         ),

@@ -3,11 +3,12 @@
 
 use crate::api_error::{method_not_allowed, not_found};
 use crate::local_guard::{is_loopback_host, require_local, AllowedHosts};
-use crate::{api, hooks, indexer, search_api};
+use crate::{api, context_api, hooks, indexer, memories_api, search_api, settings_api, stream};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use claude_mem_core::processor::Processor;
+use claude_mem_core::settings::ContextSettings;
 use claude_mem_core::{DataDir, Settings, Store, StoreError};
 use claude_mem_search::{embedder_from_settings, Fusion, SearchIndex};
 use std::future::Future;
@@ -26,6 +27,26 @@ pub struct AppState {
     /// Absent only in tests that exercise the HTTP layer alone.
     pub processor: Option<Arc<Processor>>,
     pub search: Option<Arc<SearchIndex>>,
+    /// Recall settings: the viewer changes them without a restart.
+    pub context: Arc<std::sync::RwLock<ContextSettings>>,
+    /// Serialises settings.json read-modify-write.
+    pub settings_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Flips to true when the worker stops, ending long-lived responses (the live stream) so a graceful
+    /// shutdown does not wait on them forever.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown_tx: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl AppState {
+    pub fn context_settings(&self) -> ContextSettings {
+        self.context.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    pub fn set_context_settings(&self, c: ContextSettings) {
+        if let Ok(mut guard) = self.context.write() {
+            *guard = c;
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +86,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/costs", get(api::costs))
         .route("/api/search", get(search_api::search))
         .route("/api/reindex", post(search_api::reindex))
+        .route("/api/context", get(context_api::preview))
+        .route("/api/timeline", get(memories_api::timeline))
+        .route("/api/memories", post(memories_api::save))
+        .route("/api/stream", get(stream::stream))
+        .route(
+            "/api/settings",
+            get(settings_api::get).put(settings_api::put),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
@@ -125,11 +154,16 @@ impl Worker {
             llm,
             settings.compression.processor_config(),
         ));
+        let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
         Ok(Self {
             listener,
             local_addr,
             state: AppState {
                 store,
+                context: Arc::new(std::sync::RwLock::new(settings.context.clone())),
+                settings_lock: Arc::new(tokio::sync::Mutex::new(())),
+                shutdown,
+                shutdown_tx: Arc::new(shutdown_tx),
                 settings: Arc::new(settings),
                 data_dir: Arc::new(data_dir),
                 started: Instant::now(),
@@ -169,6 +203,11 @@ impl Worker {
             ))
         });
         tracing::info!(addr = %self.local_addr, database = %store.path().display(), "worker listening");
+        let end_streams = self.state.shutdown_tx.clone();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = end_streams.send(true);
+        };
         let result = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await;

@@ -7,13 +7,15 @@
 
 mod costs;
 mod ingest;
+mod memories;
 mod observations;
 mod processing;
 mod queries;
 
 pub use costs::{day_and_month_start, CostGroup, CostReport, CostTotals};
 pub use ingest::IngestOutcome;
-pub use observations::{ObservationFilter, ObservationRow, SummaryRow};
+pub use memories::{notes_session_id, NewMemory, MANUAL};
+pub use observations::{ObservationFilter, ObservationRow, StreamCursor, StreamPrompt, SummaryRow};
 pub use processing::{CompletedBatch, ReadySession};
 pub use queries::{EventRow, HealthCounts, PromptRow, SessionRow};
 
@@ -28,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{broadcast, mpsc, oneshot, Notify};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -74,6 +76,7 @@ struct Inner {
     sender: mpsc::Sender<WriteJob>,
     ingested: Arc<Notify>,
     observed: Arc<Notify>,
+    changes: broadcast::Sender<()>,
 }
 
 fn connect_options(path: &Path) -> SqliteConnectOptions {
@@ -117,6 +120,7 @@ impl Store {
                 sender,
                 ingested,
                 observed: Arc::new(Notify::new()),
+                changes: broadcast::channel(16).0,
             }),
         })
     }
@@ -137,12 +141,27 @@ impl Store {
             .send(WriteJob::Ingest(Box::new(event), reply))
             .await
             .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        let outcome = answer.await.map_err(|_| StoreError::Closed)??;
+        if matches!(outcome, IngestOutcome::Stored { .. }) {
+            self.notify_change();
+        }
+        Ok(outcome)
     }
 
     /// Woken after every commit that stored new events: the processor waits on it instead of polling.
     pub fn ingest_signal(&self) -> Arc<Notify> {
         self.inner.ingested.clone()
+    }
+
+    /// Ticks after any commit a live view shows (prompts, observations, summaries, saved memories). A tick
+    /// carries no data: subscribers read what is new from their own cursor, so a lagging one only skips
+    /// wake-ups, never rows.
+    pub fn changes(&self) -> broadcast::Receiver<()> {
+        self.inner.changes.subscribe()
+    }
+
+    pub(crate) fn notify_change(&self) {
+        let _ = self.inner.changes.send(());
     }
 
     /// Woken after new observations are committed: the search indexer waits on it.

@@ -111,6 +111,113 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// A project's newest observations, newest first (the context builder's candidates). Served by the
+    /// (project, created_at) index, so the cost does not grow with the database.
+    pub async fn recent_project_observations(
+        &self,
+        project: &str,
+        limit: i64,
+    ) -> Result<Vec<ObservationRow>, StoreError> {
+        let sql = format!(
+            "SELECT {OBSERVATION_COLUMNS} FROM observations WHERE project = ?1
+             ORDER BY created_at DESC, id DESC LIMIT ?2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(project)
+            .bind(limit)
+            .fetch_all(self.read_pool())
+            .await?;
+        rows.iter()
+            .map(observation_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Observations around `anchor_id` in its project, oldest first: `before` older ones, the anchor,
+    /// `after` newer ones. None when the anchor does not exist.
+    pub async fn timeline_around(
+        &self,
+        anchor_id: i64,
+        before: i64,
+        after: i64,
+    ) -> Result<Option<Vec<ObservationRow>>, StoreError> {
+        let Some(anchor) = self.get_observations(&[anchor_id]).await?.pop() else {
+            return Ok(None);
+        };
+        let older_sql = format!(
+            "SELECT {OBSERVATION_COLUMNS} FROM observations WHERE project = ?1 AND id < ?2
+             ORDER BY id DESC LIMIT ?3"
+        );
+        let newer_sql = format!(
+            "SELECT {OBSERVATION_COLUMNS} FROM observations WHERE project = ?1 AND id > ?2
+             ORDER BY id LIMIT ?3"
+        );
+        let older = sqlx::query(&older_sql)
+            .bind(&anchor.project)
+            .bind(anchor_id)
+            .bind(before)
+            .fetch_all(self.read_pool())
+            .await?;
+        let newer = sqlx::query(&newer_sql)
+            .bind(&anchor.project)
+            .bind(anchor_id)
+            .bind(after)
+            .fetch_all(self.read_pool())
+            .await?;
+        let mut out = older
+            .iter()
+            .rev()
+            .map(observation_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push(anchor);
+        for row in &newer {
+            out.push(observation_from_row(row)?);
+        }
+        Ok(Some(out))
+    }
+
+    /// The first observation of `project` (or of any project) created at or after `at_ms`, falling back
+    /// to the newest one before it: the anchor of a timeline asked for by date.
+    pub async fn observation_near_time(
+        &self,
+        project: Option<&str>,
+        at_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let after: Option<(i64,)> = sqlx::query_as(
+            "SELECT id FROM observations WHERE (?1 IS NULL OR project = ?1) AND created_at >= ?2
+             ORDER BY created_at, id LIMIT 1",
+        )
+        .bind(project)
+        .bind(at_ms)
+        .fetch_optional(self.read_pool())
+        .await?;
+        if let Some((id,)) = after {
+            return Ok(Some(id));
+        }
+        let before: Option<(i64,)> = sqlx::query_as(
+            "SELECT id FROM observations WHERE (?1 IS NULL OR project = ?1) AND created_at < ?2
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(project)
+        .bind(at_ms)
+        .fetch_optional(self.read_pool())
+        .await?;
+        Ok(before.map(|(id,)| id))
+    }
+
+    /// The project's most recent session summary.
+    pub async fn latest_summary(&self, project: &str) -> Result<Option<SummaryRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, session_id, project, prompt_number, request, investigated, learned, completed,
+                    next_steps, compressor, model, created_at
+             FROM session_summaries WHERE project = ?1
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(project)
+        .fetch_optional(self.read_pool())
+        .await?)
+    }
+
     /// The next observations after `after_id`, oldest first: how the search indexer catches up.
     pub async fn observations_after(
         &self,
@@ -172,6 +279,75 @@ impl Store {
         )
         .bind(project)
         .bind(session_id)
+        .bind(limit)
+        .fetch_all(self.read_pool())
+        .await?)
+    }
+}
+
+/// A prompt as the live stream shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct StreamPrompt {
+    pub id: i64,
+    pub session_id: String,
+    pub project: String,
+    pub prompt_number: i64,
+    pub prompt: String,
+    pub created_at: i64,
+}
+
+/// Where a live-stream reader is: the last observation, summary and prompt ids it has seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamCursor {
+    pub observation: i64,
+    pub summary: i64,
+    pub prompt: i64,
+}
+
+impl Store {
+    /// The newest ids now: where a new live-stream reader starts (history comes from the REST API).
+    pub async fn stream_head(&self) -> Result<StreamCursor, StoreError> {
+        let (observation, summary, prompt): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM observations),
+                    (SELECT COALESCE(MAX(id), 0) FROM session_summaries),
+                    (SELECT COALESCE(MAX(id), 0) FROM user_prompts)",
+        )
+        .fetch_one(self.read_pool())
+        .await?;
+        Ok(StreamCursor {
+            observation,
+            summary,
+            prompt,
+        })
+    }
+
+    pub async fn summaries_after(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<SummaryRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, session_id, project, prompt_number, request, investigated, learned, completed,
+                    next_steps, compressor, model, created_at
+             FROM session_summaries WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(self.read_pool())
+        .await?)
+    }
+
+    pub async fn prompts_after(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<StreamPrompt>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT p.id, p.session_id, s.project, p.prompt_number, p.text AS prompt, p.created_at
+             FROM user_prompts p JOIN sdk_sessions s ON s.id = p.session_id
+             WHERE p.id > ?1 ORDER BY p.id LIMIT ?2",
+        )
+        .bind(after_id)
         .bind(limit)
         .fetch_all(self.read_pool())
         .await?)

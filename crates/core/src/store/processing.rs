@@ -378,6 +378,7 @@ impl Store {
         if !ids.is_empty() {
             self.observation_signal().notify_one();
         }
+        self.notify_change();
         Ok(ids)
     }
 }

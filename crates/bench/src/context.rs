@@ -1,0 +1,142 @@
+//! `claude-mem-bench context`: SessionStart context builds against a real SQLite file holding N
+//! observations (generated like the search benchmark's), spread over the same projects.
+
+use crate::search::{generate, PROJECTS};
+use crate::{write_json, Latency};
+use claude_mem_core::context::{build_context, ContextRequest, ContextSource};
+use claude_mem_core::Store;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long, default_value_t = 100_000)]
+    observations: usize,
+    #[arg(long, default_value_t = 500)]
+    builds: usize,
+    #[arg(long, default_value_t = 2000)]
+    budget: usize,
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    observations: usize,
+    projects: usize,
+    budget_tokens: usize,
+    seed_seconds: f64,
+    build: Latency,
+    mean_tokens: f64,
+    max_tokens: usize,
+    mean_listed: f64,
+}
+
+async fn seed(store: &Store, n: usize) -> anyhow::Result<()> {
+    let docs = generate(n);
+    store
+        .write(move |conn| {
+            Box::pin(async move {
+                use sqlx::Connection;
+                let mut tx = conn.begin().await?;
+                for p in PROJECTS {
+                    sqlx::query(
+                        "INSERT INTO sdk_sessions (id, project, started_at, last_seen_at) VALUES (?1, ?2, 0, 0)",
+                    )
+                    .bind(format!("bench-{p}"))
+                    .bind(p)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO session_summaries (session_id, project, request, completed, next_steps,
+                             compressor, created_at)
+                         VALUES (?1, ?2, 'Make the importer idempotent', 'Keyed every row by its source id',
+                             'Backfill keys for old imports', 'local', 1790000000000)",
+                    )
+                    .bind(format!("bench-{p}"))
+                    .bind(p)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for d in &docs {
+                    let json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_default();
+                    sqlx::query(
+                        "INSERT INTO observations (session_id, project, type, title, subtitle, narrative, facts,
+                             concepts, files_modified, keywords, compressor, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'local', ?11)",
+                    )
+                    .bind(format!("bench-{}", d.project))
+                    .bind(&d.project)
+                    .bind(&d.kind)
+                    .bind(&d.title)
+                    .bind(&d.subtitle)
+                    .bind(&d.narrative)
+                    .bind(json(&d.facts))
+                    .bind(json(&d.concepts))
+                    .bind(json(&d.files))
+                    .bind(json(&d.keywords))
+                    .bind(d.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(())
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(&dir.path().join("bench.db")).await?;
+        let start = Instant::now();
+        seed(&store, args.observations).await?;
+        let seed_seconds = start.elapsed().as_secs_f64();
+        let now_ms = 1_790_000_000_000 + args.observations as i64 * 60_000;
+        let mut times = Vec::with_capacity(args.builds);
+        let mut tokens = Vec::with_capacity(args.builds);
+        let mut listed = Vec::with_capacity(args.builds);
+        for i in 0..args.builds {
+            let req = ContextRequest {
+                project: PROJECTS[i % PROJECTS.len()].into(),
+                session_id: Some(format!("new-{i}")),
+                source: ContextSource::Startup,
+                resumed_after_ms: None,
+                budget_tokens: args.budget,
+                max_observations: 40,
+                now_ms,
+            };
+            let t = Instant::now();
+            let block = build_context(&store, &req).await?;
+            times.push(t.elapsed());
+            tokens.push(block.tokens);
+            listed.push(block.observation_ids.len());
+        }
+        store.close().await;
+        let report = Report {
+            observations: args.observations,
+            projects: PROJECTS.len(),
+            budget_tokens: args.budget,
+            seed_seconds,
+            build: Latency::from(times),
+            mean_tokens: tokens.iter().sum::<usize>() as f64 / tokens.len().max(1) as f64,
+            max_tokens: tokens.iter().copied().max().unwrap_or(0),
+            mean_listed: listed.iter().sum::<usize>() as f64 / listed.len().max(1) as f64,
+        };
+        println!(
+            "context builds over {} observations in {} projects (budget {} tokens): mean {:.0} tokens (max {}), {:.1} observations listed",
+            report.observations, report.projects, report.budget_tokens, report.mean_tokens, report.max_tokens, report.mean_listed
+        );
+        println!("| measurement                        | samples |  p50 ms  |  p90 ms  |  p95 ms  |  p99 ms  |  max ms  |");
+        println!("|------------------------------------|---------|----------|----------|----------|----------|----------|");
+        crate::row("SessionStart context build", &report.build);
+        if let Some(path) = &args.json {
+            write_json(path, &report)?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,75 @@
+//! What SessionStart injects, and whether prompts get recall too.
+
+use super::SettingsError;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContextSettings {
+    /// Inject recalled memories when a session starts. Off leaves capture running but adds nothing to
+    /// Claude's context.
+    pub enabled: bool,
+    /// Upper bound on the SessionStart block, in (estimated) tokens. It is paid on every session start,
+    /// so it is kept small: details are fetched on demand through the MCP tools.
+    pub budget_tokens: usize,
+    /// Most observations listed in the index, whatever the budget.
+    pub max_observations: usize,
+    /// Also recall a few memories relevant to each prompt (UserPromptSubmit). Off by default: it spends
+    /// tokens on every prompt.
+    pub prompt_recall: bool,
+    pub prompt_recall_budget_tokens: usize,
+    pub prompt_recall_limit: usize,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for ContextSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            budget_tokens: 2000,
+            max_observations: 40,
+            prompt_recall: false,
+            prompt_recall_budget_tokens: 300,
+            prompt_recall_limit: 3,
+            extra: Map::new(),
+        }
+    }
+}
+
+impl ContextSettings {
+    pub(super) fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |field: &str, message: String| {
+            Err(SettingsError::Invalid {
+                field: format!("context.{field}"),
+                message,
+            })
+        };
+        if !(200..=50_000).contains(&self.budget_tokens) {
+            return invalid(
+                "budget_tokens",
+                format!("{} is outside 200..=50000", self.budget_tokens),
+            );
+        }
+        if !(1..=500).contains(&self.max_observations) {
+            return invalid(
+                "max_observations",
+                format!("{} is outside 1..=500", self.max_observations),
+            );
+        }
+        if !(50..=5_000).contains(&self.prompt_recall_budget_tokens) {
+            return invalid(
+                "prompt_recall_budget_tokens",
+                format!("{} is outside 50..=5000", self.prompt_recall_budget_tokens),
+            );
+        }
+        if !(1..=20).contains(&self.prompt_recall_limit) {
+            return invalid(
+                "prompt_recall_limit",
+                format!("{} is outside 1..=20", self.prompt_recall_limit),
+            );
+        }
+        Ok(())
+    }
+}

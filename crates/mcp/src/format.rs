@@ -1,0 +1,362 @@
+//! Turning the worker's JSON into text for the model.
+//!
+//! Every token a tool returns is paid for in the model's context, so the search index is one short line
+//! per hit and the full entries are fetched only for the ids the model picks (progressive disclosure).
+//! The functions take `serde_json::Value` as the worker serialises it, and treat every field as optional:
+//! an older or newer worker must degrade the text, not fail the tool.
+
+use serde_json::Value;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// At most this many files are named on an index line; the full lists are in `get_observations`.
+const INDEX_FILES: usize = 2;
+
+fn str_field<'a>(o: &'a Value, key: &str) -> &'a str {
+    o.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn list_field(o: &Value, key: &str) -> Vec<String> {
+    o.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn id_of(o: &Value) -> String {
+    o.get("id")
+        .and_then(Value::as_i64)
+        .map_or_else(|| "?".into(), |id| id.to_string())
+}
+
+/// `3h ago`, `2d ago`: relative ages are shorter than dates and what the model needs to judge freshness.
+pub fn age(now_ms: i64, created_ms: i64) -> String {
+    let delta = (now_ms - created_ms).max(0);
+    let minutes = delta / 60_000;
+    match minutes {
+        0 => "just now".into(),
+        1..=59 => format!("{minutes}m ago"),
+        60..=1439 => format!("{}h ago", minutes / 60),
+        _ if delta < 60 * DAY_MS => format!("{}d ago", delta / DAY_MS),
+        _ if delta < 730 * DAY_MS => format!("{}mo ago", delta / (30 * DAY_MS)),
+        _ => format!("{}y ago", delta / (365 * DAY_MS)),
+    }
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm): enough
+/// calendar for dates without pulling a date crate into the binary.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `2026-11-01 14:05 UTC`.
+pub fn date_utc(ms: i64) -> String {
+    let (y, mo, d) = civil_from_days(ms.div_euclid(DAY_MS));
+    let minute_of_day = ms.rem_euclid(DAY_MS) / 60_000;
+    format!(
+        "{y:04}-{mo:02}-{d:02} {:02}:{:02} UTC",
+        minute_of_day / 60,
+        minute_of_day % 60
+    )
+}
+
+/// `2026-11-01`, `2026-11-01T14:05`, `2026-11-01T14:05:09Z` (UTC) → epoch ms. The worker's filters take
+/// epoch ms or durations; models naturally write dates, so they are converted here.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let s = s.trim().trim_end_matches('Z').trim_end_matches(" UTC");
+    let (date, time) = match s.split_once(['T', ' ']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (s, None),
+    };
+    let mut parts = date.split('-');
+    let year: i64 = parts.next()?.parse().ok()?;
+    let month: u32 = parts.next()?.parse().ok()?;
+    let day: u32 = parts.next()?.parse().ok()?;
+    if parts.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    if date.len() != 10 {
+        return None;
+    }
+    let mut seconds = 0i64;
+    if let Some(time) = time {
+        let mut hms = time.split(':');
+        let h: i64 = hms.next()?.parse().ok()?;
+        let m: i64 = hms.next()?.parse().ok()?;
+        let sec: f64 = hms.next().map_or(Some(0.0), |x| x.parse().ok())?;
+        if hms.next().is_some() || h > 23 || m > 59 || !(0.0..61.0).contains(&sec) {
+            return None;
+        }
+        seconds = h * 3600 + m * 60 + sec as i64;
+    }
+    let days = days_from_civil(year, month, day);
+    // Reject 2026-02-31 and friends: the date must survive the round trip.
+    if civil_from_days(days) != (year, month, day) {
+        return None;
+    }
+    Some(days * DAY_MS + seconds * 1000)
+}
+
+/// Modified files first (what the work was about), then read ones, without repeats.
+fn files_of(o: &Value) -> Vec<String> {
+    let mut files = list_field(o, "files_modified");
+    for f in list_field(o, "files_read") {
+        if !files.contains(&f) {
+            files.push(f);
+        }
+    }
+    files
+}
+
+fn short_files(o: &Value) -> String {
+    let files = files_of(o);
+    if files.is_empty() {
+        return "-".into();
+    }
+    let mut out = files
+        .iter()
+        .take(INDEX_FILES)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if files.len() > INDEX_FILES {
+        out.push_str(&format!(" +{}", files.len() - INDEX_FILES));
+    }
+    out
+}
+
+/// One index line: `#12 · bugfix · Fix the WAL pool · src/store/db.rs · 3h ago`.
+pub fn index_line(o: &Value, now_ms: i64) -> String {
+    let created = o
+        .get("created_at")
+        .and_then(Value::as_i64)
+        .unwrap_or(now_ms);
+    format!(
+        "#{} · {} · {} · {} · {}",
+        id_of(o),
+        str_field(o, "type"),
+        one_line(str_field(o, "title")),
+        short_files(o),
+        age(now_ms, created)
+    )
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The `search` tool's answer: a header, one line per hit, and the next step.
+pub fn search_index(body: &Value, query: &str, now_ms: i64) -> String {
+    let hits: Vec<&Value> = body
+        .get("results")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(|x| x.get("observation")).collect())
+        .unwrap_or_default();
+    if hits.is_empty() {
+        return format!(
+            "No memories match {query:?}. Try other words, mode \"text\" for exact identifiers, or drop filters."
+        );
+    }
+    let mut out = format!(
+        "{} memories for {query:?} (best first; #id · type · title · files · age):\n",
+        hits.len()
+    );
+    for o in hits {
+        out.push_str(&index_line(o, now_ms));
+        out.push('\n');
+    }
+    out.push_str("Details: get_observations with the ids you need. Context around one: timeline with anchor=<id>.");
+    out
+}
+
+/// The `timeline` tool's answer: chronological lines, the anchor marked with `>`.
+pub fn timeline(body: &Value, now_ms: i64) -> String {
+    let anchor = body.get("anchor").and_then(Value::as_i64);
+    let items: Vec<&Value> = body
+        .get("observations")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    if items.is_empty() {
+        return "No memories in that window.".into();
+    }
+    let mut out = format!(
+        "{} memories, oldest first ({}#id · type · title · files · when):\n",
+        items.len(),
+        if anchor.is_some() {
+            "> marks the anchor; "
+        } else {
+            ""
+        }
+    );
+    for o in items {
+        let is_anchor = anchor.is_some() && o.get("id").and_then(Value::as_i64) == anchor;
+        let created = o
+            .get("created_at")
+            .and_then(Value::as_i64)
+            .unwrap_or(now_ms);
+        out.push_str(if is_anchor { "> " } else { "  " });
+        out.push_str(&format!(
+            "#{} · {} · {} · {} · {}\n",
+            id_of(o),
+            str_field(o, "type"),
+            one_line(str_field(o, "title")),
+            short_files(o),
+            date_utc(created)
+        ));
+    }
+    out.pop();
+    out
+}
+
+/// One full entry as compact markdown.
+pub fn observation(o: &Value, now_ms: i64) -> String {
+    let created = o
+        .get("created_at")
+        .and_then(Value::as_i64)
+        .unwrap_or(now_ms);
+    let mut out = format!(
+        "## #{} · {} · {}\n",
+        id_of(o),
+        str_field(o, "type"),
+        one_line(str_field(o, "title"))
+    );
+    let subtitle = str_field(o, "subtitle");
+    if !subtitle.trim().is_empty() {
+        out.push_str(&format!("_{}_\n", one_line(subtitle)));
+    }
+    out.push_str(&format!(
+        "project {} · session {} · {} ({})\n",
+        str_field(o, "project"),
+        str_field(o, "session_id"),
+        date_utc(created),
+        age(now_ms, created)
+    ));
+    let narrative = str_field(o, "narrative").trim();
+    if !narrative.is_empty() {
+        out.push('\n');
+        out.push_str(narrative);
+        out.push('\n');
+    }
+    let facts = list_field(o, "facts");
+    if !facts.is_empty() {
+        out.push_str("\nFacts:\n");
+        for f in facts {
+            out.push_str(&format!("- {}\n", one_line(&f)));
+        }
+    }
+    for (label, key) in [
+        ("Concepts", "concepts"),
+        ("Files modified", "files_modified"),
+        ("Files read", "files_read"),
+    ] {
+        let values = list_field(o, key);
+        if !values.is_empty() {
+            out.push_str(&format!("{label}: {}\n", values.join(", ")));
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: i64 = 1_793_000_000_000;
+
+    fn obs() -> Value {
+        json!({
+            "id": 12, "type": "bugfix", "title": "Fix the\nWAL pool", "subtitle": "db opened twice",
+            "narrative": "The pool opened the database twice.", "facts": ["WAL needs one writer"],
+            "concepts": ["sqlite"], "files_modified": ["src/db.rs"],
+            "files_read": ["src/db.rs", "src/a.rs", "src/b.rs"], "project": "shop",
+            "session_id": "s1", "created_at": NOW - 3 * 3_600_000
+        })
+    }
+
+    #[test]
+    fn index_lines_are_short_and_complete() {
+        assert_eq!(
+            index_line(&obs(), NOW),
+            "#12 · bugfix · Fix the WAL pool · src/db.rs, src/a.rs +1 · 3h ago"
+        );
+        let body = json!({"results": [{"score": 1.0, "observation": obs()}]});
+        let text = search_index(&body, "wal", NOW);
+        assert!(text.starts_with("1 memories for \"wal\""), "{text}");
+        assert!(search_index(&json!({"results": []}), "x", NOW).starts_with("No memories"));
+    }
+
+    #[test]
+    fn full_entries_carry_every_field() {
+        let text = observation(&obs(), NOW);
+        for part in [
+            "## #12 · bugfix",
+            "_db opened twice_",
+            "session s1",
+            "The pool opened",
+            "- WAL needs one writer",
+            "Concepts: sqlite",
+            "Files read: src/db.rs, src/a.rs, src/b.rs",
+        ] {
+            assert!(text.contains(part), "{part} missing in {text}");
+        }
+        // Missing fields degrade, never panic.
+        assert!(observation(&json!({}), NOW).starts_with("## #? ·"));
+    }
+
+    #[test]
+    fn timeline_marks_the_anchor() {
+        let mut other = obs();
+        other["id"] = json!(11);
+        let text = timeline(&json!({"anchor": 12, "observations": [other, obs()]}), NOW);
+        assert!(text.contains("\n  #11 ·"), "{text}");
+        assert!(text.contains("\n> #12 ·"), "{text}");
+    }
+
+    #[test]
+    fn dates_round_trip() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2000-03-01T00:00:01Z"), Some(951_868_801_000));
+        assert_eq!(date_utc(951_868_801_000), "2000-03-01 00:00 UTC");
+        assert_eq!(parse_date("2026-02-31"), None);
+        assert_eq!(parse_date("7d"), None);
+        assert_eq!(parse_date("2026-1-1"), None);
+        let ms = parse_date("2026-11-01 14:05").unwrap();
+        assert_eq!(date_utc(ms), "2026-11-01 14:05 UTC");
+    }
+
+    #[test]
+    fn ages_grow_in_sensible_units() {
+        assert_eq!(age(NOW, NOW), "just now");
+        assert_eq!(age(NOW, NOW - 5 * 60_000), "5m ago");
+        assert_eq!(age(NOW, NOW - 2 * DAY_MS), "2d ago");
+        assert_eq!(age(NOW, NOW - 90 * DAY_MS), "3mo ago");
+        assert_eq!(age(NOW, NOW + 5_000), "just now");
+    }
+}

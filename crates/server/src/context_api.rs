@@ -1,0 +1,213 @@
+//! Recall into Claude's context: the SessionStart block (also previewable at `GET /api/context`) and the
+//! optional per-prompt recall of UserPromptSubmit.
+
+use crate::api_error::ApiError;
+use crate::worker::AppState;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::Json;
+use claude_mem_core::context::{
+    build_context, render_recall, ContextBlock, ContextRequest, ContextSource,
+};
+use claude_mem_core::{clock, HookEvent, StoreError};
+use claude_mem_search::{Filters, Mode};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Fused scores are normalised per query (the best hit is always near 1), so relevance is judged on the
+/// raw cosine instead: below these a prompt's "relevant" memories are noise, and noise costs tokens on
+/// every prompt. A shared term (a BM25 hit) lowers the bar.
+const RECALL_MIN_COSINE: f32 = 0.4;
+const RECALL_MIN_COSINE_WITH_TERMS: f32 = 0.25;
+
+fn relevant_enough(h: &claude_mem_search::Hit) -> bool {
+    let cosine = h.vector_score.unwrap_or(0.0);
+    cosine >= RECALL_MIN_COSINE
+        || (h.text_score.is_some() && cosine >= RECALL_MIN_COSINE_WITH_TERMS)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ContextQuery {
+    project: Option<String>,
+    /// A working directory, resolved to its project the way hooks are (git root).
+    cwd: Option<String>,
+    session: Option<String>,
+    source: Option<String>,
+    budget: Option<usize>,
+}
+
+/// `GET /api/context`: exactly what SessionStart would inject now, with its token count.
+pub async fn preview(
+    State(state): State<AppState>,
+    query: Result<Query<ContextQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query?;
+    let project = match (q.project, q.cwd) {
+        (Some(p), _) if !p.trim().is_empty() => p,
+        (_, Some(cwd)) if !cwd.trim().is_empty() => {
+            claude_mem_core::project::project_from_cwd(&cwd)
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "project (or cwd) is required",
+            ))
+        }
+    };
+    let settings = state.context_settings();
+    let budget = q.budget.unwrap_or(settings.budget_tokens);
+    if !(100..=50_000).contains(&budget) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "budget must be between 100 and 50000 tokens",
+        ));
+    }
+    let source = ContextSource::parse(q.source.as_deref().unwrap_or("startup"));
+    let resumed_after_ms = match (&q.session, source) {
+        (Some(id), ContextSource::Resume) => {
+            state.store.get_session(id).await?.map(|s| s.last_seen_at)
+        }
+        _ => None,
+    };
+    let started = Instant::now();
+    let block = build_context(
+        &state.store,
+        &ContextRequest {
+            project,
+            session_id: q.session,
+            source,
+            resumed_after_ms,
+            budget_tokens: budget,
+            max_observations: settings.max_observations,
+            now_ms: clock::now_ms(),
+        },
+    )
+    .await?;
+    Ok(Json(json!({
+        "context": block,
+        "build_ms": started.elapsed().as_secs_f64() * 1000.0,
+    })))
+}
+
+/// Before a SessionStart is stored: when the resumed session was last active (its earlier injection is
+/// still in the conversation).
+pub async fn resumed_after(state: &AppState, event: &HookEvent) -> Option<i64> {
+    if event.event_name != "SessionStart" || source_of(event) != ContextSource::Resume {
+        return None;
+    }
+    match state.store.get_session(&event.session_id).await {
+        Ok(session) => session.map(|s| s.last_seen_at),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the resumed session");
+            None
+        }
+    }
+}
+
+fn source_of(event: &HookEvent) -> ContextSource {
+    ContextSource::parse(
+        event
+            .payload
+            .get("source")
+            .and_then(Value::as_str)
+            .unwrap_or("startup"),
+    )
+}
+
+/// The SessionStart block for `event`. Errors are logged and give no context: recall must never turn
+/// a session start into a failure.
+pub async fn session_start(
+    state: &AppState,
+    event: &HookEvent,
+    resumed_after_ms: Option<i64>,
+) -> String {
+    let settings = state.context_settings();
+    if !settings.enabled {
+        return String::new();
+    }
+    let started = Instant::now();
+    let request = ContextRequest {
+        project: event.project.clone(),
+        session_id: Some(event.session_id.clone()),
+        source: source_of(event),
+        resumed_after_ms,
+        budget_tokens: settings.budget_tokens,
+        max_observations: settings.max_observations,
+        now_ms: clock::now_ms(),
+    };
+    let result: Result<ContextBlock, StoreError> = build_context(&state.store, &request).await;
+    match result {
+        Ok(block) => {
+            tracing::info!(
+                project = %block.project,
+                session = %event.session_id,
+                source = ?block.source,
+                tokens = block.tokens,
+                observations = block.observation_ids.len(),
+                build_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "context injected"
+            );
+            block.text
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot build the session context");
+            String::new()
+        }
+    }
+}
+
+/// A few memories relevant to the prompt, or nothing (setting off, no index, nothing relevant enough).
+pub async fn prompt_recall(state: &AppState, event: &HookEvent) -> String {
+    let settings = state.context_settings();
+    let (Some(index), Some(prompt)) = (state.search.clone(), event.prompt.clone()) else {
+        return String::new();
+    };
+    if !settings.prompt_recall || prompt.trim().len() < 8 {
+        return String::new();
+    }
+    let filters = Filters {
+        project: Some(event.project.clone()),
+        ..Default::default()
+    };
+    let limit = settings.prompt_recall_limit;
+    let worker = Arc::clone(&index);
+    let query: String = prompt.chars().take(1000).collect();
+    let hits =
+        tokio::task::spawn_blocking(move || worker.search(&query, Mode::Hybrid, &filters, limit))
+            .await;
+    let ids: Vec<i64> = match hits {
+        Ok(Ok(outcome)) => outcome
+            .hits
+            .iter()
+            .filter(|h| relevant_enough(h))
+            .map(|h| h.id)
+            .collect(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "prompt recall search failed");
+            return String::new();
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "prompt recall search panicked");
+            return String::new();
+        }
+    };
+    let rows = match state.store.get_observations(&ids).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "prompt recall lookup failed");
+            return String::new();
+        }
+    };
+    // Keep the search's order.
+    let ordered: Vec<_> = ids
+        .iter()
+        .filter_map(|id| rows.iter().find(|o| o.id == *id).cloned())
+        .collect();
+    render_recall(
+        &ordered,
+        settings.prompt_recall_budget_tokens,
+        clock::now_ms(),
+    )
+}

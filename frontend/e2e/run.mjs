@@ -1,0 +1,585 @@
+// End-to-end checks of the viewer in a real browser (Debian's chromium via playwright-core) against a real
+// `claude-mem serve` seeded through its hook endpoints with Claude Code payloads.
+//
+// Env: CLAUDE_MEM_BIN (default ../target/debug/claude-mem), CLAUDE_MEM_FIXTURES (default
+// /work/shared/fixtures/hooks or ../../shared/fixtures/hooks), CHROMIUM (default /usr/bin/chromium),
+// VIEWER_URL (use an already running viewer+worker instead of spawning one: its data gets modified!),
+// E2E_MODE=proxy (serve dist/ ourselves even if the worker embeds a viewer), E2E_STRICT=1 (skips fail),
+// SCREENSHOTS_DIR (default ../docs/screenshots; empty string to not copy).
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startViewerServer } from './serve.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const artifacts = path.join(here, 'artifacts');
+fs.mkdirSync(artifacts, { recursive: true });
+const screenshotsDir = process.env.SCREENSHOTS_DIR ?? path.resolve(root, '..', 'docs', 'screenshots');
+const bin = path.resolve(root, process.env.CLAUDE_MEM_BIN ?? '../target/debug/claude-mem');
+const fixturesDir = [process.env.CLAUDE_MEM_FIXTURES, '/work/shared/fixtures/hooks', path.resolve(root, '../../shared/fixtures/hooks')]
+  .filter(Boolean)
+  .find((p) => fs.existsSync(p));
+const strict = process.env.E2E_STRICT === '1';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (...a) => console.log('[e2e]', ...a);
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(fn, { timeout = 15000, interval = 200, what = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(interval);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+}
+
+// ---------------------------------------------------------------------------------------------- worker
+let worker = null;
+let tmp = null;
+let viewer = null;
+let workerBase;
+let pageBase;
+let mode;
+
+async function startWorker() {
+  if (!fs.existsSync(bin)) throw new Error(`${bin} missing: build the workspace (cargo build) or set CLAUDE_MEM_BIN`);
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'claude-mem-e2e-'));
+  const home = path.join(tmp, 'home');
+  fs.mkdirSync(home);
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    CLAUDE_MEM_DATA_DIR: path.join(tmp, 'data'),
+    CLAUDE_MEM_PORT: String(port),
+    CLAUDE_MEM_COMPRESSOR: 'local',
+    CLAUDE_MEM_EMBEDDER: 'hash',
+    CLAUDE_MEM_BATCH_LINGER_MS: '0',
+    CLAUDE_MEM_LOG_LEVEL: 'warn',
+    HOME: home,
+  };
+  delete env.ANTHROPIC_API_KEY;
+  delete env.CLAUDE_MEM_HOST;
+  const logFile = fs.openSync(path.join(artifacts, 'worker.log'), 'w');
+  worker = spawn(bin, ['serve'], { env, detached: true, stdio: ['ignore', logFile, logFile] });
+  worker.on('exit', (code, sig) => log(`worker exited (${code ?? sig})`));
+  workerBase = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${workerBase}/api/health`)).ok, { timeout: 30000, what: 'worker /api/health' });
+  log(`worker up at ${workerBase} (data in ${tmp})`);
+}
+
+function stopWorker() {
+  if (worker && worker.exitCode === null) {
+    try {
+      process.kill(-worker.pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+async function killWorkerGroup() {
+  if (!worker) return;
+  stopWorker();
+  const end = Date.now() + 5000;
+  while (worker.exitCode === null && worker.signalCode === null && Date.now() < end) await sleep(100);
+  if (worker.exitCode === null && worker.signalCode === null) {
+    try {
+      process.kill(-worker.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- seeding
+const fixture = (name) => JSON.parse(fs.readFileSync(path.join(fixturesDir, `${name}.json`), 'utf8'));
+
+async function hook(event, payload) {
+  const res = await fetch(`${workerBase}/hooks/${event}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(payload),
+  });
+  if (!res.ok) throw new Error(`hook ${event}: HTTP ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+async function api(p) {
+  const res = await fetch(`${workerBase}${p}`);
+  const body = await res.json().catch(() => null);
+  return { status: res.status, body };
+}
+
+function session(id, project) {
+  const base = fixture('SessionStart.startup');
+  const cwd = `/home/dev/work/${project}`;
+  const transcript_path = `/home/dev/.claude/projects/-home-dev-work-${project}/${id}.jsonl`;
+  const common = { session_id: id, cwd, transcript_path };
+  let toolN = 0;
+  return {
+    start: () => hook('SessionStart', { ...base, ...common }),
+    prompt: (prompt, prompt_id = `prompt-${id.slice(0, 4)}-${Date.now()}`) =>
+      hook('UserPromptSubmit', { ...fixture('UserPromptSubmit'), ...common, prompt, prompt_id }),
+    edit: (file, oldS, newS) => {
+      const p = fixture('PostToolUse.Bash');
+      const abs = `${cwd}/${file}`;
+      return hook('PostToolUse', {
+        ...p,
+        ...common,
+        tool_name: 'Edit',
+        tool_input: { file_path: abs, old_string: oldS, new_string: newS, replace_all: false },
+        tool_response: { filePath: abs, oldString: oldS, newString: newS, originalFile: oldS, structuredPatch: [], userModified: false, replaceAll: false },
+        tool_use_id: `toolu_${id.slice(0, 6)}_${++toolN}_${Date.now()}`,
+      });
+    },
+    bash: (command, stdout) => {
+      const p = fixture('PostToolUse.Bash');
+      return hook('PostToolUse', {
+        ...p,
+        ...common,
+        tool_input: { command, description: command },
+        tool_response: { ...p.tool_response, stdout },
+        tool_use_id: `toolu_${id.slice(0, 6)}_${++toolN}_${Date.now()}`,
+      });
+    },
+    stop: (msg = 'done') => hook('Stop', { ...fixture('Stop'), ...common, last_assistant_message: msg }),
+  };
+}
+
+const SESSION_A = 'dd3c069f-cebc-4332-a2d2-b224021fc02d';
+const SESSION_B = '7a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b';
+const A = session(SESSION_A, 'acme-api');
+const B = session(SESSION_B, 'webapp');
+
+async function drained(minObservations) {
+  return waitFor(
+    async () => {
+      const h = (await api('/api/health')).body;
+      return h.counts.pending === 0 && h.counts.observations >= minObservations && (!h.index || h.index.documents >= h.counts.observations) ? h : null;
+    },
+    { timeout: 30000, what: `${minObservations} observations processed and indexed` },
+  );
+}
+
+async function seed() {
+  await B.start();
+  await B.prompt('refactor the widgets to use the new theme tokens');
+  for (let i = 1; i <= 36; i++) {
+    await B.edit(`src/components/Widget${i}.tsx`, `color: "#${i}"`, `color: var(--widget-${i})`);
+  }
+  await B.stop('All widgets now use theme tokens.');
+  await A.start();
+  await A.prompt('make the store open SQLite in WAL mode');
+  await A.edit('src/store/db.rs', 'fn open() -> Connection', 'fn open_with_wal() -> Connection');
+  await A.bash('cargo test -p store', 'test result: ok. 12 passed; 0 failed');
+  await A.edit('src/store/migrations.rs', 'PRAGMA journal_mode=DELETE', 'PRAGMA journal_mode=WAL');
+  await A.stop('The store now opens in WAL mode; tests pass.');
+  const h = await drained(3);
+  log(`seeded: ${h.counts.observations} observations, ${h.counts.sessions} sessions, ${h.counts.prompts} prompts`);
+  return h;
+}
+
+// ---------------------------------------------------------------------------------------------- checks
+const results = [];
+const shots = [];
+
+async function check(name, fn, { needs = [] } = {}) {
+  const missing = [];
+  for (const ep of needs) {
+    const [method, p] = ep.includes(' ') ? ep.split(' ') : ['GET', ep];
+    const res = await fetch(`${workerBase}${p}`, { method, signal: AbortSignal.timeout(3000) }).catch(() => null);
+    if (res) res.body?.cancel().catch(() => {});
+    if (!res || res.status === 404 || res.status === 405) missing.push(`${method} ${p}`);
+  }
+  if (missing.length) {
+    results.push({ name, status: 'SKIP', detail: `endpoint missing: ${missing.join(', ')}` });
+    log(`SKIP ${name} (endpoint missing: ${missing.join(', ')})`);
+    return;
+  }
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ name, status: 'PASS', detail: `${Date.now() - t0} ms` });
+    log(`PASS ${name}`);
+  } catch (e) {
+    results.push({ name, status: 'FAIL', detail: e.message.split('\n')[0] });
+    log(`FAIL ${name}: ${e.stack ?? e.message}`);
+    await page?.screenshot({ path: path.join(artifacts, `FAIL-${name}.png`) }).catch(() => {});
+  }
+}
+
+async function shot(name, p = page) {
+  const file = path.join(artifacts, `${name}.png`);
+  await p.screenshot({ path: file });
+  shots.push(file);
+}
+
+let browser;
+let context;
+let page;
+const requests = [];
+
+async function openPage(opts = {}) {
+  const ctx = await browser.newContext({ viewport: { width: 1200, height: 800 }, colorScheme: 'light', ...opts });
+  const p = await ctx.newPage();
+  p.on('request', (r) => requests.push(r.url()));
+  p.on('pageerror', (e) => pageErrors.push(e.message));
+  p.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  return { ctx, p };
+}
+const pageErrors = [];
+const consoleErrors = [];
+
+const goto = async (hash, p = page) => {
+  await p.goto(`${pageBase}#/${hash}`);
+  await p.waitForSelector(`[data-testid="view-${hash.split(/[/?]/)[0]}"]`);
+};
+
+async function main() {
+  if (process.env.VIEWER_URL) {
+    mode = 'external';
+    pageBase = process.env.VIEWER_URL.replace(/\/?$/, '/');
+    workerBase = pageBase.replace(/\/$/, '');
+  } else {
+    await startWorker();
+    const index = await fetch(`${workerBase}/`).then(async (r) => (r.ok ? r.text() : '')).catch(() => '');
+    if (index.includes('claude-mem-viewer') && process.env.E2E_MODE !== 'proxy') {
+      mode = 'embedded';
+      pageBase = `${workerBase}/`;
+    } else {
+      if (!fs.existsSync(path.join(root, 'dist', 'index.html'))) {
+        log('dist/ missing: building');
+        execFileSync(process.execPath, [path.join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'], { cwd: root, stdio: 'inherit' });
+      }
+      viewer = await startViewerServer({ dist: path.join(root, 'dist'), target: workerBase });
+      mode = 'proxy';
+      pageBase = viewer.url;
+    }
+  }
+  log(`mode: ${mode}; page: ${pageBase}; fixtures: ${fixturesDir}`);
+  const seeded = await seed();
+
+  const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+  browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  ({ ctx: context, p: page } = await openPage());
+
+  await check('live: history renders', async () => {
+    await goto('live');
+    await page.waitForSelector('[data-testid="observation-card"]');
+    const titles = await page.locator('[data-testid="obs-title"]').allInnerTexts();
+    assert.ok(titles.some((t) => t.includes('db.rs')), `db.rs edit among the first cards: ${titles.slice(0, 5).join(' | ')}`);
+    await page.waitForSelector('[data-testid="summary-card"]');
+    await shot('live');
+  });
+
+  await check('live: infinite scroll back to the beginning', async () => {
+    await goto('live');
+    const total = seeded.counts.observations;
+    await waitFor(
+      async () => {
+        await page.locator('[data-testid="feed-sentinel"]').scrollIntoViewIfNeeded();
+        const n = await page.locator('[data-testid="observation-card"]').count();
+        return n >= total && (await page.locator('[data-testid="feed-end"]').count()) > 0;
+      },
+      { timeout: 15000, what: `all ${total} observations after scrolling` },
+    );
+    const ids = await page.locator('[data-testid="observation-card"]').evaluateAll((els) => els.map((e) => Number(e.dataset.id)));
+    assert.equal(new Set(ids).size, ids.length, 'no duplicate cards');
+    assert.equal(ids.length, total);
+  });
+
+  await check('live: SSE stream connected', async () => {
+    await goto('live');
+    await waitFor(async () => (await page.getAttribute('[data-testid="stream-status"]', 'data-status')) === 'live', { timeout: 8000, what: 'stream status live' });
+  }, { needs: ['/api/stream'] });
+
+  await check('live: new memory appears without reload', async () => {
+    await goto('live');
+    await page.waitForSelector('[data-testid="observation-card"]');
+    const navs = [];
+    page.on('framenavigated', (f) => f === page.mainFrame() && navs.push(f.url()));
+    await A.prompt('also speed up fusion scoring');
+    await A.edit('src/search/fusion.rs', 'fn fuse(a, b)', 'fn fuse_weighted(a, b, w)');
+    await page.waitForSelector('[data-testid="obs-title"]:has-text("fusion.rs")', { timeout: 15000 });
+    assert.equal(navs.length, 0, 'no reload happened');
+    const status = await page.getAttribute('[data-testid="stream-status"]', 'data-status');
+    log(`  (stream status: ${status})`);
+    await shot('live-new-memory');
+  });
+
+  await check('search: finds and highlights, detail opens with facts and neighbours', async () => {
+    await goto('live');
+    await page.keyboard.press('/');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'search-input', '/ focuses search');
+    await page.keyboard.type('open_with_wal');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('[data-testid="search-results"][data-query="open_with_wal"] [data-testid="observation-card"]');
+    const marks = await page.locator('[data-testid="search-results"] mark').allInnerTexts();
+    assert.ok(marks.some((m) => m.toLowerCase().includes('open_with_wal') || m.toLowerCase().includes('wal')), `marks: ${marks.join(',')}`);
+    const titles = await page.locator('[data-testid="search-results"] [data-testid="obs-title"]').allInnerTexts();
+    assert.ok(titles.some((t) => /db\.rs/.test(t)), `db.rs among the results: ${titles.slice(0, 5).join(' | ')}`);
+    await shot('search');
+    // Enter after submitting selects the first result; Enter again opens it.
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('[data-testid="detail"] [data-testid="detail-title"]');
+    assert.equal(await page.locator('[data-testid="detail-title"]').innerText(), titles[0]);
+    // Hybrid ranking with the hashing embedder is approximate: open the db.rs result explicitly.
+    await page.locator('[data-testid="search-results"] [data-testid="observation-card"]', { hasText: 'db.rs' }).first().click();
+    await waitFor(async () => /db\.rs/.test(await page.locator('[data-testid="detail-title"]').innerText()), { what: 'db.rs detail' });
+    await page.waitForSelector('[data-testid="detail-facts"] li');
+    assert.match(await page.locator('[data-testid="detail-files"]').innerText(), /src\/store\/db\.rs/);
+    await waitFor(async () => !(await page.locator('[data-testid="detail-next"]').isDisabled()), { what: 'next neighbour enabled' });
+    await shot('detail');
+    await page.click('[data-testid="detail-next"]');
+    await waitFor(async () => !/db\.rs/.test(await page.locator('[data-testid="detail-title"]').innerText()), { what: 'neighbour opened' });
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('[data-testid="detail"]', { state: 'detached' });
+  });
+
+  await check('search: filters and empty state', async () => {
+    await page.goto(`${pageBase}#/live`);
+    await page.goto(`${pageBase}#/search?q=${encodeURIComponent('Widget12')}&project=webapp`);
+    await page.waitForSelector('[data-testid="search-results"][data-query="Widget12"] [data-testid="observation-card"]');
+    assert.equal(await page.inputValue('[data-testid="search-project"]'), 'webapp');
+    const projects = await page.locator('[data-testid="search-results"] .project').allInnerTexts();
+    assert.ok(projects.every((p) => p === 'webapp'), `projects: ${projects.join(',')}`);
+    await page.fill('[data-testid="search-input"]', 'zzqxjv nonexistentterm');
+    await page.selectOption('[data-testid="search-mode"]', 'text');
+    await page.waitForSelector('[data-testid="search-no-results"]');
+  });
+
+  await check('keyboard: j/k select, Enter opens, Esc closes', async () => {
+    await goto('live');
+    await page.waitForSelector('[data-testid="observation-card"]');
+    await page.locator('body').click({ position: { x: 5, y: 300 } });
+    await page.keyboard.press('j');
+    await page.keyboard.press('j');
+    await page.keyboard.press('k');
+    const sel = await page.locator('[data-testid="feed"] .card.selected').getAttribute('data-index');
+    assert.equal(sel, '0');
+    await page.keyboard.press('j');
+    const selected = page.locator('[data-testid="feed"] .card.selected');
+    assert.equal(await selected.getAttribute('data-index'), '1');
+    if ((await selected.getAttribute('data-testid')) === 'observation-card') {
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('[data-testid="detail"]');
+      await page.keyboard.press('Escape');
+      await page.waitForSelector('[data-testid="detail"]', { state: 'detached' });
+    }
+    await page.keyboard.press('?');
+    await page.waitForSelector('[data-testid="help"]');
+    await page.keyboard.press('Escape');
+  });
+
+  await check('sessions: list per project and timeline', async () => {
+    await goto('sessions');
+    await page.waitForSelector('[data-testid="session-row"]');
+    assert.ok((await page.locator('[data-testid="session-row"]').count()) >= 2);
+    await page.selectOption('[data-testid="sessions-project"]', 'acme-api');
+    await waitFor(async () => (await page.locator('[data-testid="session-row"]').count()) === 1, { what: 'filtered to one session' });
+    await shot('sessions');
+    await page.click(`[data-testid="session-row"][data-id="${SESSION_A}"]`);
+    await page.waitForSelector('[data-testid="timeline"]');
+    const prompts = await page.locator('[data-testid="timeline-prompt"]').allInnerTexts();
+    assert.ok(prompts.some((p) => p.includes('WAL mode')), `prompts: ${prompts.join(' | ')}`);
+    await page.waitForSelector('[data-testid="timeline-summary"]');
+    assert.ok((await page.locator('[data-testid="timeline"] [data-testid="observation-card"]').count()) >= 2);
+    await shot('session-timeline');
+  });
+
+  await check('settings: form lists every field with its description', async () => {
+    const { status, body } = await api('/api/settings');
+    assert.equal(status, 200);
+    await goto('settings');
+    await page.waitForSelector('[data-testid="settings-form"]');
+    for (const f of body.fields) {
+      await page.waitForSelector(`[data-testid="setting-${f.key}"]`);
+    }
+    await shot('settings');
+  });
+
+  await check('settings: round-trip survives a reload', async () => {
+    await goto('settings');
+    const sel = '[data-testid="setting-compression.daily_budget_usd"] input';
+    await page.waitForSelector(sel);
+    const before = (await api('/api/settings')).body.fields.find((f) => f.key === 'compression.daily_budget_usd').value;
+    const next = before === 2.5 ? 3.25 : 2.5;
+    await page.fill(sel, String(next));
+    await page.click('[data-testid="settings-save"]');
+    await page.waitForSelector('[data-testid="settings-notice"]');
+    await page.reload();
+    await page.waitForSelector(sel);
+    assert.equal(await page.inputValue(sel), String(next));
+    const after = (await api('/api/settings')).body.fields.find((f) => f.key === 'compression.daily_budget_usd').value;
+    assert.equal(after, next);
+    // Secrets are write-only: the page never receives a value.
+    const secrets = await page.locator('[data-testid="secret-state"]').allInnerTexts();
+    assert.ok(secrets.every((s) => /^(set|not set)$/.test(s.trim())), `secret states: ${secrets.join(',')}`);
+    await shot('settings');
+  }, { needs: ['/api/settings'] });
+
+  await check('settings: invalid value shows the inline error', async () => {
+    await goto('settings');
+    const fields = (await api('/api/settings')).body.fields.map((f) => f.key);
+    const [key, bad] = [['compression.batch_size', '0'], ['compression.max_attempts', '0'], ['port', '0']].find(([k]) => fields.includes(k)) ?? [];
+    assert.ok(key, 'a range-checked integer field');
+    // Client-side: not a number at all.
+    const budget = '[data-testid="setting-compression.daily_budget_usd"]';
+    if (fields.includes('compression.daily_budget_usd')) {
+      await page.fill(`${budget} input`, 'lots');
+      await page.click('[data-testid="settings-save"]');
+      await page.waitForSelector(`${budget} [data-testid="field-error"]`);
+      await page.fill(`${budget} input`, String((await api('/api/settings')).body.fields.find((f) => f.key === 'compression.daily_budget_usd').value));
+    }
+    // Server-side: out of range, answered 422 with the field.
+    const row = `[data-testid="setting-${key}"]`;
+    await page.fill(`${row} input`, bad);
+    await page.click('[data-testid="settings-save"]');
+    await page.waitForSelector(`${row} [data-testid="field-error"]`);
+    const msg = await page.locator(`${row} [data-testid="field-error"]`).innerText();
+    assert.ok(msg.length > 3, `inline reason: ${msg}`);
+    await shot('settings-invalid');
+  }, { needs: ['/api/settings'] });
+
+  await check('costs: zero state matches /api/costs', async () => {
+    await goto('costs');
+    await page.waitForSelector('[data-testid="cost-today-usd"]');
+    const { body } = await api('/api/costs?days=30');
+    const r = body.report;
+    const tokens = (t) => t.input_tokens + t.output_tokens + t.cache_write_tokens + t.cache_read_tokens;
+    const val = async (id) => Number(await page.getAttribute(`[data-testid="${id}"]`, 'data-value'));
+    assert.equal(await val('cost-today-usd'), r.today.cost_usd);
+    assert.equal(await val('cost-month-usd'), r.month.cost_usd);
+    assert.equal(await val('cost-today-tokens'), tokens(r.today));
+    assert.equal(await val('cost-month-tokens'), tokens(r.month));
+    assert.equal(await val('cost-today-calls'), r.today.calls);
+    assert.equal(await val('cost-month-calls'), r.month.calls);
+    assert.equal(await val('cost-cache-ratio'), r.cache_hit_ratio);
+    assert.equal(await val('budget-daily'), body.budget.daily_usd);
+    assert.equal(await val('budget-spent'), body.budget.spent_today_usd);
+    if (r.today.cost_usd === 0) assert.equal((await page.locator('[data-testid="cost-today-usd"]').innerText()).trim(), '$0.00');
+    if (r.period.calls === 0) await page.waitForSelector('[data-testid="costs-zero"]');
+    assert.equal(await page.locator('[data-testid="cost-chart"] rect.bar').count(), 30);
+    await shot('costs');
+  });
+
+  await check('health: status, queue, hashing embedder warning', async () => {
+    await goto('health');
+    await page.waitForSelector('[data-testid="health-status"]');
+    const h = (await api('/api/health')).body;
+    assert.equal((await page.locator('[data-testid="health-status"]').innerText()).trim(), h.status);
+    assert.equal(Number(await page.getAttribute('[data-testid="health-queue"]', 'data-value')), h.counts.pending);
+    if (h.index) {
+      assert.match(await page.locator('[data-testid="health-embedder"]').innerText(), new RegExp(h.index.embedder));
+      if (h.index.embedder.startsWith('hash')) {
+        const warnings = await page.locator('[data-testid="health-warning"]').allInnerTexts();
+        assert.ok(warnings.some((w) => /hashing embedder/i.test(w)), `warnings: ${warnings.join(' | ')}`);
+        assert.equal(await page.getAttribute('[data-testid="health-badge"]', 'data-level'), 'warn');
+      }
+    }
+    await shot('health');
+  });
+
+  await check('theme: dark follows prefers-color-scheme', async () => {
+    const { ctx, p } = await openPage({ colorScheme: 'dark' });
+    await goto('live', p);
+    await p.waitForSelector('[data-testid="observation-card"]');
+    const bg = await p.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const [r, g, b] = bg.match(/\d+/g).map(Number);
+    assert.ok(r + g + b < 150, `dark background, got ${bg}`);
+    await shot('live-dark', p);
+    await goto('costs', p);
+    await p.waitForSelector('[data-testid="cost-chart"]');
+    await shot('costs-dark', p);
+    await ctx.close();
+  });
+
+  await check('responsive: 400x600 tray window', async () => {
+    const { ctx, p } = await openPage({ viewport: { width: 400, height: 600 } });
+    for (const view of ['live', 'search?q=db.rs', 'sessions', 'costs', 'settings', 'health']) {
+      await goto(view, p);
+      await sleep(400);
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `${view}: horizontal overflow of ${overflow}px`);
+      await shot(`tray-${view.split('?')[0]}`, p);
+    }
+    await goto('live', p);
+    await p.click('[data-testid="observation-card"] >> nth=0');
+    await p.waitForSelector('[data-testid="detail-title"]');
+    const box = await p.locator('[data-testid="detail"]').boundingBox();
+    assert.ok(box && box.width >= 380, `detail is full width in the tray, got ${box?.width}`);
+    await shot('tray-detail', p);
+    await ctx.close();
+  });
+
+  await check('no request leaves the worker origin', async () => {
+    const origin = new URL(pageBase).origin;
+    const foreign = requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('data:') && !u.startsWith('blob:'));
+    assert.deepEqual(foreign, [], 'foreign requests');
+    assert.ok(requests.length > 10, 'requests were recorded');
+  });
+
+  await check('no uncaught page errors', async () => {
+    assert.deepEqual(pageErrors, []);
+  });
+}
+
+let exitCode = 0;
+try {
+  await main();
+} catch (e) {
+  console.error('[e2e] setup failed:', e);
+  exitCode = 2;
+} finally {
+  await browser?.close().catch(() => {});
+  await viewer?.close().catch(() => {});
+  await killWorkerGroup();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+if (screenshotsDir && shots.length) {
+  try {
+    fs.mkdirSync(screenshotsDir, { recursive: true });
+    for (const f of shots) fs.copyFileSync(f, path.join(screenshotsDir, path.basename(f)));
+    log(`${shots.length} screenshots in ${artifacts} (copied to ${screenshotsDir})`);
+  } catch (e) {
+    log(`could not copy screenshots: ${e.message}`);
+  }
+}
+
+console.log(`\n[e2e] mode=${mode ?? '?'}  results:`);
+for (const r of results) console.log(`  ${r.status.padEnd(4)}  ${r.name}${r.detail ? `  (${r.detail})` : ''}`);
+if (consoleErrors.length) console.log(`[e2e] browser console errors (expected for 404s of missing endpoints):\n  ${[...new Set(consoleErrors)].slice(0, 10).join('\n  ')}`);
+const failed = results.filter((r) => r.status === 'FAIL' || (strict && r.status === 'SKIP'));
+if (failed.length) exitCode ||= 1;
+console.log(`[e2e] ${results.filter((r) => r.status === 'PASS').length} passed, ${results.filter((r) => r.status === 'FAIL').length} failed, ${results.filter((r) => r.status === 'SKIP').length} skipped`);
+process.exit(exitCode);

@@ -1,0 +1,30 @@
+// Hash routes: #/live, #/search?q=…, #/sessions, #/sessions/<id>, #/costs, #/settings, #/health.
+
+export const VIEWS = ['live', 'search', 'sessions', 'costs', 'settings', 'health'] as const;
+export type View = (typeof VIEWS)[number];
+
+export interface Route {
+  view: View;
+  param: string | null;
+  query: Record<string, string>;
+}
+
+export function parseHash(hash: string): Route {
+  const h = hash.replace(/^#\/?/, '');
+  const [path, search = ''] = h.split('?', 2);
+  const [first, ...rest] = path.split('/');
+  const view = (VIEWS as readonly string[]).includes(first) ? (first as View) : 'live';
+  const query: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(search)) query[k] = v;
+  const param = rest.length && rest.join('/') ? decodeURIComponent(rest.join('/')) : null;
+  return { view, param: view === first ? param : null, query };
+}
+
+export function buildHash(view: View, param?: string | null, query?: Record<string, string | undefined>): string {
+  let h = `#/${view}`;
+  if (param) h += `/${encodeURIComponent(param)}`;
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query ?? {})) if (v) q.set(k, v);
+  const s = q.toString();
+  return s ? `${h}?${s}` : h;
+}

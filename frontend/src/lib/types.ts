@@ -1,0 +1,194 @@
+// JSON shapes returned by the worker (crates/core/src/store/*.rs, crates/server/src/api.rs).
+
+export interface Observation {
+  id: number;
+  session_id: string;
+  project: string;
+  prompt_number: number;
+  type: string;
+  title: string;
+  subtitle: string;
+  narrative: string;
+  facts: string[];
+  concepts: string[];
+  files_read: string[];
+  files_modified: string[];
+  keywords: string[];
+  source_event_ids: number[];
+  input_tokens: number;
+  output_tokens: number;
+  compressor: string;
+  model: string | null;
+  created_at: number;
+}
+
+export interface Summary {
+  id: number;
+  session_id: string;
+  project: string;
+  prompt_number: number;
+  request: string;
+  investigated: string;
+  learned: string;
+  completed: string;
+  next_steps: string;
+  compressor: string;
+  model: string | null;
+  created_at: number;
+}
+
+/** `event: prompt` on the live stream. */
+export interface PromptEvent {
+  session_id: string;
+  project: string;
+  prompt_number: number;
+  prompt: string;
+  created_at: number;
+}
+
+export interface Session {
+  id: string;
+  project: string;
+  cwd: string;
+  transcript_path: string | null;
+  started_at: number;
+  last_seen_at: number;
+  ended_at: number | null;
+  end_reason: string | null;
+  status: string;
+  event_count: number;
+  prompt_count: number;
+  observation_count: number;
+}
+
+export interface PromptRow {
+  prompt_number: number;
+  prompt_id: string | null;
+  text: string;
+  created_at: number;
+}
+
+export interface SessionDetail {
+  session: Session;
+  prompts: PromptRow[];
+  events?: unknown[];
+  observations: Observation[];
+  summaries: Summary[];
+}
+
+export interface HealthCounts {
+  sessions: number;
+  events: number;
+  pending: number;
+  failed: number;
+  prompts: number;
+  observations: number;
+}
+
+export interface ProcessorStatus {
+  compressor: string;
+  llm_configured: boolean;
+  budget_exhausted: boolean;
+  batches: number;
+  observations: number;
+  summaries: number;
+  retries: number;
+  parked: number;
+  last_error: string | null;
+}
+
+export interface IndexStatus {
+  state: string;
+  documents: number;
+  vectors: number;
+  last_indexed_id: number;
+  embedder: string;
+  embedder_fallback: string | null;
+  rebuild_reason: string | null;
+  last_error: string | null;
+}
+
+export interface Health {
+  status: string;
+  version: string;
+  pid: number;
+  uptime_seconds: number;
+  data_dir: string;
+  database: string;
+  counts: HealthCounts;
+  processor: ProcessorStatus | null;
+  index: IndexStatus | null;
+}
+
+export interface CostTotals {
+  calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_write_tokens: number;
+  cache_read_tokens: number;
+  cost_usd: number;
+}
+
+export interface CostGroup extends CostTotals {
+  key: string;
+}
+
+export interface CostsResponse {
+  days: number;
+  project: string | null;
+  report: {
+    today: CostTotals;
+    month: CostTotals;
+    period: CostTotals;
+    cache_hit_ratio: number;
+    by_day: CostGroup[];
+    by_model: CostGroup[];
+    by_project: CostGroup[];
+  };
+  budget: {
+    daily_usd: number;
+    spent_today_usd: number;
+    remaining_usd: number;
+    exhausted: boolean;
+  };
+}
+
+export interface SearchResult {
+  score: number;
+  text_score: number | null;
+  vector_score: number | null;
+  observation: Observation;
+}
+
+export interface SearchResponse {
+  mode: string;
+  results: SearchResult[];
+  embed_ms: number;
+  search_ms: number;
+  index: IndexStatus | null;
+}
+
+export type FieldType = 'number' | 'integer' | 'boolean' | 'string' | 'enum' | 'secret';
+
+export interface SettingField {
+  key: string;
+  type: FieldType | string;
+  description: string;
+  default: unknown;
+  value: unknown;
+  options?: unknown[];
+  restart_required?: boolean;
+  is_set?: boolean;
+}
+
+export interface SettingsResponse {
+  settings: Record<string, unknown>;
+  fields: SettingField[];
+}
+
+export interface SettingsSaveResponse {
+  fields: SettingField[];
+  restart_required: string[];
+}
+
+export const OBSERVATION_TYPES = ['decision', 'bugfix', 'feature', 'refactor', 'discovery', 'change'] as const;
