@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startViewerServer } from './serve.mjs';
+import { startMockAnthropic, USAGE } from './mock-anthropic.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -546,6 +547,77 @@ async function main() {
     const foreign = requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('data:') && !u.startsWith('blob:'));
     assert.deepEqual(foreign, [], 'foreign requests');
     assert.ok(requests.length > 10, 'requests were recorded');
+  });
+
+  // A second worker compresses with "Anthropic" (a local server speaking its wire format): the cost page
+  // must show exactly the calls and tokens the API reported, and the dollars the worker recorded for them.
+  await check('costs: page matches the LLM usage (mock Anthropic API)', async () => {
+    const mock = await startMockAnthropic();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'claude-mem-e2e-llm-'));
+    const port = await freePort();
+    const proc = spawn(bin, ['serve'], {
+      env: {
+        ...process.env,
+        CLAUDE_MEM_DATA_DIR: path.join(dir, 'data'),
+        CLAUDE_MEM_PORT: String(port),
+        CLAUDE_MEM_COMPRESSOR: 'anthropic',
+        ANTHROPIC_API_KEY: 'sk-ant-e2e-not-a-real-key',
+        CLAUDE_MEM_ANTHROPIC_BASE_URL: mock.url,
+        CLAUDE_MEM_EMBEDDER: 'hash',
+        CLAUDE_MEM_BATCH_LINGER_MS: '0',
+        CLAUDE_MEM_LOG_LEVEL: 'warn',
+        HOME: dir,
+      },
+      detached: true,
+      stdio: 'ignore',
+    });
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      await waitFor(async () => (await fetch(`${base}/api/health`)).ok, { timeout: 30000, what: 'LLM worker health' });
+      const post = async (event, body) => {
+        const r = await fetch(`${base}/hooks/${event}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        assert.equal(r.status, 200, `${event}: ${await r.text()}`);
+      };
+      const cwd = '/home/dev/work/billing';
+      await post('UserPromptSubmit', { session_id: 'llm-1', cwd, prompt: 'add VAT to invoices' });
+      for (let i = 0; i < 3; i++) {
+        await post('PostToolUse', {
+          session_id: 'llm-1', cwd, tool_name: 'Edit', tool_use_id: `llm-edit-${i}`,
+          tool_input: { file_path: `${cwd}/src/invoice_${i}.rs`, old_string: 'total', new_string: 'total_with_vat' }, tool_response: {},
+        });
+      }
+      await post('Stop', { session_id: 'llm-1', cwd, stop_hook_active: false, last_assistant_message: 'VAT added.' });
+      await waitFor(async () => {
+        const h = await (await fetch(`${base}/api/health`)).json();
+        return h.counts.pending === 0 && h.counts.observations > 0;
+      }, { timeout: 30000, what: 'LLM compression done' });
+      assert.ok(mock.tally.calls >= 2, `LLM calls: ${mock.tally.calls}`);
+      assert.equal(mock.tally.requests[0].headers['x-api-key'], 'sk-ant-e2e-not-a-real-key');
+      const costs = await (await fetch(`${base}/api/costs?days=30`)).json();
+      const { ctx, p } = await openPage();
+      await p.goto(`${base}/#/costs`);
+      await p.waitForSelector('[data-testid="cost-chart"]');
+      const val = async (id) => Number(await p.getAttribute(`[data-testid="${id}"]`, 'data-value'));
+      const tokens = mock.tally.input_tokens + mock.tally.output_tokens + mock.tally.cache_write_tokens + mock.tally.cache_read_tokens;
+      await waitFor(async () => (await val('cost-today-calls')) === mock.tally.calls, { what: 'calls on the page' });
+      assert.equal(await val('cost-today-tokens'), tokens, 'tokens = what the API reported');
+      assert.equal(await val('cost-month-tokens'), tokens);
+      assert.equal(await val('cost-today-usd'), costs.report.today.cost_usd, 'USD = what the worker recorded');
+      assert.ok(costs.report.today.cost_usd > 0, 'a priced model costs something');
+      const expectedRatio = mock.tally.cache_read_tokens / (mock.tally.input_tokens + mock.tally.cache_read_tokens + mock.tally.cache_write_tokens);
+      assert.ok(Math.abs((await val('cost-cache-ratio')) - expectedRatio) < 1e-9, `cache ratio ${await val('cost-cache-ratio')} vs ${expectedRatio}`);
+      assert.equal(await val('budget-spent'), costs.budget.spent_today_usd);
+      await shot('costs-with-usage', p);
+      await ctx.close();
+    } finally {
+      try {
+        process.kill(-proc.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      await mock.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   await check('no uncaught page errors', async () => {
