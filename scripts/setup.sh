@@ -15,6 +15,16 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 if [ "$tests" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   missing+=(chromium fonts-dejavu-core)
 fi
+# The desktop app (src-tauri, part of the workspace): WebKitGTK and the tray's libraries; the tests also
+# run it under Xvfb in a D-Bus session.
+if [ "$tests" = 1 ] || [ "${CLAUDE_MEM_SETUP_APP:-0}" = 1 ]; then
+  pkg-config --exists webkit2gtk-4.1 2>/dev/null || missing+=(libwebkit2gtk-4.1-dev libjavascriptcoregtk-4.1-dev \
+    libsoup-3.0-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev)
+  if [ "$tests" = 1 ]; then
+    command -v xvfb-run >/dev/null 2>&1 || missing+=(xvfb xauth)
+    command -v dbus-run-session >/dev/null 2>&1 || missing+=(dbus dbus-x11)
+  fi
+fi
 if ((${#missing[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -40,16 +50,23 @@ fi
 echo "==> building the viewer (frontend/dist)"
 (cd frontend && npm run --silent build >/dev/null)
 
-# The MCP end-to-end test (tests/mcp_e2e.rs) drives `claude-mem mcp` with the official Python MCP SDK.
+# Test-only Python packages: the official MCP SDK drives `claude-mem mcp` (tests/mcp_e2e.rs), and Pillow
+# grabs the Xvfb screen in the desktop app's smoke test (tests/app_gui.rs).
+pip_install() {
+  python3 -m pip install --quiet "$@" \
+    || python3 -m pip install --quiet --user "$@" \
+    || python3 -m pip install --quiet --user --break-system-packages "$@"
+}
 if [ "$tests" != 1 ]; then
   :
 elif command -v python3 >/dev/null 2>&1; then
   if ! python3 -c 'import mcp' >/dev/null 2>&1; then
     echo "==> installing the Python MCP SDK (for tests/mcp_client.py)"
-    python3 -m pip install --quiet 'mcp>=1.2' \
-      || python3 -m pip install --quiet --user 'mcp>=1.2' \
-      || python3 -m pip install --quiet --user --break-system-packages 'mcp>=1.2' \
-      || echo "warning: could not install the Python 'mcp' package; the MCP e2e tests will fail" >&2
+    pip_install 'mcp>=1.2' || echo "warning: could not install the Python 'mcp' package; the MCP e2e tests will fail" >&2
+  fi
+  if ! python3 -c 'from PIL import ImageGrab' >/dev/null 2>&1; then
+    echo "==> installing Pillow (screenshots in the app's Xvfb test)"
+    pip_install 'pillow>=10' || echo "warning: could not install Pillow; the app GUI test will fail" >&2
   fi
 else
   echo "warning: python3 not found; the MCP e2e tests (tests/mcp_e2e.rs) need it" >&2

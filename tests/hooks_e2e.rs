@@ -168,3 +168,43 @@ fn a_restart_keeps_everything() {
     let (_, health) = get_json(&worker, "/api/health");
     assert_eq!(health["counts"]["events"], fixtures.len());
 }
+
+#[test]
+fn paused_capture_acknowledges_hooks_and_keeps_nothing() {
+    let sandbox = Sandbox::new();
+    let worker = Worker::start(&sandbox);
+    let put = |paused: bool| {
+        http()
+            .put(worker.url("/api/capture"))
+            .json(&json!({ "paused": paused }))
+            .send()
+            .expect("PUT /api/capture")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(put(true), 200);
+    let (_, health) = get_json(&worker, "/api/health");
+    assert_eq!(health["capture"]["paused"], true);
+    let body =
+        json!({"session_id": "paused-1", "cwd": "/tmp/p", "prompt": "secret plans"}).to_string();
+    let (status, answer) = post_hook(&worker, "UserPromptSubmit", body.clone());
+    assert_eq!(status, 200, "{answer}");
+    let db = sandbox.database();
+    assert_eq!(
+        sqlite_count(&db, "SELECT COUNT(*) FROM pending_messages"),
+        0
+    );
+    assert_eq!(put(false), 200);
+    let (status, _) = post_hook(&worker, "UserPromptSubmit", body);
+    assert_eq!(status, 200);
+    assert_eq!(
+        sqlite_count(&db, "SELECT COUNT(*) FROM pending_messages"),
+        1
+    );
+    let bad = http()
+        .put(worker.url("/api/capture"))
+        .json(&json!({ "paused": "yes" }))
+        .send()
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 422);
+}

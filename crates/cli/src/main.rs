@@ -5,7 +5,6 @@
 
 mod hook_cmd;
 mod install_cmd;
-mod logging;
 mod mcp_cmd;
 mod search_cmd;
 mod serve_cmd;

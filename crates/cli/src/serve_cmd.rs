@@ -35,7 +35,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         settings.host = host;
     }
     settings.validate()?;
-    let _log_guard = crate::logging::init(&data_dir, &settings)?;
+    let _log_guard = claude_mem_server::logging::init(&data_dir, &settings)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -9,6 +9,7 @@ use claude_mem_core::compress::ObservationType;
 use claude_mem_core::store::ObservationFilter;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
 
 pub async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     health_json(&state).await.map(Json)
@@ -27,7 +28,35 @@ pub async fn health_json(state: &AppState) -> Result<Value, ApiError> {
         "counts": counts,
         "processor": state.processor.as_ref().map(|p| p.status()),
         "index": state.search.as_ref().map(|s| s.status()),
+        "capture": { "paused": state.capture_paused.load(Ordering::Relaxed) },
     }))
+}
+
+pub async fn capture(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "paused": state.capture_paused.load(Ordering::Relaxed) }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureBody {
+    paused: bool,
+}
+
+/// `PUT /api/capture {"paused": true|false}`: the tray's Pause/Resume.
+pub async fn set_capture(
+    State(state): State<AppState>,
+    body: Result<Json<CaptureBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(b) = body.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_capture",
+            format!("expected {{\"paused\": true|false}}: {}", e.body_text()),
+        )
+    })?;
+    state.capture_paused.store(b.paused, Ordering::Relaxed);
+    tracing::info!(paused = b.paused, "capture switched");
+    Ok(Json(json!({ "paused": b.paused })))
 }
 
 #[derive(Debug, Deserialize)]

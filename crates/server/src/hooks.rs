@@ -18,6 +18,13 @@ pub async fn receive_hook(
     Path(event): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    if state
+        .capture_paused
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        tracing::debug!(event = %event, "capture paused: hook acknowledged and dropped");
+        return Ok(Json(hook_answer(&event, "")));
+    }
     let body = body.map_err(|rejection| {
         let err = ApiError::from(rejection);
         tracing::warn!(event = %event, error = err.code, reason = %err.reason, "hook body refused");

@@ -9,6 +9,7 @@ pub mod context_api;
 pub mod hooks;
 pub mod indexer;
 pub mod local_guard;
+pub mod logging;
 pub mod memories_api;
 pub mod search_api;
 pub mod settings_api;

@@ -29,6 +29,9 @@ pub struct AppState {
     pub search: Option<Arc<SearchIndex>>,
     /// Recall settings: the viewer changes them without a restart.
     pub context: Arc<std::sync::RwLock<ContextSettings>>,
+    /// Capture paused (from the tray): hooks are acknowledged and dropped, so Claude Code carries on and
+    /// nothing of that stretch is kept.
+    pub capture_paused: Arc<std::sync::atomic::AtomicBool>,
     /// Serialises settings.json read-modify-write.
     pub settings_lock: Arc<tokio::sync::Mutex<()>>,
     /// Flips to true when the worker stops, ending long-lived responses (the live stream) so a graceful
@@ -90,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/timeline", get(memories_api::timeline))
         .route("/api/memories", post(memories_api::save))
         .route("/api/stream", get(stream::stream))
+        .route("/api/capture", get(api::capture).put(api::set_capture))
         .route(
             "/api/settings",
             get(settings_api::get).put(settings_api::put),
@@ -162,6 +166,7 @@ impl Worker {
                 store,
                 context: Arc::new(std::sync::RwLock::new(settings.context.clone())),
                 settings_lock: Arc::new(tokio::sync::Mutex::new(())),
+                capture_paused: Arc::new(std::sync::atomic::AtomicBool::new(false)),
                 shutdown,
                 shutdown_tx: Arc::new(shutdown_tx),
                 settings: Arc::new(settings),

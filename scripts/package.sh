@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds the desktop app's Linux packages (.deb and .rpm) with the @tauri-apps/cli npm package (the CLI is
+# a frontend dev dependency: nothing is downloaded outside npm). AppImage is not built: it downloads tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CLAUDE_MEM_SETUP_APP=1
+# shellcheck source=scripts/setup.sh
+source scripts/setup.sh
+command -v rpmbuild >/dev/null 2>&1 || echo "note: rpmbuild not found; the .rpm may be skipped (apt install rpm)" >&2
+frontend/node_modules/.bin/tauri build --bundles deb,rpm "$@"
+ls -la target/release/bundle/deb target/release/bundle/rpm 2>/dev/null || true

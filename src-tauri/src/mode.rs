@@ -1,0 +1,101 @@
+//! Whether this launch can show a GUI. Decided before Tauri is touched: GTK panics without a display, and
+//! a server or CI box must still get a working worker.
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `--headless`: the worker only, even where a display exists.
+    pub headless: bool,
+    /// `--minimized`: start in the tray without a window (how autostart launches the app at login).
+    pub minimized: bool,
+}
+
+impl Options {
+    /// Unknown arguments are ignored: the OS or a launcher may add its own (a file, `--no-sandbox`).
+    pub fn parse<S: AsRef<str>>(args: &[S]) -> Self {
+        let mut o = Self::default();
+        for a in args {
+            match a.as_ref() {
+                "--headless" => o.headless = true,
+                "--minimized" => o.minimized = true,
+                _ => {}
+            }
+        }
+        o
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// The worker alone, with the reason (logged so a user can tell why no window appeared).
+    Headless(&'static str),
+    Gui {
+        minimized: bool,
+    },
+}
+
+/// `env` answers whether a variable is set and non-empty.
+pub fn decide(options: &Options, env: impl Fn(&str) -> bool) -> Mode {
+    if options.headless {
+        return Mode::Headless("--headless was given");
+    }
+    if !cfg!(target_os = "linux") {
+        return Mode::Gui {
+            minimized: options.minimized,
+        };
+    }
+    if env("DISPLAY") || env("WAYLAND_DISPLAY") {
+        Mode::Gui {
+            minimized: options.minimized,
+        }
+    } else {
+        Mode::Headless("no display (neither DISPLAY nor WAYLAND_DISPLAY is set)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_with(vars: &'static [&'static str]) -> impl Fn(&str) -> bool {
+        move |k| vars.contains(&k)
+    }
+
+    #[test]
+    fn options_are_read_and_strangers_ignored() {
+        assert_eq!(
+            Options::parse(&["--minimized", "--whatever"]),
+            Options {
+                headless: false,
+                minimized: true
+            }
+        );
+        assert!(Options::parse(&["--headless"]).headless);
+    }
+
+    #[test]
+    fn no_display_means_headless_and_the_flag_wins() {
+        let gui = Options::default();
+        assert_eq!(
+            decide(&gui, env_with(&[])),
+            Mode::Headless("no display (neither DISPLAY nor WAYLAND_DISPLAY is set)")
+        );
+        assert_eq!(
+            decide(&gui, env_with(&["DISPLAY"])),
+            Mode::Gui { minimized: false }
+        );
+        assert_eq!(
+            decide(&gui, env_with(&["WAYLAND_DISPLAY"])),
+            Mode::Gui { minimized: false }
+        );
+        let min = Options::parse(&["--minimized"]);
+        assert_eq!(
+            decide(&min, env_with(&["DISPLAY"])),
+            Mode::Gui { minimized: true }
+        );
+        let headless = Options::parse(&["--headless"]);
+        assert_eq!(
+            decide(&headless, env_with(&["DISPLAY"])),
+            Mode::Headless("--headless was given")
+        );
+    }
+}
