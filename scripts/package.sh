@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 export CLAUDE_MEM_SETUP_APP=1
 # shellcheck source=scripts/setup.sh
 source scripts/setup.sh
-command -v rpmbuild >/dev/null 2>&1 || echo "note: rpmbuild not found; the .rpm may be skipped (apt install rpm)" >&2
-frontend/node_modules/.bin/tauri build --bundles deb,rpm "$@"
+# The CLI finds the app through src-tauri/tauri.conf.json (a link to the root config).
+(cd src-tauri && ../frontend/node_modules/.bin/tauri build --bundles deb,rpm "$@")
 ls -la target/release/bundle/deb target/release/bundle/rpm 2>/dev/null || true
