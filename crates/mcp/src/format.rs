@@ -49,79 +49,6 @@ pub fn age(now_ms: i64, created_ms: i64) -> String {
     }
 }
 
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm): enough
-/// calendar for dates without pulling a date crate into the binary.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `2026-11-01 14:05 UTC`.
-pub fn date_utc(ms: i64) -> String {
-    let (y, mo, d) = civil_from_days(ms.div_euclid(DAY_MS));
-    let minute_of_day = ms.rem_euclid(DAY_MS) / 60_000;
-    format!(
-        "{y:04}-{mo:02}-{d:02} {:02}:{:02} UTC",
-        minute_of_day / 60,
-        minute_of_day % 60
-    )
-}
-
-/// `2026-11-01`, `2026-11-01T14:05`, `2026-11-01T14:05:09Z` (UTC) → epoch ms. The worker's filters take
-/// epoch ms or durations; models naturally write dates, so they are converted here.
-pub fn parse_date(s: &str) -> Option<i64> {
-    let s = s.trim().trim_end_matches('Z').trim_end_matches(" UTC");
-    let (date, time) = match s.split_once(['T', ' ']) {
-        Some((d, t)) => (d, Some(t)),
-        None => (s, None),
-    };
-    let mut parts = date.split('-');
-    let year: i64 = parts.next()?.parse().ok()?;
-    let month: u32 = parts.next()?.parse().ok()?;
-    let day: u32 = parts.next()?.parse().ok()?;
-    if parts.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return None;
-    }
-    if date.len() != 10 {
-        return None;
-    }
-    let mut seconds = 0i64;
-    if let Some(time) = time {
-        let mut hms = time.split(':');
-        let h: i64 = hms.next()?.parse().ok()?;
-        let m: i64 = hms.next()?.parse().ok()?;
-        let sec: f64 = hms.next().map_or(Some(0.0), |x| x.parse().ok())?;
-        if hms.next().is_some() || h > 23 || m > 59 || !(0.0..61.0).contains(&sec) {
-            return None;
-        }
-        seconds = h * 3600 + m * 60 + sec as i64;
-    }
-    let days = days_from_civil(year, month, day);
-    // Reject 2026-02-31 and friends: the date must survive the round trip.
-    if civil_from_days(days) != (year, month, day) {
-        return None;
-    }
-    Some(days * DAY_MS + seconds * 1000)
-}
-
 /// Modified files first (what the work was about), then read ones, without repeats.
 fn files_of(o: &Value) -> Vec<String> {
     let mut files = list_field(o, "files_modified");
@@ -227,7 +154,7 @@ pub fn timeline(body: &Value, now_ms: i64) -> String {
             str_field(o, "type"),
             one_line(str_field(o, "title")),
             short_files(o),
-            date_utc(created)
+            claude_mem_core::clock::format_utc(created)
         ));
     }
     out.pop();
@@ -254,7 +181,7 @@ pub fn observation(o: &Value, now_ms: i64) -> String {
         "project {} · session {} · {} ({})\n",
         str_field(o, "project"),
         str_field(o, "session_id"),
-        date_utc(created),
+        claude_mem_core::clock::format_utc(created),
         age(now_ms, created)
     ));
     let narrative = str_field(o, "narrative").trim();
@@ -337,18 +264,6 @@ mod tests {
         let text = timeline(&json!({"anchor": 12, "observations": [other, obs()]}), NOW);
         assert!(text.contains("\n  #11 ·"), "{text}");
         assert!(text.contains("\n> #12 ·"), "{text}");
-    }
-
-    #[test]
-    fn dates_round_trip() {
-        assert_eq!(parse_date("1970-01-01"), Some(0));
-        assert_eq!(parse_date("2000-03-01T00:00:01Z"), Some(951_868_801_000));
-        assert_eq!(date_utc(951_868_801_000), "2000-03-01 00:00 UTC");
-        assert_eq!(parse_date("2026-02-31"), None);
-        assert_eq!(parse_date("7d"), None);
-        assert_eq!(parse_date("2026-1-1"), None);
-        let ms = parse_date("2026-11-01 14:05").unwrap();
-        assert_eq!(date_utc(ms), "2026-11-01 14:05 UTC");
     }
 
     #[test]

@@ -157,7 +157,7 @@ fn non_empty(s: Option<String>) -> Option<String> {
 /// (`2026-11-01T14:00`, which RFC 3339 lacks) become epoch ms; anything else (durations, epoch ms,
 /// RFC 3339) goes as given, and the worker's 400 reason tells the model what it accepts.
 fn instant_for_worker(s: &str) -> String {
-    format::parse_date(s).map_or_else(|| s.trim().to_owned(), |ms| ms.to_string())
+    claude_mem_core::clock::parse_utc(s).map_or_else(|| s.trim().to_owned(), |ms| ms.to_string())
 }
 
 #[tool_router]
