@@ -3,9 +3,13 @@
 //! `hook` runs inside every Claude Code session, so it is dispatched before anything heavy (no async
 //! runtime, no logging setup): its cost is paid on every prompt.
 
+mod backup_cmd;
+mod doctor_cmd;
 mod hook_cmd;
 mod install_cmd;
 mod mcp_cmd;
+mod portability_cmd;
+mod prune_cmd;
 mod search_cmd;
 mod serve_cmd;
 
@@ -52,6 +56,19 @@ enum Command {
         #[arg(long)]
         settings: Option<PathBuf>,
     },
+    /// Snapshot the database (consistent while the worker runs) into a .tar.gz with a manifest and
+    /// checksums, in a directory or object storage.
+    Backup(backup_cmd::BackupArgs),
+    /// Verify a backup, then restore it; the current data is kept aside, not deleted.
+    Restore(backup_cmd::RestoreArgs),
+    /// Write every table as versioned JSON Lines.
+    Export(portability_cmd::ExportArgs),
+    /// Read a JSON Lines export, or the database of the original (TypeScript) claude-mem.
+    Import(portability_cmd::ImportArgs),
+    /// Delete memories older than a given age, from SQLite and the indexes.
+    Prune(prune_cmd::PruneArgs),
+    /// Check the installation and say how to fix what is wrong.
+    Doctor(doctor_cmd::DoctorArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +92,12 @@ fn main() -> ExitCode {
         Command::Search(args) => search_cmd::search(args),
         Command::Reindex => search_cmd::reindex(),
         Command::Models(cmd) => search_cmd::models(cmd),
+        Command::Backup(args) => backup_cmd::backup(args),
+        Command::Restore(args) => backup_cmd::restore(args),
+        Command::Export(args) => portability_cmd::export(args),
+        Command::Import(args) => portability_cmd::import(args),
+        Command::Prune(args) => prune_cmd::run(args),
+        Command::Doctor(args) => doctor_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 mod context;
 mod editor;
+mod ops;
 pub use context::ContextSettings;
+pub use ops::{BackupSettings, RetentionSettings, SecuritySettings};
 pub use editor::{apply_changes, fields, FieldInfo, FieldKind};
 
 pub const DEFAULT_PORT: u16 = 37777;
@@ -40,6 +42,12 @@ pub struct Settings {
     pub search: SearchSettings,
     /// What is recalled into Claude's context (SessionStart, optionally each prompt).
     pub context: ContextSettings,
+    /// Rate limits and extra CORS origins.
+    pub security: SecuritySettings,
+    /// Scheduled backups.
+    pub backup: BackupSettings,
+    /// Scheduled pruning of old memories.
+    pub retention: RetentionSettings,
     /// Keys this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -57,6 +65,9 @@ impl Default for Settings {
             compression: CompressionSettings::default(),
             search: SearchSettings::default(),
             context: ContextSettings::default(),
+            security: SecuritySettings::default(),
+            backup: BackupSettings::default(),
+            retention: RetentionSettings::default(),
             extra: Map::new(),
         }
     }
@@ -519,6 +530,9 @@ impl Settings {
         }
         self.compression.validate()?;
         self.context.validate()?;
+        self.security.validate()?;
+        self.backup.validate()?;
+        self.retention.validate()?;
         self.search.validate()
     }
 
