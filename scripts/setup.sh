@@ -68,6 +68,10 @@ elif command -v python3 >/dev/null 2>&1; then
     echo "==> installing Pillow (screenshots in the app's Xvfb test)"
     pip_install 'pillow>=10' || echo "warning: could not install Pillow; the app GUI test will fail" >&2
   fi
+  if ! python3 -c 'import moto.server' >/dev/null 2>&1; then
+    echo "==> installing moto's S3-compatible server (backup round trip in tests/backup_e2e.rs)"
+    pip_install 'moto[server]>=5' || echo "warning: could not install moto; the S3 backup test will fail" >&2
+  fi
 else
   echo "warning: python3 not found; the MCP e2e tests (tests/mcp_e2e.rs) need it" >&2
 fi

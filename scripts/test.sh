@@ -27,3 +27,6 @@ cargo test --workspace --locked
 
 step "viewer end to end (real worker, Debian's chromium)"
 (cd frontend && E2E_STRICT=1 CLAUDE_MEM_BIN=../target/debug/claude-mem npm run --silent e2e)
+
+step "fuzzing: hook payload and search query parsers (bounded, scripts/fuzz.sh)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh

@@ -33,8 +33,9 @@ pub fn run(event: Option<&str>) {
 
 fn forward(event: Option<&str>) -> Result<Option<String>, String> {
     let started = Instant::now();
-    let settings = DataDir::resolve()
-        .ok()
+    let data_dir = DataDir::resolve().ok();
+    let settings = data_dir
+        .as_ref()
         .and_then(|dir| Settings::load_effective(&dir.settings()).ok())
         .unwrap_or_else(|| {
             let mut s = Settings::default();
@@ -62,9 +63,18 @@ fn forward(event: Option<&str>) -> Result<Option<String>, String> {
         .build()
         .into();
     let url = format!("{}/hooks/{event}", settings.worker_url());
-    let mut response = agent
-        .post(&url)
-        .header("content-type", "application/json")
+    let mut request = agent.post(&url).header("content-type", "application/json");
+    // A worker beyond loopback wants the API token (one small file read, only in that setup). Without
+    // one the request still goes: the worker's 401 is reported like any other failure.
+    if claude_mem_server::auth::token_required(&settings.host) {
+        if let Some(token) = data_dir
+            .as_ref()
+            .and_then(claude_mem_server::auth::client_token)
+        {
+            request = request.header("authorization", &format!("Bearer {token}"));
+        }
+    }
+    let mut response = request
         .send(&body[..])
         .map_err(|e| format!("worker unreachable at {url}: {e}"))?;
     let status = response.status();

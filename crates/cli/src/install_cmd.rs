@@ -74,6 +74,17 @@ pub fn planned_hooks(exe: &str, worker_url: &str) -> Vec<PlannedHook> {
     ]
 }
 
+/// Gives every http hook the API token as a header: a worker bound beyond loopback refuses hooks without
+/// it. (The SessionStart command reads the token itself.)
+pub fn with_token(mut plan: Vec<PlannedHook>, token: &str) -> Vec<PlannedHook> {
+    for hook in &mut plan {
+        if hook.handler["type"] == "http" {
+            hook.handler["headers"] = json!({"Authorization": format!("Bearer {token}")});
+        }
+    }
+    plan
+}
+
 fn shell_quote(s: &str) -> String {
     if s.chars()
         .all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c))
@@ -110,9 +121,19 @@ fn is_worker_hook_url(url: &str) -> bool {
     let Some((authority, path)) = rest.split_once('/') else {
         return false;
     };
+    // Loopback, or an IP literal with a port: what `install` writes for a worker bound elsewhere.
     let host_ok = ["127.0.0.1:", "localhost:", "[::1]:"]
         .iter()
-        .any(|h| authority.starts_with(h));
+        .any(|h| authority.starts_with(h))
+        || authority.rsplit_once(':').is_some_and(|(host, port)| {
+            !port.is_empty()
+                && port.chars().all(|c| c.is_ascii_digit())
+                && host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok()
+        });
     let event = path.strip_prefix("hooks/").unwrap_or("");
     host_ok && !event.is_empty() && event.chars().all(|c| c.is_ascii_alphanumeric())
 }
@@ -287,7 +308,7 @@ fn uninstall_mcp(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn default_settings_path() -> anyhow::Result<PathBuf> {
+pub(crate) fn default_settings_path() -> anyhow::Result<PathBuf> {
     let base = directories::BaseDirs::new().context("cannot find the home directory")?;
     Ok(base.home_dir().join(".claude").join("settings.json"))
 }
@@ -347,9 +368,24 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot locate the claude-mem binary")?;
     let exe = exe.canonicalize().unwrap_or(exe);
     let data_dir = DataDir::resolve().context("cannot locate the data directory")?;
-    let worker = Settings::load_effective(&data_dir.settings())?.worker_url();
+    let settings = Settings::load_effective(&data_dir.settings())?;
+    let worker = settings.worker_url();
+    let mut plan = planned_hooks(&exe.to_string_lossy(), &worker);
+    if claude_mem_server::auth::token_required(&settings.host) {
+        let token = match claude_mem_server::auth::client_token(&data_dir) {
+            Some(t) => t,
+            None => {
+                data_dir
+                    .ensure()
+                    .with_context(|| format!("cannot create {}", data_dir.root().display()))?;
+                claude_mem_server::auth::load_or_create_token(&data_dir)
+                    .context("cannot create the API token")?
+            }
+        };
+        plan = with_token(plan, &token);
+    }
 
-    install_hooks(&path, &exe.to_string_lossy(), &worker, args.dry_run)?;
+    install_hooks(&path, &plan, &worker, args.dry_run)?;
     if args.mcp {
         let claude_json = match args.claude_json {
             Some(p) => p,
@@ -360,10 +396,15 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn install_hooks(path: &Path, exe: &str, worker: &str, dry_run: bool) -> anyhow::Result<()> {
+fn install_hooks(
+    path: &Path,
+    plan: &[PlannedHook],
+    worker: &str,
+    dry_run: bool,
+) -> anyhow::Result<()> {
     let (mut value, original) = read_settings(path)?;
     let before = value.clone();
-    let changes = merge_hooks(&mut value, &planned_hooks(exe, worker))?;
+    let changes = merge_hooks(&mut value, plan)?;
     if dry_run {
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
@@ -532,6 +573,23 @@ mod tests {
         let mut c = json!({"mcpServers": {"claude-mem": {"command": "node", "args": ["mem.js"]}}});
         assert!(!remove_mcp(&mut c).unwrap());
         assert!(merge_mcp(&mut json!({"mcpServers": []}), "/x/claude-mem").is_err());
+    }
+
+    #[test]
+    fn a_remote_worker_gets_the_token_header_and_is_still_recognised_as_ours() {
+        let plan = with_token(
+            planned_hooks("/usr/bin/claude-mem", "http://10.1.2.3:37777"),
+            "abc",
+        );
+        let stop = &plan.iter().find(|h| h.event == "Stop").unwrap().handler;
+        assert_eq!(stop["headers"]["Authorization"], "Bearer abc");
+        assert!(plan[0].handler.get("headers").is_none());
+        let mut s = json!({});
+        merge_hooks(&mut s, &plan).unwrap();
+        assert_eq!(remove_ours(&mut s).unwrap(), plan.len());
+        assert!(!is_ours(
+            &json!({"type": "http", "url": "http://example.com:80/hooks/Stop"})
+        ));
     }
 
     #[test]

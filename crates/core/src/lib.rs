@@ -5,6 +5,7 @@ pub mod clock;
 pub mod compress;
 pub mod context;
 pub mod hook_event;
+pub mod legacy_import;
 pub mod paths;
 pub mod processor;
 pub mod project;

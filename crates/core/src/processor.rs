@@ -20,6 +20,12 @@ use tokio::task::JoinSet;
 
 const DAY_MS: i64 = 86_400_000;
 
+/// Observations committed by the processor (a Prometheus counter; the server's `/metrics` renders it).
+pub const OBSERVATIONS_CREATED_TOTAL: &str = "claude_mem_observations_created_total";
+/// Milliseconds from loading a session's batch to committing its results: the compressor's (LLM's)
+/// time dominates it, which is what a "processing latency high" alert is after.
+pub const OBSERVATIONS_PROCESSING_TIME_MS: &str = "claude_mem_observations_processing_time_ms";
+
 #[derive(Debug, Clone)]
 pub struct ProcessorConfig {
     pub batch_size: i64,
@@ -252,6 +258,7 @@ impl Processor {
     }
 
     async fn process_session(&self, session_id: &str) -> Result<usize, StoreError> {
+        let started = std::time::Instant::now();
         let mut events = self
             .store
             .load_batch(session_id, now_ms(), self.cfg.batch_size)
@@ -352,6 +359,9 @@ impl Processor {
         let count = compressed.observations.len();
         batch.observations = compressed.observations;
         let ids = self.store.complete_batch(batch).await?;
+        metrics::counter!(OBSERVATIONS_CREATED_TOTAL).increment(ids.len() as u64);
+        metrics::histogram!(OBSERVATIONS_PROCESSING_TIME_MS)
+            .record(started.elapsed().as_secs_f64() * 1000.0);
         tracing::debug!(
             session = session_id,
             observations = ids.len(),

@@ -14,8 +14,8 @@ mod context;
 mod editor;
 mod ops;
 pub use context::ContextSettings;
-pub use ops::{BackupSettings, RetentionSettings, SecuritySettings};
 pub use editor::{apply_changes, fields, FieldInfo, FieldKind};
+pub use ops::{BackupSettings, RetentionSettings, SecuritySettings};
 
 pub const DEFAULT_PORT: u16 = 37777;
 pub const DEFAULT_HOST: &str = "127.0.0.1";

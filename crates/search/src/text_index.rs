@@ -75,6 +75,20 @@ impl TextIndex {
         if index.schema() != schema() {
             return Err(SearchError::Incompatible("full-text schema changed".into()));
         }
+        // Every segment file ends in a checksum. Reading them all at start costs a sequential read of
+        // the index; not doing it means a damaged segment opens fine and fails (or panics inside
+        // Tantivy) on the first query that touches it, long after a rebuild would have been free.
+        let damaged = index.validate_checksum()?;
+        if !damaged.is_empty() {
+            let mut names: Vec<String> = damaged.iter().map(|p| p.display().to_string()).collect();
+            names.sort();
+            return Err(SearchError::Text(tantivy::TantivyError::DataCorruption(
+                tantivy::error::DataCorruption::comment_only(format!(
+                    "checksum mismatch in {}",
+                    names.join(", ")
+                )),
+            )));
+        }
         Self::from_index(index)
     }
 

@@ -70,6 +70,16 @@ impl From<StoreError> for ApiError {
                 "shutting_down",
                 "the worker is shutting down",
             ),
+            // 507, not a generic 503: a retry cannot succeed until the user frees space, and the hook
+            // runner and the viewer can say exactly that.
+            full if full.is_disk_full() => Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "disk_full",
+                format!(
+                    "the disk holding the claude-mem data directory is full; nothing was stored. \
+                     Free some space and capture resumes on its own ({full})"
+                ),
+            ),
             other => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage_unavailable",

@@ -18,6 +18,7 @@ pub async fn receive_hook(
     Path(event): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let started = std::time::Instant::now();
     if state
         .capture_paused
         .load(std::sync::atomic::Ordering::Relaxed)
@@ -65,6 +66,7 @@ pub async fn receive_hook(
         Some(event) => context_api::prompt_recall(&state, event).await,
         None => String::new(),
     };
+    crate::metrics::record_hook(&event_name, started.elapsed());
     Ok(Json(hook_answer(&event_name, &context)))
 }
 

@@ -3,14 +3,21 @@
 //! The same router serves `claude-mem serve` and the desktop app, so everything a user can reach lives
 //! here and nothing here knows about windows or trays.
 
+pub mod admin_api;
 pub mod api;
 pub mod api_error;
+pub mod auth;
+pub mod backup_schedule;
 pub mod context_api;
+pub mod cors;
 pub mod hooks;
 pub mod indexer;
 pub mod local_guard;
 pub mod logging;
 pub mod memories_api;
+pub mod metrics;
+pub mod rate_limit;
+pub mod retention;
 pub mod search_api;
 pub mod settings_api;
 pub mod stream;

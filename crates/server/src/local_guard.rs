@@ -2,18 +2,22 @@
 //!
 //! Listening on loopback is not enough: a web page can make the browser POST to 127.0.0.1 (CSRF), and a
 //! hostile DNS name can be rebound to 127.0.0.1 (DNS rebinding). Both are caught here: the `Host` must
-//! name a loopback host and an `Origin`, when a browser sends one, must be a local page.
+//! name a loopback host and an `Origin`, when a browser sends one, must be a local page (or one the
+//! operator listed in `security.cors_origins`). A request that carries the API token (see `auth`) may use
+//! any Host: rebinding is a browser attack, and a browser page cannot know the token.
 
 use crate::api_error::ApiError;
+use crate::auth::Authenticated;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::IpAddr;
 
-/// Extra host names accepted besides loopback (the configured bind address when it is not loopback).
+/// Extra host names accepted besides loopback (the configured bind address when it is not loopback),
+/// and extra browser origins (`security.cors_origins`).
 #[derive(Debug, Clone, Default)]
-pub struct AllowedHosts(pub Vec<String>);
+pub struct AllowedHosts(pub Vec<String>, pub Vec<String>);
 
 fn host_part(authority: &str) -> &str {
     if let Some(rest) = authority.strip_prefix('[') {
@@ -39,6 +43,10 @@ fn host_allowed(authority: &str, extra: &AllowedHosts) -> bool {
 
 /// `Origin` values we serve: our own viewer pages and the desktop app's webview.
 pub fn origin_allowed(origin: &str, extra: &AllowedHosts) -> bool {
+    let trimmed = origin.trim_end_matches('/');
+    if extra.1.iter().any(|o| o.trim_end_matches('/') == trimmed) {
+        return true;
+    }
     let Some((scheme, rest)) = origin.split_once("://") else {
         return false;
     };
@@ -56,7 +64,8 @@ pub async fn require_local(
     next: Next,
 ) -> Response {
     let headers = request.headers();
-    if let Some(host) = headers.get(header::HOST) {
+    let authenticated = request.extensions().get::<Authenticated>().is_some();
+    if let Some(host) = headers.get(header::HOST).filter(|_| !authenticated) {
         let ok = host.to_str().is_ok_and(|h| host_allowed(h, &extra));
         if !ok {
             tracing::warn!(host = ?host, path = %request.uri().path(), "refused a request for a non-local Host");
@@ -111,7 +120,7 @@ mod tests {
         }
         assert!(host_allowed(
             "10.0.0.5:37777",
-            &AllowedHosts(vec!["10.0.0.5".into()])
+            &AllowedHosts(vec!["10.0.0.5".into()], Vec::new())
         ));
     }
 
@@ -135,5 +144,8 @@ mod tests {
         ] {
             assert!(!origin_allowed(bad, &none), "{bad}");
         }
+        let dash = AllowedHosts(Vec::new(), vec!["https://dash.example.com".into()]);
+        assert!(origin_allowed("https://dash.example.com", &dash));
+        assert!(!origin_allowed("https://dash.example.com.evil", &dash));
     }
 }

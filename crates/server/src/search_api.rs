@@ -53,6 +53,7 @@ pub async fn search(
     State(state): State<AppState>,
     query: Result<Query<SearchQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let started = std::time::Instant::now();
     let Query(q) = query?;
     let index = state.search.clone().ok_or_else(unavailable)?;
     let text = q.q.unwrap_or_default();
@@ -141,6 +142,7 @@ pub async fn search(
             }))
         })
         .collect();
+    crate::metrics::record_search(mode, started.elapsed());
     Ok(Json(json!({
         "mode": mode,
         "results": results,

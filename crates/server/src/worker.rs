@@ -4,6 +4,7 @@
 use crate::api_error::{method_not_allowed, not_found};
 use crate::local_guard::{is_loopback_host, require_local, AllowedHosts};
 use crate::{api, context_api, hooks, indexer, memories_api, search_api, settings_api, stream};
+use crate::{auth, cors, rate_limit};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
@@ -78,9 +79,14 @@ pub fn router(state: AppState) -> Router {
     if !is_loopback_host(&state.settings.host) {
         extra.0.push(state.settings.host.clone());
     }
+    extra.1 = state.settings.security.cors_origins.clone();
+    let cors = cors::layer(&state.settings.security.cors_origins);
+    let auth = auth::AuthConfig::for_worker(&state.settings, &state.data_dir);
+    let limit = rate_limit::RateLimit::new(&state.settings.security);
     Router::new()
         .route("/hooks/{event}", post(hooks::receive_hook))
         .route("/api/health", get(api::health))
+        .route("/metrics", get(crate::metrics::metrics))
         .route("/api/sessions", get(api::list_sessions))
         .route("/api/sessions/{id}", get(api::get_session))
         .route("/api/observations", get(api::list_observations))
@@ -89,6 +95,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/costs", get(api::costs))
         .route("/api/search", get(search_api::search))
         .route("/api/reindex", post(search_api::reindex))
+        .route("/api/admin/prune", post(crate::admin_api::prune))
+        .route("/api/admin/index", post(crate::admin_api::index))
         .route("/api/context", get(context_api::preview))
         .route("/api/timeline", get(memories_api::timeline))
         .route("/api/memories", post(memories_api::save))
@@ -101,7 +109,18 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        // Outermost last: rate limit, then the token, then Host/Origin, then CORS (which answers
+        // preflights only for origins the guard let through).
+        .layer(cors)
         .layer(axum::middleware::from_fn_with_state(extra, require_local))
+        .layer(axum::middleware::from_fn_with_state(
+            auth,
+            auth::require_token,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            rate_limit::limit,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -119,7 +138,25 @@ impl Worker {
             path: data_dir.root().to_owned(),
             source,
         })?;
+        // Before anything runs: the processor may commit observations as soon as the worker starts.
+        crate::metrics::install();
         let store = Store::open(&data_dir.database()).await?;
+        // SQLite created the database and its WAL under the umask; make them private, and make the token
+        // remote clients need before the first request can arrive.
+        let secured = data_dir.secure_files().and_then(|_| {
+            if auth::token_required(&settings.host) {
+                auth::load_or_create_token(&data_dir).map(|_| ())
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(source) = secured {
+            store.close().await;
+            return Err(WorkerError::DataDir {
+                path: data_dir.root().to_owned(),
+                source,
+            });
+        }
         let addr = format!("{}:{}", settings.host, settings.port);
         let listener = match TcpListener::bind((settings.host.as_str(), settings.port)).await {
             Ok(l) => l,
@@ -207,13 +244,25 @@ impl Worker {
                 stop_processor.subscribe(),
             ))
         });
+        let retention = tokio::spawn(crate::retention::run(
+            store.clone(),
+            self.state.search.clone(),
+            self.state.settings.retention.clone(),
+            stop_processor.subscribe(),
+        ));
+        let backups = crate::backup_schedule::spawn(
+            self.state.data_dir.clone(),
+            self.state.settings.backup.clone(),
+            stop_processor.subscribe(),
+        );
         tracing::info!(addr = %self.local_addr, database = %store.path().display(), "worker listening");
         let end_streams = self.state.shutdown_tx.clone();
         let shutdown = async move {
             shutdown.await;
             let _ = end_streams.send(true);
         };
-        let result = axum::serve(self.listener, router(self.state))
+        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop_processor.send(true);
@@ -223,6 +272,10 @@ impl Worker {
         if let Some(task) = indexer {
             let _ = task.await;
         }
+        let _ = retention.await;
+        if let Some(task) = backups {
+            let _ = task.await;
+        }
         store.close().await;
         tracing::info!("worker stopped");
         result.map_err(WorkerError::Serve)
@@ -230,7 +283,10 @@ impl Worker {
 }
 
 /// Loads the embedder (blocking: the model is read from disk) and opens or rebuilds the indexes.
-async fn open_search(settings: &Settings, data_dir: &DataDir) -> Result<Arc<SearchIndex>, String> {
+pub async fn open_search(
+    settings: &Settings,
+    data_dir: &DataDir,
+) -> Result<Arc<SearchIndex>, String> {
     let settings = settings.clone();
     let root = data_dir.root().to_owned();
     let dir = data_dir.index();

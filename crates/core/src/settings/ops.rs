@@ -21,6 +21,9 @@ pub struct SecuritySettings {
     pub rate_limit_per_second: u32,
     /// Requests a client may make at once above the steady rate.
     pub rate_limit_burst: u32,
+    /// Also limit loopback clients. Off by default: they are this machine's own Claude Code hooks, CLI
+    /// and viewer, a 429 to a hook is a memory lost, and a local process needs no HTTP to do harm.
+    pub rate_limit_loopback: bool,
     /// Extra browser origins allowed to call the API (CORS), e.g. a dashboard on another port. The
     /// viewer's own origin and the desktop app's need no entry.
     pub cors_origins: Vec<String>,
@@ -33,6 +36,7 @@ impl Default for SecuritySettings {
         Self {
             rate_limit_per_second: 1000,
             rate_limit_burst: 5000,
+            rate_limit_loopback: false,
             cors_origins: Vec::new(),
             extra: Map::new(),
         }
@@ -42,7 +46,10 @@ impl Default for SecuritySettings {
 impl SecuritySettings {
     pub(super) fn validate(&self) -> Result<(), SettingsError> {
         if self.rate_limit_per_second == 0 {
-            return invalid("security.rate_limit_per_second", "must be at least 1".into());
+            return invalid(
+                "security.rate_limit_per_second",
+                "must be at least 1".into(),
+            );
         }
         if self.rate_limit_burst == 0 {
             return invalid("security.rate_limit_burst", "must be at least 1".into());

@@ -9,7 +9,8 @@ use super::{StoreError, WriteFn, WriteJob};
 use crate::clock::now_ms;
 use crate::hook_event::HookEvent;
 use serde::Serialize;
-use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -30,6 +31,7 @@ type Reply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
 
 pub(super) async fn writer_loop(
     mut conn: SqliteConnection,
+    options: SqliteConnectOptions,
     mut rx: mpsc::Receiver<WriteJob>,
     ingested: Arc<Notify>,
 ) {
@@ -57,11 +59,13 @@ pub(super) async fn writer_loop(
             }
             next = rx.try_recv().ok();
         }
-        if !batch.is_empty() && commit_batch(&mut conn, std::mem::take(&mut batch)).await {
+        if !batch.is_empty() && commit_batch(&mut conn, &options, std::mem::take(&mut batch)).await
+        {
             ingested.notify_one();
         }
         if let Some(f) = other {
             f(&mut conn).await;
+            recover(&mut conn, &options, false).await;
         }
     }
     rx.close();
@@ -69,9 +73,12 @@ pub(super) async fn writer_loop(
     while let Ok(job) = rx.try_recv() {
         match job {
             WriteJob::Ingest(event, reply) => {
-                commit_batch(&mut conn, vec![(event, reply)]).await;
+                commit_batch(&mut conn, &options, vec![(event, reply)]).await;
             }
-            WriteJob::Run(f) => f(&mut conn).await,
+            WriteJob::Run(f) => {
+                f(&mut conn).await;
+                recover(&mut conn, &options, false).await;
+            }
             WriteJob::Shutdown(_) => {}
         }
     }
@@ -89,8 +96,39 @@ pub(super) async fn writer_loop(
     }
 }
 
+/// Puts the writer connection back in a state sqlx and SQLite agree on after a failed write.
+///
+/// sqlx counts transaction depth itself. When SQLite ends a transaction on its own (it may on
+/// SQLITE_FULL or an I/O error), the ROLLBACK sqlx sends when the `Transaction` drops fails, its count
+/// stays up, and from then on every `begin()` is a SAVEPOINT and every `commit()` a RELEASE nested in a
+/// transaction that never commits: events would be acknowledged that a restart loses (a full disk showed
+/// it, tests/chaos_e2e.rs). A fresh connection is the one state both agree on: closing the old one rolls
+/// back whatever it still held. `failed` forces that; otherwise it happens only when sqlx still counts a
+/// transaction although no `Transaction` is alive here.
+async fn recover(conn: &mut SqliteConnection, options: &SqliteConnectOptions, failed: bool) {
+    // Runs the rollback a dropped `Transaction` queued, so the depth read below is current.
+    let probe = sqlx::query("SELECT 1").execute(&mut *conn).await;
+    if !failed && probe.is_ok() && !conn.is_in_transaction() {
+        return;
+    }
+    match options.connect().await {
+        Ok(fresh) => {
+            let old = std::mem::replace(conn, fresh);
+            if let Err(e) = old.close().await {
+                tracing::warn!(error = %e, "closing the failed writer connection");
+            }
+            tracing::warn!("writer connection reopened after a failed write");
+        }
+        Err(e) => tracing::error!(error = %e, "cannot reopen the writer connection"),
+    }
+}
+
 /// Returns whether any new event was stored (so the processor has work).
-async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<(Box<HookEvent>, Reply)>) -> bool {
+async fn commit_batch(
+    conn: &mut SqliteConnection,
+    options: &SqliteConnectOptions,
+    batch: Vec<(Box<HookEvent>, Reply)>,
+) -> bool {
     match try_batch(conn, &batch).await {
         Ok(outcomes) => {
             let stored = outcomes
@@ -103,6 +141,7 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<(Box<HookEvent>, R
         }
         Err(e) if batch.len() == 1 => {
             tracing::error!(error = %e, "storing a hook event failed");
+            recover(conn, options, true).await;
             if let Some((_, reply)) = batch.into_iter().next() {
                 let _ = reply.send(Err(e));
             }
@@ -110,10 +149,14 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<(Box<HookEvent>, R
         }
         Err(e) => {
             tracing::warn!(error = %e, size = batch.len(), "batch failed; retrying its events one by one");
+            recover(conn, options, true).await;
             let mut stored = false;
             for (event, reply) in batch {
                 let one = [(event, reply)];
                 let result = try_batch(conn, &one).await.map(|mut o| o.remove(0));
+                if result.is_err() {
+                    recover(conn, options, true).await;
+                }
                 stored |= matches!(result, Ok(IngestOutcome::Stored { .. }));
                 let [(_, reply)] = one;
                 let _ = reply.send(result);

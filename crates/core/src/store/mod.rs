@@ -6,17 +6,24 @@
 //! Reads go through a small pool; WAL lets them run beside the writer.
 
 mod costs;
+mod export;
 mod ingest;
 mod memories;
 mod observations;
 mod processing;
+mod prune;
 mod queries;
 
 pub use costs::{day_and_month_start, CostGroup, CostReport, CostTotals};
+pub use export::{
+    parse_export, ExportFile, ExportSummary, ImportReport, PortabilityError, TableImport,
+    EXPORT_FORMAT, EXPORT_VERSION,
+};
 pub use ingest::IngestOutcome;
 pub use memories::{notes_session_id, NewMemory, MANUAL};
 pub use observations::{ObservationFilter, ObservationRow, StreamCursor, StreamPrompt, SummaryRow};
 pub use processing::{CompletedBatch, ReadySession};
+pub use prune::{PruneReport, PruneRequest, DAY_MS};
 pub use queries::{EventRow, HealthCounts, PromptRow, SessionRow};
 
 use crate::hook_event::HookEvent;
@@ -42,11 +49,51 @@ pub enum StoreError {
     Commit(String),
     #[error("the store is closed")]
     Closed,
+    /// The file is another program's database (the original claude-mem's, usually): migrating it
+    /// would damage it, so nothing was changed.
+    #[error("{path} is not a database of this claude-mem: {detail}")]
+    Foreign { path: PathBuf, detail: String },
     #[error("cannot prepare {path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// SQLite's primary result code for "database or disk is full" (also what its VFS reports for ENOSPC).
+const SQLITE_FULL: i64 = 13;
+const ENOSPC: i32 = 28;
+
+fn io_is_disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(ENOSPC)
+}
+
+fn sqlx_is_disk_full(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i64>().ok())
+            // Extended result codes keep the primary code in the low byte.
+            .is_some_and(|c| c & 0xff == SQLITE_FULL),
+        sqlx::Error::Io(io) => io_is_disk_full(io),
+        _ => false,
+    }
+}
+
+impl StoreError {
+    /// Whether the write failed because the disk holding the database is full: callers answer that
+    /// with a clear "free some space" instead of a generic storage error, since retrying cannot help
+    /// until the user acts.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Self::Database(e) => sqlx_is_disk_full(e),
+            Self::Migrate(sqlx::migrate::MigrateError::Execute(e)) => sqlx_is_disk_full(e),
+            // The commit's sqlx error was flattened to text on the way here.
+            Self::Commit(text) => text.contains("database or disk is full"),
+            Self::Io { source, .. } => io_is_disk_full(source),
+            _ => false,
+        }
+    }
 }
 
 pub(crate) enum WriteJob {
@@ -93,6 +140,29 @@ fn connect_options(path: &Path) -> SqliteConnectOptions {
         .log_statements(tracing::log::LevelFilter::Trace)
 }
 
+/// Looks at an existing file read-only before anything writes to it: migrations (and the WAL switch)
+/// must never touch another program's database.
+async fn refuse_foreign(path: &Path) -> Result<(), StoreError> {
+    use crate::legacy_import::{detect, DatabaseKind};
+    let detail = match detect(path).await? {
+        DatabaseKind::Empty | DatabaseKind::Ours => return Ok(()),
+        DatabaseKind::Original => format!(
+            "it belongs to the original (TypeScript) claude-mem. Nothing was changed. Stop the original \
+             claude-mem, then run `claude-mem import --from-original {}`: it moves the file aside (kept as \
+             a backup) and imports its memories into a new database",
+            path.display()
+        ),
+        DatabaseKind::Unknown(tables) => format!(
+            "it holds other tables ({}). Nothing was changed; move it away or set CLAUDE_MEM_DATA_DIR",
+            tables.join(", ")
+        ),
+    };
+    Err(StoreError::Foreign {
+        path: path.to_owned(),
+        detail,
+    })
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
@@ -102,17 +172,23 @@ impl Store {
                 source,
             })?;
         }
+        refuse_foreign(path).await?;
         let options = connect_options(path);
         let mut write_conn = options.clone().connect().await?;
         sqlx::migrate!("./migrations").run(&mut write_conn).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         let (sender, rx) = mpsc::channel(4096);
         let ingested = Arc::new(Notify::new());
-        tokio::spawn(ingest::writer_loop(write_conn, rx, ingested.clone()));
+        tokio::spawn(ingest::writer_loop(
+            write_conn,
+            options,
+            rx,
+            ingested.clone(),
+        ));
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),

@@ -1,0 +1,252 @@
+//! Maintenance over HTTP: `POST /api/admin/prune` and `POST /api/admin/index`.
+//!
+//! While the worker runs it holds the Tantivy writer lock, so a CLI cannot change the indexes itself; it
+//! asks the worker. When no worker runs, the CLI calls the same functions ([`prune_everywhere`],
+//! [`index_imported`]) on a store and an index it opened itself, so both paths do exactly the same work.
+
+use crate::api_error::ApiError;
+use crate::worker::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use claude_mem_core::store::{PruneReport, PruneRequest, DAY_MS};
+use claude_mem_core::Store;
+use claude_mem_search::{Doc, SearchIndex};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Up to this many pruned memories are deleted from the indexes one by one (each a Tantivy commit);
+/// past it, rebuilding the indexes from what is left is cheaper.
+const DELETE_ONE_BY_ONE: usize = 200;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneOutcome {
+    #[serde(flatten)]
+    pub report: PruneReport,
+    /// What happened to the search indexes: `deleted`, `rebuilding`, `unchanged` or `unavailable`.
+    pub index: &'static str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Store(#[from] claude_mem_core::StoreError),
+    #[error("search index: {0}")]
+    Index(String),
+}
+
+/// Prunes SQLite, then makes the indexes forget the pruned memories (or rebuild, when they are many).
+/// The store is the record of truth and commits first: an index failure leaves extra index entries,
+/// which search drops because their rows are gone, and `claude-mem reindex` clears.
+pub async fn prune_everywhere(
+    store: &Store,
+    index: Option<&Arc<SearchIndex>>,
+    req: PruneRequest,
+) -> Result<PruneOutcome, AdminError> {
+    let report = store.prune(req).await?;
+    let index_state = match index {
+        _ if report.dry_run || report.observation_ids.is_empty() => "unchanged",
+        None => "unavailable",
+        Some(index) => {
+            let index = Arc::clone(index);
+            let ids = report.observation_ids.clone();
+            let rebuild = ids.len() > DELETE_ONE_BY_ONE;
+            tokio::task::spawn_blocking(move || {
+                if rebuild {
+                    index.reset()
+                } else {
+                    ids.iter().try_for_each(|id| index.delete(*id))?;
+                    index.save()
+                }
+            })
+            .await
+            .map_err(|e| AdminError::Index(e.to_string()))?
+            .map_err(|e| AdminError::Index(e.to_string()))?;
+            if rebuild {
+                store.observation_signal().notify_one();
+                "rebuilding"
+            } else {
+                "deleted"
+            }
+        }
+    };
+    Ok(PruneOutcome {
+        report,
+        index: index_state,
+    })
+}
+
+/// Indexes imported observations the indexer would miss: those at or below the id it has already
+/// passed (an import keeps free ids, which may lie below it). Newer ones are left to the indexer, which
+/// is woken: indexing them here could move its mark past rows it has not seen yet. Returns how many
+/// were indexed here.
+pub async fn index_imported(
+    store: &Store,
+    index: &Arc<SearchIndex>,
+    ids: &[i64],
+) -> Result<usize, AdminError> {
+    let passed = index.last_indexed_id();
+    let behind: Vec<i64> = ids.iter().copied().filter(|id| *id <= passed).collect();
+    let mut done = 0;
+    for chunk in behind.chunks(256) {
+        let rows = store.get_observations(chunk).await?;
+        let mut docs: Vec<Doc> = rows.iter().map(Doc::from).collect();
+        docs.sort_by_key(|d| d.id);
+        done += docs.len();
+        let worker = Arc::clone(index);
+        tokio::task::spawn_blocking(move || worker.index(&docs))
+            .await
+            .map_err(|e| AdminError::Index(e.to_string()))?
+            .map_err(|e| AdminError::Index(e.to_string()))?;
+    }
+    if done > 0 {
+        let worker = Arc::clone(index);
+        tokio::task::spawn_blocking(move || worker.save())
+            .await
+            .map_err(|e| AdminError::Index(e.to_string()))?
+            .map_err(|e| AdminError::Index(e.to_string()))?;
+    }
+    store.observation_signal().notify_one();
+    Ok(done)
+}
+
+/// `{older_than_days}` or `{cutoff}` (epoch ms or a date), plus `project` and `dry_run`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneBody {
+    older_than_days: Option<u32>,
+    cutoff: Option<Value>,
+    project: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let body = body?;
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_body", format!("not the expected JSON: {e}")))
+}
+
+/// The cut-off a prune body asks for, checked: exactly one of the two forms, not in the future.
+pub fn cutoff_of(
+    older_than_days: Option<u32>,
+    cutoff: Option<&Value>,
+    now_ms: i64,
+) -> Result<i64, String> {
+    let at = match (older_than_days, cutoff) {
+        (Some(_), Some(_)) => return Err("give older_than_days or cutoff, not both".into()),
+        (None, None) => return Err("older_than_days or cutoff is required".into()),
+        (Some(0), None) => return Err("older_than_days must be at least 1".into()),
+        (Some(days), None) => now_ms - i64::from(days) * DAY_MS,
+        (None, Some(Value::Number(n))) => n
+            .as_i64()
+            .ok_or_else(|| format!("cutoff {n} is not epoch milliseconds"))?,
+        (None, Some(Value::String(s))) => {
+            claude_mem_core::clock::parse_instant(s).ok_or_else(|| {
+                format!("cutoff {s:?} is not a date (2026-01-31), RFC 3339 or epoch ms")
+            })?
+        }
+        (None, Some(other)) => return Err(format!("cutoff {other} is not a date or epoch ms")),
+    };
+    if at > now_ms {
+        return Err("the cutoff is in the future: that would delete everything".into());
+    }
+    Ok(at)
+}
+
+pub async fn prune(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let b: PruneBody = parse_json(body)?;
+    let cutoff_ms = cutoff_of(
+        b.older_than_days,
+        b.cutoff.as_ref(),
+        claude_mem_core::clock::now_ms(),
+    )
+    .map_err(|reason| ApiError::bad_request("invalid_body", reason))?;
+    if b.project.as_deref().is_some_and(|p| p.trim().is_empty()) {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "project must not be empty",
+        ));
+    }
+    let req = PruneRequest {
+        cutoff_ms,
+        project: b.project,
+        dry_run: b.dry_run,
+    };
+    let outcome = prune_everywhere(&state.store, state.search.as_ref(), req)
+        .await
+        .map_err(admin_error)?;
+    tracing::info!(
+        deleted = outcome.report.total(),
+        dry_run = outcome.report.dry_run,
+        index = outcome.index,
+        "prune"
+    );
+    Ok(Json(json!(outcome)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexBody {
+    ids: Vec<i64>,
+}
+
+pub async fn index(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let b: IndexBody = parse_json(body)?;
+    let Some(index) = state.search.clone() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "search_unavailable",
+            "the search index is not open",
+        ));
+    };
+    let indexed = index_imported(&state.store, &index, &b.ids)
+        .await
+        .map_err(admin_error)?;
+    Ok(Json(json!({ "indexed": indexed, "index": index.status() })))
+}
+
+fn admin_error(e: AdminError) -> ApiError {
+    match e {
+        AdminError::Store(e) => e.into(),
+        AdminError::Index(reason) => {
+            tracing::error!(%reason, "index maintenance failed");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "index_failed", reason)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cutoff_of;
+    use serde_json::json;
+
+    const NOW: i64 = 100 * 86_400_000;
+
+    #[test]
+    fn cutoff_takes_days_or_an_instant_but_not_both_nor_the_future() {
+        assert_eq!(cutoff_of(Some(30), None, NOW), Ok(70 * 86_400_000));
+        assert_eq!(cutoff_of(None, Some(&json!(5)), NOW), Ok(5));
+        assert_eq!(
+            cutoff_of(None, Some(&json!("1970-01-02")), NOW),
+            Ok(86_400_000)
+        );
+        assert!(cutoff_of(Some(1), Some(&json!(5)), NOW).is_err());
+        assert!(cutoff_of(None, None, NOW).is_err());
+        assert!(cutoff_of(Some(0), None, NOW).is_err());
+        assert!(cutoff_of(None, Some(&json!(NOW + 1)), NOW).is_err());
+        assert!(cutoff_of(None, Some(&json!("soon")), NOW).is_err());
+        assert!(cutoff_of(None, Some(&json!([1])), NOW).is_err());
+    }
+}
