@@ -237,6 +237,10 @@ fn prune_through_a_running_worker_updates_its_index_at_once() {
     assert_eq!(observation_count(&sandbox), NEW as i64);
     assert!(search_titles(&worker, "zebra").is_empty());
     assert_eq!(search_titles(&worker, "giraffe").len(), NEW);
+    // The running worker's health counts follow the delete at once, not only after a restart.
+    let (_, health) = get_json(&worker, "/api/health");
+    assert_eq!(health["index"]["documents"], NEW as u64, "{health}");
+    assert_eq!(health["index"]["vectors"], NEW as u64, "{health}");
     // The deletes are durable in the index files: a restart does not bring the old ones back.
     assert!(worker.stop().success());
     let worker = Worker::start_with(&sandbox, FAST);

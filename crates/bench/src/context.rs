@@ -33,7 +33,7 @@ struct Report {
     mean_listed: f64,
 }
 
-async fn seed(store: &Store, n: usize) -> anyhow::Result<()> {
+pub(crate) async fn seed(store: &Store, n: usize) -> anyhow::Result<()> {
     let docs = generate(n);
     store
         .write(move |conn| {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 mod compression;
 mod context;
+mod ops;
 mod search;
 
 #[derive(Debug, Parser)]
@@ -27,6 +28,8 @@ enum Bench {
     Search(search::Args),
     /// SessionStart context builds at scale.
     Context(context::Args),
+    /// Backup, verify, export, import and prune at scale.
+    Ops(ops::Args),
     /// Recall@5 and MRR of text, vector and hybrid search on tests/eval.
     SearchEval {
         /// all-MiniLM-L6-v2 files (default: ../shared/models/all-MiniLM-L6-v2); `hash` for the fallback.
@@ -309,6 +312,7 @@ fn main() -> anyhow::Result<()> {
         Bench::Compression(args) => compression::run(args),
         Bench::Search(args) => search::run(args),
         Bench::Context(args) => context::run(args),
+        Bench::Ops(args) => ops::run(args),
         Bench::SearchEval {
             model_dir,
             rrf,

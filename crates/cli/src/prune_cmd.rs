@@ -83,9 +83,6 @@ fn print_report(outcome: &Value, older_than: &str) {
     }
     match outcome["index"].as_str() {
         Some("deleted") => println!("Search index: the deleted memories are gone from it."),
-        Some("rebuilding") => {
-            println!("Search index: rebuilding from what is left (progress in /api/health).")
-        }
         Some("unavailable") => {
             println!("Search index: not open; run `claude-mem reindex` once the worker runs.")
         }

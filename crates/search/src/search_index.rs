@@ -290,11 +290,33 @@ impl SearchIndex {
     }
 
     pub fn delete(&self, id: i64) -> Result<(), SearchError> {
-        self.text.delete(id)?;
-        self.text.commit()?;
-        if let Ok(mut v) = self.vectors.write() {
-            v.delete(id);
+        self.delete_many(&[id])
+    }
+
+    /// Forgets these memories in both indexes with a single Tantivy commit (a commit per id made pruning
+    /// thousands of memories take minutes). The vectors are tombstoned: the graph cannot unlink nodes, so
+    /// many deletions are better served by a rebuild.
+    pub fn delete_many(&self, ids: &[i64]) -> Result<(), SearchError> {
+        if ids.is_empty() {
+            return Ok(());
         }
+        for id in ids {
+            self.text.delete(*id)?;
+        }
+        self.text.commit()?;
+        let count = match self.vectors.write() {
+            Ok(mut v) => {
+                for id in ids {
+                    v.delete(*id);
+                }
+                v.len()
+            }
+            Err(_) => return Err(SearchError::Vector("lock poisoned".into())),
+        };
+        self.update(|s| {
+            s.documents = self.text.num_docs();
+            s.vectors = count;
+        });
         Ok(())
     }
 

@@ -18,15 +18,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Up to this many pruned memories are deleted from the indexes one by one (each a Tantivy commit);
-/// past it, rebuilding the indexes from what is left is cheaper.
-const DELETE_ONE_BY_ONE: usize = 200;
-
 #[derive(Debug, Clone, Serialize)]
 pub struct PruneOutcome {
     #[serde(flatten)]
     pub report: PruneReport,
-    /// What happened to the search indexes: `deleted`, `rebuilding`, `unchanged` or `unavailable`.
+    /// What happened to the search indexes: `deleted`, `unchanged` or `unavailable`.
     pub index: &'static str,
 }
 
@@ -38,7 +34,9 @@ pub enum AdminError {
     Index(String),
 }
 
-/// Prunes SQLite, then makes the indexes forget the pruned memories (or rebuild, when they are many).
+/// Prunes SQLite, then makes the indexes forget the pruned memories. Deleted vectors stay in the graph as
+/// tombstones (searches skip them) until `claude-mem reindex`: rebuilding on every prune would re-embed
+/// everything that is left, hours of CPU with the local model on a large store.
 /// The store is the record of truth and commits first: an index failure leaves extra index entries,
 /// which search drops because their rows are gone, and `claude-mem reindex` clears.
 pub async fn prune_everywhere(
@@ -53,24 +51,14 @@ pub async fn prune_everywhere(
         Some(index) => {
             let index = Arc::clone(index);
             let ids = report.observation_ids.clone();
-            let rebuild = ids.len() > DELETE_ONE_BY_ONE;
             tokio::task::spawn_blocking(move || {
-                if rebuild {
-                    index.reset()
-                } else {
-                    ids.iter().try_for_each(|id| index.delete(*id))?;
-                    index.save()
-                }
+                index.delete_many(&ids)?;
+                index.save()
             })
             .await
             .map_err(|e| AdminError::Index(e.to_string()))?
             .map_err(|e| AdminError::Index(e.to_string()))?;
-            if rebuild {
-                store.observation_signal().notify_one();
-                "rebuilding"
-            } else {
-                "deleted"
-            }
+            "deleted"
         }
     };
     Ok(PruneOutcome {

@@ -152,6 +152,7 @@ pub async fn save(
             files: m.files,
         })
         .await?;
+    ::metrics::counter!(claude_mem_core::processor::OBSERVATIONS_CREATED_TOTAL).increment(1);
     tracing::info!(id = saved.id, project = %saved.project, "memory saved");
     Ok((
         StatusCode::CREATED,
