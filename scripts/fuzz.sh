@@ -62,7 +62,9 @@ for target in "${TARGETS[@]}"; do
     echo "==> fuzzing $target for ${SECONDS_EACH}s"
     # -max_len keeps inputs near real payload sizes; a crash leaves its input in fuzz/artifacts/<target>/
     # and fails the script.
-    cargo fuzz run --sanitizer none "$target" "fuzz/corpus/$target" -- \
+    # 16 codegen units instead of cargo-fuzz's 1: the build (Tantivy instrumented) drops from ~6 to
+    # ~4.8 min on 2 cores, for ~10-40 % fewer executions per second.
+    cargo fuzz run --sanitizer none --codegen-units 16 "$target" "fuzz/corpus/$target" -- \
         -max_total_time="$SECONDS_EACH" -max_len=8192 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 done
 echo "==> fuzzing found no crash"

@@ -8,7 +8,7 @@ export CLAUDE_MEM_SETUP_TESTS=1
 # shellcheck source=scripts/setup.sh
 source scripts/setup.sh
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> %s (%s)\n' "$*" "$(date -u +%T)"; }
 
 step "cargo fmt --check"
 cargo fmt --all --check
