@@ -13,11 +13,6 @@ const FAST: &[(&str, &str)] = &[("CLAUDE_MEM_BATCH_LINGER_MS", "0")];
 
 /// A port nothing listens on, so a restore's "is a worker running?" probe never meets a developer's
 /// real worker on 37777.
-fn idle_port() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port().to_string()
-}
-
 fn run(mut cmd: Command) -> Output {
     cmd.stdin(Stdio::null()).output().expect("run claude-mem")
 }
@@ -46,7 +41,7 @@ fn restore(sandbox: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = sandbox.command();
     cmd.arg("restore")
         .args(args)
-        .env("CLAUDE_MEM_PORT", idle_port());
+        .env("CLAUDE_MEM_PORT", closed_port().to_string());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -304,7 +299,7 @@ struct Moto {
 
 impl Moto {
     fn start() -> Self {
-        let port = idle_port();
+        let port = closed_port().to_string();
         let child = Command::new("python3")
             .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port])
             .stdin(Stdio::null())

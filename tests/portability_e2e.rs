@@ -19,11 +19,6 @@ const TABLES: &[&str] = &[
     "llm_usage",
 ];
 
-fn closed_port() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port().to_string()
-}
-
 fn cli(sandbox: &Sandbox, port: &str, args: &[&str]) -> Output {
     sandbox
         .command()
@@ -52,25 +47,6 @@ fn failed(out: Output) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!err.contains("panicked"), "{err}");
     err
-}
-
-fn exec_sql(db: &Path, statements: &[&str]) {
-    use sqlx::ConnectOptions;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(db)
-            .create_if_missing(true)
-            .connect()
-            .await
-            .expect("open sqlite");
-        for s in statements {
-            sqlx::query(s).execute(&mut conn).await.expect(s);
-        }
-    });
 }
 
 fn table_rows(db: &Path, table: &str) -> Vec<Vec<Value>> {
@@ -140,7 +116,7 @@ fn seed(sandbox: &Sandbox) {
 fn export_then_import_is_an_exact_searchable_copy_and_importing_twice_adds_nothing() {
     let source = Sandbox::new();
     seed(&source);
-    let port = closed_port();
+    let port = closed_port().to_string();
     let file = source.dir.path().join("memories.jsonl");
     ok(cli(
         &source,
@@ -208,7 +184,7 @@ fn export_then_import_is_an_exact_searchable_copy_and_importing_twice_adds_nothi
 fn a_project_export_holds_only_that_project() {
     let source = Sandbox::new();
     seed(&source);
-    let port = closed_port();
+    let port = closed_port().to_string();
     let out = ok(cli(&source, &port, &["export", "--project", "nowhere"]));
     let header: Value = serde_json::from_str(out.lines().next().expect("header")).expect("JSON");
     assert_eq!(out.lines().count(), 1, "only the header: {out}");
@@ -218,7 +194,7 @@ fn a_project_export_holds_only_that_project() {
 #[test]
 fn bad_files_are_refused_whole_with_a_clear_reason() {
     let sandbox = Sandbox::new();
-    let port = closed_port();
+    let port = closed_port().to_string();
     let dir = sandbox.dir.path();
     let write = |name: &str, text: &str| -> PathBuf {
         let p = dir.join(name);
@@ -423,7 +399,7 @@ fn the_original_claude_mem_database_is_left_untouched_then_imported_and_searchab
 
     // The worker finds a foreign database where its own belongs: it refuses, says what to do, and
     // changes nothing.
-    let port = closed_port();
+    let port = closed_port().to_string();
     let err = failed(cli(&sandbox, &port, &["serve", "--port", "0"]));
     assert!(err.contains("original"), "{err}");
     assert!(err.contains("import --from-original"), "{err}");
@@ -519,7 +495,7 @@ fn the_original_claude_mem_database_is_left_untouched_then_imported_and_searchab
 #[test]
 fn import_from_original_refuses_a_file_that_is_not_one() {
     let sandbox = Sandbox::new();
-    let port = closed_port();
+    let port = closed_port().to_string();
     let not_db = sandbox.dir.path().join("notes.txt");
     std::fs::write(&not_db, "just text, no tables here").expect("write");
     let err = failed(cli(

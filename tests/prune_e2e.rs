@@ -4,7 +4,6 @@
 
 use claude_mem_e2e::*;
 use serde_json::{json, Value};
-use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -14,30 +13,6 @@ const NEW: usize = 3;
 const DAY_MS: i64 = 86_400_000;
 
 /// A port nothing listens on, so the CLI is sure to find no worker (a developer's real one included).
-fn closed_port() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port().to_string()
-}
-
-fn exec_sql(db: &Path, statements: &[&str]) {
-    use sqlx::ConnectOptions;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(db)
-            .busy_timeout(Duration::from_secs(10))
-            .connect()
-            .await
-            .expect("open sqlite");
-        for s in statements {
-            sqlx::query(s).execute(&mut conn).await.expect(s);
-        }
-    });
-}
-
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -139,7 +114,7 @@ fn observation_count(sandbox: &Sandbox) -> i64 {
 fn prune_with_the_worker_stopped_removes_old_memories_from_sqlite_and_search() {
     let sandbox = Sandbox::new();
     seed(&sandbox);
-    let port = closed_port();
+    let port = closed_port().to_string();
     let db = sandbox.database();
 
     let dry = json_of(&prune(
@@ -251,7 +226,7 @@ fn prune_through_a_running_worker_updates_its_index_at_once() {
 #[test]
 fn bad_ages_and_bodies_are_refused_clearly() {
     let sandbox = Sandbox::new();
-    let port = closed_port();
+    let port = closed_port().to_string();
     for bad in ["6m", "90", "0d", "soon"] {
         let out = prune(&sandbox, &port, &["--older-than", bad]);
         assert!(!out.status.success(), "{bad} was accepted");

@@ -290,3 +290,31 @@ pub fn sqlite_rows(db: &Path, sql: &str) -> Vec<Vec<Value>> {
 pub fn sqlite_count(db: &Path, sql: &str) -> i64 {
     sqlite_rows(db, sql)[0][0].as_i64().expect("count")
 }
+
+/// A loopback port that nothing listens on (bound, then released): for commands that must find no worker.
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Runs statements against a SQLite file directly (creating it if needed), waiting out a worker's write
+/// lock: tests seed rows the API cannot make (old timestamps, foreign schemas).
+pub fn exec_sql(db: &Path, statements: &[&str]) {
+    use sqlx::ConnectOptions;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(db)
+            .create_if_missing(true)
+            .busy_timeout(Duration::from_secs(10))
+            .connect()
+            .await
+            .expect("open sqlite");
+        for s in statements {
+            sqlx::query(s).execute(&mut conn).await.expect(s);
+        }
+    });
+}
