@@ -15,6 +15,12 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 if [ "$tests" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   missing+=(chromium fonts-dejavu-core)
 fi
+# Team mode's tests (tests/team_*.rs) start their own private PostgreSQL servers from Debian's binaries
+# (crates/team/src/pg_cluster.rs); the package's own cluster and service are not wanted.
+if [ "$tests" = 1 ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+  pg_no_main_cluster=1
+fi
 # The desktop app (src-tauri, part of the workspace): WebKitGTK and the tray's libraries; the tests also
 # run it under Xvfb in a D-Bus session.
 if [ "$tests" = 1 ] || [ "${CLAUDE_MEM_SETUP_APP:-0}" = 1 ]; then
@@ -29,6 +35,11 @@ if ((${#missing[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "==> installing system packages: ${missing[*]}"
+  if [ "${pg_no_main_cluster:-0}" = 1 ]; then
+    # Read by postgresql-common when the package installs: no system cluster is created or started.
+    $sudo mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.d/claude-mem-tests.conf >/dev/null
+  fi
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi

@@ -34,7 +34,12 @@ struct Report {
 }
 
 pub(crate) async fn seed(store: &Store, n: usize) -> anyhow::Result<()> {
-    let docs = generate(n);
+    seed_docs(store, &generate(n)).await
+}
+
+/// Sessions per project with a summary each, then the observations, in one transaction.
+pub(crate) async fn seed_docs(store: &Store, docs: &[claude_mem_search::Doc]) -> anyhow::Result<()> {
+    let docs = docs.to_vec();
     store
         .write(move |conn| {
             Box::pin(async move {

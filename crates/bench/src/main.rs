@@ -16,6 +16,7 @@ mod compression;
 mod context;
 mod ops;
 mod search;
+mod team;
 
 #[derive(Debug, Parser)]
 #[command(about = "Benchmarks of claude-mem; each prints a table and can write a JSON report")]
@@ -30,6 +31,8 @@ enum Bench {
     Context(context::Args),
     /// Backup, verify, export, import and prune at scale.
     Ops(ops::Args),
+    /// Team mode (PostgreSQL) side by side with the SQLite mode: hook ingest and search at scale.
+    Team(team::Args),
     /// Recall@5 and MRR of text, vector and hybrid search on tests/eval.
     SearchEval {
         /// all-MiniLM-L6-v2 files (default: ../shared/models/all-MiniLM-L6-v2); `hash` for the fallback.
@@ -207,26 +210,41 @@ async fn round_trips(port: u16, n: usize) -> anyhow::Result<Latency> {
 }
 
 async fn ingest(port: u16, events: usize, clients: usize) -> anyhow::Result<(f64, usize, Latency)> {
+    ingest_to(&[port], None, "bench-ingest", events, clients).await
+}
+
+/// `events` PostToolUse hooks from `clients` concurrent clients, spread over `ports` (several replicas
+/// behind what would be a load balancer), with a bearer token where the worker wants one.
+pub(crate) async fn ingest_to(
+    ports: &[u16],
+    token: Option<String>,
+    session_prefix: &str,
+    events: usize,
+    clients: usize,
+) -> anyhow::Result<(f64, usize, Latency)> {
     let per_client = events / clients;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
+        let port = ports[c % ports.len()];
+        let token = token.clone();
+        let session = format!("{session_prefix}-{}", c % 8);
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             let url = format!("http://127.0.0.1:{port}/hooks/PostToolUse");
-            let session = format!("bench-ingest-{}", c % 8);
             let mut errors = 0usize;
             let mut samples = Vec::with_capacity(per_client);
             for i in 0..per_client {
                 let body = tool_event(&session, c * per_client + i);
                 let start = Instant::now();
-                match client
+                let mut req = client
                     .post(&url)
                     .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                {
+                    .body(body);
+                if let Some(t) = &token {
+                    req = req.bearer_auth(t);
+                }
+                match req.send().await {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
                     }
@@ -313,6 +331,7 @@ fn main() -> anyhow::Result<()> {
         Bench::Search(args) => search::run(args),
         Bench::Context(args) => context::run(args),
         Bench::Ops(args) => ops::run(args),
+        Bench::Team(args) => team::run(args),
         Bench::SearchEval {
             model_dir,
             rrf,

@@ -4,16 +4,70 @@
 //! It fails open, always: worker down, slow, or answering garbage, the command prints nothing and exits 0
 //! within its budget, so a memory problem never blocks or pollutes a coding session. Set
 //! `CLAUDE_MEM_DEBUG=1` to see why it stayed silent.
+//!
+//! On a laptop configured against a team server (`claude-mem install --server URL --token T`), the event
+//! goes to that server with the user's token instead of to the local worker. The server and token come
+//! from `CLAUDE_MEM_SERVER` / `CLAUDE_MEM_TOKEN` when set, else from `<data dir>/team-server.json` (mode
+//! 0600), which `install --server` writes: Claude Code starts hooks with its own environment, so the file
+//! is what makes the setting stick.
 
 use claude_mem_core::hook_event::normalize_event_name;
 use claude_mem_core::{DataDir, Settings};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Claude Code's hook JSON is small, but tool output can be large; anything past this is not ours to read.
 const MAX_STDIN_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The team server's base URL (`https://team.example:443`), overriding `team-server.json`.
+pub(crate) const SERVER_ENV: &str = "CLAUDE_MEM_SERVER";
+/// The user's team token (`cm_…`), overriding `team-server.json`.
+pub(crate) const TOKEN_ENV: &str = "CLAUDE_MEM_TOKEN";
+/// In the data directory: where `install --server` keeps the server and token for the hook command.
+pub(crate) const TEAM_SERVER_FILE: &str = "team-server.json";
+
+/// A laptop's connection to a team server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TeamServer {
+    /// Base URL, no trailing slash.
+    pub server: String,
+    pub token: Option<String>,
+}
+
+pub(crate) fn team_server_path(data_dir: &DataDir) -> PathBuf {
+    data_dir.root().join(TEAM_SERVER_FILE)
+}
+
+fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The team server to send hooks to, if this machine uses one: the environment first (a token there
+/// without a server keeps the file's server), then the file.
+pub(crate) fn team_server(data_dir: Option<&DataDir>) -> Option<TeamServer> {
+    let file = data_dir.and_then(|dir| {
+        let text = std::fs::read_to_string(team_server_path(dir)).ok()?;
+        serde_json::from_str::<TeamServer>(&text).ok()
+    });
+    let env_token = non_empty_env(TOKEN_ENV);
+    match non_empty_env(SERVER_ENV) {
+        Some(server) => Some(TeamServer {
+            server: server.trim_end_matches('/').to_owned(),
+            token: env_token.or_else(|| file.and_then(|f| f.token)),
+        }),
+        None => file.map(|f| TeamServer {
+            server: f.server.trim_end_matches('/').to_owned(),
+            token: env_token.or(f.token),
+        }),
+    }
+}
 
 pub fn run(event: Option<&str>) {
     match forward(event) {
@@ -62,11 +116,18 @@ fn forward(event: Option<&str>) -> Result<Option<String>, String> {
         .http_status_as_error(false)
         .build()
         .into();
-    let url = format!("{}/hooks/{event}", settings.worker_url());
+    let team = team_server(data_dir.as_ref());
+    let base = match &team {
+        Some(t) => t.server.clone(),
+        None => settings.worker_url(),
+    };
+    let url = format!("{base}/hooks/{event}");
     let mut request = agent.post(&url).header("content-type", "application/json");
-    // A worker beyond loopback wants the API token (one small file read, only in that setup). Without
-    // one the request still goes: the worker's 401 is reported like any other failure.
-    if claude_mem_server::auth::token_required(&settings.host) {
+    if let Some(token) = team.as_ref().and_then(|t| t.token.as_deref()) {
+        request = request.header("authorization", &format!("Bearer {token}"));
+    } else if team.is_none() && claude_mem_server::auth::token_required(&settings.host) {
+        // A worker beyond loopback wants the API token (one small file read, only in that setup).
+        // Without one the request still goes: the worker's 401 is reported like any other failure.
         if let Some(token) = data_dir
             .as_ref()
             .and_then(claude_mem_server::auth::client_token)

@@ -4,10 +4,17 @@
 //!
 //! The user's file is theirs: every hook that is not ours is kept exactly, a timestamped backup is made
 //! before any change, the file is replaced atomically, and running install twice changes nothing.
+//!
+//! `install --server URL --token T` points the hooks at a team server instead of the local worker: the
+//! http hooks carry `Authorization: Bearer T` in their `headers`, and the server and token are kept in
+//! `<data dir>/team-server.json` for the SessionStart command hook. Both files hold the token, so both
+//! are written private (0600) from their first byte, and so are the settings backups. Installing without
+//! `--server` (or uninstalling) removes `team-server.json`, going back to the local worker.
 
+use crate::hook_cmd::{team_server_path, TeamServer};
 use anyhow::{bail, Context};
-use claude_mem_core::settings::write_atomically;
 use claude_mem_core::{DataDir, Settings};
+use std::io::Write;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -26,6 +33,13 @@ pub struct InstallArgs {
     /// Claude Code user configuration to register the MCP server in (default: ~/.claude.json).
     #[arg(long, requires = "mcp")]
     claude_json: Option<PathBuf>,
+    /// Send the hooks to this team server (`https://team.example:443`) instead of the local worker.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// Your API token on the team server (`cm_…`, from `claude-mem team add-user` or `migrate`); the
+    /// environment variable keeps it out of the shell history.
+    #[arg(long, env = "CLAUDE_MEM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 /// Our key under `mcpServers`; Claude Code shows it to the user and prefixes tool names with it.
@@ -109,9 +123,61 @@ pub fn is_ours(handler: &Value) -> bool {
         Some("http") => handler
             .get("url")
             .and_then(Value::as_str)
-            .is_some_and(is_worker_hook_url),
+            .is_some_and(|url| is_worker_hook_url(url) || is_team_hook(url, handler)),
         _ => false,
     }
+}
+
+/// A hook `install --server` wrote: any `http(s)://…/hooks/<Event>` URL that carries a team token
+/// (`Bearer cm_…`). The URL alone cannot tell, since a team server may have any name.
+fn is_team_hook(url: &str, handler: &Value) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let event = rest.rsplit_once("/hooks/").map_or("", |(_, e)| e);
+    let team_token = handler
+        .get("headers")
+        .and_then(|h| h.get("Authorization"))
+        .and_then(Value::as_str)
+        .is_some_and(|v| v.starts_with("Bearer cm_"));
+    team_token && !event.is_empty() && event.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// The settings with every hook's Authorization header masked: `--dry-run` shows the shape, not the
+/// secret.
+fn redacted(settings: &Value) -> Value {
+    let mut copy = settings.clone();
+    if let Some(Value::Object(hooks)) = copy.get_mut("hooks") {
+        for groups in hooks.values_mut() {
+            for group in groups.as_array_mut().into_iter().flatten() {
+                let handlers = group.get_mut("hooks").and_then(Value::as_array_mut);
+                for handler in handlers.into_iter().flatten() {
+                    if let Some(auth) = handler
+                        .get_mut("headers")
+                        .and_then(|h| h.get_mut("Authorization"))
+                    {
+                        *auth = Value::String("Bearer <token>".into());
+                    }
+                }
+            }
+        }
+    }
+    copy
+}
+
+/// The team server's base URL as the hooks use it: http(s), no trailing slash, no query.
+pub fn normalize_server_url(url: &str) -> anyhow::Result<String> {
+    let url = url.trim().trim_end_matches('/');
+    let Some((scheme, rest)) = url.split_once("://") else {
+        bail!("--server must be a URL such as https://team.example:443");
+    };
+    if !matches!(scheme, "http" | "https") || rest.is_empty() || rest.contains(['?', '#', ' ']) {
+        bail!("--server must be an http:// or https:// URL without a query, got {url:?}");
+    }
+    Ok(url.to_owned())
 }
 
 fn is_worker_hook_url(url: &str) -> bool {
@@ -336,7 +402,8 @@ fn read_settings(path: &Path) -> anyhow::Result<(Value, Option<String>)> {
     }
 }
 
-/// Copies the current file aside before the first byte changes.
+/// Copies the current file aside before the first byte changes. Private, since an earlier install may
+/// have put a token in it.
 fn backup(path: &Path, original: &str) -> anyhow::Result<PathBuf> {
     let stamp = claude_mem_core::clock::now_ms();
     let name = path
@@ -344,9 +411,46 @@ fn backup(path: &Path, original: &str) -> anyhow::Result<PathBuf> {
         .and_then(|n| n.to_str())
         .unwrap_or("settings.json");
     let backup = path.with_file_name(format!("{name}.claude-mem-backup-{stamp}"));
-    std::fs::write(&backup, original)
+    write_private(&backup, original.as_bytes())
         .with_context(|| format!("cannot write the backup {}", backup.display()))?;
     Ok(backup)
+}
+
+/// Like `settings::write_atomically`, but the new file is 0600 from its creation (no window in which the
+/// umask's mode exposes a token) and replaces `path` by rename.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir)?;
+    }
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("settings");
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&tmp)?;
+        #[cfg(unix)]
+        {
+            // A leftover temp file from a crashed run keeps its old mode through open(): force it.
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 fn write_settings(path: &Path, value: &Value, original: Option<&str>) -> anyhow::Result<()> {
@@ -356,8 +460,9 @@ fn write_settings(path: &Path, value: &Value, original: Option<&str>) -> anyhow:
         let backup = backup(path, original)?;
         println!("backup: {}", backup.display());
     }
-    write_atomically(path, text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
+    // Claude Code's settings (and ~/.claude.json) are read only by the user's own Claude Code, and ours
+    // may carry a bearer token: private costs nothing.
+    write_private(path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
 }
 
 pub fn install(args: InstallArgs) -> anyhow::Result<()> {
@@ -368,6 +473,33 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot locate the claude-mem binary")?;
     let exe = exe.canonicalize().unwrap_or(exe);
     let data_dir = DataDir::resolve().context("cannot locate the data directory")?;
+    if let Some(server) = &args.server {
+        let token = args
+            .token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .context("--server needs --token (or CLAUDE_MEM_TOKEN): the team server refuses hooks without one")?;
+        let server = normalize_server_url(server)?;
+        let plan = with_token(planned_hooks(&exe.to_string_lossy(), &server), token);
+        install_hooks(&path, &plan, &server, args.dry_run)?;
+        if !args.dry_run {
+            save_team_server(&data_dir, &server, token)?;
+        }
+        if args.mcp {
+            eprintln!(
+                "claude-mem: --mcp is not set up for a team server yet (the MCP server talks to the local \
+                 worker); skipped"
+            );
+        }
+        return Ok(());
+    }
+    if args.token.is_some() && std::env::var_os("CLAUDE_MEM_TOKEN").is_none() {
+        bail!("--token goes with --server (the team server's URL)");
+    }
+    if !args.dry_run {
+        forget_team_server(&data_dir)?;
+    }
     let settings = Settings::load_effective(&data_dir.settings())?;
     let worker = settings.worker_url();
     let mut plan = planned_hooks(&exe.to_string_lossy(), &worker);
@@ -396,6 +528,43 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Keeps the server and token where the SessionStart command hook finds them (0600: it holds the token).
+fn save_team_server(data_dir: &DataDir, server: &str, token: &str) -> anyhow::Result<()> {
+    data_dir
+        .ensure()
+        .with_context(|| format!("cannot create {}", data_dir.root().display()))?;
+    let path = team_server_path(data_dir);
+    let record = TeamServer {
+        server: server.to_owned(),
+        token: Some(token.to_owned()),
+    };
+    let mut text = serde_json::to_string_pretty(&record)?;
+    text.push('\n');
+    write_private(&path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "the SessionStart hook reads the server and token from {}",
+        path.display()
+    );
+    Ok(())
+}
+
+/// Back to the local worker: the command hook must not keep sending to the team server.
+fn forget_team_server(data_dir: &DataDir) -> anyhow::Result<()> {
+    let path = team_server_path(data_dir);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {
+            println!(
+                "removed {} (hooks go to the local worker again)",
+                path.display()
+            );
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot remove {}", path.display())),
+    }
+}
+
 fn install_hooks(
     path: &Path,
     plan: &[PlannedHook],
@@ -406,7 +575,7 @@ fn install_hooks(
     let before = value.clone();
     let changes = merge_hooks(&mut value, plan)?;
     if dry_run {
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        println!("{}", serde_json::to_string_pretty(&redacted(&value))?);
         return Ok(());
     }
     if value == before {
@@ -434,6 +603,9 @@ pub fn uninstall(settings: Option<PathBuf>) -> anyhow::Result<()> {
         None => default_settings_path()?,
     };
     uninstall_hooks(&path)?;
+    if let Ok(data_dir) = DataDir::resolve() {
+        forget_team_server(&data_dir)?;
+    }
     // Without a home directory there is no ~/.claude.json to clean; the hooks part already ran.
     if let Ok(claude_json) = default_claude_json_path() {
         // Claude Code's own file: if it is unreadable now, the hooks are still gone and that is what
@@ -590,6 +762,29 @@ mod tests {
         assert!(!is_ours(
             &json!({"type": "http", "url": "http://example.com:80/hooks/Stop"})
         ));
+    }
+
+    #[test]
+    fn team_server_hooks_carry_the_token_are_ours_and_are_redacted_in_dry_runs() {
+        let server = normalize_server_url("https://team.example:443/").unwrap();
+        assert_eq!(server, "https://team.example:443");
+        let team_plan = with_token(planned_hooks("/usr/bin/claude-mem", &server), "cm_abc");
+        let stop = &team_plan.iter().find(|h| h.event == "Stop").unwrap().handler;
+        assert_eq!(stop["url"], "https://team.example:443/hooks/Stop");
+        assert_eq!(stop["headers"]["Authorization"], "Bearer cm_abc");
+        let foreign = json!({"type": "http", "url": "https://team.example:443/hooks/Stop"});
+        let mut s = json!({"hooks": {"Stop": [{"hooks": [foreign.clone()]}]}});
+        merge_hooks(&mut s, &team_plan).unwrap();
+        assert!(!s.to_string().contains("<token>"));
+        let shown = redacted(&s).to_string();
+        assert!(!shown.contains("cm_abc") && shown.contains("Bearer <token>"));
+        // Going back to the local worker replaces the team hooks; the foreign one stays.
+        merge_hooks(&mut s, &plan()).unwrap();
+        assert!(!s.to_string().contains("cm_abc"));
+        assert_eq!(s["hooks"]["Stop"][0]["hooks"][0], foreign);
+        assert!(normalize_server_url("team.example").is_err());
+        assert!(normalize_server_url("ftp://team.example").is_err());
+        assert!(normalize_server_url("https://team.example/?x=1").is_err());
     }
 
     #[test]

@@ -8,10 +8,12 @@ mod doctor_cmd;
 mod hook_cmd;
 mod install_cmd;
 mod mcp_cmd;
+mod migrate_cmd;
 mod portability_cmd;
 mod prune_cmd;
 mod search_cmd;
 mod serve_cmd;
+mod team_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -69,6 +71,11 @@ enum Command {
     Prune(prune_cmd::PruneArgs),
     /// Check the installation and say how to fix what is wrong.
     Doctor(doctor_cmd::DoctorArgs),
+    /// Copy this machine's memories into a team server's PostgreSQL database (safe to repeat).
+    Migrate(migrate_cmd::MigrateArgs),
+    /// Manage a team server's teams, users and API tokens (on its PostgreSQL database).
+    #[command(subcommand)]
+    Team(team_cmd::TeamCommand),
 }
 
 fn main() -> ExitCode {
@@ -98,6 +105,8 @@ fn main() -> ExitCode {
         Command::Import(args) => portability_cmd::import(args),
         Command::Prune(args) => prune_cmd::run(args),
         Command::Doctor(args) => doctor_cmd::run(args),
+        Command::Migrate(args) => migrate_cmd::run(args),
+        Command::Team(cmd) => team_cmd::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

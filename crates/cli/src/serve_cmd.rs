@@ -1,8 +1,10 @@
-//! `claude-mem serve`: the worker alone, for machines without a display.
+//! `claude-mem serve`: the worker alone, for machines without a display; with `--database
+//! postgres://…`, a replica of a team server.
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use claude_mem_core::{DataDir, Settings};
 use claude_mem_server::Worker;
+use claude_mem_team::{TeamConfig, TeamWorker};
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
@@ -13,6 +15,13 @@ pub struct ServeArgs {
     /// Address to listen on (overrides settings.json and CLAUDE_MEM_HOST).
     #[arg(long)]
     host: Option<String>,
+    /// A team server's PostgreSQL database (postgres://…): serve the team worker on it instead of the
+    /// local SQLite store. Several replicas may share one database.
+    #[arg(long, env = "CLAUDE_MEM_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
+    /// Database connections per replica (team mode).
+    #[arg(long, default_value_t = 16)]
+    db_pool: u32,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -42,6 +51,30 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .thread_name("claude-mem-worker")
         .build()
         .context("cannot start the async runtime")?;
+    if let Some(url) = args.database.filter(|u| !u.trim().is_empty()) {
+        if !claude_mem_team::is_postgres_url(&url) {
+            bail!("--database must be a postgres:// (or postgresql://) URL; without it the local SQLite store is used");
+        }
+        let config = TeamConfig {
+            database_url: url,
+            settings,
+            data_dir,
+            max_connections: args.db_pool,
+        };
+        return runtime.block_on(async move {
+            let worker = TeamWorker::bind(config)
+                .await
+                .context("cannot start the team worker")?;
+            // The same first line as the local worker, so scripts and tests wait for either alike.
+            println!(
+                "claude-mem worker listening on http://{}",
+                worker.local_addr()
+            );
+            std::io::stdout().flush().ok();
+            worker.run(shutdown_signal()).await?;
+            anyhow::Ok(())
+        });
+    }
     runtime.block_on(async move {
         let worker = Worker::bind(data_dir, settings).await?;
         // Machine-readable first line: scripts and tests wait for it (and learn the port with --port 0).

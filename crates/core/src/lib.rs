@@ -10,11 +10,13 @@ pub mod paths;
 pub mod processor;
 pub mod project;
 pub mod settings;
+pub mod storage;
 pub mod store;
 
 pub use hook_event::{HookEvent, HookEventError};
 pub use paths::DataDir;
 pub use settings::{Settings, SettingsError};
+pub use storage::Storage;
 pub use store::{IngestOutcome, Store, StoreError};
 
 /// Stamped into `/api/health` and the CLI so a user can tell which build answered.

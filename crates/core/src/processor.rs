@@ -10,6 +10,7 @@ use crate::compress::local::LocalCompressor;
 use crate::compress::{
     tool_events, CompressError, Compressed, Compressor, ObservationDraft, QueuedEvent,
 };
+use crate::storage::Storage;
 use crate::store::{CompletedBatch, Store, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashSet};
@@ -72,7 +73,7 @@ pub struct ProcessorStatus {
 }
 
 pub struct Processor {
-    store: Store,
+    store: Arc<dyn Storage>,
     llm: Option<Arc<dyn Compressor>>,
     local: Arc<LocalCompressor>,
     cfg: ProcessorConfig,
@@ -96,6 +97,15 @@ fn is_summary_trigger(e: &QueuedEvent) -> bool {
 
 impl Processor {
     pub fn new(store: Store, llm: Option<Arc<dyn Compressor>>, cfg: ProcessorConfig) -> Self {
+        Self::with_storage(Arc::new(store), llm, cfg)
+    }
+
+    /// A processor over any backend (the team server passes its PostgreSQL store).
+    pub fn with_storage(
+        store: Arc<dyn Storage>,
+        llm: Option<Arc<dyn Compressor>>,
+        cfg: ProcessorConfig,
+    ) -> Self {
         let local = Arc::new(LocalCompressor::new(cfg.min_significance));
         let status = ProcessorStatus {
             compressor: llm
@@ -268,6 +278,7 @@ impl Processor {
             events.truncate(pos + 1);
         }
         if events.is_empty() {
+            self.store.release_session(session_id).await?;
             return Ok(0);
         }
         let prompt_numbers: BTreeSet<i64> = events.iter().map(|e| e.prompt_number).collect();

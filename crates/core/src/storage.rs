@@ -1,0 +1,176 @@
+//! The storage contract the worker's write path and processor run against, so the same processor drives
+//! the embedded SQLite store and the team server's PostgreSQL store (`claude-mem-team`).
+//!
+//! The contract is the durable queue and what a processing step commits: everything whose correctness
+//! under crashes and concurrency matters. Reads for the viewer stay backend-specific, because each
+//! backend answers them with its own engine (Tantivy + hnsw_rs here, tsvector + pgvector/hnsw_rs there).
+
+use crate::compress::{ObservationDraft, QueuedEvent, SessionContext, UsageRecord};
+use crate::store::{CompletedBatch, ReadySession, Store, StoreError};
+use crate::{HookEvent, IngestOutcome};
+use async_trait::async_trait;
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+#[async_trait]
+pub trait Storage: Send + Sync {
+    /// `sqlite` or `postgres`, for logs and `/api/health`.
+    fn backend(&self) -> &'static str;
+
+    /// Commits one hook event to the durable queue (idempotent on the event's key).
+    async fn ingest(&self, event: HookEvent) -> Result<IngestOutcome, StoreError>;
+
+    /// Wakes the processor when new work may be due.
+    fn ingest_signal(&self) -> Arc<Notify>;
+
+    /// Sessions with due work, claimed for this process: a backend shared by several processes must hand
+    /// each session to one of them at a time (PostgreSQL: `FOR UPDATE SKIP LOCKED` plus a lease).
+    async fn ready_sessions(
+        &self,
+        now: i64,
+        batch_size: i64,
+        linger_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ReadySession>, StoreError>;
+
+    async fn next_due_at(&self) -> Result<Option<i64>, StoreError>;
+
+    async fn load_batch(
+        &self,
+        session_id: &str,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<QueuedEvent>, StoreError>;
+
+    async fn session_context(
+        &self,
+        session_id: &str,
+        prompt_numbers: &BTreeSet<i64>,
+    ) -> Result<SessionContext, StoreError>;
+
+    async fn processed_tool_use_ids(
+        &self,
+        session_id: &str,
+        tool_use_ids: &[String],
+    ) -> Result<HashSet<String>, StoreError>;
+
+    async fn prompt_observations(
+        &self,
+        session_id: &str,
+        prompt_number: i64,
+    ) -> Result<Vec<ObservationDraft>, StoreError>;
+
+    async fn has_summary(&self, session_id: &str, prompt_number: i64) -> Result<bool, StoreError>;
+
+    async fn spent_since_usd(&self, since_ms: i64) -> Result<f64, StoreError>;
+
+    async fn record_usage(
+        &self,
+        session_id: &str,
+        project: &str,
+        usage: Vec<UsageRecord>,
+    ) -> Result<(), StoreError>;
+
+    /// Backs events off (or parks them after `max_attempts`); releases the session's claim. Returns how
+    /// many were parked.
+    async fn defer_events(
+        &self,
+        ids: Vec<i64>,
+        error: String,
+        next_attempt_at: i64,
+        max_attempts: i64,
+    ) -> Result<u64, StoreError>;
+
+    /// Commits a step's observations, summary and event states atomically; releases the session's claim.
+    /// Returns the new observation ids. A backend shared by several processes must commit nothing when
+    /// the events were already completed elsewhere (an expired claim), so no step is stored twice.
+    async fn complete_batch(&self, batch: CompletedBatch) -> Result<Vec<i64>, StoreError>;
+
+    /// Gives a claimed session back without doing anything (the batch turned out empty).
+    async fn release_session(&self, _session_id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// The embedded store is used by one process, so a claim is implicit: the processor runs one task per
+/// session.
+#[async_trait]
+impl Storage for Store {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+    async fn ingest(&self, event: HookEvent) -> Result<IngestOutcome, StoreError> {
+        Store::ingest(self, event).await
+    }
+    fn ingest_signal(&self) -> Arc<Notify> {
+        Store::ingest_signal(self)
+    }
+    async fn ready_sessions(
+        &self,
+        now: i64,
+        batch_size: i64,
+        linger_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ReadySession>, StoreError> {
+        Store::ready_sessions(self, now, batch_size, linger_ms, limit).await
+    }
+    async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
+        Store::next_due_at(self).await
+    }
+    async fn load_batch(
+        &self,
+        session_id: &str,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<QueuedEvent>, StoreError> {
+        Store::load_batch(self, session_id, now, limit).await
+    }
+    async fn session_context(
+        &self,
+        session_id: &str,
+        prompt_numbers: &BTreeSet<i64>,
+    ) -> Result<SessionContext, StoreError> {
+        Store::session_context(self, session_id, prompt_numbers).await
+    }
+    async fn processed_tool_use_ids(
+        &self,
+        session_id: &str,
+        tool_use_ids: &[String],
+    ) -> Result<HashSet<String>, StoreError> {
+        Store::processed_tool_use_ids(self, session_id, tool_use_ids).await
+    }
+    async fn prompt_observations(
+        &self,
+        session_id: &str,
+        prompt_number: i64,
+    ) -> Result<Vec<ObservationDraft>, StoreError> {
+        Store::prompt_observations(self, session_id, prompt_number).await
+    }
+    async fn has_summary(&self, session_id: &str, prompt_number: i64) -> Result<bool, StoreError> {
+        Store::has_summary(self, session_id, prompt_number).await
+    }
+    async fn spent_since_usd(&self, since_ms: i64) -> Result<f64, StoreError> {
+        Store::spent_since_usd(self, since_ms).await
+    }
+    async fn record_usage(
+        &self,
+        session_id: &str,
+        project: &str,
+        usage: Vec<UsageRecord>,
+    ) -> Result<(), StoreError> {
+        Store::record_usage(self, session_id, project, usage).await
+    }
+    async fn defer_events(
+        &self,
+        ids: Vec<i64>,
+        error: String,
+        next_attempt_at: i64,
+        max_attempts: i64,
+    ) -> Result<u64, StoreError> {
+        Store::defer_events(self, ids, error, next_attempt_at, max_attempts).await
+    }
+    async fn complete_batch(&self, batch: CompletedBatch) -> Result<Vec<i64>, StoreError> {
+        Store::complete_batch(self, batch).await
+    }
+}

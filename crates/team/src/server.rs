@@ -1,0 +1,578 @@
+//! The team worker: Claude Code's hooks and the read API over the shared PostgreSQL store.
+//!
+//! Every replica is stateless apart from its vector graphs (derived from the table), so a load balancer
+//! may send any request to any replica. Every request but `/api/health` carries a user's API token; the
+//! token decides the team, and the team bounds everything the request can read or write.
+
+use crate::pg_store::access_denied;
+use crate::search::TeamSearch;
+use crate::vectors::Vectors;
+use crate::{Owner, PgStore, TeamError};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use claude_mem_core::processor::Processor;
+use claude_mem_core::store::ObservationRow;
+use claude_mem_core::{DataDir, HookEvent, IngestOutcome, Settings, Storage};
+use claude_mem_search::Mode;
+use claude_mem_server::api_error::{method_not_allowed, ApiError};
+use claude_mem_server::hooks::hook_answer;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+/// Longest search query accepted, as on the laptop.
+const MAX_QUERY_BYTES: usize = 2000;
+/// Longest line of one memory in the SessionStart block: titles and subtitles are short, but a runaway
+/// one must not eat the context budget.
+const MAX_CONTEXT_LINE: usize = 300;
+
+/// What `claude-mem serve --database postgres://…` runs with.
+#[derive(Debug, Clone)]
+pub struct TeamConfig {
+    pub database_url: String,
+    /// Host/port, compression, embedder and search settings come from the usual settings file.
+    pub settings: Settings,
+    /// Where the embedding model and logs are (no database here).
+    pub data_dir: DataDir,
+    /// Pool size per replica.
+    pub max_connections: u32,
+}
+
+#[derive(Clone)]
+struct TeamState {
+    store: PgStore,
+    search: TeamSearch,
+    processor: Arc<Processor>,
+    settings: Arc<Settings>,
+    started: Instant,
+}
+
+pub struct TeamWorker {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    state: TeamState,
+    vectors: Arc<Vectors>,
+}
+
+impl TeamWorker {
+    /// Connects (migrating the schema), loads the embedder and binds the listener; serves nothing
+    /// until [`TeamWorker::run`].
+    pub async fn bind(config: TeamConfig) -> Result<Self, TeamError> {
+        claude_mem_server::metrics::install();
+        let TeamConfig {
+            database_url,
+            settings,
+            data_dir,
+            max_connections,
+        } = config;
+        let store = PgStore::connect(&database_url, max_connections).await?;
+        let bound = async {
+            let addr = format!("{}:{}", settings.host, settings.port);
+            let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+                .await
+                .map_err(|e| TeamError::Other(format!("cannot listen on {addr}: {e}")))?;
+            let local_addr = listener
+                .local_addr()
+                .map_err(|e| TeamError::Other(format!("cannot listen on {addr}: {e}")))?;
+            let llm = claude_mem_core::compress::select::llm_compressor(&settings)
+                .map_err(|e| TeamError::Other(format!("cannot set up the compressor: {e}")))?;
+            let vectors = Vectors::open(&store, &settings, &data_dir).await?;
+            Ok::<_, TeamError>((listener, local_addr, llm, vectors))
+        }
+        .await;
+        let (listener, local_addr, llm, vectors) = match bound {
+            Ok(parts) => parts,
+            Err(e) => {
+                store.close().await;
+                return Err(e);
+            }
+        };
+        let processor = Arc::new(Processor::with_storage(
+            Arc::new(store.clone()),
+            llm,
+            settings.compression.processor_config(),
+        ));
+        let search = TeamSearch::new(store.clone(), vectors.clone(), &settings.search);
+        Ok(Self {
+            listener,
+            local_addr,
+            vectors,
+            state: TeamState {
+                store,
+                search,
+                processor,
+                settings: Arc::new(settings),
+                started: Instant::now(),
+            },
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn replica_id(&self) -> &str {
+        self.state.store.replica_id()
+    }
+
+    /// Serves until `shutdown` resolves and in-flight requests finish, then stops the background work,
+    /// hands this replica's claims back (so the others take its sessions at once) and closes the pool.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), TeamError> {
+        let store = self.state.store.clone();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let processor = self
+            .state
+            .settings
+            .compression
+            .enabled
+            .then(|| tokio::spawn(self.state.processor.clone().run(stopped.clone())));
+        let embedder = tokio::spawn(self.vectors.clone().embed_loop(stopped.clone()));
+        let follower = tokio::spawn(self.vectors.clone().follow(stopped));
+        tracing::info!(
+            addr = %self.local_addr,
+            replica = %store.replica_id(),
+            vectors = self.vectors.mode().as_str(),
+            "team worker listening"
+        );
+        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        let _ = stop.send(true);
+        if let Some(task) = processor {
+            let _ = task.await;
+        }
+        let _ = embedder.await;
+        let _ = follower.await;
+        match store.release_all_claims().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "processing claims handed back"),
+            Err(e) => tracing::warn!(error = %e, "cannot hand processing claims back; they expire"),
+        }
+        store.close().await;
+        tracing::info!("team worker stopped");
+        result.map_err(|e| TeamError::Other(format!("the HTTP server failed: {e}")))
+    }
+}
+
+fn router(state: TeamState) -> Router {
+    Router::new()
+        .route("/hooks/{event}", post(receive_hook))
+        .route("/api/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/api/search", get(search))
+        .route("/api/observations", get(list_observations))
+        .route("/api/observations/{id}", get(get_observation))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The caller, from `Authorization: Bearer <token>`. As an extractor it runs before the body is read,
+/// so an unauthenticated hook is refused without storing or even parsing anything.
+struct Authed(Owner);
+
+fn unauthorized(reason: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", reason)
+}
+
+impl FromRequestParts<TeamState> for Authed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &TeamState) -> Result<Self, Response> {
+        let challenge = |e: ApiError| {
+            let mut r = e.into_response();
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"claude-mem\""),
+            );
+            r
+        };
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, token) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                challenge(unauthorized(
+                    "an API token is required: Authorization: Bearer <token> (`claude-mem team add-user` issues one)",
+                ))
+            })?;
+        match state.store.authenticate(token).await {
+            Ok(Some(owner)) => Ok(Authed(owner)),
+            Ok(None) => Err(challenge(unauthorized("unknown or revoked API token"))),
+            Err(e) => Err(api_error(e).into_response()),
+        }
+    }
+}
+
+/// A team error as the API's JSON error; database trouble is the server's (503), never the caller's.
+fn api_error(e: TeamError) -> ApiError {
+    match e {
+        TeamError::Store(e) => store_error(e),
+        TeamError::Invalid { what, reason } => {
+            ApiError::bad_request("invalid_request", format!("invalid {what}: {reason}"))
+        }
+        e @ (TeamError::UnknownTeam(_) | TeamError::UnknownUser { .. }) => {
+            ApiError::not_found(e.to_string())
+        }
+        TeamError::Forbidden(reason) => {
+            tracing::warn!(reason = %reason, "request refused");
+            ApiError::new(StatusCode::FORBIDDEN, "forbidden", reason)
+        }
+        TeamError::Exists(what) => ApiError::new(
+            StatusCode::CONFLICT,
+            "exists",
+            format!("{what} already exists"),
+        ),
+        e @ (TeamError::Database(_) | TeamError::Migrate(_)) => {
+            tracing::error!(error = %e, "team database error");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                e.to_string(),
+            )
+        }
+        TeamError::Other(reason) => {
+            tracing::error!(error = %reason, "team worker error");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", reason)
+        }
+    }
+}
+
+/// A refused write (another team's session) is the caller's fault: 403; the rest as on the laptop.
+fn store_error(e: claude_mem_core::StoreError) -> ApiError {
+    if let Some(reason) = access_denied(&e) {
+        tracing::warn!(reason, "write refused");
+        return ApiError::new(StatusCode::FORBIDDEN, "forbidden", reason);
+    }
+    ApiError::from(e)
+}
+
+async fn receive_hook(
+    State(state): State<TeamState>,
+    Authed(owner): Authed,
+    Path(event): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let started = Instant::now();
+    let body = body.map_err(|rejection| {
+        let err = ApiError::from(rejection);
+        tracing::warn!(event = %event, error = err.code, reason = %err.reason, "hook body refused");
+        err
+    })?;
+    let parsed = HookEvent::parse(&event, &body).map_err(|e| {
+        tracing::warn!(event = %event, error = e.code(), reason = %e, bytes = body.len(), "hook event refused");
+        ApiError::from(e)
+    })?;
+    let event_name = parsed.event_name.clone();
+    let session_id = parsed.session_id.clone();
+    let project = parsed.project.clone();
+    let team_id = owner.team_id;
+    let user = owner.user.clone();
+    let outcome = state
+        .store
+        .scoped(owner)
+        .ingest(parsed)
+        .await
+        .map_err(store_error)?;
+    match outcome {
+        IngestOutcome::Stored { event_id, .. } => {
+            tracing::debug!(event = %event_name, session = %session_id, user = %user, event_id, "hook event stored")
+        }
+        IngestOutcome::Duplicate { event_id } => {
+            tracing::debug!(event = %event_name, session = %session_id, event_id, "duplicate hook event ignored")
+        }
+    }
+    let context = if event_name == "SessionStart" {
+        session_context(&state, team_id, &project).await
+    } else {
+        String::new()
+    };
+    claude_mem_server::metrics::record_hook(&event_name, started.elapsed());
+    Ok(Json(hook_answer(&event_name, &context)))
+}
+
+/// The team's newest memories of this project, as a short markdown list. Errors give no context:
+/// recall must never turn a session start into a failure.
+async fn session_context(state: &TeamState, team_id: i64, project: &str) -> String {
+    let settings = &state.settings.context;
+    if !settings.enabled {
+        return String::new();
+    }
+    let limit = i64::try_from(settings.max_observations).unwrap_or(40);
+    let rows = match state
+        .store
+        .recent_observations(team_id, Some(project), limit)
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot build the team session context");
+            return String::new();
+        }
+    };
+    render_context(project, &rows, settings.budget_tokens)
+}
+
+/// Newest first, stopping at the token budget (≈ 4 characters a token, as the laptop estimates).
+fn render_context(project: &str, rows: &[ObservationRow], budget_tokens: usize) -> String {
+    if rows.is_empty() {
+        return String::new();
+    }
+    let budget_chars = budget_tokens.saturating_mul(4);
+    let mut out = format!(
+        "# Team memory: {project}\n\nRecent observations from your team, newest first:\n\n"
+    );
+    for o in rows {
+        let mut line = format!("- #{} [{}] {}", o.id, o.kind, o.title);
+        if !o.subtitle.is_empty() {
+            let _ = write!(line, ": {}", o.subtitle);
+        }
+        if line.len() > MAX_CONTEXT_LINE {
+            let mut cut = MAX_CONTEXT_LINE;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            line.truncate(cut);
+            line.push('…');
+        }
+        if out.len() + line.len() + 1 > budget_chars {
+            break;
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+async fn health(State(state): State<TeamState>) -> Result<Json<Value>, ApiError> {
+    let counts = state.store.counts(None).await.map_err(api_error)?;
+    Ok(Json(json!({
+        "status": "ok",
+        "version": claude_mem_core::VERSION,
+        "backend": state.processor_backend(),
+        "replica": state.store.replica_id(),
+        "pid": std::process::id(),
+        "uptime_seconds": state.started.elapsed().as_secs(),
+        "vectors": state.search.vectors().status(),
+        "processor": state.processor.status(),
+        "counts": counts,
+    })))
+}
+
+impl TeamState {
+    fn processor_backend(&self) -> &'static str {
+        Storage::backend(&self.store)
+    }
+}
+
+/// Prometheus text: the hook, search and processor series this replica recorded.
+async fn metrics() -> Response {
+    match claude_mem_server::metrics::install() {
+        Some(handle) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            handle.render(),
+        )
+            .into_response(),
+        None => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics_unavailable",
+            "another metrics recorder is installed in this process",
+        )
+        .into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchQuery {
+    q: Option<String>,
+    project: Option<String>,
+    limit: Option<usize>,
+    strategy: Option<String>,
+    /// The laptop API's name for `strategy`.
+    mode: Option<String>,
+}
+
+async fn search(
+    State(state): State<TeamState>,
+    Authed(owner): Authed,
+    query: Result<Query<SearchQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let started = Instant::now();
+    let Query(q) = query?;
+    let text = q.q.unwrap_or_default();
+    if text.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "q must not be empty",
+        ));
+    }
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("q is longer than {MAX_QUERY_BYTES} bytes"),
+        ));
+    }
+    let mode = match q.strategy.as_deref().or(q.mode.as_deref()) {
+        None => Mode::Hybrid,
+        Some(m) => Mode::parse(m).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("strategy {m:?} is not hybrid, text or vector"),
+            )
+        })?,
+    };
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit must be between 1 and 200",
+        ));
+    }
+    let project = q.project.filter(|p| !p.trim().is_empty());
+    let hits = state
+        .search
+        .search(owner.team_id, &text, project.as_deref(), mode, limit)
+        .await
+        .map_err(api_error)?;
+    let results: Vec<Value> = hits
+        .into_iter()
+        .map(|h| {
+            let mut v = serde_json::to_value(&h.observation).unwrap_or_else(|_| json!({}));
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("score".into(), json!(h.score));
+                obj.insert("text_score".into(), json!(h.text_score));
+                obj.insert("vector_score".into(), json!(h.vector_score));
+            }
+            v
+        })
+        .collect();
+    claude_mem_server::metrics::record_search(mode, started.elapsed());
+    Ok(Json(json!({
+        "query": text,
+        "strategy": claude_mem_server::metrics::strategy_label(mode),
+        "team": owner.team,
+        "count": results.len(),
+        "results": results,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    project: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list_observations(
+    State(state): State<TeamState>,
+    Authed(owner): Authed,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=claude_mem_server::api::MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!(
+                "limit must be between 1 and {}",
+                claude_mem_server::api::MAX_PAGE
+            ),
+        ));
+    }
+    let project = q.project.filter(|p| !p.trim().is_empty());
+    let rows = state
+        .store
+        .recent_observations(owner.team_id, project.as_deref(), limit)
+        .await
+        .map_err(api_error)?;
+    Ok(Json(json!({ "observations": rows })))
+}
+
+/// Another team's id answers exactly like a missing one: 404, so ids reveal nothing across teams.
+async fn get_observation(
+    State(state): State<TeamState>,
+    Authed(owner): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid_id", format!("{id:?} is not an id")))?;
+    let row = state
+        .store
+        .get_observations(owner.team_id, &[id])
+        .await
+        .map_err(api_error)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::not_found(format!("no observation {id}")))?;
+    Ok(Json(json!(row)))
+}
+
+/// Unknown routes: JSON 404 (the team server has no viewer).
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, title: &str) -> ObservationRow {
+        ObservationRow {
+            id,
+            session_id: "s".into(),
+            project: "p".into(),
+            prompt_number: 1,
+            kind: "change".into(),
+            title: title.into(),
+            subtitle: String::new(),
+            narrative: String::new(),
+            facts: vec![],
+            concepts: vec![],
+            files_read: vec![],
+            files_modified: vec![],
+            keywords: vec![],
+            source_event_ids: vec![],
+            input_tokens: 0,
+            output_tokens: 0,
+            compressor: "local".into(),
+            model: None,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn context_stays_within_budget_and_cuts_long_lines() {
+        assert_eq!(render_context("p", &[], 2000), "");
+        let long = "é".repeat(400);
+        let rows: Vec<_> = (0..100).map(|i| row(i, &long)).collect();
+        let text = render_context("p", &rows, 200);
+        assert!(text.len() <= 800, "{}", text.len());
+        assert!(text.contains("- #0 [change] "));
+        assert!(text
+            .lines()
+            .all(|l| l.len() <= MAX_CONTEXT_LINE + '…'.len_utf8()));
+    }
+}

@@ -1,0 +1,802 @@
+//! The PostgreSQL store against a real, throwaway PostgreSQL (Debian's binaries, see `pg_cluster`).
+//!
+//! The tests of this binary share one server while any of them runs (it stops when the last one is
+//! done, so no server outlives the run) and each test has a database of its own.
+
+use crate::auth::hash_token;
+use crate::pg_cluster::TempCluster;
+use crate::pg_store::{access_denied, CLAIM_LEASE_MS};
+use crate::{Owner, PgStore, TeamError};
+use claude_mem_core::clock::now_ms;
+use claude_mem_core::compress::{ObservationDraft, ObservationType, SummaryDraft};
+use claude_mem_core::processor::{Processor, ProcessorConfig};
+use claude_mem_core::store::CompletedBatch;
+use claude_mem_core::{HookEvent, IngestOutcome, Storage};
+use serde_json::{json, Value};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+fn cluster() -> Arc<TempCluster> {
+    static SHARED: Mutex<Weak<TempCluster>> = Mutex::new(Weak::new());
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(c) = shared.upgrade() {
+        return c;
+    }
+    let c = Arc::new(TempCluster::start().expect("start PostgreSQL (apt-get install postgresql)"));
+    *shared = Arc::downgrade(&c);
+    c
+}
+
+/// A fresh database with the schema applied; the cluster handle keeps the server up.
+async fn setup(name: &str) -> (Arc<TempCluster>, PgStore) {
+    let c = tokio::task::spawn_blocking(cluster).await.unwrap();
+    let url = c.create_database(name).await.unwrap();
+    let store = PgStore::connect(&url, 8).await.unwrap();
+    (c, store)
+}
+
+/// Same database, own pool and replica id: a second worker process.
+async fn second_replica(store: &PgStore) -> PgStore {
+    let (db,): (String,) = sqlx::query_as("SELECT current_database()")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let admin = cluster().admin_url().to_owned();
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    let url = format!("{base}/{db}");
+    PgStore::connect(&url, 8).await.unwrap()
+}
+
+async fn owner(store: &PgStore, team: &str, user: &str) -> Owner {
+    if let Err(e) = store.create_team(team).await {
+        assert!(matches!(e, TeamError::Exists(_)), "{e}");
+    }
+    store.create_user(team, user).await.unwrap().owner
+}
+
+fn event(name: &str, body: Value) -> HookEvent {
+    HookEvent::parse(name, body.to_string().as_bytes()).unwrap()
+}
+
+fn fixture(file: &str) -> Value {
+    let path = format!("/work/shared/fixtures/hooks/{file}");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("read {path}: {e}"))
+        .into_bytes();
+    serde_json::from_slice(&text).unwrap()
+}
+
+async fn count(store: &PgStore, sql: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(store.pool()).await.unwrap();
+    n
+}
+
+/// One turn that the rule-based compressor turns into one observation (the Edit) and a summary.
+fn turn(session: &str, cwd: &str) -> Vec<HookEvent> {
+    vec![
+        event(
+            "UserPromptSubmit",
+            json!({"session_id": session, "cwd": cwd, "prompt": "fix the flaky login test"}),
+        ),
+        event(
+            "PostToolUse",
+            json!({"session_id": session, "cwd": cwd, "tool_name": "Edit",
+                "tool_use_id": format!("{session}-1"),
+                "tool_input": {"file_path": format!("{cwd}/src/login.rs"), "old_string": "sleep(1)",
+                               "new_string": "fn wait_for_ready() {}"},
+                "tool_response": {}}),
+        ),
+        event(
+            "PostToolUse",
+            json!({"session_id": session, "cwd": cwd, "tool_name": "Bash",
+                "tool_use_id": format!("{session}-2"), "tool_input": {"command": "ls"},
+                "tool_response": {"stdout": "src", "stderr": "", "interrupted": false}}),
+        ),
+        event(
+            "Stop",
+            json!({"session_id": session, "cwd": cwd, "stop_hook_active": false,
+                "last_assistant_message": "Replaced the sleep with a readiness wait."}),
+        ),
+    ]
+}
+
+fn draft(title: &str, source: i64) -> ObservationDraft {
+    ObservationDraft {
+        kind: ObservationType::Bugfix,
+        title: title.to_owned(),
+        subtitle: String::new(),
+        narrative: "The login test slept instead of waiting.".to_owned(),
+        facts: vec!["login.rs waits for readiness".to_owned()],
+        concepts: vec![],
+        files_read: vec![],
+        files_modified: vec!["src/login.rs".to_owned()],
+        keywords: vec!["flaky".to_owned()],
+        source_event_ids: vec![source],
+        prompt_number: 1,
+        input_tokens: 0,
+        output_tokens: 0,
+    }
+}
+
+fn cfg() -> ProcessorConfig {
+    ProcessorConfig {
+        linger_ms: 0,
+        retry_base_ms: 0,
+        max_attempts: 3,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn ingest_is_idempotent_numbers_prompts_and_needs_an_owner() {
+    let (_c, store) = setup("ingest_idempotent").await;
+    let alice = owner(&store, "acme", "alice").await;
+    let scoped = store.scoped(alice.clone());
+    let prompt = fixture("UserPromptSubmit.json");
+    let session = prompt["session_id"].as_str().unwrap().to_owned();
+
+    let first = scoped
+        .ingest(event("UserPromptSubmit", prompt.clone()))
+        .await
+        .unwrap();
+    let IngestOutcome::Stored {
+        event_id,
+        prompt_number,
+    } = first
+    else {
+        panic!("first delivery must be stored: {first:?}");
+    };
+    assert_eq!(prompt_number, 1);
+    assert_eq!(
+        scoped
+            .ingest(event("UserPromptSubmit", prompt.clone()))
+            .await
+            .unwrap(),
+        IngestOutcome::Duplicate { event_id }
+    );
+    let mut second = prompt.clone();
+    second["prompt"] = json!("now run the tests");
+    let again = scoped
+        .ingest(event("UserPromptSubmit", second))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            again,
+            IngestOutcome::Stored {
+                prompt_number: 2,
+                ..
+            }
+        ),
+        "{again:?}"
+    );
+    scoped
+        .ingest(event("PostToolUse", fixture("PostToolUse.Bash.json")))
+        .await
+        .unwrap();
+    scoped
+        .ingest(event("SessionEnd", fixture("SessionEnd.json")))
+        .await
+        .unwrap();
+
+    let (events, prompts, status, reason, team, user): (
+        i64,
+        i64,
+        String,
+        Option<String>,
+        i64,
+        i64,
+    ) = sqlx::query_as(
+        "SELECT event_count, prompt_count, status, end_reason, team_id, user_id
+             FROM sdk_sessions WHERE id = $1",
+    )
+    .bind(&session)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!((events, prompts), (4, 2));
+    assert_eq!(
+        (status.as_str(), reason.as_deref()),
+        ("ended", Some("other"))
+    );
+    assert_eq!((team, user), (alice.team_id, alice.user_id));
+    // Every row copies the session's owner; the payload is real JSON.
+    assert_eq!(
+        count(
+            &store,
+            &format!(
+                "SELECT COUNT(*) FROM pending_messages WHERE team_id = {} AND user_id = {}
+                 AND payload->>'session_id' = '{session}'",
+                alice.team_id, alice.user_id
+            )
+        )
+        .await,
+        4
+    );
+    let numbers: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT prompt_number, team_id, text FROM user_prompts WHERE session_id = $1 ORDER BY 1",
+    )
+    .bind(&session)
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        numbers,
+        vec![
+            (1, alice.team_id, "run echo".to_owned()),
+            (2, alice.team_id, "now run the tests".to_owned())
+        ]
+    );
+
+    // The unscoped (processor's) copy acts for nobody and may not ingest.
+    let err = store
+        .ingest(event("UserPromptSubmit", prompt))
+        .await
+        .unwrap_err();
+    assert!(access_denied(&err).is_some(), "{err}");
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM pending_messages").await,
+        4
+    );
+}
+
+#[tokio::test]
+async fn another_team_cannot_write_into_a_session() {
+    let (_c, store) = setup("team_isolation_ingest").await;
+    let alice = owner(&store, "acme", "alice").await;
+    let mallory = owner(&store, "evil", "mallory").await;
+    let bob = owner(&store, "acme", "bob").await;
+    let prompt = fixture("UserPromptSubmit.json");
+    store
+        .scoped(alice.clone())
+        .ingest(event("UserPromptSubmit", prompt.clone()))
+        .await
+        .unwrap();
+
+    let mut intruding = prompt.clone();
+    intruding["prompt"] = json!("ignore previous instructions");
+    let err = store
+        .scoped(mallory.clone())
+        .ingest(event("UserPromptSubmit", intruding.clone()))
+        .await
+        .unwrap_err();
+    assert!(access_denied(&err).is_some(), "{err}");
+    assert!(matches!(TeamError::from(err), TeamError::Forbidden(_)));
+    // Even a redelivery of alice's own event is refused to another team (no event id leaks).
+    let err = store
+        .scoped(mallory.clone())
+        .ingest(event("UserPromptSubmit", prompt.clone()))
+        .await
+        .unwrap_err();
+    assert!(access_denied(&err).is_some(), "{err}");
+
+    assert_eq!(store.counts(Some(mallory.team_id)).await.unwrap().events, 0);
+    assert_eq!(
+        store.counts(Some(mallory.team_id)).await.unwrap().sessions,
+        0
+    );
+    assert_eq!(store.counts(Some(alice.team_id)).await.unwrap().events, 1);
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM user_prompts").await,
+        1,
+        "nothing of the refused event was kept"
+    );
+
+    // A teammate may continue the session; the rows stay the session's.
+    let ok = store
+        .scoped(bob)
+        .ingest(event("UserPromptSubmit", intruding))
+        .await
+        .unwrap();
+    assert!(matches!(
+        ok,
+        IngestOutcome::Stored {
+            prompt_number: 2,
+            ..
+        }
+    ));
+    assert_eq!(
+        count(
+            &store,
+            &format!(
+                "SELECT COUNT(*) FROM user_prompts WHERE team_id = {} AND user_id = {}",
+                alice.team_id, alice.user_id
+            )
+        )
+        .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn concurrent_replicas_never_claim_the_same_session() {
+    let (_c, a) = setup("claims").await;
+    let b = second_replica(&a).await;
+    assert_ne!(a.replica_id(), b.replica_id());
+    let alice = owner(&a, "acme", "alice").await;
+    let scoped = a.scoped(alice);
+    for i in 0..40 {
+        let session = format!("claim-{i}");
+        scoped
+            .ingest(event(
+                "Stop",
+                json!({"session_id": session, "cwd": "/w/p", "stop_hook_active": false}),
+            ))
+            .await
+            .unwrap();
+    }
+    let now = now_ms();
+    let mut handles = Vec::new();
+    for store in [a.clone(), b.clone(), a.clone(), b.clone()] {
+        handles.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..6 {
+                for s in store.ready_sessions(now, 20, 0, 4).await.unwrap() {
+                    got.push((store.replica_id().to_owned(), s.session_id));
+                }
+            }
+            got
+        }));
+    }
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for h in handles {
+        for (replica, session) in h.await.unwrap() {
+            if let Some(other) = seen.insert(session.clone(), replica.clone()) {
+                // The same replica may see its own claim again; another replica never may.
+                assert_eq!(other, replica, "{session} claimed by two replicas");
+            }
+        }
+    }
+    assert_eq!(seen.len(), 40, "every due session was claimed");
+    assert!(seen.values().any(|r| r == a.replica_id()));
+    assert!(seen.values().any(|r| r == b.replica_id()));
+
+    // While the claims hold, the other replica gets nothing; once they expire it takes them over.
+    let held_by_a: BTreeSet<&String> = seen
+        .iter()
+        .filter(|(_, r)| *r == a.replica_id())
+        .map(|(s, _)| s)
+        .collect();
+    assert!(b
+        .ready_sessions(now + 1000, 20, 0, 64)
+        .await
+        .unwrap()
+        .iter()
+        .all(|s| !held_by_a.contains(&s.session_id)));
+    let later = now + CLAIM_LEASE_MS + 1;
+    let taken: BTreeSet<String> = b
+        .ready_sessions(later, 20, 0, 64)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.session_id)
+        .collect();
+    assert!(held_by_a.iter().all(|s| taken.contains(*s)));
+    // A replica loads only sessions it holds.
+    let one = held_by_a.iter().next().unwrap();
+    assert!(a.load_batch(one, later, 20).await.unwrap().is_empty());
+    assert_eq!(b.load_batch(one, later, 20).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn completing_events_already_completed_elsewhere_stores_nothing() {
+    let (_c, a) = setup("complete_twice").await;
+    let b = second_replica(&a).await;
+    let alice = owner(&a, "acme", "alice").await;
+    for e in turn("s-twice", "/w/p") {
+        a.scoped(alice.clone()).ingest(e).await.unwrap();
+    }
+    let now = now_ms();
+    assert_eq!(a.ready_sessions(now, 20, 0, 8).await.unwrap().len(), 1);
+    let a_events = a.load_batch("s-twice", now, 20).await.unwrap();
+    assert_eq!(a_events.len(), 4);
+    // A's lease runs out (a long LLM call); B takes over and finishes first.
+    let later = now + CLAIM_LEASE_MS + 1;
+    assert_eq!(b.ready_sessions(later, 20, 0, 8).await.unwrap().len(), 1);
+    let b_events = b.load_batch("s-twice", later, 20).await.unwrap();
+    assert_eq!(a_events, b_events);
+    let batch = |events: &[claude_mem_core::compress::QueuedEvent]| CompletedBatch {
+        session_id: "s-twice".into(),
+        project: "p".into(),
+        compressor: "local".into(),
+        model: None,
+        observations: vec![draft("Replaced the flaky sleep", events[1].id)],
+        done: events.iter().map(|e| e.id).collect(),
+        skipped: vec![],
+        summary: Some((1, SummaryDraft::default(), "local".into(), None)),
+    };
+    let stored = b.complete_batch(batch(&b_events)).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let again = a.complete_batch(batch(&a_events)).await.unwrap();
+    assert!(again.is_empty(), "a step done twice must count once");
+    assert_eq!(count(&a, "SELECT COUNT(*) FROM observations").await, 1);
+    assert_eq!(count(&a, "SELECT COUNT(*) FROM session_summaries").await, 1);
+    let (observations, claimed): (i64, Option<String>) = sqlx::query_as(
+        "SELECT observation_count, claimed_by FROM sdk_sessions WHERE id = 's-twice'",
+    )
+    .fetch_one(a.pool())
+    .await
+    .unwrap();
+    assert_eq!((observations, claimed), (1, None));
+
+    // The row carries the session's owner and reads back whole.
+    let rows = a.get_observations(alice.team_id, &stored).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].source_event_ids, vec![b_events[1].id]);
+    assert_eq!(rows[0].files_modified, vec!["src/login.rs".to_owned()]);
+    assert_eq!(rows[0].kind, "bugfix");
+    let (team,): (i64,) = sqlx::query_as("SELECT team_id FROM observations")
+        .fetch_one(a.pool())
+        .await
+        .unwrap();
+    assert_eq!(team, alice.team_id);
+}
+
+#[tokio::test]
+async fn defer_backs_off_parks_and_releases_the_claim() {
+    let (_c, store) = setup("defer").await;
+    let alice = owner(&store, "acme", "alice").await;
+    for e in turn("s-defer", "/w/p") {
+        store.scoped(alice.clone()).ingest(e).await.unwrap();
+    }
+    let now = now_ms();
+    assert_eq!(store.ready_sessions(now, 20, 0, 8).await.unwrap().len(), 1);
+    let events = store.load_batch("s-defer", now, 20).await.unwrap();
+    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    let parked = store
+        .defer_events(ids.clone(), "rate limited".into(), now + 60_000, 2)
+        .await
+        .unwrap();
+    assert_eq!(parked, 0);
+    let (claimed,): (Option<String>,) =
+        sqlx::query_as("SELECT claimed_by FROM sdk_sessions WHERE id = 's-defer'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(claimed, None);
+    assert!(store
+        .ready_sessions(now, 20, 0, 8)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.next_due_at().await.unwrap(), Some(now + 60_000));
+    let parked = store
+        .defer_events(ids, "rate limited".into(), now + 120_000, 2)
+        .await
+        .unwrap();
+    assert_eq!(parked, 4);
+    assert_eq!(store.counts(None).await.unwrap().pending_events, 0);
+}
+
+async fn drain(processors: Vec<Arc<Processor>>, store: &PgStore, until: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let ticks: Vec<_> = processors
+            .iter()
+            .map(|p| tokio::spawn(p.clone().tick()))
+            .collect();
+        for t in ticks {
+            t.await.unwrap().unwrap();
+        }
+        if until() && store.counts(None).await.unwrap().pending_events == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the queue did not drain");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn processor_turns_fixture_events_into_team_observations() {
+    let (_c, store) = setup("processor_fixtures").await;
+    let alice = owner(&store, "acme", "alice").await;
+    let scoped = store.scoped(alice.clone());
+    let mut edit = fixture("PostToolUse.Bash.json");
+    edit["tool_name"] = json!("Edit");
+    edit["tool_use_id"] = json!("toolu_edit0001");
+    edit["tool_input"] = json!({"file_path": "/home/dev/work/acme-api/src/auth.rs",
+        "old_string": "token == expected", "new_string": "constant_time_eq(token, expected)"});
+    edit["tool_response"] = json!({});
+    let events = [
+        ("SessionStart", fixture("SessionStart.startup.json")),
+        ("UserPromptSubmit", fixture("UserPromptSubmit.json")),
+        ("PreToolUse", fixture("PreToolUse.Bash.json")),
+        ("PostToolUse", fixture("PostToolUse.Bash.json")),
+        ("PostToolUse", edit),
+        ("PostToolBatch", fixture("PostToolBatch.json")),
+        (
+            "PostToolUseFailure",
+            fixture("PostToolUseFailure.Bash.json"),
+        ),
+        ("PostToolUse", fixture("PostToolUse.mcp.json")),
+        ("Stop", fixture("Stop.json")),
+        ("SessionEnd", fixture("SessionEnd.json")),
+    ];
+    for (name, body) in events {
+        scoped.ingest(event(name, body)).await.unwrap();
+    }
+    let p = Arc::new(Processor::with_storage(
+        Arc::new(store.clone()),
+        None,
+        cfg(),
+    ));
+    drain(vec![p], &store, || true).await;
+
+    let counts = store.counts(Some(alice.team_id)).await.unwrap();
+    assert!(counts.observations >= 1, "{counts:?}");
+    assert!(counts.summaries >= 1, "{counts:?}");
+    assert_eq!(counts.pending_events, 0);
+    assert_eq!(
+        count(
+            &store,
+            &format!(
+                "SELECT COUNT(*) FROM observations WHERE team_id <> {} OR user_id <> {}",
+                alice.team_id, alice.user_id
+            )
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM sdk_sessions WHERE claimed_by IS NOT NULL"
+        )
+        .await,
+        0,
+        "every claim was given back"
+    );
+    let recent = store
+        .recent_observations(alice.team_id, Some("acme-api"), 50)
+        .await
+        .unwrap();
+    assert_eq!(recent.len() as i64, counts.observations);
+    assert!(
+        recent
+            .iter()
+            .any(|o| o.files_modified.iter().any(|f| f.ends_with("auth.rs"))),
+        "{recent:?}"
+    );
+}
+
+#[tokio::test]
+async fn two_replicas_process_concurrent_ingest_without_duplicates() {
+    let (_c, a) = setup("two_replicas").await;
+    let b = second_replica(&a).await;
+    let alice = owner(&a, "acme", "alice").await;
+    let writer_a = a.scoped(alice.clone());
+    let writer_b = b.scoped(alice.clone());
+    // Ingest through both replicas while both process.
+    let ingest = tokio::spawn(async move {
+        for i in 0..20 {
+            let writer = if i % 2 == 0 { &writer_a } else { &writer_b };
+            for e in turn(&format!("sess-{i}"), &format!("/w/project-{}", i % 3)) {
+                writer.ingest(e).await.unwrap();
+            }
+        }
+    });
+    let pa = Arc::new(Processor::with_storage(Arc::new(a.clone()), None, cfg()));
+    let pb = Arc::new(Processor::with_storage(Arc::new(b.clone()), None, cfg()));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = done.clone();
+    let watcher = tokio::spawn(async move {
+        ingest.await.unwrap();
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    drain(vec![pa.clone(), pb.clone()], &a, || {
+        done.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    watcher.await.unwrap();
+
+    let counts = a.counts(Some(alice.team_id)).await.unwrap();
+    assert_eq!(counts.sessions, 20);
+    assert_eq!(counts.events, 80);
+    assert_eq!(counts.pending_events, 0);
+    assert_eq!(
+        count(
+            &a,
+            "SELECT COUNT(*) FROM pending_messages WHERE state = 'failed'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(counts.observations, 20, "one Edit per session, once");
+    assert_eq!(counts.summaries, 20, "one summary per turn, once");
+    let sources: Vec<(sqlx::types::Json<Vec<i64>>,)> =
+        sqlx::query_as("SELECT source_event_ids FROM observations")
+            .fetch_all(a.pool())
+            .await
+            .unwrap();
+    let mut seen = HashSet::new();
+    for (ids,) in sources {
+        for id in ids.0 {
+            assert!(seen.insert(id), "event {id} made two observations");
+        }
+    }
+    let (sessions_with_counts,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM sdk_sessions s
+         WHERE observation_count = (SELECT COUNT(*) FROM observations o WHERE o.session_id = s.id)",
+    )
+    .fetch_one(a.pool())
+    .await
+    .unwrap();
+    assert_eq!(sessions_with_counts, 20);
+    let worked = [pa.status().batches, pb.status().batches];
+    assert!(worked.iter().sum::<u64>() >= 20, "{worked:?}");
+}
+
+#[tokio::test]
+async fn text_search_finds_title_words_within_the_team_only() {
+    let (_c, store) = setup("text_search").await;
+    let alice = owner(&store, "acme", "alice").await;
+    let mallory = owner(&store, "evil", "mallory").await;
+    let mut ids = HashMap::new();
+    for (who, session, cwd, title) in [
+        (
+            &alice,
+            "s-a",
+            "/w/api",
+            "Replaced the flaky sleep with a readiness probe",
+        ),
+        (
+            &alice,
+            "s-a2",
+            "/w/web",
+            "Readiness check for the web frontend",
+        ),
+        (
+            &mallory,
+            "s-m",
+            "/w/api",
+            "Readiness probe secrets of another team",
+        ),
+    ] {
+        let stored = store
+            .scoped(who.clone())
+            .ingest(event(
+                "Stop",
+                json!({"session_id": session, "cwd": cwd, "stop_hook_active": false}),
+            ))
+            .await
+            .unwrap();
+        let IngestOutcome::Stored { event_id, .. } = stored else {
+            panic!("{stored:?}");
+        };
+        let now = now_ms();
+        store.ready_sessions(now, 20, 0, 8).await.unwrap();
+        let project = cwd.rsplit('/').next().unwrap().to_owned();
+        let new = store
+            .complete_batch(CompletedBatch {
+                session_id: session.into(),
+                project,
+                compressor: "local".into(),
+                observations: vec![draft(title, event_id)],
+                done: vec![event_id],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        ids.insert(session, new[0]);
+    }
+    let hits = store
+        .text_search(alice.team_id, "readiness", None, 10)
+        .await
+        .unwrap();
+    let hit_ids: BTreeSet<i64> = hits.iter().map(|h| h.0).collect();
+    assert_eq!(hit_ids, BTreeSet::from([ids["s-a"], ids["s-a2"]]));
+    assert!(hits.iter().all(|h| h.1 > 0.0));
+    // Stemming and websearch syntax work; the project filter narrows.
+    let hits = store
+        .text_search(
+            alice.team_id,
+            "\"readiness probe\" -frontend",
+            Some("api"),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        hits.iter().map(|h| h.0).collect::<Vec<_>>(),
+        vec![ids["s-a"]]
+    );
+    let hits = store
+        .text_search(mallory.team_id, "readiness", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        hits.iter().map(|h| h.0).collect::<Vec<_>>(),
+        vec![ids["s-m"]]
+    );
+    assert!(store
+        .text_search(alice.team_id, "   ", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Reads by id keep the caller's order and drop other teams' rows.
+    let rows = store
+        .get_observations(alice.team_id, &[ids["s-a2"], ids["s-m"], ids["s-a"]])
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![ids["s-a2"], ids["s-a"]]
+    );
+    let recent = store
+        .recent_observations(mallory.team_id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].session_id, "s-m");
+}
+
+#[tokio::test]
+async fn tokens_are_stored_hashed_and_can_be_revoked() {
+    let (_c, store) = setup("tokens").await;
+    store.create_team("acme").await.unwrap();
+    assert!(matches!(
+        store.create_team("acme").await,
+        Err(TeamError::Exists(_))
+    ));
+    assert!(matches!(
+        store.create_user("nope", "alice").await,
+        Err(TeamError::UnknownTeam(_))
+    ));
+    let first = store.create_user("acme", "alice").await.unwrap();
+    assert!(matches!(
+        store.create_user("acme", "alice").await,
+        Err(TeamError::Exists(_))
+    ));
+    assert!(matches!(
+        store.issue_token("acme", "bob", "laptop").await,
+        Err(TeamError::UnknownUser { .. })
+    ));
+    assert!(matches!(
+        store.issue_token("nope", "alice", "laptop").await,
+        Err(TeamError::UnknownTeam(_))
+    ));
+    let second = store.issue_token("acme", "alice", "laptop").await.unwrap();
+    for t in [&first.token, &second.token] {
+        assert!(t.starts_with("cm_") && t.len() == 67, "{t}");
+        assert!(t[3..].chars().all(|c| c.is_ascii_hexdigit()));
+    }
+    assert_ne!(first.token, second.token);
+
+    // Nothing in the table reveals a token: only hashes.
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT t::text FROM api_tokens t")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    for (row,) in &rows {
+        for t in [&first.token, &second.token] {
+            assert!(!row.contains(&t[3..]), "plaintext token stored: {row}");
+        }
+    }
+    assert!(rows
+        .iter()
+        .any(|(r,)| r.contains(&hash_token(&first.token))));
+
+    let who = store.authenticate(&first.token).await.unwrap().unwrap();
+    assert_eq!(who, first.owner);
+    assert_eq!((who.team.as_str(), who.user.as_str()), ("acme", "alice"));
+    let (used,): (Option<i64>,) =
+        sqlx::query_as("SELECT last_used_at FROM api_tokens WHERE token_hash = $1")
+            .bind(hash_token(&first.token))
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert!(used.is_some());
+    assert_eq!(store.authenticate("cm_0000").await.unwrap(), None);
+    assert_eq!(store.authenticate("").await.unwrap(), None);
+
+    assert!(store.revoke_token(&first.token).await.unwrap());
+    assert!(!store.revoke_token(&first.token).await.unwrap());
+    assert_eq!(store.authenticate(&first.token).await.unwrap(), None);
+    assert_eq!(
+        store.authenticate(&second.token).await.unwrap(),
+        Some(first.owner)
+    );
+}

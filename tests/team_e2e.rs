@@ -1,0 +1,671 @@
+//! Team mode end to end: the real `claude-mem serve --database postgres://…` against a private
+//! PostgreSQL server, teams and tokens made by the real `claude-mem team` commands, real HTTP.
+//!
+//! Each test starts its own throwaway PostgreSQL (`TempCluster`), so the tests share nothing and the
+//! server goes away with the test. Nothing here measures time: every wait polls until a deadline.
+
+use claude_mem_e2e::*;
+use claude_mem_team::pg_cluster::TempCluster;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+const CWD: &str = "/home/dev/work/acme-api";
+const PROJECT: &str = "acme-api";
+const DEADLINE: Duration = Duration::from_secs(120);
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A fresh PostgreSQL server and one empty database on it.
+fn database(name: &str) -> (TempCluster, String) {
+    let cluster =
+        TempCluster::start().expect("start a private PostgreSQL (apt-get install postgresql)");
+    let url = runtime()
+        .block_on(cluster.create_database(name))
+        .expect("create database");
+    (cluster, url)
+}
+
+/// Rows of a query run directly against the database (not through the API), as JSON values.
+fn pg_rows(url: &str, sql: &str) -> Vec<Vec<Value>> {
+    use sqlx::{Connection, Row};
+    runtime().block_on(async {
+        let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+        let rows = sqlx::query(sql).fetch_all(&mut conn).await.expect(sql);
+        let out = rows
+            .iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| {
+                        row.try_get::<i64, _>(i)
+                            .map(Value::from)
+                            .or_else(|_| row.try_get::<String, _>(i).map(Value::from))
+                            .or_else(|_| row.try_get::<bool, _>(i).map(Value::from))
+                            .unwrap_or(Value::Null)
+                    })
+                    .collect()
+            })
+            .collect();
+        conn.close().await.expect("close");
+        out
+    })
+}
+
+fn pg_count(url: &str, sql: &str) -> i64 {
+    pg_rows(url, sql)[0][0]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{sql} gave no number"))
+}
+
+/// Runs `claude-mem team …` against `url`; panics with its output when it fails.
+fn team_cli(sandbox: &Sandbox, url: &str, args: &[&str]) -> String {
+    let out = sandbox
+        .command()
+        .arg("team")
+        .args(args)
+        .args(["--database", url])
+        .output()
+        .expect("run claude-mem team");
+    assert!(
+        out.status.success(),
+        "claude-mem team {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Creates the team (if new) and a user in it; returns the user's token.
+fn user_token(sandbox: &Sandbox, url: &str, team: &str, user: &str, new_team: bool) -> String {
+    if new_team {
+        team_cli(sandbox, url, &["create-team", team]);
+    }
+    let out = team_cli(
+        sandbox,
+        url,
+        &["add-user", "--team", team, "--user", user, "--json"],
+    );
+    let answer: Value = serde_json::from_str(out.trim()).expect("add-user --json prints JSON");
+    assert_eq!(answer["team"], team, "{answer}");
+    let token = answer["token"].as_str().expect("token").to_owned();
+    assert!(token.starts_with("cm_"), "{token}");
+    token
+}
+
+fn team_worker(sandbox: &Sandbox, url: &str) -> Worker {
+    Worker::start_with(
+        sandbox,
+        &[
+            ("CLAUDE_MEM_DATABASE_URL", url),
+            ("CLAUDE_MEM_BATCH_LINGER_MS", "0"),
+            // Deterministic and identical on every replica: no model files needed.
+            ("CLAUDE_MEM_EMBEDDER", "hash"),
+        ],
+    )
+}
+
+fn post(worker: &Worker, token: Option<&str>, event: &str, body: &Value) -> (u16, Value) {
+    let mut request = http()
+        .post(worker.url(&format!("/hooks/{event}")))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    let response = request.send().expect("POST hook");
+    let status = response.status().as_u16();
+    let text = response.text().expect("body");
+    let json =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON answer {status}: {text}"));
+    (status, json)
+}
+
+fn get(worker: &Worker, token: Option<&str>, path: &str) -> (u16, Value) {
+    let mut request = http().get(worker.url(path));
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    let response = request.send().expect("GET");
+    let status = response.status().as_u16();
+    (status, response.json().expect("JSON body"))
+}
+
+fn prompt(session: &str, text: &str) -> Value {
+    json!({"session_id": session, "cwd": CWD, "hook_event_name": "UserPromptSubmit", "prompt": text})
+}
+
+/// An Edit of `file` introducing `symbol`: the local compressor makes one memory per edited file.
+fn edit(session: &str, tool_use_id: &str, file: &str, symbol: &str) -> Value {
+    json!({"session_id": session, "cwd": CWD, "hook_event_name": "PostToolUse",
+        "tool_name": "Edit", "tool_use_id": tool_use_id,
+        "tool_input": {"file_path": format!("{CWD}/{file}"), "old_string": "todo!()",
+                       "new_string": format!("fn {symbol}() {{}}")},
+        "tool_response": {}})
+}
+
+/// Polls `probe` until it yields a value; panics with `what` (and the last probe's note) at the deadline.
+fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Result<T, String>) -> T {
+    let start = Instant::now();
+    loop {
+        match probe() {
+            Ok(v) => return v,
+            Err(note) => assert!(
+                start.elapsed() < DEADLINE,
+                "{what}: not after {DEADLINE:?}: {note}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every queued event handled and every observation embedded (read from the database).
+fn wait_settled(url: &str) {
+    wait_for("queue drained and observations embedded", || {
+        let open = pg_count(
+            url,
+            "SELECT COUNT(*) FROM pending_messages WHERE state IN ('pending', 'processing')",
+        );
+        let unembedded = pg_count(
+            url,
+            "SELECT COUNT(*) FROM observations WHERE embedding IS NULL",
+        );
+        if open == 0 && unembedded == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{open} events open, {unembedded} observations unembedded"
+            ))
+        }
+    });
+}
+
+fn result_ids(answer: &Value) -> Vec<i64> {
+    answer["results"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|x| x["id"].as_i64()).collect())
+        .unwrap_or_default()
+}
+
+fn search(worker: &Worker, token: &str, q: &str, strategy: &str) -> Value {
+    let (status, answer) = get(
+        worker,
+        Some(token),
+        &format!(
+            "/api/search?q={}&strategy={strategy}&limit=10",
+            q.replace(' ', "%20")
+        ),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["strategy"], strategy, "{answer}");
+    answer
+}
+
+/// Waits until `strategy` search for `q` on `worker` returns `id`.
+fn wait_found(worker: &Worker, token: &str, q: &str, strategy: &str, id: i64) -> Value {
+    wait_for(&format!("{strategy} search {q:?} finds #{id}"), || {
+        let answer = search(worker, token, q, strategy);
+        if result_ids(&answer).contains(&id) {
+            Ok(answer)
+        } else {
+            Err(answer.to_string())
+        }
+    })
+}
+
+/// The id of the (single) observation that edited `file`.
+fn observation_of(url: &str, file: &str) -> i64 {
+    let sql = format!(
+        "SELECT id FROM observations WHERE files_modified @> '[\"{file}\"]'::jsonb ORDER BY id"
+    );
+    let rows = pg_rows(url, &sql);
+    assert_eq!(rows.len(), 1, "one observation edits {file}: {rows:?}");
+    rows[0][0].as_i64().expect("id")
+}
+
+#[test]
+fn hooks_become_searchable_team_memories_and_need_a_token() {
+    let (_cluster, url) = database("team_path");
+    let sandbox = Sandbox::new();
+    let token = user_token(&sandbox, &url, "acme", "alice", true);
+    let worker = team_worker(&sandbox, &url);
+
+    let (status, health) = get(&worker, None, "/api/health");
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["backend"], "postgres");
+    assert_eq!(health["vectors"]["mode"], "replica-hnsw");
+    assert!(
+        health["replica"].as_str().is_some_and(|r| !r.is_empty()),
+        "{health}"
+    );
+
+    // No token, a malformed header, an unknown token: refused before anything is stored.
+    let event = edit("team-s1", "toolu_nope", "src/nope.rs", "never_stored");
+    let (status, answer) = post(&worker, None, "PostToolUse", &event);
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (401, Some("unauthorized")),
+        "{answer}"
+    );
+    let wrong = format!("cm_{}", "0".repeat(64));
+    let (status, answer) = post(&worker, Some(&wrong), "PostToolUse", &event);
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (401, Some("unauthorized")),
+        "{answer}"
+    );
+    let response = http()
+        .post(worker.url("/hooks/PostToolUse"))
+        .header("authorization", format!("Basic {token}"))
+        .body(event.to_string())
+        .send()
+        .expect("POST");
+    assert_eq!(response.status().as_u16(), 401);
+    for path in [
+        "/api/search?q=x",
+        "/api/observations",
+        "/api/observations/1",
+    ] {
+        let (status, answer) = get(&worker, Some(&wrong), path);
+        assert_eq!(status, 401, "{path}: {answer}");
+    }
+    assert_eq!(pg_count(&url, "SELECT COUNT(*) FROM pending_messages"), 0);
+    assert_eq!(pg_count(&url, "SELECT COUNT(*) FROM sdk_sessions"), 0);
+
+    // Claude Code's captured payloads, every one accepted with the token.
+    for (file, event, body) in fixtures() {
+        let (status, answer) = post(&worker, Some(&token), &event, &body);
+        assert_eq!(status, 200, "{file}: {answer}");
+        if event == "SessionStart" {
+            assert!(
+                answer["hookSpecificOutput"]["additionalContext"].is_string(),
+                "{file}: {answer}"
+            );
+        }
+    }
+    let stored = pg_count(&url, "SELECT COUNT(*) FROM pending_messages");
+    assert!(stored >= 10, "fixtures stored: {stored}");
+    // A redelivered event is stored once.
+    let (_, first, body) = fixtures().into_iter().next().expect("a fixture");
+    assert_eq!(post(&worker, Some(&token), &first, &body).0, 200);
+    assert_eq!(
+        pg_count(&url, "SELECT COUNT(*) FROM pending_messages"),
+        stored
+    );
+
+    for body in [
+        prompt("team-s1", "make the flamingo ledger reconcile every night"),
+        edit(
+            "team-s1",
+            "toolu_f1",
+            "src/flamingo/ledger.rs",
+            "reconcile_flamingo_ledger",
+        ),
+    ] {
+        let event = body["hook_event_name"].as_str().expect("name").to_owned();
+        assert_eq!(post(&worker, Some(&token), &event, &body).0, 200);
+    }
+    wait_settled(&url);
+    let id = observation_of(&url, "src/flamingo/ledger.rs");
+    assert_eq!(
+        pg_count(&url, &format!("SELECT COUNT(*) FROM observations WHERE id = {id} AND team_id = (SELECT id FROM teams WHERE name = 'acme')")),
+        1
+    );
+
+    for strategy in ["text", "hybrid"] {
+        let answer = wait_found(&worker, &token, "flamingo ledger", strategy, id);
+        let hit = &answer["results"][0];
+        assert_eq!(hit["id"], id, "{answer}");
+        assert_eq!(
+            hit["files_modified"][0], "src/flamingo/ledger.rs",
+            "{answer}"
+        );
+        assert!(hit["score"].as_f64().is_some_and(|s| s > 0.0), "{answer}");
+    }
+    wait_found(&worker, &token, "reconcile flamingo ledger", "vector", id);
+    let (status, answer) = get(
+        &worker,
+        Some(&token),
+        "/api/search?q=flamingo&strategy=psychic",
+    );
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("invalid_query"))
+    );
+
+    let (status, list) = get(
+        &worker,
+        Some(&token),
+        &format!("/api/observations?project={PROJECT}"),
+    );
+    assert_eq!(status, 200, "{list}");
+    assert!(
+        list["observations"]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|x| x["id"] == id)),
+        "{list}"
+    );
+    let (status, one) = get(&worker, Some(&token), &format!("/api/observations/{id}"));
+    assert_eq!((status, one["id"].as_i64()), (200, Some(id)), "{one}");
+    let (status, _) = get(&worker, Some(&token), "/api/observations/999999");
+    assert_eq!(status, 404);
+
+    // A new session of the project starts with the team's memories.
+    let start = json!({"session_id": "team-s2", "cwd": CWD, "hook_event_name": "SessionStart", "source": "startup"});
+    let (status, answer) = post(&worker, Some(&token), "SessionStart", &start);
+    assert_eq!(status, 200, "{answer}");
+    let context = answer["hookSpecificOutput"]["additionalContext"]
+        .as_str()
+        .expect("additionalContext");
+    assert!(context.contains("src/flamingo/ledger.rs"), "{context}");
+
+    let (_, health) = get(&worker, None, "/api/health");
+    assert_eq!(health["counts"]["pending_events"], 0, "{health}");
+    assert!(
+        health["vectors"]["indexed"]
+            .as_u64()
+            .is_some_and(|n| n >= 1),
+        "{health}"
+    );
+    assert!(worker.stop().success());
+}
+
+#[test]
+fn two_replicas_share_one_database_without_duplicates_or_losses() {
+    const THREADS: usize = 16;
+    const PER_THREAD: usize = 8;
+    let (_cluster, url) = database("team_replicas");
+    let sandbox1 = Sandbox::new();
+    let sandbox2 = Sandbox::new();
+    let token = user_token(&sandbox1, &url, "acme", "alice", true);
+    let worker1 = team_worker(&sandbox1, &url);
+
+    // Alone, replica 1 embeds this one itself.
+    for body in [
+        prompt("seed", "teach the pelican scheduler to back off"),
+        edit(
+            "seed",
+            "toolu_seed",
+            "src/pelican/scheduler.rs",
+            "pelican_backoff_scheduler",
+        ),
+    ] {
+        let event = body["hook_event_name"].as_str().expect("name").to_owned();
+        assert_eq!(post(&worker1, Some(&token), &event, &body).0, 200);
+    }
+    wait_settled(&url);
+    let seed = observation_of(&url, "src/pelican/scheduler.rs");
+
+    let worker2 = team_worker(&sandbox2, &url);
+    let workers = [&worker1, &worker2];
+    let answers: Vec<(u16, Value)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let token = token.as_str();
+                scope.spawn(move || {
+                    (0..PER_THREAD)
+                        .map(|i| {
+                            // Four sessions, each fed by four threads through both replicas.
+                            let body = edit(
+                                &format!("conc-{}", t % 4),
+                                &format!("toolu_{t}_{i}"),
+                                &format!("src/conc/mod_{t}_{i}.rs"),
+                                &format!("handler_{t}_{i}"),
+                            );
+                            post(workers[(t + i) % 2], Some(token), "PostToolUse", &body)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("client thread"))
+            .collect()
+    });
+    assert_eq!(answers.len(), THREADS * PER_THREAD);
+    for (status, answer) in &answers {
+        assert_eq!(*status, 200, "{answer}");
+    }
+
+    // Each event stored exactly once.
+    let per_key = pg_rows(
+        &url,
+        "SELECT payload->>'tool_use_id', COUNT(*) FROM pending_messages
+         WHERE session_id LIKE 'conc-%' GROUP BY 1",
+    );
+    assert_eq!(per_key.len(), THREADS * PER_THREAD, "{per_key:?}");
+    assert!(per_key.iter().all(|r| r[1] == 1), "{per_key:?}");
+
+    // Everything processed, by one replica or the other, and nothing twice.
+    wait_settled(&url);
+    let states = pg_rows(
+        &url,
+        "SELECT state, COUNT(*) FROM pending_messages GROUP BY state ORDER BY state",
+    );
+    assert!(
+        states.iter().all(|r| r[0] == "done" || r[0] == "skipped"),
+        "{states:?}"
+    );
+    let repeated = pg_rows(
+        &url,
+        "SELECT e, COUNT(*) FROM observations, jsonb_array_elements(source_event_ids) e
+         GROUP BY e HAVING COUNT(*) > 1",
+    );
+    assert!(
+        repeated.is_empty(),
+        "events in several observations: {repeated:?}"
+    );
+    let covered = pg_count(
+        &url,
+        "SELECT COUNT(DISTINCT e) FROM observations, jsonb_array_elements(source_event_ids) e
+         WHERE session_id LIKE 'conc-%'",
+    );
+    assert_eq!(
+        covered,
+        (THREADS * PER_THREAD) as i64,
+        "every edit became part of a memory"
+    );
+    let files = pg_count(
+        &url,
+        "SELECT COUNT(*) FROM observations WHERE session_id LIKE 'conc-%'",
+    );
+    assert_eq!(
+        files,
+        (THREADS * PER_THREAD) as i64,
+        "one memory per edited file"
+    );
+
+    // Both replicas' graphs hold every vector, whichever replica embedded it.
+    let total = pg_count(&url, "SELECT COUNT(*) FROM observations");
+    for (n, worker) in workers.iter().enumerate() {
+        wait_for(
+            &format!("replica {} indexes all {total} vectors", n + 1),
+            || {
+                let (_, health) = get(worker, None, "/api/health");
+                if health["vectors"]["indexed"].as_i64() == Some(total) {
+                    Ok(())
+                } else {
+                    Err(health.to_string())
+                }
+            },
+        );
+    }
+    // Replica 2 finds what replica 1 embedded before it started, and both find the concurrent ones.
+    wait_found(
+        &worker2,
+        &token,
+        "pelican backoff scheduler",
+        "vector",
+        seed,
+    );
+    wait_found(
+        &worker2,
+        &token,
+        "pelican backoff scheduler",
+        "hybrid",
+        seed,
+    );
+    let last = observation_of(&url, "src/conc/mod_15_7.rs");
+    wait_found(&worker1, &token, "handler_15_7", "hybrid", last);
+    wait_found(&worker2, &token, "handler_15_7", "hybrid", last);
+
+    let (_, h1) = get(&worker1, None, "/api/health");
+    let (_, h2) = get(&worker2, None, "/api/health");
+    assert_ne!(h1["replica"], h2["replica"]);
+    assert!(worker2.stop().success());
+    assert!(worker1.stop().success());
+    assert_eq!(
+        pg_count(
+            &url,
+            "SELECT COUNT(*) FROM sdk_sessions WHERE claimed_by IS NOT NULL"
+        ),
+        0,
+        "a clean shutdown hands claims back"
+    );
+}
+
+#[test]
+fn teams_cannot_see_or_write_each_others_memories() {
+    let (_cluster, url) = database("team_isolation");
+    let sandbox = Sandbox::new();
+    let red = user_token(&sandbox, &url, "red", "rita", true);
+    let blue = user_token(&sandbox, &url, "blue", "bob", true);
+    let worker = team_worker(&sandbox, &url);
+
+    for (token, session, file, symbol, words) in [
+        (
+            &blue,
+            "blue-s1",
+            "src/zeppelin/hangar.rs",
+            "moor_zeppelin_hangar",
+            "moor the zeppelin",
+        ),
+        (
+            &red,
+            "red-s1",
+            "src/walrus/tusk.rs",
+            "polish_walrus_tusk",
+            "polish the walrus",
+        ),
+    ] {
+        for body in [
+            prompt(session, words),
+            edit(session, &format!("toolu_{session}"), file, symbol),
+        ] {
+            let event = body["hook_event_name"].as_str().expect("name").to_owned();
+            assert_eq!(post(&worker, Some(token), &event, &body).0, 200);
+        }
+    }
+    wait_settled(&url);
+    let blue_id = observation_of(&url, "src/zeppelin/hangar.rs");
+    let red_id = observation_of(&url, "src/walrus/tusk.rs");
+    // Blue finds its own memory, so red finding nothing below is isolation, not an empty index.
+    for strategy in ["text", "vector", "hybrid"] {
+        wait_found(&worker, &blue, "moor zeppelin hangar", strategy, blue_id);
+        wait_found(&worker, &red, "polish walrus tusk", strategy, red_id);
+    }
+    for strategy in ["text", "vector", "hybrid"] {
+        let answer = search(&worker, &red, "moor zeppelin hangar", strategy);
+        assert!(
+            !result_ids(&answer).contains(&blue_id),
+            "{strategy}: {answer}"
+        );
+        let answer = search(&worker, &blue, "polish walrus tusk", strategy);
+        assert!(
+            !result_ids(&answer).contains(&red_id),
+            "{strategy}: {answer}"
+        );
+    }
+    let (status, list) = get(&worker, Some(&red), "/api/observations?limit=500");
+    assert_eq!(status, 200);
+    let seen: HashSet<i64> = list["observations"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|o| o["id"].as_i64())
+        .collect();
+    assert!(seen.contains(&red_id) && !seen.contains(&blue_id), "{list}");
+    let (status, answer) = get(&worker, Some(&red), &format!("/api/observations/{blue_id}"));
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (404, Some("not_found")),
+        "{answer}"
+    );
+    assert_eq!(
+        get(
+            &worker,
+            Some(&blue),
+            &format!("/api/observations/{blue_id}")
+        )
+        .0,
+        200
+    );
+
+    // Red writing into blue's session is refused and stores nothing.
+    let before: HashMap<String, i64> = pg_rows(
+        &url,
+        "SELECT session_id, COUNT(*) FROM pending_messages GROUP BY session_id",
+    )
+    .into_iter()
+    .map(|r| {
+        (
+            r[0].as_str().unwrap_or("").to_owned(),
+            r[1].as_i64().unwrap_or(0),
+        )
+    })
+    .collect();
+    let intrusion = edit(
+        "blue-s1",
+        "toolu_intruder",
+        "src/zeppelin/hangar.rs",
+        "sabotage",
+    );
+    let (status, answer) = post(&worker, Some(&red), "PostToolUse", &intrusion);
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (403, Some("forbidden")),
+        "{answer}"
+    );
+    let (status, _) = post(
+        &worker,
+        Some(&red),
+        "UserPromptSubmit",
+        &prompt("blue-s1", "hijack"),
+    );
+    assert_eq!(status, 403);
+    let after: HashMap<String, i64> = pg_rows(
+        &url,
+        "SELECT session_id, COUNT(*) FROM pending_messages GROUP BY session_id",
+    )
+    .into_iter()
+    .map(|r| {
+        (
+            r[0].as_str().unwrap_or("").to_owned(),
+            r[1].as_i64().unwrap_or(0),
+        )
+    })
+    .collect();
+    assert_eq!(before, after);
+    let red_team = pg_count(&url, "SELECT id FROM teams WHERE name = 'red'");
+    assert_eq!(
+        pg_count(&url, &format!("SELECT COUNT(*) FROM pending_messages WHERE session_id = 'blue-s1' AND team_id = {red_team}")),
+        0
+    );
+
+    // A revoked token stops working at once.
+    let out = team_cli(&sandbox, &url, &["revoke", &red]);
+    assert!(out.contains("revoked"), "{out}");
+    assert_eq!(get(&worker, Some(&red), "/api/observations").0, 401);
+    assert_eq!(get(&worker, Some(&blue), "/api/observations").0, 200);
+    let failed = sandbox
+        .command()
+        .args(["team", "revoke", &red, "--database", &url])
+        .output()
+        .expect("run");
+    assert!(!failed.status.success(), "revoking twice must fail");
+}
