@@ -363,6 +363,7 @@ fn hooks_become_searchable_team_memories_and_need_a_token() {
         .expect("additionalContext");
     assert!(context.contains("src/flamingo/ledger.rs"), "{context}");
 
+    wait_settled(&url);
     let (_, health) = get(&worker, None, "/api/health");
     assert_eq!(health["counts"]["pending_events"], 0, "{health}");
     assert!(

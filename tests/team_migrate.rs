@@ -5,6 +5,7 @@
 //! observations), so every column the copy maps is one the app writes.
 
 use claude_mem_e2e::*;
+use claude_mem_team::migrate::server_session_id;
 use claude_mem_team::pg_cluster::TempCluster;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -154,7 +155,8 @@ async fn pg_counts(pool: &PgPool, team_id: Option<i64>) -> BTreeMap<String, i64>
 /// between the two databases; the keys must not).
 type ObsKey = (String, i64, String, String, String, i64);
 
-fn sqlite_observations(db: &Path) -> BTreeMap<ObsKey, Vec<String>> {
+/// `team_id`: the saved-memories session is renamed per team on the server.
+fn sqlite_observations(db: &Path, team_id: i64) -> BTreeMap<ObsKey, Vec<String>> {
     let keys: HashMap<i64, String> = sqlite_rows(db, "SELECT id, event_key FROM pending_messages")
         .into_iter()
         .map(|r| {
@@ -174,7 +176,7 @@ fn sqlite_observations(db: &Path) -> BTreeMap<ObsKey, Vec<String>> {
             serde_json::from_str(r[6].as_str().expect("ids")).expect("source_event_ids JSON");
         (
             (
-                r[0].as_str().expect("session").to_owned(),
+                server_session_id(r[0].as_str().expect("session").to_owned(), team_id),
                 r[1].as_i64().expect("created"),
                 r[2].as_str().expect("type").to_owned(),
                 r[3].as_str().expect("title").to_owned(),
@@ -264,7 +266,7 @@ fn migrate_copies_the_store_once_remaps_event_ids_and_refuses_another_teams_sess
     let user_id = first["owner"]["user_id"].as_i64().expect("user id");
 
     // The local side, read before the async block (the SQLite helpers run their own runtime).
-    let local_observations = sqlite_observations(&db);
+    let local_observations = sqlite_observations(&db, team_id);
     let local_events: BTreeMap<String, (String, Value)> = sqlite_rows(
         &db,
         "SELECT event_key, session_id, payload FROM pending_messages",
@@ -346,6 +348,14 @@ fn migrate_copies_the_store_once_remaps_event_ids_and_refuses_another_teams_sess
         .await
         .expect("summaries");
         assert_eq!(pg_titles, local_titles);
+        // The saved memories' session is the team's own, so another team's same-named project cannot
+        // collide with it.
+        let notes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sdk_sessions WHERE id = $1")
+            .bind(format!("notes:t{team_id}:acme-api"))
+            .fetch_one(&pool)
+            .await
+            .expect("notes session");
+        assert_eq!(notes, 1);
         // The copied rows are searchable with PostgreSQL's own full text.
         let hits: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM observations WHERE search_tsv @@ websearch_to_tsquery('english', 'capybara')",
@@ -666,96 +676,4 @@ fn install_against_a_team_server_writes_token_headers_privately_and_the_hook_sen
     assert!(!team_file.exists());
     let text = std::fs::read_to_string(&settings).expect("settings");
     assert!(!text.contains(token), "{text}");
-}
-
-/// Disk use of migrated observations, for the sizing table in docs/team/README.md. Not a check: run it
-/// with `cargo test --test team_migrate -- --ignored --nocapture observation_footprint`.
-#[test]
-#[ignore]
-fn observation_footprint() {
-    const N: i64 = 20_000;
-    let sandbox = Sandbox::new();
-    // An empty store made by the worker (schema and migrations), then N observations shaped like an LLM
-    // compressor's (title, subtitle, a paragraph of narrative, a few facts, concepts, files, keywords).
-    let worker = Worker::start_with(&sandbox, FAST);
-    assert!(worker.stop().success());
-    let narrative = "The parser rejected nested generics because the tokenizer treated `>>` as a shift \
-        operator; the fix splits the token when the parser expects a closing angle bracket, and a \
-        regression test covers Vec<Vec<u8>> and HashMap<String, Vec<i64>>. The change touches only the \
-        lexer lookahead, so other operators are unaffected; benchmarks show no measurable slowdown on \
-        the 40k-line corpus. ";
-    exec_sql(
-        &sandbox.database(),
-        &[
-            "INSERT INTO sdk_sessions (id, project, started_at, last_seen_at) VALUES ('size-1', 'acme-api', 1, 1)",
-            &format!(
-                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {N})
-                 INSERT INTO observations (session_id, project, type, title, subtitle, narrative, facts, concepts,
-                     files_read, files_modified, keywords, compressor, model, created_at, input_tokens, output_tokens)
-                 SELECT 'size-1', 'acme-api', 'bugfix',
-                        'Fix nested generic parsing in the tokenizer (' || i || ')',
-                        'Split >> into two closing brackets when the parser expects a type argument list end',
-                        '{narrative}' || i,
-                        '[\"the tokenizer emitted >> as one token\",\"generic closing brackets need lookahead\",\"regression test added for nested Vec\",\"no slowdown on the benchmark corpus\"]',
-                        '[\"parsing\",\"tokenizer\",\"generics\"]',
-                        '[\"src/lexer.rs\",\"src/parser/types.rs\"]',
-                        '[\"src/lexer.rs\"]',
-                        '[\"tokenizer\",\"generics\",\"shift operator\",\"lookahead\",\"parser\"]',
-                        'anthropic', 'claude-haiku', 1700000000000 + i, 1800, 350
-                   FROM n"
-            ),
-        ],
-    );
-    let cluster = TempCluster::start().expect("start PostgreSQL");
-    let rt = rt();
-    let url = rt
-        .block_on(cluster.create_database("footprint"))
-        .expect("db");
-    let started = Instant::now();
-    ok(migrate_cmd(&sandbox, &url, "size", "sizer"));
-    let took = started.elapsed();
-    rt.block_on(async {
-        let pool = PgPool::connect(&url).await.expect("connect");
-        sqlx::query("VACUUM ANALYZE observations")
-            .execute(&pool)
-            .await
-            .expect("vacuum");
-        let size = |pool: PgPool| async move {
-            let (total, heap): (i64, i64) = sqlx::query_as(
-                "SELECT pg_total_relation_size('observations'), pg_relation_size('observations')",
-            )
-            .fetch_one(&pool)
-            .await
-            .expect("size");
-            (total, heap)
-        };
-        let (total, heap) = size(pool.clone()).await;
-        println!(
-            "{N} observations migrated in {:.1} s: pg_total_relation_size = {total} bytes ({} per observation, \
-             {:.1} MB per 100K), heap {heap}",
-            took.as_secs_f64(),
-            total / N,
-            total as f64 / N as f64 * 100_000.0 / 1e6
-        );
-        // With 384-dimensional embeddings, as the replicas store them (`real[]`).
-        sqlx::query(
-            "UPDATE observations o SET embedding = (SELECT array_agg(random()::real) FROM generate_series(1, 384) g
-                                                     WHERE o.id IS NOT NULL), embedder = 'minilm-l6-v2'",
-        )
-        .execute(&pool)
-        .await
-        .expect("embed");
-        sqlx::query("VACUUM FULL ANALYZE observations")
-            .execute(&pool)
-            .await
-            .expect("vacuum");
-        let (total, heap) = size(pool.clone()).await;
-        println!(
-            "with 384-d real[] embeddings: pg_total_relation_size = {total} bytes ({} per observation, \
-             {:.1} MB per 100K), heap {heap}",
-            total / N,
-            total as f64 / N as f64 * 100_000.0 / 1e6
-        );
-        pool.close().await;
-    });
 }

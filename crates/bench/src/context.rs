@@ -38,7 +38,10 @@ pub(crate) async fn seed(store: &Store, n: usize) -> anyhow::Result<()> {
 }
 
 /// Sessions per project with a summary each, then the observations, in one transaction.
-pub(crate) async fn seed_docs(store: &Store, docs: &[claude_mem_search::Doc]) -> anyhow::Result<()> {
+pub(crate) async fn seed_docs(
+    store: &Store,
+    docs: &[claude_mem_search::Doc],
+) -> anyhow::Result<()> {
     let docs = docs.to_vec();
     store
         .write(move |conn| {

@@ -63,6 +63,9 @@ struct Scale {
     index_seconds: f64,
     hybrid: Option<Latency>,
     text: Latency,
+    /// PostgreSQL only: `pg_total_relation_size('observations')` (rows, tsvector, GIN and other indexes,
+    /// TOAST; embeddings too when they were computed), after `VACUUM ANALYZE`.
+    table_mib: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -113,7 +116,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let docs = generate(args.observations.max(args.large));
     let full = &docs[..args.observations];
     eprintln!("SQLite, {} observations…", full.len());
-    report.scale.push(rt.block_on(sqlite_scale(full, args.queries))?);
+    report
+        .scale
+        .push(rt.block_on(sqlite_scale(full, args.queries))?);
     eprintln!("PostgreSQL, {} observations…", full.len());
     report
         .scale
@@ -154,7 +159,13 @@ async fn ingest_runs(
             args.clients,
         )
         .await?;
-        out.push(ingest_row("sqlite, 1 worker", args.hook_events, secs, errors, lat));
+        out.push(ingest_row(
+            "sqlite, 1 worker",
+            args.hook_events,
+            secs,
+            errors,
+            lat,
+        ));
     }
     for replicas in [1usize, 2] {
         let url = cluster
@@ -246,6 +257,7 @@ async fn sqlite_scale(docs: &[Doc], queries: usize) -> anyhow::Result<Scale> {
         index_seconds,
         hybrid: Some(Latency::from(hybrid)),
         text: Latency::from(text),
+        table_mib: None,
     })
 }
 
@@ -274,6 +286,12 @@ async fn pg_scale(
         vectors.catch_up().await?;
     }
     let index_seconds = started.elapsed().as_secs_f64();
+    sqlx::query("VACUUM ANALYZE observations")
+        .execute(store.pool())
+        .await?;
+    let (bytes,): (i64,) = sqlx::query_as("SELECT pg_total_relation_size('observations')")
+        .fetch_one(store.pool())
+        .await?;
     let search = TeamSearch::new(store.clone(), vectors, &settings.search);
     let mut hybrid = Vec::new();
     let mut text = Vec::with_capacity(queries);
@@ -281,11 +299,15 @@ async fn pg_scale(
         let q = PROBES[i % PROBES.len()];
         if with_vectors {
             let t = Instant::now();
-            search.search(owner.team_id, q, None, Mode::Hybrid, 10).await?;
+            search
+                .search(owner.team_id, q, None, Mode::Hybrid, 10)
+                .await?;
             hybrid.push(t.elapsed());
         }
         let t = Instant::now();
-        search.search(owner.team_id, q, None, Mode::Text, 10).await?;
+        search
+            .search(owner.team_id, q, None, Mode::Text, 10)
+            .await?;
         text.push(t.elapsed());
     }
     store.close().await;
@@ -300,6 +322,7 @@ async fn pg_scale(
         index_seconds,
         hybrid: with_vectors.then(|| Latency::from(hybrid)),
         text: Latency::from(text),
+        table_mib: Some(bytes as f64 / (1024.0 * 1024.0)),
     })
 }
 
@@ -329,7 +352,10 @@ async fn load_rows(
     }
     let json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
     for chunk in docs.chunks(5000) {
-        let sessions: Vec<String> = chunk.iter().map(|d| format!("bench-{}", d.project)).collect();
+        let sessions: Vec<String> = chunk
+            .iter()
+            .map(|d| format!("bench-{}", d.project))
+            .collect();
         let projects: Vec<&str> = chunk.iter().map(|d| d.project.as_str()).collect();
         let kinds: Vec<&str> = chunk.iter().map(|d| d.kind.as_str()).collect();
         let titles: Vec<&str> = chunk.iter().map(|d| d.title.as_str()).collect();
@@ -393,6 +419,12 @@ fn print_scale(rows: &[Scale]) {
             r.observations as f64 / r.rows_seconds,
             r.index_seconds
         );
+        if let Some(mib) = r.table_mib {
+            println!(
+                "observations table with its indexes: {mib:.1} MiB ({:.0} bytes per observation)",
+                mib * 1024.0 * 1024.0 / r.observations as f64
+            );
+        }
         println!("| query                              | samples |  p50 ms  |  p90 ms  |  p95 ms  |  p99 ms  |  max ms  |");
         println!("|------------------------------------|---------|----------|----------|----------|----------|----------|");
         if let Some(h) = &r.hybrid {

@@ -14,8 +14,8 @@
 use crate::hook_cmd::{team_server_path, TeamServer};
 use anyhow::{bail, Context};
 use claude_mem_core::{DataDir, Settings};
-use std::io::Write;
 use serde_json::{json, Map, Value};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -769,7 +769,11 @@ mod tests {
         let server = normalize_server_url("https://team.example:443/").unwrap();
         assert_eq!(server, "https://team.example:443");
         let team_plan = with_token(planned_hooks("/usr/bin/claude-mem", &server), "cm_abc");
-        let stop = &team_plan.iter().find(|h| h.event == "Stop").unwrap().handler;
+        let stop = &team_plan
+            .iter()
+            .find(|h| h.event == "Stop")
+            .unwrap()
+            .handler;
         assert_eq!(stop["url"], "https://team.example:443/hooks/Stop");
         assert_eq!(stop["headers"]["Authorization"], "Bearer cm_abc");
         let foreign = json!({"type": "http", "url": "https://team.example:443/hooks/Stop"});

@@ -20,7 +20,12 @@ use std::time::Instant;
 pub struct MigrateArgs {
     /// The team server's database, `postgres://user:password@host:5432/db` (the environment variable
     /// keeps the password out of the shell history and the process list).
-    #[arg(long, value_name = "URL", env = "CLAUDE_MEM_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CLAUDE_MEM_DATABASE_URL",
+        hide_env_values = true
+    )]
     to: String,
     /// Team that will own the copied memories (created when missing).
     #[arg(long)]
@@ -55,10 +60,8 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
             .await
             .context("cannot open the team database")?;
         let mut bar = Bar::new(!args.json);
-        let result = migrate::migrate(&source, &pg, &args.team, &args.user, &mut |p| {
-            bar.update(p)
-        })
-        .await;
+        let result =
+            migrate::migrate(&source, &pg, &args.team, &args.user, &mut |p| bar.update(p)).await;
         bar.finish();
         pg.close().await;
         result.with_context(|| format!("cannot migrate {}", source.display()))
@@ -115,6 +118,9 @@ fn print_report(source: &std::path::Path, report: &MigrateReport, started: Insta
     );
 }
 
+/// Below this many rows, no progress lines when stderr is not a terminal.
+const PLAIN_PROGRESS_ROWS: u64 = 10_000;
+
 /// Progress on stderr: a bar on a terminal, a line per table otherwise (logs of scripted migrations).
 struct Bar {
     bar: Option<indicatif::ProgressBar>,
@@ -155,6 +161,8 @@ impl Bar {
                 if let Some(bar) = &self.bar {
                     bar.set_length(total);
                 }
+                // Small stores copy in a blink: lines would only be noise in a script's log.
+                self.lines &= total >= PLAIN_PROGRESS_ROWS;
                 if self.lines {
                     eprintln!("copying {total} rows");
                 }

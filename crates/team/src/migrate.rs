@@ -8,7 +8,8 @@
 //!
 //! Running it twice adds nothing, so a user can migrate, keep working, and migrate again to pick up what
 //! came after the first snapshot:
-//! - sessions are keyed by Claude Code's session id, events by their `event_key` and prompts by
+//! - sessions are keyed by Claude Code's session id (the saved-memories session excepted, which becomes
+//!   the team's own: [`server_session_id`]), events by their `event_key` and prompts by
 //!   `(session_id, prompt_number)`: the database's own unique constraints skip what is there;
 //! - observations, summaries and usage rows have no natural key, so a row counts as present when the
 //!   team already has one with the same session, time and content (see each `INSERT … WHERE NOT EXISTS`).
@@ -116,14 +117,19 @@ pub async fn migrate(
         totals.push((table, u64::try_from(n).unwrap_or(0)));
     }
     progress(Progress::Start { totals: &totals });
-    let session_ids: Vec<String> = sqlx::query_scalar("SELECT id FROM sdk_sessions")
+    let local_ids: Vec<String> = sqlx::query_scalar("SELECT id FROM sdk_sessions")
         .fetch_all(&mut *snapshot)
         .await?;
 
+    // The team, user and token are created in the copy's transaction: a refused or failed copy leaves
+    // none of them behind.
     let mut tx = pg.pool().begin().await?;
-    // Before anything is created: a store that cannot go in as a whole must not leave a half-made user.
-    refuse_foreign_sessions(&mut tx, &session_ids, Some(team), None).await?;
     let (owner, created_team, created_user, token) = resolve_owner(&mut tx, team, user).await?;
+    let session_ids: Vec<String> = local_ids
+        .into_iter()
+        .map(|id| server_session_id(id, owner.team_id))
+        .collect();
+    refuse_foreign_sessions(&mut tx, &session_ids, owner.team_id).await?;
     let mut report = MigrateReport {
         owner,
         created_team,
@@ -147,8 +153,7 @@ pub async fn migrate(
         if table == "sdk_sessions" {
             // A session another team created between the check above and our insert was skipped by
             // ON CONFLICT: everything we would hang off it must not go into their session.
-            refuse_foreign_sessions(copier.tx, &session_ids, None, Some(report.owner.team_id))
-                .await?;
+            refuse_foreign_sessions(copier.tx, &session_ids, report.owner.team_id).await?;
         }
         report.tables.insert(table.to_owned(), copy);
     }
@@ -198,24 +203,36 @@ async fn open_source(path: &Path) -> Result<SqliteConnection, TeamError> {
     Ok(conn)
 }
 
-/// Fails when any of `ids` is a session of another team (by name before the team may exist, by id
-/// after): a session belongs to one team, and copying into it would hand our rows to them.
+/// The session id on the server. Claude Code's ids are globally unique and kept; the synthetic session
+/// that holds a project's saved memories (`notes:<project>`) is named after the project only, so two
+/// teams with a project of the same name would collide on it: on the server it is the team's own.
+pub fn server_session_id(local: String, team_id: i64) -> String {
+    match local.strip_prefix("notes:") {
+        Some(project) => format!("notes:t{team_id}:{project}"),
+        None => pg_text(local),
+    }
+}
+
+fn server_session_opt(local: Option<String>, team_id: i64) -> Option<String> {
+    local.map(|id| server_session_id(id, team_id))
+}
+
+/// Fails when any of `ids` is a session of another team: a session belongs to one team, and copying
+/// into it would hand our rows to them.
 async fn refuse_foreign_sessions(
     tx: &mut Transaction<'_, Postgres>,
     ids: &[String],
-    team_name: Option<&str>,
-    team_id: Option<i64>,
+    team_id: i64,
 ) -> Result<(), TeamError> {
     if ids.is_empty() {
         return Ok(());
     }
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT s.id, t.name FROM sdk_sessions s JOIN teams t ON t.id = s.team_id
-          WHERE s.id = ANY($1) AND (t.name <> $2 OR $2 IS NULL) AND (t.id <> $3 OR $3 IS NULL)
+          WHERE s.id = ANY($1) AND s.team_id <> $2
           ORDER BY s.id",
     )
     .bind(ids)
-    .bind(team_name)
     .bind(team_id)
     .fetch_all(&mut **tx)
     .await?;
@@ -310,11 +327,7 @@ fn pg_opt_text(s: Option<String>) -> Option<String> {
 
 fn strip_nul(v: &mut Value) {
     match v {
-        Value::String(s) => {
-            if s.contains('\0') {
-                *s = s.replace('\0', "");
-            }
-        }
+        Value::String(s) if s.contains('\0') => *s = s.replace('\0', ""),
         Value::Array(items) => items.iter_mut().for_each(strip_nul),
         Value::Object(map) => {
             let keyed: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
@@ -391,7 +404,10 @@ impl Copier<'_, '_, '_, '_> {
     async fn sessions(&mut self, rows: &[SqliteRow]) -> Result<u64, TeamError> {
         let mut c = Columns::default();
         for r in rows {
-            c.text("id", pg_text(r.try_get("id")?));
+            c.text(
+                "id",
+                server_session_id(r.try_get("id")?, self.owner.team_id),
+            );
             c.text("project", pg_text(r.try_get("project")?));
             c.text("cwd", pg_text(r.try_get("cwd")?));
             c.opt_text(
@@ -434,7 +450,10 @@ impl Copier<'_, '_, '_, '_> {
     async fn prompts(&mut self, rows: &[SqliteRow]) -> Result<u64, TeamError> {
         let mut c = Columns::default();
         for r in rows {
-            c.text("session_id", r.try_get("session_id")?);
+            c.text(
+                "session_id",
+                server_session_id(r.try_get("session_id")?, self.owner.team_id),
+            );
             c.int("prompt_number", r.try_get("prompt_number")?);
             c.opt_text("prompt_id", pg_opt_text(r.try_get("prompt_id")?));
             c.text("text", pg_text(r.try_get("text")?));
@@ -465,7 +484,10 @@ impl Copier<'_, '_, '_, '_> {
             let key: String = pg_text(r.try_get("event_key")?);
             old_by_key.insert(key.clone(), r.try_get("id")?);
             c.text("event_key", key);
-            c.text("session_id", r.try_get("session_id")?);
+            c.text(
+                "session_id",
+                server_session_id(r.try_get("session_id")?, self.owner.team_id),
+            );
             c.text("event_name", r.try_get("event_name")?);
             c.opt_text("tool_name", pg_opt_text(r.try_get("tool_name")?));
             c.int("prompt_number", r.try_get("prompt_number")?);
@@ -541,7 +563,10 @@ impl Copier<'_, '_, '_, '_> {
     async fn observations(&mut self, rows: &[SqliteRow]) -> Result<u64, TeamError> {
         let mut c = Columns::default();
         for r in rows {
-            c.text("session_id", r.try_get("session_id")?);
+            c.text(
+                "session_id",
+                server_session_id(r.try_get("session_id")?, self.owner.team_id),
+            );
             c.text("project", pg_text(r.try_get("project")?));
             c.int("prompt_number", r.try_get("prompt_number")?);
             c.text("type", r.try_get("type")?);
@@ -567,13 +592,15 @@ impl Copier<'_, '_, '_, '_> {
             c.int("created_at", r.try_get("created_at")?);
         }
         // No natural key: the same session, time, title, text and events means the same observation.
+        // The team/project/time terms let the lookup use (team_id, project, created_at): by session
+        // alone, a long session would be scanned once per row.
         let sql = format!(
             "INSERT INTO observations (team_id, user_id, {cols})
                  SELECT $1, $2, {sel} FROM {unnest}
                  WHERE NOT EXISTS (
                      SELECT 1 FROM observations o
-                      WHERE o.session_id = x.session_id AND o.created_at = x.created_at
-                        AND o.title = x.title AND o.narrative = x.narrative
+                      WHERE o.team_id = $1 AND o.project = x.project AND o.created_at = x.created_at
+                        AND o.session_id = x.session_id AND o.title = x.title AND o.narrative = x.narrative
                         AND o.source_event_ids = x.source_event_ids::jsonb)",
             cols = c.names(),
             sel = c.select(),
@@ -593,7 +620,10 @@ impl Copier<'_, '_, '_, '_> {
     async fn summaries(&mut self, rows: &[SqliteRow]) -> Result<u64, TeamError> {
         let mut c = Columns::default();
         for r in rows {
-            c.text("session_id", r.try_get("session_id")?);
+            c.text(
+                "session_id",
+                server_session_id(r.try_get("session_id")?, self.owner.team_id),
+            );
             c.text("project", pg_text(r.try_get("project")?));
             c.int("prompt_number", r.try_get("prompt_number")?);
             for n in [
@@ -614,8 +644,9 @@ impl Copier<'_, '_, '_, '_> {
                  SELECT $1, $2, {cols} FROM {unnest}
                  WHERE NOT EXISTS (
                      SELECT 1 FROM session_summaries s
-                      WHERE s.session_id = x.session_id AND s.prompt_number = x.prompt_number
-                        AND s.created_at = x.created_at AND s.request = x.request
+                      WHERE s.team_id = $1 AND s.project = x.project AND s.created_at = x.created_at
+                        AND s.session_id = x.session_id AND s.prompt_number = x.prompt_number
+                        AND s.request = x.request
                         AND s.completed = x.completed)",
             cols = c.names(),
             unnest = c.unnest(3),
@@ -634,7 +665,10 @@ impl Copier<'_, '_, '_, '_> {
     async fn usage(&mut self, rows: &[SqliteRow]) -> Result<u64, TeamError> {
         let mut c = Columns::default();
         for r in rows {
-            c.opt_text("session_id", r.try_get("session_id")?);
+            c.opt_text(
+                "session_id",
+                server_session_opt(r.try_get("session_id")?, self.owner.team_id),
+            );
             c.opt_text("project", pg_opt_text(r.try_get("project")?));
             c.text("provider", pg_text(r.try_get("provider")?));
             c.text("model", pg_text(r.try_get("model")?));

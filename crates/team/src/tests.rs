@@ -342,10 +342,8 @@ async fn concurrent_replicas_never_claim_the_same_session() {
     let mut seen: HashMap<String, String> = HashMap::new();
     for h in handles {
         for (replica, session) in h.await.unwrap() {
-            if let Some(other) = seen.insert(session.clone(), replica.clone()) {
-                // The same replica may see its own claim again; another replica never may.
-                assert_eq!(other, replica, "{session} claimed by two replicas");
-            }
+            let twice = seen.insert(session.clone(), replica.clone());
+            assert_eq!(twice, None, "{session} claimed twice (now by {replica})");
         }
     }
     assert_eq!(seen.len(), 40, "every due session was claimed");
@@ -799,4 +797,34 @@ async fn tokens_are_stored_hashed_and_can_be_revoked() {
         store.authenticate(&second.token).await.unwrap(),
         Some(first.owner)
     );
+    // Closing returns although the LISTEN task holds a pooled connection.
+    tokio::time::timeout(Duration::from_secs(10), store.close())
+        .await
+        .expect("close does not hang");
+}
+
+#[tokio::test]
+async fn other_replicas_wake_when_one_ingests() {
+    let (_c, a) = setup("wake").await;
+    let b = second_replica(&a).await;
+    let alice = owner(&a, "acme", "alice").await;
+    let woken = b.ingest_signal();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // b's LISTEN starts in the background: keep ingesting until it hears one.
+    for i in 0.. {
+        a.scoped(alice.clone())
+            .ingest(event(
+                "UserPromptSubmit",
+                json!({"session_id": "wake", "cwd": "/w/p", "prompt": format!("prompt {i}")}),
+            ))
+            .await
+            .unwrap();
+        if tokio::time::timeout(Duration::from_millis(200), woken.notified())
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "replica b was never woken");
+    }
 }

@@ -5,8 +5,9 @@
 //! other: whichever replica claims an unembedded row (`FOR UPDATE SKIP LOCKED`) embeds it once for all,
 //! and the trigger's `pg_notify` tells every replica to add it to its graph. Notifications are transient
 //! (a dropped connection loses them), so a catch-up scan after every (re)connect, and now and then, adds
-//! whatever was missed. It scans from a watermark, the lowest id still unembedded at the previous scan,
-//! because below that nothing can newly appear.
+//! whatever was missed. It scans from a watermark: the lowest id still unembedded at an earlier scan,
+//! below which nothing can newly appear, taken from a scan at least [`IN_FLIGHT_GRACE`] old because ids
+//! are handed out before their transactions commit (a lower id can become visible after a higher one).
 //!
 //! Where the server has pgvector, the database keeps the HNSW index itself (`embedding_v vector(dim)`)
 //! and no replica keeps a graph.
@@ -18,10 +19,9 @@ use claude_mem_search::{Doc, Filters};
 use serde::Serialize;
 use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Row};
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 /// The channel the migration's trigger notifies (payload: the observation id).
@@ -38,6 +38,9 @@ const IDLE_POLL: Duration = Duration::from_millis(300);
 /// can hide a vector.
 const RESYNC_EVERY: Duration = Duration::from_secs(30);
 const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// How long an observation id may stay allocated but uncommitted: a watermark is trusted only once it
+/// is this old. Processing transactions last milliseconds; this is orders of magnitude beyond that.
+const IN_FLIGHT_GRACE: Duration = Duration::from_secs(60);
 
 /// The embedder, behind a closure: only its behaviour is needed here.
 type EmbedFn = dyn Fn(&[&str]) -> Result<Vec<Vec<f32>>, String> + Send + Sync;
@@ -88,8 +91,7 @@ pub struct Vectors {
     fallback: Option<String>,
     mode: VectorMode,
     graphs: RwLock<Graphs>,
-    /// Every observation below this id was embedded at the last catch-up.
-    floor: AtomicI64,
+    watermarks: Mutex<Watermarks>,
 }
 
 /// One embedded row as the graphs need it.
@@ -98,6 +100,32 @@ struct VectorRow {
     team_id: i64,
     meta: VectorMeta,
     embedding: Vec<f32>,
+}
+
+/// Catch-up watermarks, trusted once older than [`IN_FLIGHT_GRACE`].
+#[derive(Default)]
+struct Watermarks {
+    /// The newest trusted one: a scan starts here (0, a full scan, until one is old enough).
+    settled: i64,
+    /// Younger ones, oldest first.
+    recent: VecDeque<(Instant, i64)>,
+}
+
+impl Watermarks {
+    fn settled(&mut self, now: Instant) -> i64 {
+        while let Some(&(at, floor)) = self.recent.front() {
+            if now.saturating_duration_since(at) < IN_FLIGHT_GRACE {
+                break;
+            }
+            self.settled = self.settled.max(floor);
+            self.recent.pop_front();
+        }
+        self.settled
+    }
+
+    fn record(&mut self, at: Instant, floor: i64) {
+        self.recent.push_back((at, floor));
+    }
 }
 
 enum Feed {
@@ -149,7 +177,7 @@ impl Vectors {
             fallback,
             mode,
             graphs: RwLock::new(Graphs::default()),
-            floor: AtomicI64::new(0),
+            watermarks: Mutex::new(Watermarks::default()),
         }))
     }
 
@@ -377,8 +405,15 @@ impl Vectors {
     /// Adds every embedded row this replica's graphs lack, scanning from the watermark. Returns how many
     /// were added.
     pub async fn catch_up(self: &Arc<Self>) -> Result<usize, TeamError> {
-        // Taken before the scan: every id below it was embedded before the scan began, so the scan sees
-        // it, and the next catch-up may start there.
+        let started = Instant::now();
+        let from = self
+            .watermarks
+            .lock()
+            .map_err(|_| TeamError::Other("watermark lock poisoned".into()))?
+            .settled(started);
+        // Taken before the scan: every committed id below it was embedded before the scan began, so
+        // this scan sees it; later scans may start there once no transaction can still be hiding a
+        // lower id.
         let next_floor: i64 = sqlx::query_scalar(
             "SELECT COALESCE(
                  (SELECT MIN(id) FROM observations WHERE embedding IS NULL),
@@ -386,7 +421,7 @@ impl Vectors {
         )
         .fetch_one(&self.pool)
         .await?;
-        let mut after = self.floor.load(Ordering::Acquire) - 1;
+        let mut after = from - 1;
         let mut added = 0;
         loop {
             let page: Vec<i64> = sqlx::query_scalar(
@@ -414,7 +449,10 @@ impl Vectors {
                 added += self.add_ids(&missing).await?;
             }
         }
-        self.floor.fetch_max(next_floor, Ordering::AcqRel);
+        self.watermarks
+            .lock()
+            .map_err(|_| TeamError::Other("watermark lock poisoned".into()))?
+            .record(started, next_floor);
         Ok(added)
     }
 
@@ -598,4 +636,153 @@ async fn enable_pgvector(pool: &PgPool, dim: usize, embedder: &str) -> Result<bo
 /// A JSONB array of strings as text; anything else reads as empty (it only feeds the embedding text).
 fn json_strings(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_watermark_is_trusted_only_once_in_flight_ids_have_committed() {
+        let mut w = Watermarks::default();
+        let t0 = Instant::now();
+        assert_eq!(w.settled(t0), 0);
+        w.record(t0, 10);
+        w.record(t0 + Duration::from_secs(5), 20);
+        // Young watermarks are not trusted yet: a lower id may still be uncommitted.
+        assert_eq!(w.settled(t0 + Duration::from_secs(30)), 0);
+        assert_eq!(w.settled(t0 + IN_FLIGHT_GRACE), 10);
+        assert_eq!(w.settled(t0 + IN_FLIGHT_GRACE + Duration::from_secs(5)), 20);
+        // Never moves back.
+        w.record(t0 + Duration::from_secs(6), 15);
+        assert_eq!(w.settled(t0 + 2 * IN_FLIGHT_GRACE), 20);
+    }
+
+    /// `n` observations of team `team` (created with its user and session if new), unembedded.
+    async fn seed(pool: &PgPool, team: i64, first: i64, n: i64) {
+        sqlx::query(
+            "INSERT INTO teams (id, name, created_at) VALUES ($1, 't' || $1, 0) ON CONFLICT DO NOTHING",
+        )
+        .bind(team)
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO users (id, team_id, name, created_at) VALUES ($1, $1, 'u', 0)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(team)
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO sdk_sessions (id, team_id, user_id, project, started_at, last_seen_at)
+             VALUES ('s' || $1, $1, $1, 'p', 0, 0) ON CONFLICT DO NOTHING",
+        )
+        .bind(team)
+        .execute(pool)
+        .await
+        .unwrap();
+        for i in first..first + n {
+            sqlx::query(
+                "INSERT INTO observations (id, session_id, team_id, user_id, project, type, title,
+                     keywords, compressor, created_at)
+                 VALUES ($1, 's' || $2, $2, $2, 'p', 'change', $3, $4, 'local', 0)",
+            )
+            .bind(i)
+            .bind(team)
+            .bind(format!("Edited src/module_{i}.rs"))
+            .bind(sqlx::types::Json(vec![format!("symbol{i}")]))
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+    }
+
+    async fn until(what: &str, mut done: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !done() {
+            assert!(start.elapsed() < Duration::from_secs(60), "{what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Two replicas embed concurrently (each row once), each graph gets the other's vectors through
+    /// NOTIFY, a replica that missed every notification catches up from the table, and graphs are
+    /// per team.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replicas_share_embedding_and_every_graph_gets_every_vector() {
+        let cluster = tokio::task::spawn_blocking(crate::pg_cluster::TempCluster::start)
+            .await
+            .unwrap()
+            .expect("start PostgreSQL (apt-get install postgresql)");
+        let url = cluster.create_database("vectors_replicas").await.unwrap();
+        let (one, two, three) = (
+            PgStore::connect(&url, 4).await.unwrap(),
+            PgStore::connect(&url, 4).await.unwrap(),
+            PgStore::connect(&url, 4).await.unwrap(),
+        );
+        seed(one.pool(), 1, 1, 60).await;
+        seed(one.pool(), 2, 1000, 5).await;
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(dir.path());
+        let mut settings = Settings::default();
+        settings.search.embedder = "hash".into();
+        let a = Vectors::open(&one, &settings, &data_dir).await.unwrap();
+        let b = Vectors::open(&two, &settings, &data_dir).await.unwrap();
+        let c = Vectors::open(&three, &settings, &data_dir).await.unwrap();
+        assert_eq!(a.mode(), VectorMode::ReplicaHnsw);
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(a.clone().follow(stopped.clone()));
+        tokio::spawn(b.clone().follow(stopped.clone()));
+        // Both followers listen before any embedding is committed.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        let mut embedded = 0;
+        loop {
+            let (x, y) = tokio::join!(a.embed_batch(), b.embed_batch());
+            let (x, y) = (x.unwrap(), y.unwrap());
+            if x + y == 0 {
+                break;
+            }
+            embedded += x + y;
+        }
+        assert_eq!(embedded, 65, "every row embedded exactly once");
+        for v in [&a, &b] {
+            until("every graph holds every vector", || {
+                v.status().indexed == 65
+            })
+            .await;
+            assert_eq!(v.status().teams, 2);
+        }
+
+        // Replica c followed nothing: one catch-up brings it level, a second finds nothing new.
+        assert_eq!(c.catch_up().await.unwrap(), 65);
+        assert_eq!(c.catch_up().await.unwrap(), 0);
+        seed(one.pool(), 1, 100, 3).await;
+        assert_eq!(a.embed_batch().await.unwrap(), 3);
+        assert_eq!(c.catch_up().await.unwrap(), 3);
+        until("notified", || b.status().indexed == 68).await;
+
+        let hits = b
+            .search(1, "Edited src/module_100.rs symbol100", None, 5)
+            .await
+            .unwrap();
+        assert_eq!(hits.first().map(|h| h.0), Some(100), "{hits:?}");
+        let other = b
+            .search(2, "Edited src/module_100.rs symbol100", None, 10)
+            .await
+            .unwrap();
+        assert!(other.iter().all(|(id, _)| *id >= 1000), "{other:?}");
+        let none = b.search(1, "module", Some("elsewhere"), 10).await.unwrap();
+        assert!(none.is_empty());
+        let _ = stop.send(true);
+    }
+
+    #[test]
+    fn json_lists_read_leniently() {
+        assert_eq!(json_strings(r#"["a","b"]"#), vec!["a", "b"]);
+        assert!(json_strings("{}").is_empty());
+        assert!(json_strings("not json").is_empty());
+    }
 }

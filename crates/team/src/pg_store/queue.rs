@@ -82,11 +82,14 @@ impl Storage for PgStore {
         };
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        // Creates the session or, when it exists, locks its row (DO UPDATE takes the row lock, DO
+        // NOTHING would not) and reads its owner and prompt count in the same round trip.
+        let (team_id, user_id, prompt_count): (i64, i64, i64) = sqlx::query_as(
             "INSERT INTO sdk_sessions
                  (id, team_id, user_id, project, cwd, transcript_path, started_at, last_seen_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-             ON CONFLICT (id) DO NOTHING",
+             ON CONFLICT (id) DO UPDATE SET last_seen_at = sdk_sessions.last_seen_at
+             RETURNING team_id, user_id, prompt_count",
         )
         .bind(pg_text(&event.session_id).as_ref())
         .bind(owner.team_id)
@@ -95,12 +98,6 @@ impl Storage for PgStore {
         .bind(pg_text(&event.cwd).as_ref())
         .bind(event.transcript_path.as_deref().map(pg_text).as_deref())
         .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let (team_id, user_id, prompt_count): (i64, i64, i64) = sqlx::query_as(
-            "SELECT team_id, user_id, prompt_count FROM sdk_sessions WHERE id = $1 FOR UPDATE",
-        )
-        .bind(pg_text(&event.session_id).as_ref())
         .fetch_one(&mut *tx)
         .await?;
         if team_id != owner.team_id {
@@ -158,7 +155,8 @@ impl Storage for PgStore {
                  status = CASE WHEN $6 THEN (CASE WHEN $7 THEN 'ended' ELSE 'active' END) ELSE status END,
                  ended_at = CASE WHEN $6 THEN (CASE WHEN $7 THEN $2 ELSE NULL END) ELSE ended_at END,
                  end_reason = CASE WHEN $6 THEN $8 ELSE end_reason END
-             WHERE id = $1",
+             WHERE id = $1
+             RETURNING pg_notify($9, id)",
         )
         .bind(pg_text(&event.session_id).as_ref())
         .bind(now)
@@ -168,6 +166,8 @@ impl Storage for PgStore {
         .bind(set_status)
         .bind(ended)
         .bind(reason.as_deref())
+        // The notification is delivered on commit, to every replica (ours too, which is harmless).
+        .bind(INGEST_CHANNEL)
         .execute(&mut *tx)
         .await?;
         if let Some(prompt) = &event.prompt {
@@ -186,12 +186,6 @@ impl Storage for PgStore {
             .execute(&mut *tx)
             .await?;
         }
-        // Delivered on commit, to every replica (ours included, which is harmless).
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(INGEST_CHANNEL)
-            .bind(pg_text(&event.session_id).as_ref())
-            .execute(&mut *tx)
-            .await?;
         tx.commit()
             .await
             .map_err(|e| StoreError::Commit(e.to_string()))?;
@@ -207,8 +201,10 @@ impl Storage for PgStore {
     }
 
     /// Claims up to `limit` due sessions for this replica in one statement: rows another replica is
-    /// claiming right now are skipped (SKIP LOCKED), and rows it already claimed fail the lease test, which
-    /// PostgreSQL re-checks on the newest row version before locking.
+    /// claiming right now are skipped (SKIP LOCKED), and rows already claimed fail the lease test, which
+    /// PostgreSQL re-checks on the newest row version before locking. Live claims of this replica are
+    /// skipped too: they are in flight here, and a second task on the same session would process its
+    /// events twice.
     async fn ready_sessions(
         &self,
         now: i64,
@@ -228,7 +224,7 @@ impl Storage for PgStore {
              picked AS (
                  SELECT s.id, due.n, due.first_id
                  FROM sdk_sessions s JOIN due ON due.session_id = s.id
-                 WHERE s.claimed_by IS NULL OR s.claimed_until <= $1 OR s.claimed_by = $5
+                 WHERE s.claimed_by IS NULL OR s.claimed_until <= $1
                  ORDER BY due.first_id
                  LIMIT $4
                  FOR UPDATE OF s SKIP LOCKED
