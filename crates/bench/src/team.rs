@@ -50,6 +50,9 @@ struct Ingest {
     events_per_second: f64,
     errors: usize,
     latency: Latency,
+    /// PostgreSQL only: `pg_total_relation_size('pending_messages')` per stored event (payload as JSONB,
+    /// indexes, TOAST), after `VACUUM ANALYZE`.
+    bytes_per_event: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -188,13 +191,26 @@ async fn ingest_runs(
             args.clients,
         )
         .await?;
-        out.push(ingest_row(
+        drop(workers);
+        let store = PgStore::connect(&url, 2).await?;
+        sqlx::query("VACUUM ANALYZE pending_messages")
+            .execute(store.pool())
+            .await?;
+        let (bytes, events): (i64, i64) = sqlx::query_as(
+            "SELECT pg_total_relation_size('pending_messages'), (SELECT COUNT(*) FROM pending_messages)",
+        )
+        .fetch_one(store.pool())
+        .await?;
+        store.close().await;
+        let mut r = ingest_row(
             &format!("postgres, {replicas} replica(s)"),
             args.hook_events,
             secs,
             errors,
             lat,
-        ));
+        );
+        r.bytes_per_event = Some(bytes as f64 / events.max(1) as f64);
+        out.push(r);
     }
     Ok(out)
 }
@@ -207,6 +223,7 @@ fn ingest_row(mode: &str, events: usize, seconds: f64, errors: usize, latency: L
         events_per_second: events as f64 / seconds,
         errors,
         latency,
+        bytes_per_event: None,
     }
 }
 
@@ -402,8 +419,15 @@ fn print_ingest(rows: &[Ingest]) {
     }
     for r in rows {
         println!(
-            "{}: {} events in {:.1} s = {:.0} events/s, {} errors",
-            r.mode, r.events, r.seconds, r.events_per_second, r.errors
+            "{}: {} events in {:.1} s = {:.0} events/s, {} errors{}",
+            r.mode,
+            r.events,
+            r.seconds,
+            r.events_per_second,
+            r.errors,
+            r.bytes_per_event
+                .map(|b| format!("; {b:.0} bytes per stored event"))
+                .unwrap_or_default()
         );
     }
 }
