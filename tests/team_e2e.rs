@@ -364,8 +364,16 @@ fn hooks_become_searchable_team_memories_and_need_a_token() {
     assert!(context.contains("src/flamingo/ledger.rs"), "{context}");
 
     wait_settled(&url);
-    let (_, health) = get(&worker, None, "/api/health");
+    let (_, anonymous) = get(&worker, None, "/api/health");
+    assert!(anonymous["counts"].is_null(), "{anonymous}");
+    let (_, health) = get(&worker, Some(&token), "/api/health");
     assert_eq!(health["counts"]["pending_events"], 0, "{health}");
+    assert!(
+        health["counts"]["observations"]
+            .as_i64()
+            .is_some_and(|n| n >= 1),
+        "{health}"
+    );
     assert!(
         health["vectors"]["indexed"]
             .as_u64()

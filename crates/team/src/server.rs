@@ -367,8 +367,29 @@ fn render_context(project: &str, rows: &[ObservationRow], budget_tokens: usize) 
     out
 }
 
-async fn health(State(state): State<TeamState>) -> Result<Json<Value>, ApiError> {
-    let counts = state.store.counts(None).await.map_err(api_error)?;
+/// Load balancers and readiness probes poll this without a token: they get a database ping (cheap at
+/// any size, and a 503 when PostgreSQL is unreachable) and nothing about the teams' data. A caller with a
+/// token also gets their own team's counts.
+async fn health(
+    State(state): State<TeamState>,
+    caller: Result<Authed, Response>,
+) -> Result<Json<Value>, ApiError> {
+    let counts = match caller {
+        Ok(Authed(owner)) => Some(
+            state
+                .store
+                .counts(Some(owner.team_id))
+                .await
+                .map_err(api_error)?,
+        ),
+        Err(_) => {
+            sqlx::query("SELECT 1")
+                .execute(state.store.pool())
+                .await
+                .map_err(|e| api_error(TeamError::Database(e)))?;
+            None
+        }
+    };
     Ok(Json(json!({
         "status": "ok",
         "version": claude_mem_core::VERSION,
