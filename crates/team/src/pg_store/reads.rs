@@ -9,6 +9,9 @@ use sqlx::types::Json;
 use sqlx::Row;
 use std::collections::HashMap;
 
+/// How many of the newest full-text matches are ranked per query.
+pub const RANKED_MATCHES: i64 = 2_000;
+
 pub(crate) const OBSERVATION_COLUMNS: &str =
     "id, session_id, project, prompt_number, type, title, \
     subtitle, narrative, facts, concepts, files_read, files_modified, keywords, source_event_ids, \
@@ -97,7 +100,7 @@ impl PgStore {
             .collect::<Result<_, _>>()?)
     }
 
-    /// Full-text hits (id, ts_rank_cd score), best first: `websearch_to_tsquery('english', query)`
+    /// Full-text hits (id, ts_rank_cd score), best first among the newest [`RANKED_MATCHES`] matches: `websearch_to_tsquery('english', query)`
     /// against the GIN-indexed `search_tsv`, limited to the team (and project).
     pub async fn text_search(
         &self,
@@ -110,16 +113,25 @@ impl PgStore {
         if query.trim().is_empty() {
             return Ok(Vec::new());
         }
+        // Only the newest matches are ranked: `ts_rank_cd` has no index, so ranking every match of a
+        // common word costs in proportion to the table (~0.9 s at a million rows); memories are worth more
+        // the newer they are, so the cap loses little.
         let hits: Vec<(i64, f32)> = sqlx::query_as(
-            "SELECT o.id, ts_rank_cd(o.search_tsv, q) AS score
-             FROM observations o, websearch_to_tsquery('english', $2) q
-             WHERE o.team_id = $1 AND ($3::text IS NULL OR o.project = $3) AND o.search_tsv @@ q
-             ORDER BY score DESC, o.id DESC LIMIT $4",
+            "WITH matches AS (
+                 SELECT o.id, o.search_tsv
+                 FROM observations o, websearch_to_tsquery('english', $2) q
+                 WHERE o.team_id = $1 AND ($3::text IS NULL OR o.project = $3) AND o.search_tsv @@ q
+                 ORDER BY o.id DESC LIMIT $5
+             )
+             SELECT m.id, ts_rank_cd(m.search_tsv, websearch_to_tsquery('english', $2)) AS score
+             FROM matches m
+             ORDER BY score DESC, m.id DESC LIMIT $4",
         )
         .bind(team_id)
         .bind(query.as_ref())
         .bind(project)
         .bind(limit)
+        .bind(RANKED_MATCHES)
         .fetch_all(&self.pool)
         .await?;
         Ok(hits)
