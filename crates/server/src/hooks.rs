@@ -26,15 +26,7 @@ pub async fn receive_hook(
         tracing::debug!(event = %event, "capture paused: hook acknowledged and dropped");
         return Ok(Json(hook_answer(&event, "")));
     }
-    let body = body.map_err(|rejection| {
-        let err = ApiError::from(rejection);
-        tracing::warn!(event = %event, error = err.code, reason = %err.reason, "hook body refused");
-        err
-    })?;
-    let parsed = HookEvent::parse(&event, &body).map_err(|e| {
-        tracing::warn!(event = %event, error = e.code(), reason = %e, bytes = body.len(), "hook event refused");
-        ApiError::from(e)
-    })?;
+    let parsed = parse_hook(&event, body)?;
     let event_name = parsed.event_name.clone();
     let session_id = parsed.session_id.clone();
     if !parsed.privacy.is_clean() {
@@ -68,6 +60,20 @@ pub async fn receive_hook(
     };
     crate::metrics::record_hook(&event_name, started.elapsed());
     Ok(Json(hook_answer(&event_name, &context)))
+}
+
+/// The request body as a hook event, or the 4xx to answer with (logged, since Claude Code never shows
+/// it). Shared by the laptop worker and the team worker, so both refuse the same input the same way.
+pub fn parse_hook(event: &str, body: Result<Bytes, BytesRejection>) -> Result<HookEvent, ApiError> {
+    let body = body.map_err(|rejection| {
+        let err = ApiError::from(rejection);
+        tracing::warn!(event = %event, error = err.code, reason = %err.reason, "hook body refused");
+        err
+    })?;
+    HookEvent::parse(event, &body).map_err(|e| {
+        tracing::warn!(event = %event, error = e.code(), reason = %e, bytes = body.len(), "hook event refused");
+        ApiError::from(e)
+    })
 }
 
 /// What Claude Code reads back: recalled memories as `additionalContext` for SessionStart (always

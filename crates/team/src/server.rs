@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use claude_mem_core::processor::Processor;
 use claude_mem_core::store::ObservationRow;
-use claude_mem_core::{DataDir, HookEvent, IngestOutcome, Settings, Storage};
+use claude_mem_core::{DataDir, IngestOutcome, Settings, Storage};
 use claude_mem_search::Mode;
 use claude_mem_server::api_error::{method_not_allowed, ApiError};
 use claude_mem_server::hooks::hook_answer;
@@ -277,15 +277,7 @@ async fn receive_hook(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let started = Instant::now();
-    let body = body.map_err(|rejection| {
-        let err = ApiError::from(rejection);
-        tracing::warn!(event = %event, error = err.code, reason = %err.reason, "hook body refused");
-        err
-    })?;
-    let parsed = HookEvent::parse(&event, &body).map_err(|e| {
-        tracing::warn!(event = %event, error = e.code(), reason = %e, bytes = body.len(), "hook event refused");
-        ApiError::from(e)
-    })?;
+    let parsed = claude_mem_server::hooks::parse_hook(&event, body)?;
     let event_name = parsed.event_name.clone();
     let session_id = parsed.session_id.clone();
     let project = parsed.project.clone();
