@@ -366,6 +366,20 @@ struct Copier<'a, 's, 'p, 'f> {
 }
 
 impl Copier<'_, '_, '_, '_> {
+    /// Runs a batch insert whose `$1` and `$2` are the owning team and user and whose other parameters
+    /// are the batch's columns; returns the rows actually inserted.
+    async fn insert_owned(&mut self, c: Columns, sql: &str) -> Result<u64, TeamError> {
+        let done = c
+            .bind(
+                sqlx::query(sql)
+                    .bind(self.owner.team_id)
+                    .bind(self.owner.user_id),
+            )
+            .execute(&mut **self.tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn copy(&mut self, table: &'static str) -> Result<TableCopy, TeamError> {
         let mut copy = TableCopy {
             source: self.totals.get(table).copied().unwrap_or(0),
@@ -436,15 +450,7 @@ impl Copier<'_, '_, '_, '_> {
             cols = c.names(),
             unnest = c.unnest(3),
         );
-        let done = c
-            .bind(
-                sqlx::query(&sql)
-                    .bind(self.owner.team_id)
-                    .bind(self.owner.user_id),
-            )
-            .execute(&mut **self.tx)
-            .await?;
-        Ok(done.rows_affected())
+        self.insert_owned(c, &sql).await
     }
 
     async fn prompts(&mut self, rows: &[SqliteRow]) -> Result<u64, TeamError> {
@@ -466,15 +472,7 @@ impl Copier<'_, '_, '_, '_> {
             cols = c.names(),
             unnest = c.unnest(3),
         );
-        let done = c
-            .bind(
-                sqlx::query(&sql)
-                    .bind(self.owner.team_id)
-                    .bind(self.owner.user_id),
-            )
-            .execute(&mut **self.tx)
-            .await?;
-        Ok(done.rows_affected())
+        self.insert_owned(c, &sql).await
     }
 
     async fn events(&mut self, rows: &[SqliteRow]) -> Result<u64, TeamError> {
@@ -516,14 +514,7 @@ impl Copier<'_, '_, '_, '_> {
             sel = c.select(),
             unnest = c.unnest(3),
         );
-        let done = c
-            .bind(
-                sqlx::query(&sql)
-                    .bind(self.owner.team_id)
-                    .bind(self.owner.user_id),
-            )
-            .execute(&mut **self.tx)
-            .await?;
+        let inserted = self.insert_owned(c, &sql).await?;
         // Inserted or already there, each key now has one server id: that is the mapping.
         let keys: Vec<String> = old_by_key.keys().cloned().collect();
         let found: Vec<(String, i64, i64)> = sqlx::query_as(
@@ -542,7 +533,7 @@ impl Copier<'_, '_, '_, '_> {
                 self.events.insert(*old, new_id);
             }
         }
-        Ok(done.rows_affected())
+        Ok(inserted)
     }
 
     /// The event ids of an observation, in the server's numbering.
@@ -606,15 +597,7 @@ impl Copier<'_, '_, '_, '_> {
             sel = c.select(),
             unnest = c.unnest(3),
         );
-        let done = c
-            .bind(
-                sqlx::query(&sql)
-                    .bind(self.owner.team_id)
-                    .bind(self.owner.user_id),
-            )
-            .execute(&mut **self.tx)
-            .await?;
-        Ok(done.rows_affected())
+        self.insert_owned(c, &sql).await
     }
 
     async fn summaries(&mut self, rows: &[SqliteRow]) -> Result<u64, TeamError> {
@@ -651,15 +634,7 @@ impl Copier<'_, '_, '_, '_> {
             cols = c.names(),
             unnest = c.unnest(3),
         );
-        let done = c
-            .bind(
-                sqlx::query(&sql)
-                    .bind(self.owner.team_id)
-                    .bind(self.owner.user_id),
-            )
-            .execute(&mut **self.tx)
-            .await?;
-        Ok(done.rows_affected())
+        self.insert_owned(c, &sql).await
     }
 
     async fn usage(&mut self, rows: &[SqliteRow]) -> Result<u64, TeamError> {
