@@ -12,25 +12,6 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(fixtures_dir().join(name)).expect("fixture")
 }
 
-fn run_hook(mut cmd: Command, event: &str, stdin: &str) -> (Output, Duration) {
-    let start = Instant::now();
-    let mut child = cmd
-        .args(["hook", event])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn hook");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    let output = child.wait_with_output().expect("hook output");
-    (output, start.elapsed())
-}
-
 fn hook_against_port(sandbox: &Sandbox, port: u16) -> Command {
     let mut cmd = sandbox.command();
     cmd.env("CLAUDE_MEM_PORT", port.to_string());

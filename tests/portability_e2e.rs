@@ -28,16 +28,6 @@ fn cli(sandbox: &Sandbox, port: &str, args: &[&str]) -> Output {
         .expect("run claude-mem")
 }
 
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn failed(out: Output) -> String {
     assert!(
         !out.status.success(),

@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 const FAST: &[(&str, &str)] = &[("CLAUDE_MEM_BATCH_LINGER_MS", "0")];
 const TABLES: &[&str] = &[
@@ -32,16 +32,6 @@ fn rt() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("runtime")
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A store made by the real worker: several sessions of prompts, tool events, stops and ends (the local
@@ -461,25 +451,6 @@ fn one_request_server(answer: &'static str) -> (u16, std::thread::JoinHandle<(St
         (head, String::from_utf8(body).expect("utf-8 body"))
     });
     (port, handle)
-}
-
-fn run_hook(mut cmd: std::process::Command, event: &str, stdin: &str) -> (Output, Duration) {
-    let start = Instant::now();
-    let mut child = cmd
-        .args(["hook", event])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn hook");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    let output = child.wait_with_output().expect("hook output");
-    (output, start.elapsed())
 }
 
 #[cfg(unix)]

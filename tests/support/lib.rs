@@ -2,9 +2,10 @@
 //! its own data directory and HOME, talked to over real HTTP.
 
 use serde_json::Value;
+use std::io::Write;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The `claude-mem` binary cargo built beside this test (`target/<profile>/claude-mem`), or
@@ -317,4 +318,36 @@ pub fn exec_sql(db: &Path, statements: &[&str]) {
             sqlx::query(s).execute(&mut conn).await.expect(s);
         }
     });
+}
+
+/// Runs `claude-mem hook EVENT` (the command already pointed at its worker) with `stdin` as the payload, as
+/// Claude Code does; returns its output and how long it took.
+pub fn run_hook(mut cmd: Command, event: &str, stdin: &str) -> (Output, Duration) {
+    let start = Instant::now();
+    let mut child = cmd
+        .args(["hook", event])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hook");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let output = child.wait_with_output().expect("hook output");
+    (output, start.elapsed())
+}
+
+/// The command's stdout, after asserting it succeeded (its stderr and stdout shown when it did not).
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
