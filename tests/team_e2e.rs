@@ -616,18 +616,21 @@ fn teams_cannot_see_or_write_each_others_memories() {
     );
 
     // Red writing into blue's session is refused and stores nothing.
-    let before: HashMap<String, i64> = pg_rows(
-        &url,
-        "SELECT session_id, COUNT(*) FROM pending_messages GROUP BY session_id",
-    )
-    .into_iter()
-    .map(|r| {
-        (
-            r[0].as_str().unwrap_or("").to_owned(),
-            r[1].as_i64().unwrap_or(0),
+    let events_per_session = || -> HashMap<String, i64> {
+        pg_rows(
+            &url,
+            "SELECT session_id, COUNT(*) FROM pending_messages GROUP BY session_id",
         )
-    })
-    .collect();
+        .into_iter()
+        .map(|r| {
+            (
+                r[0].as_str().unwrap_or("").to_owned(),
+                r[1].as_i64().unwrap_or(0),
+            )
+        })
+        .collect()
+    };
+    let before = events_per_session();
     let intrusion = edit(
         "blue-s1",
         "toolu_intruder",
@@ -647,18 +650,7 @@ fn teams_cannot_see_or_write_each_others_memories() {
         &prompt("blue-s1", "hijack"),
     );
     assert_eq!(status, 403);
-    let after: HashMap<String, i64> = pg_rows(
-        &url,
-        "SELECT session_id, COUNT(*) FROM pending_messages GROUP BY session_id",
-    )
-    .into_iter()
-    .map(|r| {
-        (
-            r[0].as_str().unwrap_or("").to_owned(),
-            r[1].as_i64().unwrap_or(0),
-        )
-    })
-    .collect();
+    let after = events_per_session();
     assert_eq!(before, after);
     let red_team = pg_count(&url, "SELECT id FROM teams WHERE name = 'red'");
     assert_eq!(
