@@ -8,7 +8,8 @@ export CLAUDE_MEM_SETUP_TESTS=1
 # shellcheck source=scripts/setup.sh
 source scripts/setup.sh
 
-step() { printf '\n==> %s (%s)\n' "$*" "$(date -u +%T)"; }
+# Each step prints when it started and the disk left, so a slow or full CI run shows where it went.
+step() { printf '\n==> %s (%s, %s free)\n' "$*" "$(date -u +%T)" "$(df -h --output=avail . | tail -n1 | tr -d ' ')"; }
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -30,3 +31,4 @@ step "viewer end to end (real worker, Debian's chromium)"
 
 step "fuzzing: hook payload and search query parsers (bounded, scripts/fuzz.sh)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh
+step "done"
