@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# Fuzzes the parsers that read untrusted text (hook payloads, search queries) for a short, bounded time
-# each, failing on the first crash. CI runs it at the end of scripts/test.sh; locally:
-#   scripts/fuzz.sh                 # every target, FUZZ_SECONDS (30) each
+# Fuzzes the parsers that read untrusted text (hook payloads, search queries). Two modes:
+#
+#   scripts/fuzz.sh --replay [target…]   # what CI runs: every committed input once, no mutation
+#   scripts/fuzz.sh [target…]            # exploration: FUZZ_SECONDS (30) of coverage-guided mutation each
 #   FUZZ_SECONDS=600 scripts/fuzz.sh search_query
+#
+# --replay runs each file of fuzz/seeds/<target>/ (a committed, minimised corpus) and
+# fuzz/regressions/<target>/ (every input a fuzzer ever crashed on, minimised) through the target exactly
+# once, with a fixed seed and no mutation: the same inputs and the same verdict on every run, so CI fails
+# for a known bug and never for an unlucky random walk. Exploration is for people to run on purpose; a
+# crash leaves its input in fuzz/artifacts/<target>/: minimise it (`<binary> -minimize_crash=1
+# -runs=10000 <file>`), add it to fuzz/regressions/<target>/, fix the bug, and CI keeps it fixed. New
+# coverage it finds stays in fuzz/corpus/<target>/ (not committed); fold it into the seeds with
+# `<binary> -merge=1 fuzz/seeds/<target> fuzz/corpus/<target>`. See docs/ops/chaos.md.
 #
 # No cargo-fuzz install: compiling cargo-fuzz itself took ~7 min of every CI run, so this script passes
 # libFuzzer's coverage flags to plain cargo itself -- the same flags `cargo fuzz build --sanitizer none`
@@ -11,18 +21,23 @@
 # aborts, timeouts and memory blow-ups, and the parsers are safe Rust, where ASan finds little. For a
 # deeper run with ASan, cargo-fuzz works on this same crate:
 #   cargo install cargo-fuzz --locked && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer address <target>
-# See docs/ops/chaos.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS_EACH="${FUZZ_SECONDS:-30}"
+REPLAY=0
+if [ "${1:-}" = "--replay" ]; then
+    REPLAY=1
+    shift
+fi
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
     TARGETS=(hook_event search_query)
 fi
 
-# Seed corpus: the captured Claude Code payloads (shared/fixtures/hooks, beside the repository) in the
-# target's input format, plus a few hand-written edge cases. Generated, never committed.
+# Extra seeds for exploration: the captured Claude Code payloads (shared/fixtures/hooks, beside the
+# repository) in the target's input format, plus a few hand-written edge cases, in the working corpus
+# fuzz/corpus/<target>/ (never committed; fuzz/seeds/ is the committed corpus).
 FIXTURES="${CLAUDE_MEM_FIXTURES:-../shared/fixtures/hooks}"
 seed() {
     local dir="fuzz/corpus/$1"
@@ -76,13 +91,57 @@ for target in "${TARGETS[@]}"; do bin_args+=(--bin "$target"); done
 RUSTFLAGS="${FUZZ_FLAGS[*]} ${RUSTFLAGS:-}" cargo build --manifest-path fuzz/Cargo.toml --locked \
     --release --config 'profile.release.debug="line-tables-only"' --target "$TRIPLE" "${bin_args[@]}"
 
+# Every committed input of a target, once each, in a fixed order; fails on the first that fails.
+replay() {
+    local target="$1" bin="fuzz/target/$TRIPLE/release/$1" log
+    local inputs=()
+    local seeds=0 regressions=0
+    while IFS= read -r -d '' f; do inputs+=("$f"); seeds=$((seeds + 1)); done \
+        < <(find "fuzz/seeds/$target" -type f -print0 2>/dev/null | LC_ALL=C sort -z)
+    while IFS= read -r -d '' f; do inputs+=("$f"); regressions=$((regressions + 1)); done \
+        < <(find "fuzz/regressions/$target" -type f -print0 2>/dev/null | LC_ALL=C sort -z)
+    if [ ${#inputs[@]} -eq 0 ]; then
+        echo "error: no committed inputs for $target (fuzz/seeds/$target, fuzz/regressions/$target)" >&2
+        return 1
+    fi
+    log="$(mktemp)"
+    # File arguments (not folders) make libFuzzer run exactly those inputs and exit: no mutation.
+    if ! "$bin" -seed=1 -runs=1 -timeout=10 -rss_limit_mb=2048 "${inputs[@]}" >"$log" 2>&1; then
+        grep -v -e '^Running: ' -e '^Executed ' "$log" | tail -n 40 >&2
+        echo "==> $target: FAILED on $(grep '^Running: ' "$log" | tail -n1 | sed 's/^Running: //')" >&2
+        rm -f "$log"
+        return 1
+    fi
+    local executed
+    executed="$(grep -c '^Executed ' "$log" || true)"
+    rm -f "$log"
+    if [ "$executed" -ne ${#inputs[@]} ]; then
+        echo "error: $target executed $executed of ${#inputs[@]} inputs" >&2
+        return 1
+    fi
+    echo "==> $target: replayed $executed inputs ($seeds seeds, $regressions regressions), all passed"
+}
+
+if [ "$REPLAY" = 1 ]; then
+    for target in "${TARGETS[@]}"; do
+        replay "$target"
+    done
+    echo "==> fuzz replay: every committed input passed"
+    exit 0
+fi
+
 for target in "${TARGETS[@]}"; do
     seed "$target"
     mkdir -p "fuzz/artifacts/$target"
     echo "==> fuzzing $target for ${SECONDS_EACH}s"
     # -max_len keeps inputs near real payload sizes; a crash leaves its input in fuzz/artifacts/<target>/
-    # (replay: fuzz/target/$TRIPLE/release/<target> <file>) and fails the script.
-    "fuzz/target/$TRIPLE/release/$target" "fuzz/corpus/$target" \
+    # (replay: fuzz/target/$TRIPLE/release/<target> <file>) and fails the script. New inputs go to the
+    # first folder (the working corpus); the committed seeds and past crashes are read as seeds.
+    extra=()
+    for d in "fuzz/seeds/$target" "fuzz/regressions/$target"; do
+        [ -d "$d" ] && extra+=("$d")
+    done
+    "fuzz/target/$TRIPLE/release/$target" "fuzz/corpus/$target" "${extra[@]}" \
         -artifact_prefix="fuzz/artifacts/$target/" -max_total_time="$SECONDS_EACH" -max_len=8192 \
         -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 done

@@ -29,6 +29,8 @@ cargo test --workspace --locked
 step "viewer end to end (real worker, Debian's chromium)"
 (cd frontend && E2E_STRICT=1 CLAUDE_MEM_BIN=../target/debug/claude-mem npm run --silent e2e)
 
-step "fuzzing: hook payload and search query parsers (bounded, scripts/fuzz.sh)"
-FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh
+# Deterministic: every committed fuzz input (fuzz/seeds, fuzz/regressions) once, no random mutation, so
+# CI fails for a known bug and never for an unlucky walk. Exploration is `scripts/fuzz.sh` without --replay.
+step "fuzz replay: hook payload and search query parsers (committed corpus + past crashes)"
+scripts/fuzz.sh --replay
 step "done"

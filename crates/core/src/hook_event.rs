@@ -234,6 +234,59 @@ impl HookEvent {
     pub fn payload_json(&self) -> &str {
         &self.payload_text
     }
+
+    /// Whether this event carries one tool call (PreToolUse, PostToolUse, PostToolUseFailure): then
+    /// `tool_name` is always set.
+    pub fn is_tool_event(&self) -> bool {
+        TOOL_EVENTS.contains(&self.event_name.as_str())
+    }
+}
+
+/// The properties every input to `HookEvent::parse` must have, checked on one fuzz input: the first line is
+/// the endpoint's event name (`/hooks/{event}`), the rest the body (no newline: the whole input is a
+/// `PostToolUse` body). Shared by the `hook_event` fuzz target and the test that replays every input the
+/// fuzzer ever crashed on (`fuzz/regressions/hook_event/`), so a find stays fixed under `cargo test` too.
+pub fn check_fuzz_input(data: &[u8]) -> Result<(), String> {
+    let (path_event, body) = match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (
+            String::from_utf8_lossy(&data[..i]).into_owned(),
+            &data[i + 1..],
+        ),
+        None => ("PostToolUse".to_owned(), data),
+    };
+    let e = match HookEvent::parse(&path_event, body) {
+        Ok(e) => e,
+        Err(e) if e.code().is_empty() || e.to_string().is_empty() => {
+            return Err(format!("refusal without a code or a message: {e:?}"))
+        }
+        Err(_) => return Ok(()),
+    };
+    // The dedup key names the event and session, so two sessions can never collide.
+    let prefix = format!("{}:{}:", e.event_name, e.session_id);
+    if !e.event_key.starts_with(&prefix) {
+        return Err(format!("key {} does not start with {prefix}", e.event_key));
+    }
+    if e.session_id.trim().is_empty() || e.project.is_empty() {
+        return Err(format!("accepted an empty session or project: {e:?}"));
+    }
+    // What is stored is the filtered payload, value for value (numbers included: floats round-trip).
+    let stored: Value = serde_json::from_str(e.payload_json())
+        .map_err(|err| format!("stored payload is not JSON ({err}): {}", e.payload_json()))?;
+    if stored != Value::Object(e.payload.clone()) {
+        return Err(format!(
+            "stored payload differs from the parsed one:\n stored: {stored}\n parsed: {}",
+            Value::Object(e.payload.clone())
+        ));
+    }
+    // A redelivery of the same bytes maps to the same key (that is what dedup relies on).
+    match HookEvent::parse(&path_event, body) {
+        Ok(again) if again.event_key == e.event_key => Ok(()),
+        Ok(again) => Err(format!(
+            "same input, keys {} and {}",
+            e.event_key, again.event_key
+        )),
+        Err(err) => Err(format!("same input accepted, then refused: {err}")),
+    }
 }
 
 #[cfg(test)]
@@ -362,5 +415,41 @@ mod tests {
         .unwrap();
         assert_eq!(e.payload["shiny"]["x"], 1);
         assert_eq!(e.project, "unknown");
+    }
+
+    /// Every input the fuzzer ever crashed on, kept minimised in `fuzz/regressions/hook_event/`.
+    #[test]
+    fn fuzz_regressions_stay_fixed() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fuzz/regressions/hook_event");
+        let mut inputs: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        inputs.sort();
+        assert!(
+            !inputs.is_empty(),
+            "no regression inputs in {}",
+            dir.display()
+        );
+        for path in inputs {
+            let data = std::fs::read(&path).unwrap();
+            if let Err(why) = check_fuzz_input(&data) {
+                panic!("{}: {why}", path.display());
+            }
+        }
+    }
+
+    /// The fuzzer's first find: serde_json's fast float parsing is off by one in the last digit for some
+    /// numbers, so the stored payload was not the payload Claude Code sent.
+    #[test]
+    fn floats_are_stored_exactly_as_sent() {
+        let body =
+            br#"{"session_id":"s","tasks":[5.555555555555555e+49,0.1,1e-7,123456789.12345678]}"#;
+        let e = HookEvent::parse("Stop", body).unwrap();
+        assert_eq!(
+            e.payload_json(),
+            r#"{"session_id":"s","tasks":[5.555555555555555e+49,0.1,1e-7,123456789.12345678]}"#
+        );
     }
 }
