@@ -61,6 +61,21 @@ fi
 echo "==> building the viewer (frontend/dist)"
 (cd frontend && npm run --silent build >/dev/null)
 
+# The real Claude Code CLI, pinned (tests/claude_code_e2e.rs runs a real session against a scripted model
+# and names the same version): into tests/.claude-code/ (ignored by git), only when that version is missing.
+claude_code_version=2.1.197
+claude_code_dir=tests/.claude-code
+if [ "$tests" = 1 ]; then
+  installed=$(node -p "try { require('./$claude_code_dir/node_modules/@anthropic-ai/claude-code/package.json').version } catch { '' }")
+  if [ "$installed" != "$claude_code_version" ]; then
+    echo "==> installing Claude Code $claude_code_version into $claude_code_dir (tests/claude_code_e2e.rs)"
+    mkdir -p "$claude_code_dir"
+    npm install --prefix "$claude_code_dir" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+      "@anthropic-ai/claude-code@$claude_code_version" \
+      || echo "warning: could not install Claude Code; tests/claude_code_e2e.rs will fail" >&2
+  fi
+fi
+
 # Test-only Python packages: the official MCP SDK drives `claude-mem mcp` (tests/mcp_e2e.rs), and Pillow
 # grabs the Xvfb screen in the desktop app's smoke test (tests/app_gui.rs).
 pip_install() {

@@ -2,6 +2,7 @@
 
 use claude_mem_e2e::*;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 #[test]
 fn every_fixture_is_stored_once_and_answered_as_claude_code_expects() {
@@ -207,4 +208,163 @@ fn paused_capture_acknowledges_hooks_and_keeps_nothing() {
         .send()
         .unwrap();
     assert_eq!(bad.status().as_u16(), 422);
+}
+
+/// Tool events capture leaves out — claude-mem's own MCP tools (however they were registered) and
+/// `capture.skip_tools` (the original's list by default) — are answered as usual but leave nothing in
+/// SQLite, while real work is still captured and compressed; the skip list changes live.
+#[test]
+fn own_tools_and_skipped_tools_leave_nothing_while_real_work_is_captured() {
+    let sandbox = Sandbox::new();
+    let worker = Worker::start(&sandbox);
+    let db = sandbox.database();
+    let session = "skip-e2e-1";
+    let cwd = "/home/dev/work/acme-api";
+    let tool = |event: &str, name: &str, id: &str, input: Value| {
+        let mut body = json!({
+            "session_id": session, "cwd": cwd, "hook_event_name": event, "tool_name": name,
+            "tool_use_id": id, "tool_input": input,
+        });
+        if event == "PostToolUseFailure" {
+            body["error"] = json!("worker unreachable");
+        } else {
+            body["tool_response"] = json!([{"type": "text", "text": "3 memories for \"wal\""}]);
+        }
+        let (status, answer) = post_hook(&worker, event, body.to_string());
+        assert_eq!((status, &answer), (200, &json!({})), "{event} {name}");
+    };
+    let (status, _) = post_hook(
+        &worker,
+        "UserPromptSubmit",
+        json!({"session_id": session, "cwd": cwd, "prompt": "why is the store in WAL mode?"})
+            .to_string(),
+    );
+    assert_eq!(status, 200);
+    tool(
+        "PostToolUse",
+        "mcp__claude-mem__search",
+        "t-search",
+        json!({"query": "wal"}),
+    );
+    tool(
+        "PostToolUse",
+        "mcp__plugin_claude-mem_claude-mem__get_observations",
+        "t-get",
+        json!({"ids": [1, 2]}),
+    );
+    tool(
+        "PostToolUseFailure",
+        "mcp__claude-mem__timeline",
+        "t-timeline",
+        json!({"anchor": 1}),
+    );
+    tool(
+        "PostToolUse",
+        "TodoWrite",
+        "t-todo",
+        json!({"todos": [{"content": "check WAL", "status": "pending"}]}),
+    );
+    let mut bash = json!({
+        "session_id": session, "cwd": cwd, "hook_event_name": "PostToolUse", "tool_name": "Bash",
+        "tool_use_id": "t-bash", "tool_input": {"command": "cargo build --release"},
+        "tool_response": {"stdout": "Finished `release` profile in 41.2s", "stderr": "", "interrupted": false},
+    });
+    assert_eq!(
+        post_hook(&worker, "PostToolUse", bash.to_string()),
+        (200, json!({}))
+    );
+    let (status, _) = post_hook(
+        &worker,
+        "Stop",
+        json!({"session_id": session, "cwd": cwd, "stop_hook_active": false,
+            "last_assistant_message": "WAL lets readers run during writes."})
+        .to_string(),
+    );
+    assert_eq!(status, 200);
+    worker.wait_until_processed(Duration::from_secs(30));
+
+    let stored = |sql: &str| -> Vec<Value> {
+        sqlite_rows(&db, sql)
+            .into_iter()
+            .map(|mut r| r.remove(0))
+            .collect()
+    };
+    assert_eq!(
+        stored("SELECT event_name FROM pending_messages ORDER BY id"),
+        [
+            json!("UserPromptSubmit"),
+            json!("PostToolUse"),
+            json!("Stop")
+        ],
+        "only the prompt, the Bash call and the stop are stored"
+    );
+    let bash_id = stored("SELECT id FROM pending_messages WHERE tool_name = 'Bash'")[0].clone();
+    let observations = sqlite_rows(
+        &db,
+        "SELECT title, narrative, source_event_ids FROM observations",
+    );
+    assert!(
+        observations.iter().any(|o| {
+            serde_json::from_str::<Vec<Value>>(o[2].as_str().unwrap())
+                .unwrap()
+                .contains(&bash_id)
+        }),
+        "the Bash call made an observation: {observations:?}"
+    );
+    for o in &observations {
+        let text = format!("{} {}", o[0], o[1]).to_lowercase();
+        assert!(
+            !text.contains("claude-mem") && !text.contains("todo"),
+            "an observation of a skipped tool: {o:?}"
+        );
+    }
+    assert_eq!(sqlite_count(&db, "SELECT event_count FROM sdk_sessions"), 3);
+
+    // Counted by reason in /metrics.
+    let metrics = http()
+        .get(worker.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    for line in [
+        "claude_mem_hook_events_skipped_total{reason=\"own_tool\"} 3",
+        "claude_mem_hook_events_skipped_total{reason=\"skip_list\"} 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} missing:\n{metrics}"
+        );
+    }
+
+    // The list is a setting the viewer changes without a restart; the own tools stay skipped.
+    let response = http()
+        .put(worker.url("/api/settings"))
+        .json(&json!({"capture.skip_tools": ["Bash"]}))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let answer: Value = response.json().unwrap();
+    assert_eq!(answer["restart_required"], json!([]));
+    bash["tool_use_id"] = json!("t-bash-2");
+    assert_eq!(
+        post_hook(&worker, "PostToolUse", bash.to_string()),
+        (200, json!({}))
+    );
+    tool(
+        "PostToolUse",
+        "TodoWrite",
+        "t-todo-2",
+        json!({"todos": [{"content": "check WAL", "status": "completed"}]}),
+    );
+    tool(
+        "PostToolUse",
+        "mcp__claude-mem__save_memory",
+        "t-save",
+        json!({"text": "WAL mode"}),
+    );
+    assert_eq!(
+        stored("SELECT tool_name FROM pending_messages WHERE tool_name IS NOT NULL ORDER BY id"),
+        [json!("Bash"), json!("TodoWrite")]
+    );
 }

@@ -373,7 +373,10 @@ async function main() {
     assert.equal(await page.inputValue('[data-testid="search-project"]'), 'webapp');
     const projects = await page.locator('[data-testid="search-results"] .project').allInnerTexts();
     assert.ok(projects.every((p) => p === 'webapp'), `projects: ${projects.join(',')}`);
+    // Hybrid (the default) knows when nothing is relevant: no rows of noise for a query nothing answers.
     await page.fill('[data-testid="search-input"]', 'zzqxjv nonexistentterm');
+    await page.waitForSelector('[data-testid="search-no-results"]');
+    assert.match(await page.locator('[data-testid="search-no-results"]').innerText(), /Nothing relevant/);
     await page.selectOption('[data-testid="search-mode"]', 'text');
     await page.waitForSelector('[data-testid="search-no-results"]');
   });
@@ -446,6 +449,28 @@ async function main() {
     const secrets = await page.locator('[data-testid="secret-state"]').allInnerTexts();
     assert.ok(secrets.every((s) => /^(set|not set)$/.test(s.trim())), `secret states: ${secrets.join(',')}`);
     await shot('settings');
+  }, { needs: ['/api/settings'] });
+
+  await check('settings: a list setting is edited as comma-separated text', async () => {
+    await goto('settings');
+    const sel = '[data-testid="setting-capture.skip_tools"] input';
+    await page.waitForSelector(sel);
+    const field = () => api('/api/settings').then((r) => r.body.fields.find((f) => f.key === 'capture.skip_tools'));
+    const before = await field();
+    assert.equal(await page.inputValue(sel), before.value.join(', '));
+    await page.fill(sel, ' TodoWrite ,Skill,, mcp__github__* ');
+    await page.click('[data-testid="settings-save"]');
+    await page.waitForSelector('[data-testid="settings-notice"]');
+    // Applied live: no restart is asked for.
+    assert.equal(await page.innerText('[data-testid="settings-notice"]'), 'Saved.');
+    assert.deepEqual((await field()).value, ['TodoWrite', 'Skill', 'mcp__github__*']);
+    await page.reload();
+    await page.waitForSelector(sel);
+    assert.equal(await page.inputValue(sel), 'TodoWrite, Skill, mcp__github__*');
+    await page.fill(sel, before.value.join(', '));
+    await page.click('[data-testid="settings-save"]');
+    await page.waitForSelector('[data-testid="settings-notice"]');
+    assert.deepEqual((await field()).value, before.value);
   }, { needs: ['/api/settings'] });
 
   await check('settings: invalid value shows the inline error', async () => {

@@ -51,6 +51,21 @@ describe('parseDraft', () => {
   });
 });
 
+describe('list fields', () => {
+  const skip = f('capture.skip_tools', 'list', ['TodoWrite', 'Skill']);
+  it('are edited as comma-separated text and sent as a list', () => {
+    expect(initialRaw(skip)).toBe('TodoWrite, Skill');
+    expect(parseDraft(skip, { kind: 'value', raw: ' Read ,, mcp__github__* ,' })).toEqual({ ok: true, value: ['Read', 'mcp__github__*'] });
+    expect(parseDraft(skip, { kind: 'value', raw: '' })).toEqual({ ok: true, value: [] });
+  });
+  it('send only a real change', () => {
+    expect(diffSettings([skip], { 'capture.skip_tools': { kind: 'value', raw: 'TodoWrite,Skill' } }).changes).toEqual({});
+    expect(diffSettings([skip], { 'capture.skip_tools': { kind: 'value', raw: 'TodoWrite' } }).changes).toEqual({
+      'capture.skip_tools': ['TodoWrite'],
+    });
+  });
+});
+
 describe('diffSettings', () => {
   it('sends only what changed', () => {
     const d = diffSettings(fields, {

@@ -42,6 +42,10 @@ enum Bench {
         rrf: bool,
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Also write every query's hybrid candidates with their labels (JSON lines), for choosing the
+        /// calibration constants on the tuning half.
+        #[arg(long)]
+        candidates: Option<PathBuf>,
     },
 }
 
@@ -336,7 +340,8 @@ fn main() -> anyhow::Result<()> {
             model_dir,
             rrf,
             json,
-        } => search_eval(model_dir, rrf, json),
+            candidates,
+        } => search_eval(model_dir, rrf, json, candidates),
     }
 }
 
@@ -453,7 +458,12 @@ fn ingest_bench(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn search_eval(model_dir: Option<PathBuf>, rrf: bool, json: Option<PathBuf>) -> anyhow::Result<()> {
+fn search_eval(
+    model_dir: Option<PathBuf>,
+    rrf: bool,
+    json: Option<PathBuf>,
+    candidates: Option<PathBuf>,
+) -> anyhow::Result<()> {
     use claude_mem_embed::{Embedder, HashEmbedder, MiniLm};
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let embedder: std::sync::Arc<dyn Embedder> = match model_dir.as_deref().and_then(Path::to_str) {
@@ -467,27 +477,69 @@ fn search_eval(model_dir: Option<PathBuf>, rrf: bool, json: Option<PathBuf>) -> 
     } else {
         claude_mem_search::Fusion::default()
     };
+    if let Some(path) = candidates {
+        let n = claude_mem_search::eval::export_candidates(
+            &root.join("tests/eval"),
+            std::sync::Arc::clone(&embedder),
+            &path,
+        )?;
+        eprintln!("{n} candidate pools written to {}", path.display());
+    }
     let r = claude_mem_search::eval::evaluate(&root.join("tests/eval"), embedder, fusion)?;
     println!(
-        "{} observations, {} queries, embedder {}\n\n| mode   | recall@5 | MRR   |\n|--------|----------|-------|",
-        r.observations, r.queries, r.embedder
+        "{} observations, {} queries, {} prompts; embedder {}; fusion {:?}",
+        r.observations, r.queries, r.prompts, r.embedder, r.fusion
     );
-    for (name, m) in [
-        ("text", &r.text),
-        ("vector", &r.vector),
-        ("hybrid", &r.hybrid),
-    ] {
-        println!("| {name:<6} | {:.3}    | {:.3} |", m.recall_at_5, m.mrr);
-    }
-    println!("\n| query kind | text R@5 / MRR | vector R@5 / MRR | hybrid R@5 / MRR |\n|---|---|---|---|");
-    for ((kind, h), ((_, t), (_, v))) in r
-        .hybrid_by_kind
-        .iter()
-        .zip(r.text_by_kind.iter().zip(r.vector_by_kind.iter()))
-    {
+    for half in &r.halves {
+        println!("\n### {} half\n", half.half);
         println!(
-            "| {kind} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} |",
-            t.recall_at_5, t.mrr, v.recall_at_5, v.mrr, h.recall_at_5, h.mrr
+            "| mode | queries | R@1 | R@5 | MRR | negatives empty |\n|---|---|---|---|---|---|"
+        );
+        for m in &half.modes {
+            println!(
+                "| {} | {} | {:.3} | {:.3} | {:.3} | {:.0} % of {} |",
+                m.mode,
+                m.overall.queries,
+                m.overall.recall_at_1,
+                m.overall.recall_at_5,
+                m.overall.mrr,
+                m.negatives_empty * 100.0,
+                m.negatives
+            );
+        }
+        println!("\n| kind | n | text R@5 / MRR | vector R@5 / MRR | hybrid R@5 / MRR |\n|---|---|---|---|---|");
+        if let (Some(t), Some(v), Some(h)) =
+            (half.mode("text"), half.mode("vector"), half.mode("hybrid"))
+        {
+            for (kind, hm) in &h.by_kind {
+                let find = |m: &claude_mem_search::eval::ModeReport| {
+                    m.by_kind
+                        .iter()
+                        .find(|(k, _)| k == kind)
+                        .map(|(_, x)| x.clone())
+                        .unwrap_or_default()
+                };
+                let (tm, vm) = (find(t), find(v));
+                println!(
+                    "| {kind} | {} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} |",
+                    hm.queries,
+                    tm.recall_at_5,
+                    tm.mrr,
+                    vm.recall_at_5,
+                    vm.mrr,
+                    hm.recall_at_5,
+                    hm.mrr
+                );
+            }
+        }
+        let p = &half.prompt_recall;
+        println!(
+            "\nprompt recall: {} unrelated prompts, {:.0} % silent; {} related, {:.0} % injected, {:.0} % with a labelled memory",
+            p.unrelated,
+            p.unrelated_silent * 100.0,
+            p.related,
+            p.related_injected * 100.0,
+            p.related_hit * 100.0
         );
     }
     if let Some(path) = json {

@@ -3,7 +3,7 @@
 
 use crate::{row, write_json, Latency};
 use claude_mem_embed::{Embedder, HashEmbedder, MiniLm};
-use claude_mem_search::{Doc, Filters, Fusion, Mode, SearchIndex};
+use claude_mem_search::{Doc, Filters, Fusion, Mode, SearchIndex, SearchRequest};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -199,14 +199,15 @@ fn build(embedder: Arc<dyn Embedder>, docs: &[Doc], queries: usize) -> anyhow::R
         "vpc terraform module",
         "connection pool http client",
     ];
+    let filters = Filters::default();
     for i in 0..queries {
         let q = probes[i % probes.len()];
         let wall = Instant::now();
-        let out = index.search(q, Mode::Hybrid, &Filters::default(), 10)?;
+        let out = index.search(&SearchRequest::new(q, Mode::Hybrid, &filters, 10))?;
         end_to_end.push(wall.elapsed());
         hybrid.push(Duration::from_secs_f64(out.search_ms.max(0.0) / 1000.0));
         embed.push(Duration::from_secs_f64(out.embed_ms / 1000.0));
-        let t = index.search(q, Mode::Text, &Filters::default(), 10)?;
+        let t = index.search(&SearchRequest::new(q, Mode::Text, &filters, 10))?;
         text.push(Duration::from_secs_f64(t.search_ms.max(0.0) / 1000.0));
     }
     let recall = index.vector_recall(&probes, 50)?;

@@ -10,7 +10,7 @@ use crate::{ingest_to, row, start_worker, write_json, Latency};
 use anyhow::Context;
 use claude_mem_core::{DataDir, Settings};
 use claude_mem_embed::HashEmbedder;
-use claude_mem_search::{Doc, Filters, Fusion, Mode, SearchIndex};
+use claude_mem_search::{Doc, Filters, Fusion, Mode, SearchIndex, SearchRequest};
 use claude_mem_team::pg_cluster::TempCluster;
 use claude_mem_team::search::TeamSearch;
 use claude_mem_team::vectors::Vectors;
@@ -258,10 +258,15 @@ async fn sqlite_scale(docs: &[Doc], queries: usize) -> anyhow::Result<Scale> {
         for i in 0..queries {
             let q = PROBES[i % PROBES.len()];
             let t = Instant::now();
-            index.search(q, Mode::Hybrid, &Filters::default(), 10)?;
+            index.search(&SearchRequest::new(
+                q,
+                Mode::Hybrid,
+                &Filters::default(),
+                10,
+            ))?;
             hybrid.push(t.elapsed());
             let t = Instant::now();
-            index.search(q, Mode::Text, &Filters::default(), 10)?;
+            index.search(&SearchRequest::new(q, Mode::Text, &Filters::default(), 10))?;
             text.push(t.elapsed());
         }
         anyhow::Ok((hybrid, text))

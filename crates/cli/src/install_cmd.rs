@@ -42,8 +42,9 @@ pub struct InstallArgs {
     token: Option<String>,
 }
 
-/// Our key under `mcpServers`; Claude Code shows it to the user and prefixes tool names with it.
-pub const MCP_SERVER_NAME: &str = "claude-mem";
+/// Our key under `mcpServers`; Claude Code shows it to the user and prefixes tool names with it (which is
+/// how capture recognises, and skips, our own tools).
+pub const MCP_SERVER_NAME: &str = claude_mem_core::capture::MCP_SERVER_NAME;
 
 /// Claude Code's hook timeouts are in seconds. Ours answer in milliseconds; the margin covers a cold disk.
 const HTTP_TIMEOUT_S: u64 = 5;

@@ -24,6 +24,13 @@ pub struct SearchArgs {
     since: Option<String>,
     #[arg(long, default_value_t = 10)]
     limit: usize,
+    /// Hits to skip: the next page of the same ranking.
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+    /// Relevance (0..1) under which hits are left out; default: the worker's floor (0.3 in hybrid and
+    /// vector modes, none in text mode).
+    #[arg(long)]
+    min_score: Option<f32>,
     /// Print the worker's JSON answer.
     #[arg(long)]
     json: bool,
@@ -74,12 +81,16 @@ fn encode(s: &str) -> String {
 
 pub fn search(args: SearchArgs) -> anyhow::Result<()> {
     let mut url = format!(
-        "{}/api/search?q={}&mode={}&limit={}",
+        "{}/api/search?q={}&mode={}&limit={}&offset={}",
         worker_url()?,
         encode(&args.query),
         encode(&args.mode),
-        args.limit
+        args.limit,
+        args.offset
     );
+    if let Some(m) = args.min_score {
+        url.push_str(&format!("&min_score={m}"));
+    }
     for (key, value) in [
         ("project", &args.project),
         ("type", &args.kind),
@@ -96,7 +107,10 @@ pub fn search(args: SearchArgs) -> anyhow::Result<()> {
     }
     let results = body["results"].as_array().cloned().unwrap_or_default();
     if results.is_empty() {
-        println!("no memories match {:?}", args.query);
+        println!(
+            "nothing relevant to {:?} (try other words, --mode text, or a lower --min-score)",
+            args.query
+        );
         return Ok(());
     }
     println!(

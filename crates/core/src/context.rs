@@ -3,15 +3,20 @@
 //! Progressive disclosure: the block is an index, not the memories themselves. It carries the last
 //! session summary and one line per relevant observation with what a full fetch would cost, so Claude
 //! can decide what to pull through the MCP tools instead of paying for everything on every start.
+//! The lines are ordered by importance before recency (see [`Tier`] and [`rank`]): what was saved,
+//! decided, warned about or fixed first, routine repeats last and folded into one line each.
 //! Everything here is deterministic for a given database and clock, which is what makes it testable.
 
-use crate::store::{ObservationRow, Store, StoreError, SummaryRow};
+use crate::compress::local;
+use crate::store::{ObservationRow, Store, StoreError, SummaryRow, MANUAL};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// Observations considered per build. Ranking only reorders recent work, so older memories are left to
 /// search; the bound keeps a build at a few milliseconds whatever the database size.
 const CANDIDATES: i64 = 300;
+/// Saved memories considered per build besides the newest observations.
+const SAVED_CANDIDATES: i64 = 100;
 /// Recency halves every three days: last week's work still ranks, last quarter's rarely does.
 const HALF_LIFE_HOURS: f64 = 72.0;
 
@@ -61,7 +66,7 @@ pub struct ContextBlock {
     pub tokens: usize,
     pub budget_tokens: usize,
     pub summary_id: Option<i64>,
-    /// Listed observations, in the order shown.
+    /// Listed observations, one per line in the order shown (for a line of folded repeats, the newest).
     pub observation_ids: Vec<i64>,
     /// Observations considered before the budget cut.
     pub candidates: usize,
@@ -85,6 +90,16 @@ pub fn format_age(now_ms: i64, then_ms: i64) -> String {
         m if m < 60 * 24 * 60 => format!("{}w", m / (60 * 24 * 7)),
         m if m < 60 * 24 * 365 => format!("{}mo", m / (60 * 24 * 30)),
         m => format!("{}y", m / (60 * 24 * 365)),
+    }
+}
+
+/// Age as a phrase for a heading: `just now` under a minute (and for a clock a little ahead), otherwise
+/// [`format_age`] followed by `ago` (`5m ago`, `3h ago`). A compact index line can say `now`; a sentence
+/// cannot say "now ago".
+pub fn format_ago(now_ms: i64, then_ms: i64) -> String {
+    match format_age(now_ms, then_ms).as_str() {
+        "now" => "just now".into(),
+        age => format!("{age} ago"),
     }
 }
 
@@ -114,7 +129,9 @@ fn files_of(o: &ObservationRow) -> Vec<&str> {
 
 /// One index line: `- #42 bugfix · Fixed the retry backoff · src/queue.rs · 3h · ~180t`.
 pub fn index_line(o: &ObservationRow, now_ms: i64) -> String {
-    let files = files_of(o);
+    let mut files = files_of(o);
+    // "Edited src/lib.rs · src/lib.rs" says it twice.
+    files.retain(|f| !o.title.contains(f));
     let mut shown = files.iter().take(2).copied().collect::<Vec<_>>().join(", ");
     if files.len() > 2 {
         shown.push_str(&format!(" +{}", files.len() - 2));
@@ -142,41 +159,277 @@ fn type_weight(kind: &str) -> f64 {
     }
 }
 
-/// Best first. Score = recency (halving every [`HALF_LIFE_HOURS`]) + 0.5 × how hot the observation's
-/// hottest file is among the candidates (edits count twice: files being worked on are what the next
-/// session most likely touches) + a small weight by type (decisions and fixes outlive changes).
-pub fn rank(candidates: &[ObservationRow], now_ms: i64) -> Vec<&ObservationRow> {
-    let mut heat: HashMap<&str, f64> = HashMap::new();
-    for o in candidates {
-        for f in &o.files_modified {
-            *heat.entry(f).or_default() += 2.0;
+/// How much a memory matters to the next session, most first. The block is read top down and cut by the
+/// budget from the bottom, so the order is the product: what a session cannot rediscover by looking at
+/// the code goes first, what it can (or what happened a dozen times) goes last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Tier {
+    /// Saved by hand, decisions, gotchas. Someone judged these worth keeping, and they stay true long
+    /// after the work that produced them: "deploys go through staging" matters next month too. They come
+    /// first however old, up to half the lines (see [`rank`]), so a project with many notes still shows
+    /// what was done lately.
+    Kept,
+    /// Failures that were fixed: the cause and the cure of a bug are what a session is likeliest to need
+    /// again, and costly to rediscover.
+    Fixed,
+    /// Everything else done once: features, changes, findings, failures not (yet) fixed.
+    Work,
+    /// Repeats and routine checks: the same file edited again and again, the same command rerun, lint /
+    /// format / test / build runs. Each was once the hottest thing in the project, which is how file heat
+    /// used to put them on the top lines; what they say is "this was worked on a lot", which one folded
+    /// line with a count says as well.
+    Routine,
+}
+
+/// One line of the index: one observation, or a run of routine repeats folded into one.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    /// Newest first; the first is the one the line is about.
+    pub members: Vec<&'a ObservationRow>,
+    pub tier: Tier,
+    score: f64,
+}
+
+impl Entry<'_> {
+    pub fn newest(&self) -> &ObservationRow {
+        self.members[0]
+    }
+}
+
+/// Concept tags that mark a trap worth warning the next session about.
+const GOTCHA_TAGS: [&str; 6] = ["gotcha", "gotchas", "pitfall", "caveat", "footgun", "trap"];
+
+fn is_gotcha(o: &ObservationRow) -> bool {
+    o.concepts
+        .iter()
+        .any(|c| GOTCHA_TAGS.contains(&c.trim().to_ascii_lowercase().as_str()))
+        || o.title
+            .trim_start()
+            .get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("gotcha:"))
+}
+
+/// The tier an observation earns on its own (repeats are found later, among the [`Tier::Work`] ones).
+fn own_tier(o: &ObservationRow) -> Tier {
+    if o.compressor == MANUAL || o.kind == "decision" || is_gotcha(o) {
+        Tier::Kept
+    } else if o.kind == "bugfix"
+        && (o.compressor != local::NAME || o.concepts.iter().any(|c| c == local::FIXED_FAILURE))
+    {
+        // The local rules used to call every edit of a prompt containing "fix" a bugfix; only the ones
+        // marked as having fixed a failure they saw are trusted.
+        Tier::Fixed
+    } else {
+        Tier::Work
+    }
+}
+
+/// The command of a shell card made by the local rules (their first fact is "ran `…`").
+fn command_of(o: &ObservationRow) -> Option<&str> {
+    o.facts
+        .first()?
+        .strip_prefix("ran `")?
+        .strip_suffix('`')
+        .map(str::trim)
+}
+
+fn is_failure(o: &ObservationRow) -> bool {
+    o.concepts.iter().any(|c| c == "error" || c == "failure")
+}
+
+/// `cargo test`, `npm run lint`, `pytest`…: the name of a test / lint / format / build / type-check
+/// command, arguments left out, or None for any other command. Reruns of one check are one routine
+/// whatever their arguments (`cargo test -p a`, `cargo test -p b x`).
+fn check_name(command: &str) -> Option<String> {
+    let (prog, sub) = local::program(command);
+    let sub_is = |subs: &[&str]| subs.contains(&sub.as_str());
+    let check = match prog.as_str() {
+        "cargo" => sub_is(&["test", "nextest", "clippy", "fmt", "check", "build"]),
+        "npm" | "pnpm" | "yarn" | "bun" => sub_is(&["test", "run", "lint", "build", "format"]),
+        "go" => sub_is(&["test", "vet", "build", "fmt"]),
+        "make" | "just" => sub.is_empty() || sub_is(&["test", "check", "lint", "fmt", "build"]),
+        "mvn" | "gradle" | "./gradlew" | "dotnet" => true,
+        "python" | "python3" | "uv" | "poetry" => {
+            sub_is(&["pytest", "mypy", "ruff", "black", "flake8", "pylint"])
         }
-        for f in &o.files_read {
-            *heat.entry(f).or_default() += 1.0;
+        "pytest" | "jest" | "vitest" | "rspec" | "ctest" | "phpunit" | "tsc" | "eslint"
+        | "prettier" | "ruff" | "black" | "mypy" | "flake8" | "pylint" | "rustfmt" | "gofmt"
+        | "golangci-lint" | "biome" | "clippy-driver" | "shellcheck" => true,
+        _ => false,
+    };
+    if !check {
+        return None;
+    }
+    let mut name = if sub.is_empty() || matches!(prog.as_str(), "mvn" | "gradle" | "./gradlew") {
+        prog.clone()
+    } else {
+        format!("{prog} {sub}")
+    };
+    if sub == "run" {
+        // `npm run lint` and `npm run dev` are different things.
+        let script = command
+            .split_whitespace()
+            .skip_while(|w| *w != "run")
+            .nth(1)
+            .unwrap_or("");
+        name = format!("{name} {script}").trim_end().to_owned();
+    }
+    Some(name)
+}
+
+/// What makes two observations repeats of one routine: the same check, the same command, the same file
+/// edited or read by the local rules' cards, or simply the same title.
+fn routine_key(o: &ObservationRow) -> String {
+    if let Some(command) = command_of(o) {
+        return match check_name(command) {
+            Some(check) => format!("check:{check}"),
+            None => format!("run:{command}"),
+        };
+    }
+    if let [file] = o.files_modified.as_slice() {
+        for verb in ["Edited ", "Rewrote ", "Created "] {
+            if o.title.strip_prefix(verb) == Some(file.as_str()) {
+                return format!("edit:{file}");
+            }
         }
     }
-    let hottest = heat.values().copied().fold(0.0, f64::max).max(1.0);
-    let mut scored: Vec<(f64, &ObservationRow)> = candidates
+    if let [file] = o.files_read.as_slice() {
+        if o.title.strip_prefix("Read ") == Some(file.as_str()) {
+            return format!("read:{file}");
+        }
+    }
+    format!("title:{}", o.title.trim().to_lowercase())
+}
+
+/// Best first: by [`Tier`], then within a tier by recency (halving every [`HALF_LIFE_HOURS`], so last
+/// week's work still ranks and last quarter's rarely does) plus a small weight by type (decisions and
+/// fixes outlive changes), then newest id. Repeats among the [`Tier::Work`] observations are folded into
+/// one [`Tier::Routine`] entry; a single passing check run is routine too. At most half of
+/// `max_lines` (rounded up) go to [`Tier::Kept`]: the rest of the kept memories compete with recent work
+/// by recency, so that fifty saved notes do not hide what was done yesterday (search still finds them).
+pub fn rank(candidates: &[ObservationRow], now_ms: i64, max_lines: usize) -> Vec<Entry<'_>> {
+    let score = |o: &ObservationRow| {
+        let age_h = (now_ms - o.created_at).max(0) as f64 / 3_600_000.0;
+        0.5f64.powf(age_h / HALF_LIFE_HOURS) + type_weight(&o.kind)
+    };
+    let newest_first = |a: &&ObservationRow, b: &&ObservationRow| {
+        b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id))
+    };
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut groups: BTreeMap<String, Vec<&ObservationRow>> = BTreeMap::new();
+    for o in candidates {
+        match own_tier(o) {
+            Tier::Work => groups.entry(routine_key(o)).or_default().push(o),
+            tier => entries.push(Entry {
+                members: vec![o],
+                tier,
+                score: score(o),
+            }),
+        }
+    }
+    for (key, mut members) in groups {
+        members.sort_by(newest_first);
+        let newest = members[0];
+        let routine = members.len() > 1 || (key.starts_with("check:") && !is_failure(newest));
+        entries.push(Entry {
+            tier: if routine { Tier::Routine } else { Tier::Work },
+            score: score(newest),
+            members,
+        });
+    }
+    let by_rank = |a: &Entry, b: &Entry| {
+        a.tier
+            .cmp(&b.tier)
+            .then(b.score.total_cmp(&a.score))
+            .then(b.newest().id.cmp(&a.newest().id))
+    };
+    entries.sort_by(by_rank);
+    let quota = max_lines.div_ceil(2).max(1);
+    for e in entries
+        .iter_mut()
+        .filter(|e| e.tier == Tier::Kept)
+        .skip(quota)
+    {
+        e.tier = Tier::Work;
+    }
+    entries.sort_by(by_rank);
+    entries
+}
+
+/// The line for an entry: [`index_line`] for one observation; for folded repeats, what was repeated, how
+/// often, how the last one ended, and the ids of the newest few (the first is the one the cost is for).
+pub fn entry_line(e: &Entry, now_ms: i64) -> String {
+    let newest = e.newest();
+    if e.members.len() == 1 {
+        return index_line(newest, now_ms);
+    }
+    let n = e.members.len();
+    let sessions = e
+        .members
         .iter()
-        .map(|o| {
-            let age_h = (now_ms - o.created_at).max(0) as f64 / 3_600_000.0;
-            let recency = 0.5f64.powf(age_h / HALF_LIFE_HOURS);
-            let hot = files_of(o)
-                .iter()
-                .map(|f| heat.get(f).copied().unwrap_or(0.0) / hottest)
-                .fold(0.0, f64::max);
-            (recency + 0.5 * hot + type_weight(&o.kind), o)
-        })
+        .map(|o| o.session_id.as_str())
+        .collect::<HashSet<_>>()
+        .len();
+    let across = if sessions > 1 {
+        format!(" in {sessions} sessions")
+    } else {
+        String::new()
+    };
+    let what = if let Some(command) = command_of(newest) {
+        let all_same = e.members.iter().all(|o| command_of(o) == Some(command));
+        let name = match check_name(command) {
+            Some(check) if !all_same => check,
+            _ => local::clip(command, 60),
+        };
+        let failed = e.members.iter().filter(|o| is_failure(o)).count();
+        let failed = if failed > 0 {
+            format!(" ({failed} failed)")
+        } else {
+            String::new()
+        };
+        let outcome = newest
+            .facts
+            .iter()
+            .skip(1)
+            .find(|f| !f.starts_with("Exit code"))
+            .map(|f| local::clip(f, 70))
+            .unwrap_or_else(|| {
+                if is_failure(newest) {
+                    "failed".into()
+                } else {
+                    "ok".into()
+                }
+            });
+        format!("Ran `{name}` {n}×{across}{failed}, last: {outcome}")
+    } else {
+        let mut what = local::clip(newest.title.trim(), 90);
+        if let Some(file) = routine_key(newest).strip_prefix("edit:") {
+            what = format!("Edited {file}");
+        }
+        format!("{what} {n}×{across}")
+    };
+    let older: Vec<String> = e.members[1..]
+        .iter()
+        .take(2)
+        .map(|o| format!("#{}", o.id))
         .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.id.cmp(&a.1.id)));
-    scored.into_iter().map(|(_, o)| o).collect()
+    let more = if n > 3 {
+        format!(" +{}", n - 3)
+    } else {
+        String::new()
+    };
+    format!(
+        "- #{} {} · {what} · {} · ~{}t · earlier {}{more}",
+        newest.id,
+        newest.kind,
+        format_age(now_ms, newest.created_at),
+        full_entry_tokens(newest),
+        older.join(", ")
+    )
 }
 
 fn summary_section(s: &SummaryRow, now_ms: i64, budget: usize) -> String {
-    let mut out = format!(
-        "## Last session ({} ago)\n",
-        format_age(now_ms, s.created_at)
-    );
+    let mut out = format!("## Last session ({})\n", format_ago(now_ms, s.created_at));
     for (label, value) in [
         ("Request", &s.request),
         ("Completed", &s.completed),
@@ -208,6 +461,11 @@ pub async fn build_context(
     let mut candidates = store
         .recent_project_observations(&req.project, CANDIDATES)
         .await?;
+    // Saved memories are listed first however old (see [`Tier::Kept`]), so they are read whether or not
+    // they are among the newest.
+    let listed: HashSet<i64> = candidates.iter().map(|o| o.id).collect();
+    let saved = store.saved_memories(&req.project, SAVED_CANDIDATES).await?;
+    candidates.extend(saved.into_iter().filter(|o| !listed.contains(&o.id)));
     let summary = if req.source == ContextSource::Resume {
         None
     } else {
@@ -263,23 +521,25 @@ pub fn render(
             block.summary_id = Some(s.id);
         }
     }
-    let ranked = rank(candidates, req.now_ms);
+    let ranked = rank(candidates, req.now_ms, req.max_observations);
     if !ranked.is_empty() {
         let section = format!(
-            "## Observations (most relevant first; {} recent)\n",
-            ranked.len()
+            "## Observations (most important first, repeats folded; {} recent)\n",
+            candidates.len()
         );
         let mut used = estimate_tokens(&text) + estimate_tokens(&section) + reserve;
         let mut lines = String::new();
-        for o in ranked.iter().take(req.max_observations) {
-            let line = format!("{}\n", index_line(o, req.now_ms));
+        // The cut keeps a prefix of the ranking: a line is never shown while a more important one that
+        // did not fit is dropped.
+        for e in ranked.iter().take(req.max_observations) {
+            let line = format!("{}\n", entry_line(e, req.now_ms));
             let cost = estimate_tokens(&line);
             if used + cost > budget {
                 break;
             }
             used += cost;
             lines.push_str(&line);
-            block.observation_ids.push(o.id);
+            block.observation_ids.push(e.newest().id);
         }
         if !lines.is_empty() {
             text.push_str(&section);

@@ -1,6 +1,7 @@
 //! The GUI-free core of claude-mem. Everything here runs headless (the `serve` command, CI, servers)
 //! and is shared by the desktop shell, so nothing in this crate may depend on a GUI or an HTTP server.
 
+pub mod capture;
 pub mod clock;
 pub mod compress;
 pub mod context;

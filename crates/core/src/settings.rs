@@ -10,9 +10,11 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+mod capture;
 mod context;
 mod editor;
 mod ops;
+pub use capture::{CaptureSettings, DEFAULT_SKIP_TOOLS};
 pub use context::ContextSettings;
 pub use editor::{apply_changes, fields, FieldInfo, FieldKind};
 pub use ops::{BackupSettings, RetentionSettings, SecuritySettings};
@@ -36,6 +38,8 @@ pub struct Settings {
     pub log_level: String,
     /// How many daily log files are kept in `logs/`.
     pub log_retention_days: u32,
+    /// What is never stored: tools whose calls make no memory.
+    pub capture: CaptureSettings,
     /// How hook events become observations: which LLM (if any), batching, retries, budget, prices.
     pub compression: CompressionSettings,
     /// Embeddings and hybrid ranking.
@@ -62,6 +66,7 @@ impl Default for Settings {
             hook_timeout_ms: 1000,
             log_level: "info".to_owned(),
             log_retention_days: 14,
+            capture: CaptureSettings::default(),
             compression: CompressionSettings::default(),
             search: SearchSettings::default(),
             context: ContextSettings::default(),
@@ -453,6 +458,9 @@ impl Settings {
         if let Some(v) = lookup("CLAUDE_MEM_MODEL_DIR") {
             self.search.model_dir = v.trim().to_owned();
         }
+        if let Some(v) = lookup("CLAUDE_MEM_SKIP_TOOLS") {
+            self.capture.skip_tools = CaptureSettings::parse_list(&v);
+        }
         let c = &mut self.compression;
         if let Some(v) = lookup("CLAUDE_MEM_COMPRESSION_ENABLED") {
             c.enabled = parse("CLAUDE_MEM_COMPRESSION_ENABLED", &v)?;
@@ -528,6 +536,7 @@ impl Settings {
                 format!("{} is outside 1..=3650", self.log_retention_days),
             );
         }
+        self.capture.validate()?;
         self.compression.validate()?;
         self.context.validate()?;
         self.security.validate()?;
@@ -644,6 +653,48 @@ mod tests {
             .apply_env(|k| bad.get(k).map(|v| v.to_string()))
             .unwrap_err();
         assert!(err.to_string().contains("CLAUDE_MEM_PORT"));
+    }
+
+    #[test]
+    fn skip_tools_default_to_the_originals_and_are_validated() {
+        let s = Settings::default();
+        assert_eq!(s.capture.skip_tools, DEFAULT_SKIP_TOOLS);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.json");
+        std::fs::write(
+            &path,
+            r#"{"capture": {"skip_tools": ["Read", "mcp__github__*"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            Settings::load(&path).unwrap().capture.skip_tools,
+            ["Read", "mcp__github__*"]
+        );
+        for bad in [
+            r#"[""]"#,
+            r#"["Todo Write"]"#,
+            r#"["mcp__*__x"]"#,
+            r#"["a**"]"#,
+        ] {
+            std::fs::write(&path, format!(r#"{{"capture": {{"skip_tools": {bad}}}}}"#)).unwrap();
+            assert!(
+                matches!(Settings::load(&path), Err(SettingsError::Invalid { field, .. }) if field == "capture.skip_tools"),
+                "{bad}"
+            );
+        }
+        std::fs::write(&path, r#"{"capture": {"skip_tools": "TodoWrite"}}"#).unwrap();
+        assert!(matches!(
+            Settings::load(&path),
+            Err(SettingsError::Parse { .. })
+        ));
+
+        let mut s = Settings::default();
+        s.apply_env(|k| (k == "CLAUDE_MEM_SKIP_TOOLS").then(|| " Read, ,Grep ".to_owned()))
+            .unwrap();
+        assert_eq!(s.capture.skip_tools, ["Read", "Grep"]);
+        s.apply_env(|k| (k == "CLAUDE_MEM_SKIP_TOOLS").then(String::new))
+            .unwrap();
+        assert!(s.capture.skip_tools.is_empty());
     }
 
     #[test]

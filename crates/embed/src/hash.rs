@@ -70,6 +70,10 @@ impl Embedder for HashEmbedder {
         &self.id
     }
 
+    fn semantic(&self) -> bool {
+        false
+    }
+
     fn dim(&self) -> usize {
         self.dim
     }

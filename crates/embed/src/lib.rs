@@ -23,6 +23,11 @@ pub trait Embedder: Send + Sync {
     /// Stable id stamped into indexes, e.g. "minilm-l6-v2" or "hash-384"; a change triggers a reindex.
     fn id(&self) -> &str;
     fn dim(&self) -> usize;
+    /// Whether similar vectors mean similar meaning. The hashing fallback's vectors only share words and
+    /// word pieces, so search must not treat its cosine as independent (semantic) evidence.
+    fn semantic(&self) -> bool {
+        true
+    }
     /// L2-normalised vectors, one per text, same order. Blocking CPU work; callers run it off the async runtime.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
 }

@@ -38,6 +38,12 @@ pub enum MockReply {
     /// The body sent verbatim, still labelled `application/json`: for broken or truncated JSON
     /// and proxy-style HTML error pages.
     Raw { status: u16, body: String },
+    /// A `text/event-stream` body, each `(event, data)` pair sent as one server-sent event: the
+    /// Messages API's streaming answer (Claude Code asks for nothing else). See [`anthropic_stream`].
+    Sse {
+        status: u16,
+        events: Vec<(String, Value)>,
+    },
     /// Waits before answering, to trip client timeouts. If the client gives up first, the reply
     /// is never sent (but the request is still recorded).
     Delayed {
@@ -94,6 +100,11 @@ impl RecordedRequest {
 
     pub fn model(&self) -> Option<&str> {
         self.body.get("model").and_then(Value::as_str)
+    }
+
+    /// Whether the client asked for a streamed answer (`"stream": true`).
+    pub fn wants_stream(&self) -> bool {
+        self.body.get("stream").and_then(Value::as_bool) == Some(true)
     }
 
     /// The tool the client forced, from `tool_choice` (else the first declared tool), in
@@ -315,6 +326,7 @@ async fn unknown_route(
 }
 
 async fn render(mut reply: MockReply, number: usize) -> Response {
+    let mut content_type = "application/json";
     let (status, extra_headers, body) = loop {
         match reply {
             MockReply::Delayed { delay, reply: next } => {
@@ -327,11 +339,19 @@ async fn render(mut reply: MockReply, number: usize) -> Response {
                 body,
             } => break (status, headers, body.to_string()),
             MockReply::Raw { status, body } => break (status, Vec::new(), body),
+            MockReply::Sse { status, events } => {
+                content_type = "text/event-stream";
+                let body = events
+                    .iter()
+                    .map(|(event, data)| format!("event: {event}\ndata: {data}\n\n"))
+                    .collect();
+                break (status, Vec::new(), body);
+            }
         }
     };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(id) = HeaderValue::from_str(&format!("req_mock_{number:04}")) {
         headers.insert("request-id", id.clone());
         headers.insert("x-request-id", id);
@@ -384,6 +404,95 @@ pub fn anthropic_tool_use(model: &str, tool_name: &str, input: Value, usage: Usa
             "cache_read_input_tokens": usage.cache_read_tokens,
         },
     })
+}
+
+/// A Messages API success body with any `content` blocks (text, `tool_use`, …) and `stop_reason`
+/// (`end_turn`, `tool_use`); `id` should differ per answer, since a client may merge answers that
+/// share one.
+pub fn anthropic_message(
+    id: &str,
+    model: &str,
+    content: Value,
+    stop_reason: &str,
+    usage: Usage,
+) -> Value {
+    json!({
+        "id": id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": null,
+        "usage": {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cache_creation_input_tokens": usage.cache_write_tokens,
+            "cache_read_input_tokens": usage.cache_read_tokens,
+        },
+    })
+}
+
+/// `message` (a whole Messages API body, as [`anthropic_message`] makes) as the stream the API sends
+/// for it: `message_start` (no content yet), then per block `content_block_start`, one delta
+/// (`text_delta`, or `input_json_delta` carrying a tool's whole input) and `content_block_stop`, then
+/// `message_delta` with the stop reason and output tokens, and `message_stop`.
+pub fn anthropic_stream(message: &Value) -> MockReply {
+    let mut start = message.clone();
+    start["content"] = json!([]);
+    start["stop_reason"] = Value::Null;
+    if let Some(usage) = start.get_mut("usage") {
+        usage["output_tokens"] = json!(1);
+    }
+    let mut events = vec![(
+        "message_start".to_owned(),
+        json!({"type": "message_start", "message": start}),
+    )];
+    let blocks = message["content"].as_array().cloned().unwrap_or_default();
+    for (index, block) in blocks.iter().enumerate() {
+        let (empty, delta) = match block["type"].as_str() {
+            Some("text") => (
+                json!({"type": "text", "text": ""}),
+                json!({"type": "text_delta", "text": block["text"]}),
+            ),
+            Some("tool_use") => (
+                json!({"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}),
+                json!({"type": "input_json_delta", "partial_json": block["input"].to_string()}),
+            ),
+            Some("thinking") => (
+                json!({"type": "thinking", "thinking": ""}),
+                json!({"type": "thinking_delta", "thinking": block["thinking"]}),
+            ),
+            _ => (block.clone(), Value::Null),
+        };
+        events.push((
+            "content_block_start".to_owned(),
+            json!({"type": "content_block_start", "index": index, "content_block": empty}),
+        ));
+        if !delta.is_null() {
+            events.push((
+                "content_block_delta".to_owned(),
+                json!({"type": "content_block_delta", "index": index, "delta": delta}),
+            ));
+        }
+        events.push((
+            "content_block_stop".to_owned(),
+            json!({"type": "content_block_stop", "index": index}),
+        ));
+    }
+    events.push((
+        "message_delta".to_owned(),
+        json!({
+            "type": "message_delta",
+            "delta": {"stop_reason": message["stop_reason"], "stop_sequence": null},
+            "usage": {"output_tokens": message["usage"]["output_tokens"]},
+        }),
+    ));
+    events.push(("message_stop".to_owned(), json!({"type": "message_stop"})));
+    MockReply::Sse {
+        status: 200,
+        events,
+    }
 }
 
 /// A chat-completions success body with one tool call of `tool_name` (arguments as a JSON
@@ -532,6 +641,103 @@ mod tests {
         assert_eq!(status, 200);
         assert_eq!(b["content"][0]["input"], json!({"echo": "HELLO"}));
         assert_eq!(mock.requests().len(), 3);
+    }
+
+    /// Reads a `text/event-stream` body back into a message the way a streaming client does.
+    fn reassemble(text: &str) -> Value {
+        let mut message = Value::Null;
+        let mut partial: BTreeMap<usize, String> = BTreeMap::new();
+        for frame in text.split("\n\n").filter(|f| !f.is_empty()) {
+            let mut lines = frame.lines();
+            let event = lines.next().unwrap().strip_prefix("event: ").unwrap();
+            let data: Value =
+                serde_json::from_str(lines.next().unwrap().strip_prefix("data: ").unwrap())
+                    .unwrap();
+            assert_eq!(data["type"], event);
+            let index = data["index"].as_u64().unwrap_or(0) as usize;
+            match event {
+                "message_start" => message = data["message"].clone(),
+                "content_block_start" => message["content"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(data["content_block"].clone()),
+                "content_block_delta" => match data["delta"]["type"].as_str().unwrap() {
+                    "text_delta" => {
+                        let block = &mut message["content"][index];
+                        block["text"] = json!(format!(
+                            "{}{}",
+                            block["text"].as_str().unwrap(),
+                            data["delta"]["text"].as_str().unwrap()
+                        ));
+                    }
+                    "input_json_delta" => partial
+                        .entry(index)
+                        .or_default()
+                        .push_str(data["delta"]["partial_json"].as_str().unwrap()),
+                    other => panic!("unexpected delta {other}"),
+                },
+                "content_block_stop" => {
+                    if let Some(json) = partial.remove(&index) {
+                        message["content"][index]["input"] = serde_json::from_str(&json).unwrap();
+                    }
+                }
+                "message_delta" => {
+                    message["stop_reason"] = data["delta"]["stop_reason"].clone();
+                    message["usage"]["output_tokens"] = data["usage"]["output_tokens"].clone();
+                }
+                "message_stop" => {}
+                other => panic!("unexpected event {other}"),
+            }
+        }
+        message
+    }
+
+    #[tokio::test]
+    async fn streams_a_message_as_server_sent_events() {
+        let mock = MockLlm::start().await.unwrap();
+        let message = anthropic_message(
+            "msg_stream_1",
+            "claude-x",
+            json!([
+                {"type": "text", "text": "Let me look."},
+                {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls -la"}},
+            ]),
+            "tool_use",
+            Usage {
+                input_tokens: 12,
+                output_tokens: 7,
+                ..Usage::default()
+            },
+        );
+        mock.set_default(move |req| {
+            assert!(req.wants_stream());
+            anthropic_stream(&message)
+        });
+        let resp = reqwest::Client::new()
+            .post(format!("{}/v1/messages?beta=true", mock.base_url()))
+            .json(&json!({"model": "claude-x", "stream": true, "messages": []}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()[CONTENT_TYPE], "text/event-stream");
+        let text = resp.text().await.unwrap();
+        assert!(text.starts_with("event: message_start\ndata: {"), "{text}");
+        let expected = anthropic_message(
+            "msg_stream_1",
+            "claude-x",
+            json!([
+                {"type": "text", "text": "Let me look."},
+                {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls -la"}},
+            ]),
+            "tool_use",
+            Usage {
+                input_tokens: 12,
+                output_tokens: 7,
+                ..Usage::default()
+            },
+        );
+        assert_eq!(reassemble(&text), expected);
+        assert!(mock.requests()[0].is_anthropic());
     }
 
     #[tokio::test]

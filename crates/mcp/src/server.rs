@@ -88,6 +88,14 @@ pub struct SearchParams {
     #[serde(default)]
     #[schemars(range(min = 1, max = 50))]
     pub limit: Option<u32>,
+    /// Hits to skip: the next page of the same ranking (default 0).
+    #[serde(default)]
+    pub offset: Option<u32>,
+    /// Relevance from 0 to 1 under which hits are left out (default: the worker's floor, 0.3 in hybrid
+    /// and vector modes). Raise it for only strong matches; 0 lists everything that matched at all.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub min_score: Option<f32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -201,6 +209,8 @@ strings; vector suits paraphrases; hybrid (default) both."
             kind: p.kind.map(|k| k.as_str().to_owned()),
             since: non_empty(p.since).map(|s| instant_for_worker(&s)),
             limit,
+            offset: p.offset,
+            min_score: p.min_score,
         };
         match self.worker.search(&request).await {
             Ok(body) => Ok(CallToolResult::success(vec![ContentBlock::text(

@@ -42,6 +42,10 @@ pub struct SearchQuery {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
     pub limit: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_score: Option<f32>,
 }
 
 /// Query of `GET /api/timeline`.

@@ -122,6 +122,25 @@ pub fn tokenize(text: &str) -> Vec<Token> {
     tokens
 }
 
+/// Function words a query carries but that say nothing about which memory is meant. Tantivy's English
+/// list (Lucene's 33 words) leaves out the question words people type ("how did we …", "what was …"),
+/// and a question word no memory contains would otherwise count as an informative word nothing matched.
+/// Only queries are filtered: memories are indexed whole, so phrases still line up.
+const STOPWORDS: &[&str] = &[
+    "a", "about", "after", "again", "all", "also", "an", "and", "any", "are", "as", "at", "be",
+    "been", "before", "being", "but", "by", "can", "could", "did", "do", "does", "doing", "done",
+    "for", "from", "had", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "me",
+    "my", "of", "on", "or", "our", "ours", "should", "so", "some", "such", "than", "that", "the",
+    "their", "them", "then", "there", "these", "they", "this", "those", "to", "us", "was", "we",
+    "were", "what", "when", "where", "which", "while", "who", "why", "will", "with", "would",
+    "you", "your",
+];
+
+/// Whether a lowercase query token is a function word (see [`STOPWORDS`]).
+pub fn is_stopword(token: &str) -> bool {
+    STOPWORDS.binary_search(&token).is_ok()
+}
+
 impl Tokenizer for CodeTokenizer {
     type TokenStream<'a> = VecTokenStream;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
@@ -182,5 +201,11 @@ mod tests {
     #[test]
     fn unicode_is_safe() {
         assert_eq!(texts("naïve café_ü"), ["naïve", "café_ü", "café", "ü"]);
+    }
+
+    #[test]
+    fn stopwords_are_sorted_for_binary_search() {
+        assert!(STOPWORDS.windows(2).all(|w| w[0] < w[1]));
+        assert!(is_stopword("how") && is_stopword("the") && !is_stopword("backoff"));
     }
 }

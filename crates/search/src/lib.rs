@@ -13,8 +13,8 @@ pub mod text_index;
 pub mod vector_index;
 
 pub use embedder_choice::embedder_from_settings;
-pub use fusion::{fuse, Fusion, Hit};
-pub use search_index::{IndexStatus, SearchIndex, SearchOutcome};
+pub use fusion::{calibration, fuse, Fusion, Hit};
+pub use search_index::{IndexStatus, SearchIndex, SearchOutcome, SearchRequest, CANDIDATE_POOL};
 
 use claude_mem_core::store::ObservationRow;
 use serde::{Deserialize, Serialize};

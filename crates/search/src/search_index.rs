@@ -1,12 +1,13 @@
 //! The two indexes together: opening (or deciding to rebuild), incremental indexing from SQLite,
 //! hybrid queries, and the status `/api/health` reports.
 
+use crate::fusion::{calibration, lexical_lean, rank, Candidate, QueryScale, Sides};
 use crate::text_index::TextIndex;
 use crate::vector_index::{VectorIndex, VectorMeta};
-use crate::{fuse, Doc, Filters, Fusion, Hit, Mode, SearchError};
+use crate::{Doc, Filters, Fusion, Hit, Mode, SearchError};
 use claude_mem_embed::Embedder;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
@@ -14,9 +15,50 @@ use std::time::Instant;
 /// Bumped whenever what is indexed or how changes: a different stamp means rebuild.
 pub const SCHEMA_VERSION: u32 = 2;
 
-/// (id, cosine) best first, then milliseconds spent embedding the query and searching the graph.
-type VectorCandidates = (Vec<(i64, f32)>, f64, f64);
 const STAMP: &str = "index.json";
+/// The text side of a query: BM25 hits best first, the query's reference score, milliseconds.
+type TextSide = (Vec<(i64, f32)>, f32, f64);
+/// The vector side: the query's vector, (id, cosine) best first, milliseconds embedding and searching.
+type VectorSide = (Vec<f32>, Vec<(i64, f32)>, f64, f64);
+/// Candidates each side contributes to a query: enough that a relevant memory one side ranks poorly can
+/// still be lifted by the other, few enough that filling in the missing side stays under a millisecond.
+pub const CANDIDATE_POOL: usize = 100;
+
+/// One search: what to look for, how, and which page of the ranking to return.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchRequest<'a> {
+    pub query: &'a str,
+    pub mode: Mode,
+    pub filters: &'a Filters,
+    pub limit: usize,
+    pub offset: usize,
+    /// Calibrated relevance (0..1) under which hits are dropped; `None`: the mode's default floor.
+    pub min_score: Option<f32>,
+}
+
+impl<'a> SearchRequest<'a> {
+    /// Per-prompt recall: a hybrid search in the prompt's project whose floor is
+    /// [`calibration::RECALL_MIN_SCORE`], higher than search's, because what recall finds is injected
+    /// unasked into every prompt: a miss costs little, noise costs tokens and attention each time.
+    pub fn recall(prompt: &'a str, filters: &'a Filters, limit: usize) -> Self {
+        Self {
+            min_score: Some(calibration::RECALL_MIN_SCORE),
+            ..Self::new(prompt, Mode::Hybrid, filters, limit)
+        }
+    }
+
+    /// The first `limit` hits with the default floor.
+    pub fn new(query: &'a str, mode: Mode, filters: &'a Filters, limit: usize) -> Self {
+        Self {
+            query,
+            mode,
+            filters,
+            limit,
+            offset: 0,
+            min_score: None,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct Stamp {
@@ -50,6 +92,16 @@ pub struct SearchIndex {
     fusion: Fusion,
     status: Mutex<IndexStatus>,
     unsaved: Mutex<(usize, Instant)>,
+}
+
+/// A query's candidates, filled in on both sides, with their calibration scale and what finding them
+/// cost.
+#[derive(Debug, Clone)]
+pub struct Pooled {
+    pub candidates: Vec<Candidate>,
+    pub scale: QueryScale,
+    pub embed_ms: f64,
+    pub search_ms: f64,
 }
 
 /// Search results plus what the query's own embedding cost (reported apart from index time).
@@ -351,17 +403,8 @@ impl SearchIndex {
         Ok(if n == 0 { 1.0 } else { sum / n as f64 })
     }
 
-    /// Nearest stored vectors to the embedded query, with the milliseconds spent embedding and searching.
-    fn vector_candidates(
-        &self,
-        query: &str,
-        mode: Mode,
-        filters: &Filters,
-        candidates: usize,
-    ) -> Result<VectorCandidates, SearchError> {
-        if mode == Mode::Text || query.trim().is_empty() {
-            return Ok((Vec::new(), 0.0, 0.0));
-        }
+    /// Embeds the query: the vector and the milliseconds it took.
+    fn embed_query(&self, query: &str) -> Result<(Vec<f32>, f64), SearchError> {
         let t = Instant::now();
         let q = self
             .embedder
@@ -369,70 +412,167 @@ impl SearchIndex {
             .map_err(|e| SearchError::Embed(e.to_string()))?
             .pop()
             .unwrap_or_default();
-        let embed_ms = t.elapsed().as_secs_f64() * 1000.0;
-        let guard = self
-            .vectors
-            .read()
-            .map_err(|_| SearchError::Vector("lock poisoned".into()))?;
-        let t = Instant::now();
-        let hits = guard.search(&q, filters, candidates);
-        Ok((hits, embed_ms, t.elapsed().as_secs_f64() * 1000.0))
+        Ok((q, t.elapsed().as_secs_f64() * 1000.0))
     }
 
-    /// `mode` picks the candidate sources; hybrid fuses both. Blocking (the query is embedded).
-    pub fn search(
+    fn read_vectors(&self) -> Result<std::sync::RwLockReadGuard<'_, VectorIndex>, SearchError> {
+        self.vectors
+            .read()
+            .map_err(|_| SearchError::Vector("lock poisoned".into()))
+    }
+
+    /// Both sides' candidates for `query` (up to `pool` each), every one filled in on both sides in
+    /// hybrid mode, with what calibrating them needs. `search` ranks these; the evaluation exports them.
+    pub fn candidates(
         &self,
         query: &str,
         mode: Mode,
         filters: &Filters,
-        limit: usize,
-    ) -> Result<SearchOutcome, SearchError> {
-        let candidates = (limit * 3).max(30);
+        pool: usize,
+    ) -> Result<Pooled, SearchError> {
+        let use_text = mode != Mode::Vector;
+        let use_vector = mode != Mode::Text && !query.trim().is_empty();
         // Text and vector candidates are independent: fetched side by side, a hybrid query costs the
         // slower of the two rather than their sum.
         let (text, vector) = rayon::join(
-            || {
+            || -> Result<TextSide, SearchError> {
+                if !use_text {
+                    return Ok((Vec::new(), 0.0, 0.0));
+                }
                 let t = Instant::now();
-                let hits = if mode == Mode::Vector {
-                    Ok(Vec::new())
-                } else {
-                    self.text.search(query, filters, candidates)
-                };
-                (hits, t.elapsed().as_secs_f64() * 1000.0)
+                let hits = self.text.search(query, filters, pool)?;
+                let reference = self.text.reference(query);
+                Ok((hits, reference, t.elapsed().as_secs_f64() * 1000.0))
             },
-            || self.vector_candidates(query, mode, filters, candidates),
+            || -> Result<VectorSide, SearchError> {
+                if !use_vector {
+                    return Ok((Vec::new(), Vec::new(), 0.0, 0.0));
+                }
+                let (q, embed_ms) = self.embed_query(query)?;
+                let t = Instant::now();
+                let hits = self.read_vectors()?.search(&q, filters, pool);
+                Ok((q, hits, embed_ms, t.elapsed().as_secs_f64() * 1000.0))
+            },
         );
-        let (text, text_ms) = (text.0?, text.1);
-        let (vector, embed_ms, vector_ms) = vector?;
-        let fuse_started = Instant::now();
-        let hits = match mode {
-            Mode::Hybrid => fuse(&text, &vector, self.fusion, limit),
-            Mode::Text => fuse(
-                &text,
-                &[],
-                Fusion::Weighted {
-                    text: 1.0,
-                    vector: 0.0,
-                },
-                limit,
-            ),
-            Mode::Vector => fuse(
-                &[],
-                &vector,
-                Fusion::Weighted {
-                    text: 0.0,
-                    vector: 1.0,
-                },
-                limit,
-            ),
+        let (text, reference, text_ms) = text?;
+        let (query_vector, vector, embed_ms, vector_ms) = vector?;
+        let fill_started = Instant::now();
+        let mut candidates: Vec<Candidate> = Vec::with_capacity(text.len() + vector.len());
+        let mut seen: HashMap<i64, usize> = HashMap::new();
+        for (id, s) in &text {
+            seen.insert(*id, candidates.len());
+            candidates.push(Candidate {
+                id: *id,
+                bm25: Some(*s),
+                coverage: 0.0,
+                cosine: None,
+            });
+        }
+        for (id, c) in &vector {
+            match seen.get(id) {
+                Some(at) => candidates[*at].cosine = Some(*c),
+                None => {
+                    seen.insert(*id, candidates.len());
+                    candidates.push(Candidate {
+                        id: *id,
+                        bm25: None,
+                        coverage: 0.0,
+                        cosine: Some(*c),
+                    });
+                }
+            }
+        }
+        let mut background = None;
+        if mode == Mode::Hybrid || mode == Mode::Vector {
+            let guard = self.read_vectors()?;
+            background = guard.background(&query_vector);
+            if mode == Mode::Hybrid {
+                // The other side of one-sided candidates: real cosines for text-only hits...
+                let missing: Vec<i64> = candidates
+                    .iter()
+                    .filter(|c| c.cosine.is_none())
+                    .map(|c| c.id)
+                    .collect();
+                for (id, c) in guard.similarities(&query_vector, &missing) {
+                    if let Some(at) = seen.get(&id) {
+                        candidates[*at].cosine = Some(c);
+                    }
+                }
+            }
+        }
+        if mode == Mode::Hybrid {
+            // ...and real BM25 for vector-only hits (absent: no query word matches).
+            let missing: Vec<i64> = candidates
+                .iter()
+                .filter(|c| c.bm25.is_none())
+                .map(|c| c.id)
+                .collect();
+            for (id, s) in self.text.score_ids(query, filters, &missing)? {
+                if let Some(at) = seen.get(&id) {
+                    candidates[*at].bm25 = Some(s);
+                }
+            }
+        }
+        if use_text {
+            let ids: Vec<i64> = candidates.iter().map(|c| c.id).collect();
+            let shares = self.text.coverage(query, &ids)?;
+            for c in &mut candidates {
+                c.coverage = shares.get(&c.id).copied().unwrap_or(0.0).min(1.0);
+            }
+        }
+        Ok(Pooled {
+            candidates,
+            scale: QueryScale {
+                reference,
+                background,
+                lean: lexical_lean(query),
+                semantic: self.embedder.semantic(),
+            },
+            embed_ms,
+            search_ms: text_ms.max(vector_ms) + fill_started.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+
+    /// Ranks memories for `request.query`. Each side contributes a fixed pool of candidates (never
+    /// derived from `limit`, so a longer page only shows more of the same ranking), every candidate is
+    /// scored on both sides, and hits under the floor (`min_score`, default
+    /// [`calibration::MIN_SCORE`] in hybrid and vector modes, none in text mode) are dropped.
+    /// Blocking (the query is embedded).
+    pub fn search(&self, request: &SearchRequest<'_>) -> Result<SearchOutcome, SearchError> {
+        let SearchRequest {
+            query,
+            mode,
+            filters,
+            limit,
+            offset,
+            min_score,
+        } = *request;
+        let pool = CANDIDATE_POOL.max(offset + limit);
+        let pooled = self.candidates(query, mode, filters, pool)?;
+        let (candidates, scale) = (pooled.candidates, pooled.scale);
+        let rank_started = Instant::now();
+        let sides = match mode {
+            Mode::Hybrid => Sides::Both,
+            Mode::Text => Sides::Text,
+            Mode::Vector => Sides::Vector,
         };
+        let floor = min_score.unwrap_or(match mode {
+            Mode::Text => 0.0,
+            Mode::Hybrid if !scale.semantic => calibration::LEXICAL_EMBEDDER_MIN_SCORE,
+            Mode::Hybrid | Mode::Vector => calibration::MIN_SCORE,
+        });
+        let hits: Vec<Hit> = rank(&candidates, scale, sides, self.fusion)
+            .into_iter()
+            .filter(|h| h.score >= floor && h.score > 0.0)
+            .skip(offset)
+            .take(limit)
+            .collect();
         // What the query costs when its embedding is free (cached, or computed elsewhere): the slower
-        // candidate source plus fusion.
-        let search_ms = text_ms.max(vector_ms) + fuse_started.elapsed().as_secs_f64() * 1000.0;
+        // candidate source, filling in the other sides, and ranking.
         Ok(SearchOutcome {
             hits,
-            embed_ms,
-            search_ms,
+            embed_ms: pooled.embed_ms,
+            search_ms: pooled.search_ms + rank_started.elapsed().as_secs_f64() * 1000.0,
         })
     }
 }

@@ -1,15 +1,19 @@
 //! Full-text index (Tantivy, BM25) over observations. Derived data: it can always be rebuilt from SQLite.
 
-use crate::code_tokenizer::{tokenize, CodeTokenizer};
+use crate::code_tokenizer::{is_stopword, tokenize, CodeTokenizer};
 use crate::{Doc, Filters, SearchError};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
-use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery};
+use tantivy::collector::{DocSetCollector, TopDocs};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery,
+    TermSetQuery,
+};
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, STRING,
 };
-use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term};
 
 const TOKENIZER: &str = "code";
 /// Text fields and how much a match in each counts: a hit in the title or a keyword says more than one
@@ -24,6 +28,42 @@ const WEIGHTS: [(&str, f32); 8] = [
     ("narrative", 1.0),
     ("type_text", 0.5),
 ];
+
+/// A word no memory contains, matched by edit distance instead, counts for this share of a real match:
+/// a typo is probably the word it resembles, but not certainly.
+const FUZZY_SHARE: f32 = 0.5;
+/// Words shorter than this are never matched fuzzily: one edit turns them into too many other words.
+const FUZZY_MIN_CHARS: usize = 4;
+
+/// BM25's inverse document frequency, as Tantivy computes it.
+fn idf(doc_freq: u64, doc_count: u64) -> f32 {
+    let x = (doc_count.saturating_sub(doc_freq) as f32 + 0.5) / (doc_freq as f32 + 0.5);
+    (1.0 + x).ln()
+}
+
+/// One content word of a query, with how informative it is in this index.
+#[derive(Debug, Clone, PartialEq)]
+struct QueryWord {
+    text: String,
+    /// Per text field: documents containing the word.
+    doc_freqs: Vec<u64>,
+}
+
+impl QueryWord {
+    fn unseen(&self) -> bool {
+        self.doc_freqs.iter().all(|df| *df == 0)
+    }
+
+    /// Typos are only guessed for words no memory contains, never for exact identifiers that exist.
+    fn fuzzy_distance(&self) -> Option<u8> {
+        let chars = self.text.chars().count();
+        if !self.unseen() || chars < FUZZY_MIN_CHARS || !self.text.chars().all(char::is_alphabetic)
+        {
+            return None;
+        }
+        Some(if chars >= 8 { 2 } else { 1 })
+    }
+}
 
 pub struct TextIndex {
     reader: IndexReader,
@@ -179,16 +219,83 @@ impl TextIndex {
         self.reader.searcher().num_docs()
     }
 
+    /// The query's content words (stopwords dropped unless nothing else is left; each word once), with
+    /// their document frequencies in this index.
+    fn query_words(&self, searcher: &Searcher, free: &str) -> Vec<QueryWord> {
+        let mut texts: Vec<String> = Vec::new();
+        for token in tokenize(free) {
+            if !texts.contains(&token.text) {
+                texts.push(token.text);
+            }
+        }
+        if texts.iter().any(|t| !is_stopword(t)) {
+            texts.retain(|t| !is_stopword(t));
+        }
+        texts
+            .into_iter()
+            .map(|text| {
+                let doc_freqs = self
+                    .text_fields
+                    .iter()
+                    .map(|(field, _)| {
+                        searcher
+                            .doc_freq(&Term::from_field_text(*field, &text))
+                            .unwrap_or(0)
+                    })
+                    .collect();
+                QueryWord { text, doc_freqs }
+            })
+            .collect()
+    }
+
+    /// What a memory scores when it contains every content word of `query` once, each in the field
+    /// where that word counts most: the scale that turns a BM25 score into the share of the query a
+    /// memory matches (`bm25 / reference`, about 1 for a full match, more when words repeat across
+    /// fields). Words no memory contains count at the highest IDF: a query about something never stored
+    /// then matches only a small share, which is what lets search say "nothing relevant".
+    pub fn reference(&self, query: &str) -> f32 {
+        let searcher = self.reader.searcher();
+        let n = searcher.num_docs();
+        let (phrases, free) = split_phrases(query);
+        let all = format!("{free} {}", phrases.join(" "));
+        self.query_words(&searcher, &all)
+            .iter()
+            .map(|w| {
+                if w.unseen() {
+                    return idf(0, n);
+                }
+                w.doc_freqs
+                    .iter()
+                    .zip(&self.text_fields)
+                    .filter(|(df, _)| **df > 0)
+                    .map(|(df, (_, weight))| weight * idf(*df, n))
+                    .fold(0.0, f32::max)
+            })
+            .sum()
+    }
+
     fn build_query(&self, query: &str, filters: &Filters) -> Option<Box<dyn Query>> {
         let (phrases, free) = split_phrases(query);
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for token in tokenize(&free) {
+        let searcher = self.reader.searcher();
+        let unseen_idf = idf(0, searcher.num_docs());
+        for word in self.query_words(&searcher, &free) {
             for (field, weight) in &self.text_fields {
-                let term = Term::from_field_text(*field, &token.text);
-                let q: Box<dyn Query> =
-                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
-                should.push((Occur::Should, Box::new(BoostQuery::new(q, *weight))));
+                let term = Term::from_field_text(*field, &word.text);
+                let q: Box<dyn Query> = match word.fuzzy_distance() {
+                    // A fuzzy match scores a constant (its boost): a share of what the unseen word
+                    // adds to the reference.
+                    Some(distance) => Box::new(BoostQuery::new(
+                        Box::new(FuzzyTermQuery::new(term, distance, true)),
+                        weight * unseen_idf * FUZZY_SHARE,
+                    )),
+                    None => Box::new(BoostQuery::new(
+                        Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+                        *weight,
+                    )),
+                };
+                should.push((Occur::Should, q));
             }
         }
         for phrase in phrases {
@@ -272,8 +379,12 @@ impl TextIndex {
         let Some(q) = self.build_query(query, filters) else {
             return Ok(Vec::new());
         };
+        self.run(q.as_ref(), limit)
+    }
+
+    fn run(&self, q: &dyn Query, limit: usize) -> Result<Vec<(i64, f32)>, SearchError> {
         let searcher = self.reader.searcher();
-        let top = searcher.search(&q, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        let top = searcher.search(q, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
         // Ids come from the fast-field column, not the stored document: loading stored docs decompresses a
         // block per hit and was most of a 50-candidate query's time.
         let columns = searcher
@@ -291,6 +402,97 @@ impl TextIndex {
             }
         }
         Ok(out)
+    }
+}
+
+impl TextIndex {
+    /// The share of `query`'s content words each of `ids` contains, each word weighted by its IDF (a word
+    /// no memory contains weighs the most; one matched only by edit distance counts [`FUZZY_SHARE`]):
+    /// 1 means the memory contains every informative word asked for. Unlike BM25 it is bounded and does
+    /// not grow when a word repeats across fields, so it can say how much of a question a memory answers.
+    pub fn coverage(&self, query: &str, ids: &[i64]) -> Result<HashMap<i64, f32>, SearchError> {
+        let mut shares: HashMap<i64, f32> = HashMap::new();
+        if ids.is_empty() {
+            return Ok(shares);
+        }
+        let searcher = self.reader.searcher();
+        let n = searcher.num_docs();
+        let (phrases, free) = split_phrases(query);
+        let words = self.query_words(&searcher, &format!("{free} {}", phrases.join(" ")));
+        let weight = |w: &QueryWord| idf(w.doc_freqs.iter().copied().max().unwrap_or(0), n);
+        let total: f32 = words.iter().map(weight).sum();
+        if total <= 0.0 {
+            return Ok(shares);
+        }
+        let columns = searcher
+            .segment_readers()
+            .iter()
+            .map(|segment| segment.fast_fields().i64("id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        for w in &words {
+            let (credit, fuzzy) = match w.fuzzy_distance() {
+                Some(d) => (FUZZY_SHARE, Some(d)),
+                None if w.unseen() => continue,
+                None => (1.0, None),
+            };
+            let fields: Vec<(Occur, Box<dyn Query>)> = self
+                .text_fields
+                .iter()
+                .map(|(field, _)| {
+                    let term = Term::from_field_text(*field, &w.text);
+                    let q: Box<dyn Query> = match fuzzy {
+                        Some(d) => Box::new(FuzzyTermQuery::new(term, d, true)),
+                        None => Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+                    };
+                    (Occur::Should, q)
+                })
+                .collect();
+            let only: Box<dyn Query> = Box::new(TermSetQuery::new(
+                ids.iter().map(|id| Term::from_field_i64(self.id, *id)),
+            ));
+            let q = BooleanQuery::new(vec![
+                (
+                    Occur::Must,
+                    Box::new(BooleanQuery::new(fields)) as Box<dyn Query>,
+                ),
+                (Occur::Must, only),
+            ]);
+            let add = credit * weight(w) / total;
+            for address in searcher.search(&q, &DocSetCollector)? {
+                let id = columns
+                    .get(address.segment_ord as usize)
+                    .and_then(|column| column.first(address.doc_id));
+                if let Some(id) = id {
+                    *shares.entry(id).or_insert(0.0) += add;
+                }
+            }
+        }
+        Ok(shares)
+    }
+
+    /// BM25 scores of exactly these memories for `query` (those that match at all): the text side of a
+    /// candidate that only the vector side found.
+    pub fn score_ids(
+        &self,
+        query: &str,
+        filters: &Filters,
+        ids: &[i64],
+    ) -> Result<Vec<(i64, f32)>, SearchError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(q) = self.build_query(query, filters) else {
+            return Ok(Vec::new());
+        };
+        let only: Box<dyn Query> = Box::new(TermSetQuery::new(
+            ids.iter().map(|id| Term::from_field_i64(self.id, *id)),
+        ));
+        // Boosted to 0 so the restriction adds nothing to the score.
+        let restricted = BooleanQuery::new(vec![
+            (Occur::Must, q),
+            (Occur::Must, Box::new(BoostQuery::new(only, 0.0))),
+        ]);
+        self.run(&restricted, ids.len())
     }
 }
 

@@ -6,7 +6,7 @@
 
 use crate::{Filters, SearchError};
 use hnsw_rs::hnswio::HnswIo;
-use hnsw_rs::prelude::{AnnT, Distance, Hnsw};
+use hnsw_rs::prelude::{AnnT, Distance, Hnsw, PointId};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -61,6 +61,24 @@ pub struct VectorIndex {
     dim: usize,
     meta: HashMap<i64, VectorMeta>,
     tombstones: HashSet<i64>,
+    /// Where each memory's vector sits in the graph, so a candidate found by full text alone can be given
+    /// its real cosine (hybrid scores every candidate on both sides).
+    points: HashMap<i64, PointId>,
+    /// A fixed, evenly spread sample of stored vectors: how similar the query is to memories in general,
+    /// the background a relevant memory must stand out from.
+    sample: Vec<(i64, Vec<f32>)>,
+}
+
+/// Vectors kept for the background estimate: enough for a stable mean and spread, few enough that
+/// scanning them costs microseconds.
+const SAMPLE_SIZE: usize = 256;
+
+/// How similar a query is to stored memories in general: the mean and standard deviation of its cosine
+/// over the background sample.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Background {
+    pub mean: f32,
+    pub std: f32,
 }
 
 fn new_graph(capacity: usize) -> Hnsw<'static, f32, UnitCosine> {
@@ -80,7 +98,69 @@ impl VectorIndex {
             dim,
             meta: HashMap::new(),
             tombstones: HashSet::new(),
+            points: HashMap::new(),
+            sample: Vec::new(),
         }
+    }
+
+    /// Learns where new points landed in the graph (hnsw_rs does not say on insert) and keeps the
+    /// background sample filled. A sample slot is chosen by a hash of the id, so the same memories always
+    /// make the same sample, whatever the order they were indexed in.
+    fn index_points(&mut self) {
+        if self.points.len() == self.hnsw.get_nb_point() {
+            return;
+        }
+        let mut fresh = Vec::new();
+        for p in self.hnsw.get_point_indexation() {
+            let id = p.get_origin_id() as i64;
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.points.entry(id) {
+                slot.insert(p.get_point_id());
+                fresh.push((id, p.get_v().to_vec()));
+            }
+        }
+        fresh.sort_by_key(|(id, _)| *id);
+        for (id, v) in fresh {
+            if self.sample.len() < SAMPLE_SIZE {
+                self.sample.push((id, v));
+            } else {
+                let slot =
+                    (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) % (self.points.len() as u64);
+                if let Some(entry) = self.sample.get_mut(slot as usize) {
+                    *entry = (id, v);
+                }
+            }
+        }
+    }
+
+    /// Exact cosine of `query` with each of `ids` that has a live vector (others are left out).
+    pub fn similarities(&self, query: &[f32], ids: &[i64]) -> Vec<(i64, f32)> {
+        if query.len() != self.dim {
+            return Vec::new();
+        }
+        let indexation = self.hnsw.get_point_indexation();
+        ids.iter()
+            .filter(|id| !self.tombstones.contains(id))
+            .filter_map(|id| {
+                let v = indexation.get_point_data(self.points.get(id)?)?;
+                Some((*id, dot(query, &v)))
+            })
+            .collect()
+    }
+
+    /// The query's cosine with memories in general (the background sample); `None` while the index holds
+    /// too few memories for a spread to mean anything.
+    pub fn background(&self, query: &[f32]) -> Option<Background> {
+        if query.len() != self.dim || self.sample.len() < 8 {
+            return None;
+        }
+        let sims: Vec<f32> = self.sample.iter().map(|(_, v)| dot(query, v)).collect();
+        let n = sims.len() as f32;
+        let mean = sims.iter().sum::<f32>() / n;
+        let var = sims.iter().map(|s| (s - mean) * (s - mean)).sum::<f32>() / n;
+        Some(Background {
+            mean,
+            std: var.sqrt().max(1e-3),
+        })
     }
 
     pub fn dim(&self) -> usize {
@@ -129,7 +209,9 @@ impl VectorIndex {
         } else if let Some((v, id)) = refs.first() {
             self.hnsw.insert((v.as_slice(), *id));
         }
-        Ok(refs.len())
+        let inserted = refs.len();
+        self.index_points();
+        Ok(inserted)
     }
 
     pub fn delete(&mut self, id: i64) {
@@ -244,12 +326,16 @@ impl VectorIndex {
                 sidecar.meta.len()
             )));
         }
-        Ok(Self {
+        let mut index = Self {
             hnsw,
             dim,
             meta: sidecar.meta,
             tombstones: sidecar.tombstones,
-        })
+            points: HashMap::new(),
+            sample: Vec::new(),
+        };
+        index.index_points();
+        Ok(index)
     }
 }
 

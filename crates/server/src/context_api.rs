@@ -10,23 +10,11 @@ use claude_mem_core::context::{
     build_context, render_recall, ContextBlock, ContextRequest, ContextSource,
 };
 use claude_mem_core::{clock, HookEvent, StoreError};
-use claude_mem_search::{Filters, Mode};
+use claude_mem_search::{Filters, SearchRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Fused scores are normalised per query (the best hit is always near 1), so relevance is judged on the
-/// raw cosine instead: below these a prompt's "relevant" memories are noise, and noise costs tokens on
-/// every prompt. A shared term (a BM25 hit) lowers the bar.
-const RECALL_MIN_COSINE: f32 = 0.4;
-const RECALL_MIN_COSINE_WITH_TERMS: f32 = 0.25;
-
-fn relevant_enough(h: &claude_mem_search::Hit) -> bool {
-    let cosine = h.vector_score.unwrap_or(0.0);
-    cosine >= RECALL_MIN_COSINE
-        || (h.text_score.is_some() && cosine >= RECALL_MIN_COSINE_WITH_TERMS)
-}
 
 #[derive(Debug, Deserialize)]
 pub struct ContextQuery {
@@ -174,16 +162,14 @@ pub async fn prompt_recall(state: &AppState, event: &HookEvent) -> String {
     let limit = settings.prompt_recall_limit;
     let worker = Arc::clone(&index);
     let query: String = prompt.chars().take(1000).collect();
-    let hits =
-        tokio::task::spawn_blocking(move || worker.search(&query, Mode::Hybrid, &filters, limit))
-            .await;
+    // Gated by the calibrated relevance alone (SearchRequest::recall): a common word shared with a
+    // memory no longer lowers the bar.
+    let hits = tokio::task::spawn_blocking(move || {
+        worker.search(&SearchRequest::recall(&query, &filters, limit))
+    })
+    .await;
     let ids: Vec<i64> = match hits {
-        Ok(Ok(outcome)) => outcome
-            .hits
-            .iter()
-            .filter(|h| relevant_enough(h))
-            .map(|h| h.id)
-            .collect(),
+        Ok(Ok(outcome)) => outcome.hits.iter().map(|h| h.id).collect(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "prompt recall search failed");
             return String::new();

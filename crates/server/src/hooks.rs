@@ -1,7 +1,9 @@
 //! `POST /hooks/{EventName}`: where Claude Code's hooks land.
 //!
 //! The event is committed to the durable queue before the answer goes back, and the answer never waits
-//! for anything slower than that commit (no LLM, no indexing): Claude Code waits on us.
+//! for anything slower than that commit (no LLM, no indexing): Claude Code waits on us. Tool events
+//! capture leaves out (claude-mem's own MCP tools, `capture.skip_tools`) are answered the same way and
+//! never stored.
 
 use crate::api_error::ApiError;
 use crate::context_api;
@@ -10,6 +12,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::Json;
+use claude_mem_core::capture::SkipReason;
 use claude_mem_core::{HookEvent, IngestOutcome};
 use serde_json::{json, Value};
 
@@ -29,6 +32,11 @@ pub async fn receive_hook(
     let parsed = parse_hook(&event, body)?;
     let event_name = parsed.event_name.clone();
     let session_id = parsed.session_id.clone();
+    if let Some(reason) = state.skip_reason(&parsed) {
+        skipped(&parsed, reason);
+        crate::metrics::record_hook(&event_name, started.elapsed());
+        return Ok(Json(hook_answer(&event_name, "")));
+    }
     if !parsed.privacy.is_clean() {
         tracing::info!(
             event = %event_name,
@@ -60,6 +68,19 @@ pub async fn receive_hook(
     };
     crate::metrics::record_hook(&event_name, started.elapsed());
     Ok(Json(hook_answer(&event_name, &context)))
+}
+
+/// A tool event capture leaves out: nothing is stored (it would never make a memory), the answer is the
+/// usual one, and `/metrics` counts it. Shared with the team worker.
+pub fn skipped(event: &HookEvent, reason: SkipReason) {
+    tracing::debug!(
+        event = %event.event_name,
+        session = %event.session_id,
+        tool = event.tool_name.as_deref().unwrap_or(""),
+        reason = reason.label(),
+        "tool event not captured"
+    );
+    crate::metrics::record_skipped(reason);
 }
 
 /// The request body as a hook event, or the 4xx to answer with (logged, since Claude Code never shows

@@ -1,7 +1,7 @@
 //! `GET /metrics`: the worker's figures in the Prometheus text format.
 //!
 //! Two sources feed one response:
-//! - Event metrics (hook and search latency, observations created, processing time) are recorded where
+//! - Event metrics (hook and search latency, tool events skipped, observations created, processing time) are recorded where
 //!   things happen, through the `metrics` facade, into one process-wide Prometheus recorder. The facade's
 //!   global recorder can be set only once per process, so it is installed once (a `OnceLock`) and every
 //!   worker in the process (several in unit tests) shares its handle.
@@ -15,6 +15,7 @@ use crate::worker::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use claude_mem_core::capture::SkipReason;
 use claude_mem_search::Mode;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::fmt::Write as _;
@@ -26,6 +27,7 @@ pub use claude_mem_core::processor::{OBSERVATIONS_CREATED_TOTAL, OBSERVATIONS_PR
 
 pub const HOOK_LATENCY_MS: &str = "claude_mem_hook_latency_ms";
 pub const SEARCH_LATENCY_MS: &str = "claude_mem_search_latency_ms";
+pub const HOOK_EVENTS_SKIPPED_TOTAL: &str = "claude_mem_hook_events_skipped_total";
 
 /// The Prometheus text format, version 0.0.4: what Prometheus expects from a plain scrape.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -120,8 +122,15 @@ fn describe() {
         OBSERVATIONS_PROCESSING_TIME_MS,
         "Time from loading a session's batch to committing its observations and summary."
     );
+    ::metrics::describe_counter!(
+        HOOK_EVENTS_SKIPPED_TOTAL,
+        "Tool events answered but not stored, by reason (own_tool: claude-mem's own MCP tools; skip_list: capture.skip_tools)."
+    );
     // Present from the first scrape, so rate() has a starting point before the first observation.
     ::metrics::counter!(OBSERVATIONS_CREATED_TOTAL).increment(0);
+    for reason in SkipReason::ALL {
+        ::metrics::counter!(HOOK_EVENTS_SKIPPED_TOTAL, "reason" => reason.label()).increment(0);
+    }
 }
 
 /// The label for a hook event: its name when Claude Code defines it, `other` otherwise.
@@ -144,6 +153,10 @@ pub fn strategy_label(mode: Mode) -> &'static str {
 pub fn record_hook(event_name: &str, elapsed: Duration) {
     ::metrics::histogram!(HOOK_LATENCY_MS, "hook_type" => hook_label(event_name))
         .record(elapsed.as_secs_f64() * 1000.0);
+}
+
+pub fn record_skipped(reason: SkipReason) {
+    ::metrics::counter!(HOOK_EVENTS_SKIPPED_TOTAL, "reason" => reason.label()).increment(1);
 }
 
 pub fn record_search(mode: Mode, elapsed: Duration) {

@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use claude_mem_core::compress::ObservationType;
-use claude_mem_search::{Filters, Mode};
+use claude_mem_search::{Filters, Mode, SearchRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -22,6 +22,10 @@ pub struct SearchQuery {
     /// Epoch milliseconds, or a duration back from now like `7d`, `12h`, `30m`.
     since: Option<String>,
     limit: Option<usize>,
+    /// Hits to skip (paging through one ranking).
+    offset: Option<usize>,
+    /// Calibrated relevance (0..1) under which hits are dropped; default: the mode's floor.
+    min_score: Option<f32>,
 }
 
 pub fn parse_since(s: &str, now_ms: i64) -> Option<i64> {
@@ -107,28 +111,53 @@ pub async fn search(
             "limit must be between 1 and 200",
         ));
     }
+    let offset = q.offset.unwrap_or(0);
+    if offset > 10_000 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "offset must be at most 10000",
+        ));
+    }
+    let min_score = match q.min_score {
+        Some(m) if !(0.0..=1.0).contains(&m) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "min_score must be between 0 and 1",
+            ))
+        }
+        other => other,
+    };
     let filters = Filters {
         project: q.project,
         kind,
         since_ms,
     };
     let worker = Arc::clone(&index);
-    let outcome = tokio::task::spawn_blocking(move || worker.search(&text, mode, &filters, limit))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "search_failed",
-                e.to_string(),
-            )
-        })?
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "search_failed",
-                e.to_string(),
-            )
-        })?;
+    let outcome = tokio::task::spawn_blocking(move || {
+        worker.search(&SearchRequest {
+            query: &text,
+            mode,
+            filters: &filters,
+            limit,
+            offset,
+            min_score,
+        })
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "search_failed",
+            e.to_string(),
+        )
+    })?
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "search_failed",
+            e.to_string(),
+        )
+    })?;
     let ids: Vec<i64> = outcome.hits.iter().map(|h| h.id).collect();
     let rows = state.store.get_observations(&ids).await?;
     let results: Vec<Value> = outcome

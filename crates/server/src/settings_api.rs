@@ -1,7 +1,7 @@
 //! `GET`/`PUT /api/settings`: the viewer's settings page.
 //!
 //! Changes are written to `settings.json` (validated first, atomically) and the live-applicable ones
-//! (recall) take effect at once; the answer lists the changed keys that need a restart. Environment
+//! (recall, the capture skip list) take effect at once; the answer lists the changed keys that need a restart. Environment
 //! overrides still win at the next start, as they always do.
 
 use crate::api_error::ApiError;
@@ -65,6 +65,7 @@ pub async fn put(
     let (updated, restart_required) = apply_changes(&current, &changes).map_err(invalid)?;
     updated.save(&state.data_dir.settings()).map_err(invalid)?;
     state.set_context_settings(updated.context.clone());
+    state.set_capture_settings(updated.capture.clone());
     tracing::info!(keys = ?changes.keys().collect::<Vec<_>>(), restart = ?restart_required, "settings changed");
     Ok(Json(json!({
         "fields": fields(&updated),

@@ -8,8 +8,10 @@ use crate::{auth, cors, rate_limit};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
+use claude_mem_core::capture::SkipReason;
 use claude_mem_core::processor::Processor;
-use claude_mem_core::settings::ContextSettings;
+use claude_mem_core::settings::{CaptureSettings, ContextSettings};
+use claude_mem_core::HookEvent;
 use claude_mem_core::{DataDir, Settings, Store, StoreError};
 use claude_mem_search::{embedder_from_settings, Fusion, SearchIndex};
 use std::future::Future;
@@ -30,6 +32,8 @@ pub struct AppState {
     pub search: Option<Arc<SearchIndex>>,
     /// Recall settings: the viewer changes them without a restart.
     pub context: Arc<std::sync::RwLock<ContextSettings>>,
+    /// What capture leaves out (`capture.skip_tools`): the viewer changes it without a restart.
+    pub capture: Arc<std::sync::RwLock<CaptureSettings>>,
     /// Capture paused (from the tray): hooks are acknowledged and dropped, so Claude Code carries on and
     /// nothing of that stretch is kept.
     pub capture_paused: Arc<std::sync::atomic::AtomicBool>,
@@ -48,6 +52,21 @@ impl AppState {
 
     pub fn set_context_settings(&self, c: ContextSettings) {
         if let Ok(mut guard) = self.context.write() {
+            *guard = c;
+        }
+    }
+
+    /// Why `event` is not to be stored, if it is not (claude-mem's own tools, `capture.skip_tools`).
+    pub fn skip_reason(&self, event: &HookEvent) -> Option<SkipReason> {
+        match self.capture.read() {
+            Ok(capture) => claude_mem_core::capture::skip_reason(&capture, event),
+            // A writer panicked mid-swap: the own-tool rule still holds, the list is the last one set.
+            Err(poisoned) => claude_mem_core::capture::skip_reason(&poisoned.into_inner(), event),
+        }
+    }
+
+    pub fn set_capture_settings(&self, c: CaptureSettings) {
+        if let Ok(mut guard) = self.capture.write() {
             *guard = c;
         }
     }
@@ -202,6 +221,7 @@ impl Worker {
             state: AppState {
                 store,
                 context: Arc::new(std::sync::RwLock::new(settings.context.clone())),
+                capture: Arc::new(std::sync::RwLock::new(settings.capture.clone())),
                 settings_lock: Arc::new(tokio::sync::Mutex::new(())),
                 capture_paused: Arc::new(std::sync::atomic::AtomicBool::new(false)),
                 shutdown,

@@ -279,6 +279,11 @@ async fn receive_hook(
     let started = Instant::now();
     let parsed = claude_mem_server::hooks::parse_hook(&event, body)?;
     let event_name = parsed.event_name.clone();
+    if let Some(reason) = claude_mem_core::capture::skip_reason(&state.settings.capture, &parsed) {
+        claude_mem_server::hooks::skipped(&parsed, reason);
+        claude_mem_server::metrics::record_hook(&event_name, started.elapsed());
+        return Ok(Json(hook_answer(&event_name, "")));
+    }
     let session_id = parsed.session_id.clone();
     let project = parsed.project.clone();
     let team_id = owner.team_id;

@@ -57,6 +57,9 @@ export function parseDraft(field: SettingField, draft: Draft): Parsed {
       if (s === '' || !Number.isFinite(n)) return { ok: false, error: 'must be a number' };
       return { ok: true, value: n };
     }
+    case 'list':
+      // Comma-separated in the form, a list of strings on the wire; blanks and empty items are dropped.
+      return { ok: true, value: String(raw).split(',').map((s) => s.trim()).filter((s) => s !== '') };
     case 'enum': {
       const opts = field.options ?? [];
       const hit = opts.find((o) => String(o) === String(raw));
@@ -71,6 +74,7 @@ export function parseDraft(field: SettingField, draft: Draft): Parsed {
 export function initialRaw(field: SettingField): string | boolean {
   if (field.type === 'boolean') return field.value === true;
   if (field.value === null || field.value === undefined) return '';
+  if (field.type === 'list' && Array.isArray(field.value)) return field.value.join(', ');
   if (typeof field.value === 'object') return JSON.stringify(field.value);
   return String(field.value);
 }

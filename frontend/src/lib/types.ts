@@ -168,7 +168,7 @@ export interface SearchResponse {
   index: IndexStatus | null;
 }
 
-export type FieldType = 'number' | 'integer' | 'boolean' | 'string' | 'enum' | 'secret';
+export type FieldType = 'number' | 'integer' | 'boolean' | 'string' | 'enum' | 'secret' | 'list';
 
 export interface SettingField {
   key: string;

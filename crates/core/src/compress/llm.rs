@@ -47,7 +47,9 @@ request when it explains the why.
 - `facts`: short, self-contained, verifiable statements (file paths, function names, commands, error \
 messages, versions, numbers). Each fact must make sense on its own.
 - `concepts`: 1–5 lowercase tags for the topics involved (e.g. authentication, caching, testing, \
-error-handling, database-migration, performance, build, dependencies).
+error-handling, database-migration, performance, build, dependencies). Add the tag gotcha when the \
+observation warns of a trap the next session could fall into (surprising behaviour, a pitfall, a workaround \
+that must stay): recall lists gotchas first.
 - `files_read` / `files_modified`: paths relative to the project root when possible.
 - `keywords`: identifiers and terms someone would search for (function, type, crate, command names).
 - `source_event_ids`: the ids of the events the observation is based on (from the <event id=...> tags).

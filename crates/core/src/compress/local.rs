@@ -99,8 +99,10 @@ pub fn compress_events(
     let mut out: Vec<Candidate> = Vec::new();
     // Reads and edits of one prompt are merged: "explored 6 files" is one memory, not six.
     let mut reads: BTreeMap<i64, Vec<&ToolEvent>> = BTreeMap::new();
-    let mut edits: BTreeMap<(i64, String), Vec<&ToolEvent>> = BTreeMap::new();
-    for t in &tools {
+    // Edits keep their position in the batch: whether one fixed a failure depends on what ran before
+    // and after it.
+    let mut edits: BTreeMap<(i64, String), Vec<(usize, &ToolEvent)>> = BTreeMap::new();
+    for (at, t) in tools.iter().enumerate() {
         match t.tool_name {
             "Read" | "NotebookRead" if !t.failed() => {
                 reads.entry(t.prompt_number).or_default().push(t)
@@ -111,7 +113,10 @@ pub fn compress_events(
                     .or_else(|| t.input_str("notebook_path"))
                     .unwrap_or("")
                     .to_owned();
-                edits.entry((t.prompt_number, path)).or_default().push(t)
+                edits
+                    .entry((t.prompt_number, path))
+                    .or_default()
+                    .push((at, t))
             }
             _ => out.extend(single(ctx, t)),
         }
@@ -120,7 +125,10 @@ pub fn compress_events(
         out.push(reads_candidate(ctx, prompt, &group));
     }
     for ((prompt, path), group) in edits {
-        out.push(edit_candidate(ctx, prompt, &path, &group));
+        let positions: Vec<usize> = group.iter().map(|(at, _)| *at).collect();
+        let fixed = fixed_failure(&tools, prompt, &positions);
+        let group: Vec<&ToolEvent> = group.into_iter().map(|(_, t)| t).collect();
+        out.push(edit_candidate(ctx, prompt, &path, &group, fixed));
     }
     out.sort_by_key(|c| c.obs.source_event_ids.first().copied().unwrap_or(0));
     out.into_iter()
@@ -183,34 +191,50 @@ fn reads_candidate(ctx: &SessionContext, prompt: i64, group: &[&ToolEvent]) -> C
     Candidate { obs, significance }
 }
 
-fn edit_kind(ctx: &SessionContext, prompt: i64, created: bool) -> ObservationType {
-    let request = ctx.prompt(prompt).unwrap_or("").to_ascii_lowercase();
-    let has = |words: &[&str]| words.iter().any(|w| request.contains(w));
-    if has(&[
-        "fix",
-        "bug",
-        "broken",
-        "crash",
-        "error",
-        "fail",
-        "regression",
-    ]) {
+/// The concept that marks an edit the batch shows fixing a failure. The context builder trusts a local
+/// `bugfix` only with it: before it existed, the local rules typed edits by the words of the prompt.
+pub const FIXED_FAILURE: &str = "fixed-failure";
+
+/// The type of an edit, from what happened rather than from the words of the prompt: a prompt that says
+/// "fix" is followed by refactors, renames and test edits just as often, so its words made every edit of
+/// the turn a `bugfix`. An edit is a `bugfix` only when the batch shows it fixed something (see
+/// [`fixed_failure`]); a new file is a `feature`; anything else is a `change`, since structure-only
+/// refactors cannot be told apart from behaviour changes by the events alone.
+fn edit_kind(created: bool, fixed: Option<&ToolEvent>) -> ObservationType {
+    if fixed.is_some() {
         ObservationType::Bugfix
-    } else if has(&[
-        "refactor",
-        "rename",
-        "extract",
-        "clean up",
-        "cleanup",
-        "simplify",
-        "restructure",
-    ]) {
-        ObservationType::Refactor
-    } else if created || has(&["add ", "implement", "feature", "support", "create", "new "]) {
+    } else if created {
         ObservationType::Feature
     } else {
         ObservationType::Change
     }
+}
+
+/// The command whose failure an edit fixed: in the same prompt turn it failed before one of the edits and
+/// succeeded after it (the same program and subcommand, so `cargo test -p a` then `cargo test -p a x`
+/// count). Only what this batch holds is seen; a rerun that lands in a later batch leaves a `change`.
+fn fixed_failure<'a>(
+    tools: &'a [ToolEvent<'a>],
+    prompt: i64,
+    edit_positions: &[usize],
+) -> Option<&'a ToolEvent<'a>> {
+    let key = |t: &ToolEvent| -> Option<(String, String)> {
+        if t.tool_name != "Bash" || t.prompt_number != prompt {
+            return None;
+        }
+        let (prog, sub) = program(one_line(t.input_str("command").unwrap_or("")));
+        (!prog.is_empty() && !is_trivial(&prog, &sub)).then_some((prog, sub))
+    };
+    edit_positions.iter().find_map(|&edit| {
+        tools[..edit].iter().rev().find(|f| {
+            f.failed()
+                && key(f).is_some_and(|k| {
+                    tools[edit + 1..]
+                        .iter()
+                        .any(|s| !s.failed() && key(s).as_ref() == Some(&k))
+                })
+        })
+    })
 }
 
 fn edit_candidate(
@@ -218,12 +242,13 @@ fn edit_candidate(
     prompt: i64,
     path: &str,
     group: &[&ToolEvent],
+    fixed: Option<&ToolEvent>,
 ) -> Candidate {
     let shown = display_path(ctx, path);
     let created = group.iter().any(|t| {
         t.tool_name == "Write" && t.response.get("type").and_then(Value::as_str) == Some("create")
     });
-    let kind = edit_kind(ctx, prompt, created);
+    let kind = edit_kind(created, fixed);
     let verb = if created {
         "Created"
     } else if group.iter().all(|t| t.tool_name == "Write") {
@@ -231,7 +256,15 @@ fn edit_candidate(
     } else {
         "Edited"
     };
-    let mut obs = base(kind, format!("{verb} {shown}"), group);
+    let title = match fixed {
+        // The fix is what the next session wants to find, so the title says it.
+        Some(f) => format!(
+            "{verb} {shown}, fixing `{}`",
+            clip(one_line(f.input_str("command").unwrap_or("")), 60)
+        ),
+        None => format!("{verb} {shown}"),
+    };
+    let mut obs = base(kind, title, group);
     let mut facts = Vec::new();
     let mut new_text = String::new();
     for t in group {
@@ -294,6 +327,23 @@ fn edit_candidate(
             format!("; symbols: {}", list(&symbols, 8))
         }
     );
+    let mut fix_concept = None;
+    if let Some(f) = fixed {
+        let command = clip(one_line(f.input_str("command").unwrap_or("")), 80);
+        let error = f
+            .error
+            .map(str::to_owned)
+            .unwrap_or_else(|| f.response_text());
+        let cause = clip(first_error(&error).unwrap_or("it failed"), 120);
+        obs.narrative.push_str(&format!(
+            " It fixed `{command}`, which failed before the edit ({cause}) and passed after it."
+        ));
+        facts.insert(
+            0,
+            format!("fixed `{command}`: failed before ({cause}), passed after"),
+        );
+        fix_concept = Some(FIXED_FAILURE.to_string());
+    }
     facts.truncate(8);
     obs.facts = facts;
     obs.files_modified = vec![shown.clone()];
@@ -305,6 +355,7 @@ fn edit_candidate(
     obs.concepts = unique(
         ["code-change".to_string(), kind.as_str().to_string()]
             .into_iter()
+            .chain(fix_concept)
             .chain(language_of(&shown).map(str::to_owned)),
     );
     Candidate {
@@ -347,7 +398,7 @@ fn first_error(text: &str) -> Option<&str> {
 }
 
 /// The program a shell command runs, past `sudo`, `env`, `VAR=x` prefixes, plus its first subcommand.
-fn program(command: &str) -> (String, String) {
+pub(crate) fn program(command: &str) -> (String, String) {
     let mut words = command
         .split_whitespace()
         .skip_while(|w| *w == "sudo" || *w == "env" || (w.contains('=') && !w.starts_with('-')));
@@ -357,6 +408,35 @@ fn program(command: &str) -> (String, String) {
         .unwrap_or_default();
     let sub = words.find(|w| !w.starts_with('-')).unwrap_or("").to_owned();
     (prog, sub)
+}
+
+/// Commands that only look around: their success is no memory, and their failure is no failure fixed.
+fn is_trivial(prog: &str, sub: &str) -> bool {
+    matches!(
+        prog,
+        "ls" | "pwd"
+            | "cd"
+            | "echo"
+            | "cat"
+            | "head"
+            | "tail"
+            | "which"
+            | "whoami"
+            | "date"
+            | "clear"
+            | "true"
+            | "wc"
+            | "tree"
+            | "file"
+            | "stat"
+            | "printf"
+            | "sleep"
+            | "env"
+    ) || (prog == "git"
+        && matches!(
+            sub,
+            "status" | "log" | "diff" | "show" | "branch" | "remote"
+        ))
 }
 
 fn bash(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
@@ -401,51 +481,54 @@ fn bash(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
             | ("go", "get")
             | ("apt-get" | "apt" | "brew", "install")
     ) && first.split_whitespace().count() > 2;
-    let is_trivial = matches!(
-        prog.as_str(),
-        "ls" | "pwd"
-            | "cd"
-            | "echo"
-            | "cat"
-            | "head"
-            | "tail"
-            | "which"
-            | "whoami"
-            | "date"
-            | "clear"
-            | "true"
-            | "wc"
-            | "tree"
-            | "file"
-            | "stat"
-            | "printf"
-            | "sleep"
-            | "env"
-    ) || (prog == "git"
-        && matches!(
-            sub.as_str(),
-            "status" | "log" | "diff" | "show" | "branch" | "remote"
-        ));
+    let is_trivial = is_trivial(&prog, &sub);
     let failed = t.failed();
 
     let mut concepts = vec!["shell".to_owned()];
     let mut facts = vec![format!("ran `{}`", clip(first, 160))];
     let (kind, title, significance) = if failed {
         let error = t.error.map(str::to_owned).unwrap_or_else(|| output.clone());
-        let line = first_error(&error).unwrap_or("no output");
+        // A refused push says why on its `[rejected]` line; the `error:` line after it only says that it
+        // was refused.
+        let rejected = (prog == "git")
+            .then(|| {
+                error
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| l.contains("[rejected]"))
+            })
+            .flatten();
+        let line = rejected
+            .or_else(|| first_error(&error))
+            .unwrap_or("no output");
         facts.push(format!("failed: {}", clip(line, 200)));
         if let Some(code) = error.lines().next().filter(|l| l.starts_with("Exit code")) {
             facts.push(code.to_owned());
         }
+        // Still a `discovery` (what was learned: this fails, and why), the closest of the types there are,
+        // but marked as a failure of its kind so that search and recall can tell it from a lookup.
         concepts.push("error".into());
+        concepts.push("failure".into());
+        if is_tests {
+            concepts.push("testing".into());
+        } else if is_build {
+            concepts.push("build".into());
+        } else if prog == "git" {
+            concepts.push("version-control".into());
+        }
         let significance = if is_trivial {
             score::LOOKUP
         } else {
             score::FAILURE
         };
+        let verb = if rejected.is_some() {
+            "rejected"
+        } else {
+            "failed"
+        };
         (
             ObservationType::Discovery,
-            format!("`{shown}` failed: {}", clip(line, 80)),
+            format!("`{shown}` {verb}: {}", clip(line, 80)),
             significance,
         )
     } else if is_tests {

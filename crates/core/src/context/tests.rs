@@ -1,6 +1,6 @@
 use super::*;
 use crate::compress::ObservationType;
-use crate::store::NewMemory;
+use crate::store::{NewMemory, MANUAL};
 
 const HOUR: i64 = 3_600_000;
 const NOW: i64 = 1_780_000_000_000;
@@ -68,13 +68,16 @@ fn block_has_summary_then_ranked_index_then_how_to_fetch() {
             &["web/footer.css"],
             24 * 30,
         ),
-        obs(
-            2,
-            "bugfix",
-            "Fixed double charge on retry",
-            &["src/pay.rs"],
-            3,
-        ),
+        ObservationRow {
+            compressor: "anthropic".into(),
+            ..obs(
+                2,
+                "bugfix",
+                "Fixed double charge on retry",
+                &["src/pay.rs"],
+                3,
+            )
+        },
         obs(3, "change", "Renamed a variable", &["src/pay.rs"], 1),
         obs(
             4,
@@ -92,9 +95,9 @@ fn block_has_summary_then_ranked_index_then_how_to_fetch() {
     assert!(summary_at < index_at);
     assert!(t.contains("- Next steps: Backfill keys for pending orders"));
     assert!(t.contains("get_observations"));
-    // The fix on the hot file outranks the newer rename of it (type weight), the decision on a cooler
-    // file follows, and the month-old footer change comes last.
-    assert_eq!(block.observation_ids, vec![2, 3, 4, 1]);
+    // The decision first, then the fix, then other work by recency: the newer rename before the
+    // month-old footer change.
+    assert_eq!(block.observation_ids, vec![4, 2, 3, 1]);
     assert!(t.contains("- #2 bugfix · Fixed double charge on retry · src/pay.rs · 3h · ~"));
     assert_eq!(block.summary_id, Some(7));
     assert_eq!(block.tokens, estimate_tokens(t));
@@ -140,12 +143,55 @@ fn nothing_to_say_gives_an_empty_block() {
 #[test]
 fn ranking_is_deterministic() {
     let candidates: Vec<_> = (1..=50)
+        .map(|i| obs(i, "change", &format!("Change {i}"), &["a.rs"], 10))
+        .collect();
+    let ids = |entries: Vec<Entry>| entries.iter().map(|e| e.newest().id).collect::<Vec<_>>();
+    let a = ids(rank(&candidates, NOW, 40));
+    let b = ids(rank(&candidates, NOW, 40));
+    assert_eq!(a, b);
+    assert_eq!(
+        a,
+        (1..=50).rev().collect::<Vec<_>>(),
+        "ties break by newest id"
+    );
+    // The same card fifty times is one routine line, about the newest.
+    let same: Vec<_> = (1..=50)
         .map(|i| obs(i, "change", "Same", &["a.rs"], 10))
         .collect();
-    let a: Vec<i64> = rank(&candidates, NOW).iter().map(|o| o.id).collect();
-    let b: Vec<i64> = rank(&candidates, NOW).iter().map(|o| o.id).collect();
-    assert_eq!(a, b);
-    assert_eq!(a[0], 50, "ties break by newest id");
+    let folded = rank(&same, NOW, 40);
+    assert_eq!(folded.len(), 1);
+    assert_eq!(folded[0].tier, Tier::Routine);
+    assert_eq!(folded[0].newest().id, 50);
+    assert_eq!(folded[0].members.len(), 50);
+}
+
+#[test]
+fn a_fresh_summary_was_written_just_now() {
+    let mut s = summary();
+    s.created_at = NOW;
+    let block = render(&request(2000), Some(&s), &[]);
+    assert!(
+        block.text.contains("## Last session (just now)\n"),
+        "{}",
+        block.text
+    );
+    assert!(!block.text.contains("now ago"));
+    const MINUTE: i64 = 60_000;
+    for (age, phrase) in [
+        (0, "just now"),
+        (MINUTE - 1, "just now"),
+        // A clock a little ahead of the summary's writer.
+        (-5 * MINUTE, "just now"),
+        (MINUTE, "1m ago"),
+        (59 * MINUTE, "59m ago"),
+        (60 * MINUTE, "1h ago"),
+        (24 * HOUR - 1, "23h ago"),
+        (24 * HOUR, "1d ago"),
+        (14 * 24 * HOUR - 1, "13d ago"),
+        (14 * 24 * HOUR, "2w ago"),
+    ] {
+        assert_eq!(format_ago(NOW, NOW - age), phrase, "{age} ms");
+    }
 }
 
 #[test]
@@ -222,5 +268,337 @@ async fn built_from_the_store_and_resume_only_adds_what_is_new() {
     let resumed = build_context(&store, &req).await.unwrap();
     assert_eq!(resumed.observation_ids, vec![saved.id]);
     assert!(resumed.text.contains("since this session was last active"));
+    store.close().await;
+}
+
+/// A local-rules edit card, as the local compressor writes them.
+fn edit_card(id: i64, file: &str, kind: &str, age_hours: i64, session: &str) -> ObservationRow {
+    ObservationRow {
+        session_id: session.into(),
+        subtitle: format!("1 change(s) to {file}"),
+        narrative: format!("Edited {file} while working on \"fix the lints\" (1 change(s))."),
+        facts: vec![format!("{file}: `let x = 1;` → `let _x = 1;`")],
+        concepts: vec!["code-change".into(), kind.into(), "rust".into()],
+        ..obs(id, kind, &format!("Edited {file}"), &[file], age_hours)
+    }
+}
+
+/// A local-rules shell card: a check that passed (`Ok(result)`) or failed (`Err(error line)`).
+fn run_card(
+    id: i64,
+    command: &str,
+    outcome: Result<&str, &str>,
+    age_hours: i64,
+    session: &str,
+) -> ObservationRow {
+    let mut facts = vec![format!("ran `{command}`")];
+    let mut concepts = vec!["shell".to_string()];
+    let title = match outcome {
+        Ok(result) => {
+            facts.push(result.into());
+            concepts.push("testing".into());
+            format!("Tests: {result} ({command})")
+        }
+        Err(line) => {
+            facts.push(format!("failed: {line}"));
+            facts.push("Exit code 101".into());
+            concepts.extend(["error".into(), "failure".into(), "testing".into()]);
+            format!("`{command}` failed: {line}")
+        }
+    };
+    ObservationRow {
+        session_id: session.into(),
+        narrative: format!("Ran `{command}`."),
+        facts,
+        concepts,
+        ..obs(id, "discovery", &title, &[], age_hours)
+    }
+}
+
+fn check_card(id: i64, command: &str, age_hours: i64, session: &str) -> ObservationRow {
+    ObservationRow {
+        session_id: session.into(),
+        narrative: format!("Ran `{command}`. Output: Finished `dev` profile"),
+        facts: vec![format!("ran `{command}`")],
+        concepts: vec!["shell".into(), "build".into()],
+        ..obs(
+            id,
+            "discovery",
+            &format!("Built/checked: {command}"),
+            &[],
+            age_hours,
+        )
+    }
+}
+
+/// What a real project's store looks like after a few days of lint and test loops: dozens of routine
+/// cards, with what matters (a saved decision, a gotcha, a real fix, a feature) scattered among them and
+/// older than most of the routine.
+fn busy_project() -> Vec<ObservationRow> {
+    let mut rows = Vec::new();
+    let mut id = 0;
+    let mut next = || {
+        id += 1;
+        id
+    };
+    // The decision was saved by hand ten days ago; the gotcha was found five days ago.
+    rows.push(ObservationRow {
+        session_id: "notes:shop".into(),
+        compressor: MANUAL.into(),
+        narrative: "Every payment call carries the order's idempotency key; never retry without it."
+            .into(),
+        facts: vec![],
+        ..obs(
+            next(),
+            "decision",
+            "Payments are retried only with the idempotency key",
+            &[],
+            24 * 10,
+        )
+    });
+    rows.push(ObservationRow {
+        compressor: "anthropic".into(),
+        concepts: vec!["sqlite".into(), "gotcha".into()],
+        ..obs(
+            next(),
+            "discovery",
+            "SQLite WAL needs the -shm file beside the db: copying the .db alone loses commits",
+            &["src/store/backup.rs"],
+            24 * 5,
+        )
+    });
+    // A fix the local rules saw happen: `cargo test` failed, the edit, then it passed.
+    rows.push(ObservationRow {
+        facts: vec![
+            "fixed `cargo test -p pay`: failed before (test retry::twice ... FAILED), passed after"
+                .into(),
+        ],
+        concepts: vec![
+            "code-change".into(),
+            "bugfix".into(),
+            crate::compress::local::FIXED_FAILURE.into(),
+        ],
+        title: "Edited src/pay/retry.rs, fixing `cargo test -p pay`".into(),
+        ..edit_card(next(), "src/pay/retry.rs", "bugfix", 30, "s3")
+    });
+    rows.push(ObservationRow {
+        compressor: "anthropic".into(),
+        ..obs(
+            next(),
+            "feature",
+            "Added CSV export of orders",
+            &["src/export.rs"],
+            26,
+        )
+    });
+    // Then two days of lint/test/format loops, newest last. The prompt said "fix the lints", so the old
+    // rules typed half of these edits as bugfixes.
+    for round in 0..12 {
+        let age = 24 - 2 * round;
+        let session = if round < 6 { "s4" } else { "s5" };
+        let kind = if round % 2 == 0 { "bugfix" } else { "change" };
+        rows.push(edit_card(next(), "src/lib.rs", kind, age, session));
+        if round < 7 {
+            let outcome = if round < 2 {
+                Err("test pay::rounding ... FAILED")
+            } else {
+                Ok("test result: ok. 48 passed; 0 failed")
+            };
+            let command = format!(
+                "cargo test -p shop-core {}",
+                ["", "pay::", "--lib"][round as usize % 3]
+            );
+            rows.push(run_card(next(), command.trim_end(), outcome, age, session));
+        }
+        if round < 5 {
+            rows.push(check_card(
+                next(),
+                "cargo clippy --all-targets -- -D warnings",
+                age,
+                session,
+            ));
+        }
+        if round < 4 {
+            rows.push(check_card(next(), "cargo fmt --all", age, session));
+            rows.push(edit_card(
+                next(),
+                "src/web/routes.rs",
+                "change",
+                age,
+                session,
+            ));
+        }
+    }
+    rows
+}
+
+fn observation_lines(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| l.starts_with("- #")).collect()
+}
+
+#[test]
+fn what_was_kept_comes_first_and_routine_is_folded() {
+    let rows = busy_project();
+    let block = render(&request(2000), Some(&summary()), &rows);
+    println!("{}", block.text);
+    let lines = observation_lines(&block.text);
+    // The summary leads, then the gotcha and the saved decision (the newer first), then the real fix.
+    assert!(block.text.find("## Last session") < block.text.find("## Observations"));
+    assert!(
+        lines[0].contains("discovery · SQLite WAL needs the -shm file"),
+        "{}",
+        block.text
+    );
+    assert!(
+        lines[1].contains("decision · Payments are retried only with the idempotency key"),
+        "{}",
+        block.text
+    );
+    assert!(
+        lines[2].contains("bugfix · Edited src/pay/retry.rs, fixing `cargo test -p pay` · 1d"),
+        "{}",
+        block.text
+    );
+    assert!(
+        lines[3].contains("feature · Added CSV export"),
+        "{}",
+        block.text
+    );
+    // Twelve edits of one file are one line, and so are seven test runs, five clippy and four fmt runs.
+    let about = |needle: &str| lines.iter().filter(|l| l.contains(needle)).count();
+    assert_eq!(about("src/lib.rs"), 1, "{}", block.text);
+    let lib = lines.iter().find(|l| l.contains("src/lib.rs")).unwrap();
+    assert!(lib.contains("Edited src/lib.rs 12× in 2 sessions"), "{lib}");
+    assert_eq!(about("Ran `cargo test"), 1, "{}", block.text);
+    let tests = lines
+        .iter()
+        .find(|l| l.contains("Ran `cargo test"))
+        .unwrap();
+    assert!(
+        tests.contains(
+            "Ran `cargo test` 7× in 2 sessions (2 failed), last: test result: ok. 48 passed"
+        ),
+        "{tests}"
+    );
+    assert_eq!(about("cargo clippy"), 1, "{}", block.text);
+    assert!(
+        about("Ran `cargo clippy --all-targets -- -D warnings` 5×") == 1,
+        "{}",
+        block.text
+    );
+    assert_eq!(about("cargo fmt"), 1, "{}", block.text);
+    assert_eq!(about("src/web/routes.rs"), 1, "{}", block.text);
+    assert_eq!(lines.len(), 9, "{}", block.text);
+    assert_eq!(block.observation_ids.len(), lines.len());
+    // The old prompt-word bugfixes are not mistaken for fixes: no folded line is ranked above real work.
+    assert!(!lines[..4].iter().any(|l| l.contains("src/lib.rs")));
+    assert!(block.tokens <= 2000);
+}
+
+#[test]
+fn tight_budgets_keep_what_matters_and_stay_within_budget() {
+    let rows = busy_project();
+    for budget in [150, 200, 300, 400, 600, 800, 1200, 2000, 4000] {
+        for summary in [None, Some(summary())] {
+            let block = render(&request(budget), summary.as_ref(), &rows);
+            assert!(block.tokens <= budget, "{} > {budget}", block.tokens);
+            assert_eq!(block.tokens, estimate_tokens(&block.text));
+            let lines = observation_lines(&block.text);
+            // Whatever fits is a prefix of the ranking: the kept memories go first.
+            assert!(
+                lines
+                    .iter()
+                    .take(2)
+                    .all(|l| l.contains("idempotency key") || l.contains("SQLite WAL")),
+                "{budget}: {}",
+                block.text
+            );
+            if budget >= 400 {
+                assert!(lines.len() >= 2, "{budget}: {}", block.text);
+            }
+        }
+    }
+}
+
+#[test]
+fn kept_memories_take_at_most_half_the_lines() {
+    let mut rows: Vec<_> = (1..=30)
+        .map(|i| ObservationRow {
+            compressor: MANUAL.into(),
+            session_id: "notes:shop".into(),
+            ..obs(i, "discovery", &format!("Saved note {i}"), &[], 24 * 20 + i)
+        })
+        .collect();
+    rows.extend((31..=40).map(|i| ObservationRow {
+        compressor: "anthropic".into(),
+        ..obs(i, "feature", &format!("Feature {i}"), &[], 41 - i)
+    }));
+    let mut req = request(4000);
+    req.max_observations = 10;
+    let block = render(&req, None, &rows);
+    // Five notes (the newest), then this week's features ahead of the older notes.
+    assert_eq!(
+        block.observation_ids,
+        vec![1, 2, 3, 4, 5, 40, 39, 38, 37, 36]
+    );
+}
+
+#[tokio::test]
+async fn a_saved_memory_older_than_the_recent_window_still_leads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
+    let saved = store
+        .save_memory(NewMemory {
+            project: "shop".into(),
+            title: "Never run migrations from the web process".into(),
+            text: "Migrations run from the deploy job only; the web process assumes them done."
+                .into(),
+            kind: ObservationType::Discovery,
+            concepts: vec!["gotcha".into()],
+            files: vec![],
+        })
+        .await
+        .unwrap();
+    // More routine cards than the recent window holds, all newer than the note.
+    let now = crate::clock::now_ms();
+    store
+        .write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO sdk_sessions (id, project, started_at, last_seen_at)
+                     VALUES ('s1', 'shop', ?1, ?1)",
+                )
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                for i in 0..(CANDIDATES + 20) {
+                    sqlx::query(
+                        "INSERT INTO observations (session_id, project, type, title, facts, files_modified,
+                             compressor, created_at)
+                         VALUES ('s1', 'shop', 'change', 'Edited src/lib.rs', '[]', '[\"src/lib.rs\"]',
+                             'local', ?1)",
+                    )
+                    .bind(now + 1 + i)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+    let mut req = request(2000);
+    req.now_ms = now + 10_000;
+    let block = build_context(&store, &req).await.unwrap();
+    assert_eq!(block.observation_ids[0], saved.id, "{}", block.text);
+    assert_eq!(block.observation_ids.len(), 2, "{}", block.text);
+    assert!(
+        block
+            .text
+            .contains(&format!("Edited src/lib.rs {}×", CANDIDATES)),
+        "{}",
+        block.text
+    );
+    assert_eq!(block.candidates, CANDIDATES as usize + 1);
     store.close().await;
 }

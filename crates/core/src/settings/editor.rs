@@ -18,6 +18,8 @@ pub enum FieldKind {
     Text,
     Enum,
     Secret,
+    /// A list of strings (the viewer edits it as comma-separated text).
+    List,
 }
 
 struct Spec {
@@ -47,6 +49,7 @@ const SPECS: &[Spec] = &[
     spec("log_level", Text, false, "Log filter: info, debug, or per module (claude_mem_server=trace)."),
     spec("log_retention_days", Integer, false, "Daily log files kept in logs/."),
     spec("hook_timeout_ms", Integer, false, "Budget of the `claude-mem hook` command; Claude Code waits at most this long."),
+    spec("capture.skip_tools", List, true, "Tools whose calls are never captured (a trailing * matches a prefix: mcp__github__*). claude-mem's own MCP tools are always skipped."),
     spec("compression.enabled", Boolean, false, "Turn raw tool events into observations. Off: events are kept pending."),
     Spec { key: "compression.provider", kind: Enum, options: &super::PROVIDERS, live: false, description: "Who writes observations: auto (Anthropic when a key is set, else local rules), local, anthropic or openai-compatible." },
     spec("compression.anthropic_model", Text, false, "Claude model for compression; a Haiku-class model keeps cost near a tenth of a cent per observation."),
@@ -144,6 +147,7 @@ pub fn apply_changes(
             (Boolean, Value::Bool(_)) => true,
             (Text | Enum, Value::String(_)) => true,
             (Secret, Value::String(_) | Value::Null) => true,
+            (List, Value::Array(items)) => items.iter().all(Value::is_string),
             _ => false,
         };
         if !ok {
@@ -247,7 +251,28 @@ mod tests {
         assert_eq!(s.compression.daily_budget_usd, 2.5);
         assert_eq!(restart, vec!["compression.daily_budget_usd"]);
 
+        let (s, restart) = apply_changes(
+            &Settings::default(),
+            &changes(json!({"capture.skip_tools": ["Read", "mcp__github__*"]})),
+        )
+        .unwrap();
+        assert_eq!(s.capture.skip_tools, ["Read", "mcp__github__*"]);
+        assert!(restart.is_empty());
+        let field = fields(&s)
+            .into_iter()
+            .find(|f| f.key == "capture.skip_tools")
+            .unwrap();
+        assert_eq!(field.kind, FieldKind::List);
+        assert_eq!(field.value, json!(["Read", "mcp__github__*"]));
+        assert_eq!(field.default, json!(super::super::DEFAULT_SKIP_TOOLS));
+
         for (bad, field) in [
+            (
+                json!({"capture.skip_tools": "TodoWrite"}),
+                "capture.skip_tools",
+            ),
+            (json!({"capture.skip_tools": [1]}), "capture.skip_tools"),
+            (json!({"capture.skip_tools": ["a b"]}), "capture.skip_tools"),
             (json!({"port": "eighty"}), "port"),
             (json!({"port": 1.5}), "port"),
             (json!({"context.budget_tokens": 5}), "context.budget_tokens"),

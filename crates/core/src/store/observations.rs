@@ -133,6 +133,30 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// The project's memories saved by hand (`save_memory`), newest first. Recall lists them ahead of
+    /// recent work however old they are, so they are read apart from the newest observations; they hang
+    /// off the project's notes session, which the session index answers without a scan.
+    pub async fn saved_memories(
+        &self,
+        project: &str,
+        limit: i64,
+    ) -> Result<Vec<ObservationRow>, StoreError> {
+        let sql = format!(
+            "SELECT {OBSERVATION_COLUMNS} FROM observations WHERE session_id = ?1 AND project = ?2
+             ORDER BY id DESC LIMIT ?3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(super::notes_session_id(project))
+            .bind(project)
+            .bind(limit)
+            .fetch_all(self.read_pool())
+            .await?;
+        rows.iter()
+            .map(observation_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
+    }
+
     /// Observations around `anchor_id` in its project, oldest first: `before` older ones, the anchor,
     /// `after` newer ones. None when the anchor does not exist.
     pub async fn timeline_around(

@@ -39,7 +39,7 @@ fn run(events: &[QueuedEvent]) -> Vec<ObservationDraft> {
 }
 
 #[test]
-fn edits_become_one_memory_per_file_typed_by_the_request() {
+fn edits_become_one_memory_per_file() {
     let events = [
         tool(
             1,
@@ -57,7 +57,8 @@ fn edits_become_one_memory_per_file_typed_by_the_request() {
     let out = run(&events);
     assert_eq!(out.len(), 1);
     let o = &out[0];
-    assert_eq!(o.kind, ObservationType::Bugfix);
+    // The prompt says "fix", but nothing shows that these edits fixed anything.
+    assert_eq!(o.kind, ObservationType::Change);
     assert_eq!(o.title, "Edited src/auth/login.rs");
     assert_eq!(o.files_modified, vec!["src/auth/login.rs"]);
     assert_eq!(o.source_event_ids, vec![1, 2]);
@@ -72,6 +73,201 @@ fn edits_become_one_memory_per_file_typed_by_the_request() {
         o.narrative
     );
     assert!(o.concepts.contains(&"rust".to_string()));
+}
+
+fn bash_ok(id: i64, command: &str, stdout: &str) -> QueuedEvent {
+    tool(
+        id,
+        "Bash",
+        json!({"command": command}),
+        json!({"stdout": stdout, "stderr": "", "interrupted": false}),
+    )
+}
+
+fn bash_failed(id: i64, command: &str, error: &str) -> QueuedEvent {
+    ev(
+        id,
+        "PostToolUseFailure",
+        json!({"tool_name": "Bash", "tool_input": {"command": command}, "tool_use_id": format!("t{id}"), "error": error}),
+    )
+}
+
+fn edit(id: i64, file: &str) -> QueuedEvent {
+    tool(
+        id,
+        "Edit",
+        json!({"file_path": format!("/home/dev/work/acme-api/{file}"), "old_string": "a", "new_string": "b"}),
+        json!({}),
+    )
+}
+
+fn kind_of(out: &[ObservationDraft], title: &str) -> ObservationType {
+    out.iter()
+        .find(|o| o.title == title)
+        .unwrap_or_else(|| panic!("no {title:?} in {out:#?}"))
+        .kind
+}
+
+#[test]
+fn the_type_of_an_edit_follows_the_events_not_the_prompt() {
+    let with_prompt = |prompt: &str| {
+        let mut c = ctx();
+        c.prompts = vec![(1, prompt.into())];
+        c
+    };
+    // Words that used to decide the type decide nothing now.
+    for prompt in [
+        "fix the typo in the README",
+        "refactor: rename the login module",
+        "add a retry to the client",
+        "please look at this",
+    ] {
+        let out = compress_events(
+            &with_prompt(prompt),
+            &[edit(1, "src/auth/login.rs")],
+            &HashSet::new(),
+            0.3,
+        );
+        assert_eq!(out[0].kind, ObservationType::Change, "{prompt}");
+        assert!(!out[0].concepts.contains(&FIXED_FAILURE.to_string()));
+    }
+}
+
+#[test]
+fn an_edit_between_a_failing_and_a_passing_run_is_a_bugfix() {
+    let events = [
+        bash_failed(
+            1,
+            "cargo test -p auth",
+            "Exit code 101\ntest login::empty_password ... FAILED\nthread panicked at src/auth/login.rs:12",
+        ),
+        edit(2, "src/auth/login.rs"),
+        edit(3, "src/auth/mod.rs"),
+        bash_ok(
+            4,
+            "cargo test -p auth login::",
+            "test result: ok. 3 passed; 0 failed; 0 ignored",
+        ),
+    ];
+    // Even a prompt with no word about fixing.
+    let mut c = ctx();
+    c.prompts = vec![(1, "the login tests".into())];
+    let out = compress_events(&c, &events, &HashSet::new(), 0.3);
+    let login = out
+        .iter()
+        .find(|o| o.title == "Edited src/auth/login.rs, fixing `cargo test -p auth`")
+        .unwrap_or_else(|| panic!("{out:#?}"));
+    assert_eq!(login.kind, ObservationType::Bugfix);
+    assert!(login.concepts.contains(&FIXED_FAILURE.to_string()));
+    assert!(
+        login.facts[0].starts_with("fixed `cargo test -p auth`: failed before (")
+            && login.facts[0].contains("FAILED"),
+        "{:?}",
+        login.facts
+    );
+    assert!(
+        login.narrative.contains("passed after it"),
+        "{}",
+        login.narrative
+    );
+    // Every edit of the turn between the failure and the pass shares the fix.
+    assert_eq!(
+        kind_of(&out, "Edited src/auth/mod.rs, fixing `cargo test -p auth`"),
+        ObservationType::Bugfix
+    );
+    // The failing run is a failure of the tests, not a plain lookup.
+    let failed = out.iter().find(|o| o.title.contains("failed")).unwrap();
+    assert_eq!(failed.kind, ObservationType::Discovery);
+    for c in ["failure", "testing", "error"] {
+        assert!(
+            failed.concepts.contains(&c.to_string()),
+            "{:?}",
+            failed.concepts
+        );
+    }
+}
+
+#[test]
+fn no_fix_without_a_failure_before_and_a_pass_after_in_the_same_turn() {
+    let still_failing = [
+        bash_failed(1, "cargo test", "Exit code 101\ntest a ... FAILED"),
+        edit(2, "src/a.rs"),
+        bash_failed(3, "cargo test", "Exit code 101\ntest a ... FAILED"),
+    ];
+    assert_eq!(
+        kind_of(&run(&still_failing), "Edited src/a.rs"),
+        ObservationType::Change
+    );
+    // It passed, but it had not failed before the edit.
+    let passed_before = [
+        bash_ok(1, "cargo test", "test result: ok. 1 passed; 0 failed"),
+        edit(2, "src/a.rs"),
+        bash_failed(3, "cargo test", "Exit code 101\ntest a ... FAILED"),
+        bash_ok(4, "cargo build", "Finished"),
+    ];
+    assert_eq!(
+        kind_of(&run(&passed_before), "Edited src/a.rs"),
+        ObservationType::Change
+    );
+    // A different command passing is no evidence.
+    let other_command = [
+        bash_failed(1, "cargo test", "Exit code 101\ntest a ... FAILED"),
+        edit(2, "src/a.rs"),
+        bash_ok(3, "cargo build", "Finished"),
+    ];
+    assert_eq!(
+        kind_of(&run(&other_command), "Edited src/a.rs"),
+        ObservationType::Change
+    );
+    // A trivial command that failed and then worked fixed nothing worth the name.
+    let trivial = [
+        bash_failed(
+            1,
+            "cat notes.txt",
+            "cat: notes.txt: No such file or directory",
+        ),
+        edit(2, "src/a.rs"),
+        bash_ok(3, "cat notes.txt", "hello"),
+    ];
+    assert_eq!(
+        kind_of(&run(&trivial), "Edited src/a.rs"),
+        ObservationType::Change
+    );
+    // The pass belongs to the next prompt turn: not shown to be this edit's doing.
+    let mut later = bash_ok(3, "cargo test", "test result: ok. 1 passed; 0 failed");
+    later.prompt_number = 2;
+    let next_turn = [
+        bash_failed(1, "cargo test", "Exit code 101\ntest a ... FAILED"),
+        edit(2, "src/a.rs"),
+        later,
+    ];
+    assert_eq!(
+        kind_of(&run(&next_turn), "Edited src/a.rs"),
+        ObservationType::Change
+    );
+}
+
+#[test]
+fn a_rejected_push_says_why() {
+    let events = [bash_failed(
+        1,
+        "git push origin main",
+        "Exit code 1\nTo github.com:acme/api.git\n ! [rejected]        main -> main (fetch first)\nerror: failed to push some refs to 'github.com:acme/api.git'",
+    )];
+    let out = run(&events);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        out[0].title,
+        "`git push origin main` rejected: ! [rejected]        main -> main (fetch first)"
+    );
+    assert_eq!(out[0].kind, ObservationType::Discovery);
+    for c in ["failure", "version-control"] {
+        assert!(
+            out[0].concepts.contains(&c.to_string()),
+            "{:?}",
+            out[0].concepts
+        );
+    }
 }
 
 #[test]

@@ -1,0 +1,223 @@
+//! Which hook events capture leaves out, decided before anything is stored.
+//!
+//! A tool event (PreToolUse, PostToolUse, PostToolUseFailure) is skipped when its tool is one of
+//! claude-mem's own MCP tools — a lookup in memory is not new work, and storing it would fill the next
+//! session's context with "Used claude-mem search" — or when the user's `capture.skip_tools` names it.
+//! A skipped event is answered like a stored one: Claude Code never sees the difference.
+
+use crate::hook_event::HookEvent;
+use crate::settings::CaptureSettings;
+
+/// Our key under `mcpServers` (`claude-mem install --mcp`, the plugin's `.mcp.json`). Claude Code names
+/// the tools of a user- or project-scoped server `mcp__<server>__<tool>`.
+pub const MCP_SERVER_NAME: &str = "claude-mem";
+/// The plugin's name (`plugin/.claude-plugin/plugin.json`): a plugin's server `S` of plugin `P` gets tools
+/// named `mcp__plugin_<P>_<S>__<tool>`.
+pub const PLUGIN_NAME: &str = "claude-mem";
+
+/// Why a hook event was not stored; the label is what `/metrics` counts it under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// One of claude-mem's own MCP tools (`search`, `timeline`, `get_observations`, `save_memory`, …).
+    OwnTool,
+    /// Named by `capture.skip_tools`.
+    SkipList,
+}
+
+impl SkipReason {
+    pub const ALL: [SkipReason; 2] = [SkipReason::OwnTool, SkipReason::SkipList];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SkipReason::OwnTool => "own_tool",
+            SkipReason::SkipList => "skip_list",
+        }
+    }
+}
+
+/// Whether `tool_name` is a tool of claude-mem's MCP server, registered either way: by
+/// `claude-mem install --mcp` (`mcp__claude-mem__search`) or by the plugin
+/// (`mcp__plugin_claude-mem_claude-mem__search`).
+pub fn is_claude_mem_tool(tool_name: &str) -> bool {
+    let Some(rest) = tool_name.strip_prefix("mcp__") else {
+        return false;
+    };
+    let server = rest
+        .strip_prefix("plugin_")
+        .and_then(|r| r.strip_prefix(PLUGIN_NAME))
+        .and_then(|r| r.strip_prefix('_'))
+        .unwrap_or(rest);
+    server
+        .strip_prefix(MCP_SERVER_NAME)
+        .and_then(|r| r.strip_prefix("__"))
+        .is_some_and(|tool| !tool.is_empty())
+}
+
+/// Whether an entry of `capture.skip_tools` names `tool_name`: equal, or a prefix when it ends in `*`.
+fn matches(entry: &str, tool_name: &str) -> bool {
+    match entry.strip_suffix('*') {
+        Some(prefix) => tool_name.starts_with(prefix),
+        None => entry == tool_name,
+    }
+}
+
+/// Why a call of `tool_name` is not captured, if it is not.
+pub fn tool_skip_reason(settings: &CaptureSettings, tool_name: &str) -> Option<SkipReason> {
+    if is_claude_mem_tool(tool_name) {
+        Some(SkipReason::OwnTool)
+    } else if settings.skip_tools.iter().any(|e| matches(e, tool_name)) {
+        Some(SkipReason::SkipList)
+    } else {
+        None
+    }
+}
+
+/// Why `event` is not stored, if it is not. Only tool events are ever skipped: a prompt, a stop or a
+/// session's end always counts, whatever tool name it might carry.
+pub fn skip_reason(settings: &CaptureSettings, event: &HookEvent) -> Option<SkipReason> {
+    if !event.is_tool_event() {
+        return None;
+    }
+    tool_skip_reason(settings, event.tool_name.as_deref()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str, body: &str) -> HookEvent {
+        HookEvent::parse(name, body.as_bytes()).unwrap()
+    }
+
+    fn post_tool_use(tool: &str) -> HookEvent {
+        event(
+            "PostToolUse",
+            &format!(
+                r#"{{"session_id":"s","cwd":"/x/app","tool_name":"{tool}","tool_use_id":"t1"}}"#
+            ),
+        )
+    }
+
+    #[test]
+    fn claude_mems_own_tools_are_recognised_by_both_registrations() {
+        for own in [
+            "mcp__claude-mem__search",
+            "mcp__claude-mem__get_observations",
+            "mcp__claude-mem__timeline",
+            "mcp__claude-mem__save_memory",
+            "mcp__claude-mem__a_tool_added_later",
+            "mcp__plugin_claude-mem_claude-mem__search",
+            "mcp__plugin_claude-mem_claude-mem__save_memory",
+        ] {
+            assert!(is_claude_mem_tool(own), "{own}");
+        }
+        for other in [
+            "Bash",
+            "mcp__tiny__echo",
+            "mcp__claude-mem",
+            "mcp__claude-mem__",
+            "mcp__claude-memory__search",
+            "mcp__claude-mem-extra__search",
+            "mcp__plugin_claude-mem_other__search",
+            "mcp__plugin_other_claude-mem__search",
+            "claude-mem__search",
+            "MCP__claude-mem__search",
+        ] {
+            assert!(!is_claude_mem_tool(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn own_tools_are_skipped_whatever_the_list_says() {
+        let empty = CaptureSettings {
+            skip_tools: vec![],
+            ..CaptureSettings::default()
+        };
+        for settings in [CaptureSettings::default(), empty] {
+            for event_name in ["PreToolUse", "PostToolUse", "PostToolUseFailure"] {
+                let e = event(
+                    event_name,
+                    r#"{"session_id":"s","tool_name":"mcp__claude-mem__search","tool_use_id":"t"}"#,
+                );
+                assert_eq!(
+                    skip_reason(&settings, &e),
+                    Some(SkipReason::OwnTool),
+                    "{event_name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_default_list_is_the_originals_and_real_work_is_kept() {
+        let settings = CaptureSettings::default();
+        for tool in [
+            "TodoWrite",
+            "AskUserQuestion",
+            "ListMcpResourcesTool",
+            "SlashCommand",
+            "Skill",
+        ] {
+            assert_eq!(
+                skip_reason(&settings, &post_tool_use(tool)),
+                Some(SkipReason::SkipList),
+                "{tool}"
+            );
+        }
+        for tool in [
+            "Bash",
+            "Edit",
+            "Read",
+            "mcp__tiny__echo",
+            "todowrite",
+            "Skills",
+        ] {
+            assert_eq!(skip_reason(&settings, &post_tool_use(tool)), None, "{tool}");
+        }
+    }
+
+    #[test]
+    fn a_trailing_star_matches_a_prefix_and_an_empty_list_keeps_everything_else() {
+        let settings = CaptureSettings {
+            skip_tools: vec!["mcp__github__*".into(), "WebFetch".into()],
+            ..CaptureSettings::default()
+        };
+        assert_eq!(
+            tool_skip_reason(&settings, "mcp__github__create_issue"),
+            Some(SkipReason::SkipList)
+        );
+        assert_eq!(
+            tool_skip_reason(&settings, "WebFetch"),
+            Some(SkipReason::SkipList)
+        );
+        assert_eq!(tool_skip_reason(&settings, "WebFetcher"), None);
+        assert_eq!(tool_skip_reason(&settings, "mcp__gitlab__x"), None);
+        assert_eq!(tool_skip_reason(&settings, "TodoWrite"), None);
+    }
+
+    #[test]
+    fn only_tool_events_are_skipped() {
+        let settings = CaptureSettings::default();
+        // A prompt or a stop that happens to carry a tool name still counts.
+        for name in ["UserPromptSubmit", "Stop", "PermissionRequest"] {
+            let e = event(
+                name,
+                r#"{"session_id":"s","prompt":"p","tool_name":"mcp__claude-mem__search"}"#,
+            );
+            assert_eq!(skip_reason(&settings, &e), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn names_match_what_the_installer_and_the_plugin_register() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugin");
+        let read = |p: &str| -> serde_json::Value {
+            serde_json::from_str(&std::fs::read_to_string(root.join(p)).unwrap()).unwrap()
+        };
+        let plugin = read(".claude-plugin/plugin.json");
+        assert_eq!(plugin["name"], PLUGIN_NAME);
+        let servers = read(".mcp.json");
+        let names: Vec<&String> = servers["mcpServers"].as_object().unwrap().keys().collect();
+        assert_eq!(names, vec![MCP_SERVER_NAME]);
+    }
+}
