@@ -97,6 +97,31 @@ fn sessions_api_lists_and_details_what_was_captured() {
     assert_eq!(status, 200);
     let sessions = list["sessions"].as_array().unwrap();
     assert!(sessions.len() >= 4, "{list}");
+    // The projects list agrees with the sessions list, and says when each project was last active.
+    let (status, projects) = get_json(&worker, "/api/projects");
+    assert_eq!(status, 200, "{projects}");
+    let acme = projects["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "acme-api")
+        .unwrap_or_else(|| panic!("{projects}"));
+    assert_eq!(
+        acme["sessions"].as_u64(),
+        Some(sessions.len() as u64),
+        "{projects}"
+    );
+    assert!(acme["prompts"].as_i64().unwrap() >= 1, "{projects}");
+    let newest = sessions
+        .iter()
+        .filter_map(|s| s["last_seen_at"].as_i64())
+        .max()
+        .unwrap();
+    assert_eq!(
+        acme["last_activity_at"].as_i64(),
+        Some(newest),
+        "{projects}"
+    );
     let (status, one) = get_json(
         &worker,
         "/api/sessions/dd3c069f-cebc-4332-a2d2-b224021fc02d",

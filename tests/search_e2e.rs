@@ -102,6 +102,26 @@ fn a_new_memory_is_searchable_right_after_it_is_stored() {
     }
     let (_, filtered) = get_json(&worker, "/api/search?q=store&project=elsewhere");
     assert_eq!(filtered["results"].as_array().unwrap().len(), 0);
+    // A time window: the memory is in one that ends in a day, and in none that ended in 2020, on both
+    // sides of a hybrid query.
+    for mode in ["text", "vector", "hybrid"] {
+        let count = |window: &str| {
+            let (status, a) = get_json(
+                &worker,
+                &format!("/api/search?q=open%20pool%20with%20wal&mode={mode}&min_score=0&{window}"),
+            );
+            assert_eq!(status, 200, "{a}");
+            a["results"].as_array().unwrap().len()
+        };
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let tomorrow = now_ms + 86_400_000;
+        assert!(count(&format!("until={tomorrow}")) >= 1, "{mode}");
+        assert_eq!(count("until=2020-01-01"), 0, "{mode}");
+        assert_eq!(count("since=2020-01-01&until=2020-12-31"), 0, "{mode}");
+    }
     let (_, health) = get_json(&worker, "/api/health");
     assert_eq!(health["index"]["documents"], 1);
     assert!(health["index"]["embedder"].is_string());
@@ -121,6 +141,11 @@ fn bad_search_requests_get_reasons() {
         ("/api/search?q=x&min_score=NaN", "invalid_query"),
         ("/api/search?q=x&offset=-1", "invalid_query"),
         ("/api/search?q=x&offset=20000", "invalid_query"),
+        ("/api/search?q=x&until=whenever", "invalid_query"),
+        (
+            "/api/search?q=x&since=2026-11-02&until=2026-11-01",
+            "invalid_query",
+        ),
     ] {
         let (status, answer) = get_json(&worker, path);
         assert_eq!(

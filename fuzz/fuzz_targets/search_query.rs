@@ -77,6 +77,7 @@ fuzz_target!(|data: &[u8]| {
         project: (flags & 1 != 0).then(|| "api".to_owned()),
         kind: (flags & 2 != 0).then(|| "bugfix".to_owned()),
         since_ms: (flags & 4 != 0).then_some(25),
+        until_ms: (flags & 0x80 != 0).then_some(35),
     };
     let limit = usize::from(flags >> 3) % 50 + 1;
     let hits = index()

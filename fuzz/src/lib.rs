@@ -40,6 +40,8 @@ pub struct Filters {
     pub project: Option<String>,
     pub kind: Option<String>,
     pub since_ms: Option<i64>,
+    /// Only memories created at or before this instant (epoch ms).
+    pub until_ms: Option<i64>,
 }
 
 /// The variants of `claude_mem_search::SearchError` the full-text index produces.

@@ -22,6 +22,9 @@ pub struct SearchArgs {
     /// Only memories newer than this: epoch ms or 30m / 12h / 7d / 2w.
     #[arg(long)]
     since: Option<String>,
+    /// Only memories up to this moment, in the same forms as --since.
+    #[arg(long)]
+    until: Option<String>,
     #[arg(long, default_value_t = 10)]
     limit: usize,
     /// Hits to skip: the next page of the same ranking.
@@ -95,6 +98,7 @@ pub fn search(args: SearchArgs) -> anyhow::Result<()> {
         ("project", &args.project),
         ("type", &args.kind),
         ("since", &args.since),
+        ("until", &args.until),
     ] {
         if let Some(v) = value {
             url.push_str(&format!("&{key}={}", encode(v)));

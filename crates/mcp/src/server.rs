@@ -81,6 +81,9 @@ pub struct SearchParams {
     /// (2026-11-01 or 2026-11-01T14:00).
     #[serde(default)]
     pub since: Option<String>,
+    /// Only memories up to this moment, in the same forms as `since` (with both: a window).
+    #[serde(default)]
+    pub until: Option<String>,
     /// hybrid (default), text or vector.
     #[serde(default)]
     pub mode: Option<SearchMode>,
@@ -208,6 +211,7 @@ strings; vector suits paraphrases; hybrid (default) both."
             project: non_empty(p.project),
             kind: p.kind.map(|k| k.as_str().to_owned()),
             since: non_empty(p.since).map(|s| instant_for_worker(&s)),
+            until: non_empty(p.until).map(|s| instant_for_worker(&s)),
             limit,
             offset: p.offset,
             min_score: p.min_score,

@@ -41,6 +41,8 @@ pub struct SearchQuery {
     pub kind: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
     pub limit: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,

@@ -116,6 +116,8 @@ pub struct Filters {
     pub project: Option<String>,
     pub kind: Option<String>,
     pub since_ms: Option<i64>,
+    /// Only memories created at or before this instant (epoch ms).
+    pub until_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

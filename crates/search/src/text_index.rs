@@ -357,12 +357,16 @@ impl TextIndex {
                 )),
             ));
         }
-        if let Some(since) = filters.since_ms {
+        if filters.since_ms.is_some() || filters.until_ms.is_some() {
+            let bound = |ms: Option<i64>| match ms {
+                Some(ms) => std::ops::Bound::Included(Term::from_field_i64(self.created_at, ms)),
+                None => std::ops::Bound::Unbounded,
+            };
             clauses.push((
                 Occur::Must,
                 Box::new(RangeQuery::new(
-                    std::ops::Bound::Included(Term::from_field_i64(self.created_at, since)),
-                    std::ops::Bound::Unbounded,
+                    bound(filters.since_ms),
+                    bound(filters.until_ms),
                 )),
             ));
         }

@@ -236,6 +236,7 @@ impl VectorIndex {
             filters.project.as_ref().is_none_or(|p| &m.project == p)
                 && filters.kind.as_ref().is_none_or(|k| &m.kind == k)
                 && filters.since_ms.is_none_or(|s| m.created_at >= s)
+                && filters.until_ms.is_none_or(|u| m.created_at <= u)
         };
         // ef = 2k measured as the knee at 100K: recall@k against exact search stays ≥ 0.98 for half the
         // distance evaluations of 4k (docs/BENCHMARKS.md).

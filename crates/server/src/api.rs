@@ -68,6 +68,13 @@ pub struct SessionListQuery {
 
 pub const MAX_PAGE: i64 = 500;
 
+/// `GET /api/projects`: every project with its session, prompt and observation counts and its last
+/// activity, most recent first.
+pub async fn list_projects(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let projects = state.store.list_projects().await?;
+    Ok(Json(json!({ "projects": projects })))
+}
+
 pub async fn list_sessions(
     State(state): State<AppState>,
     query: Result<Query<SessionListQuery>, QueryRejection>,

@@ -21,6 +21,8 @@ pub struct SearchQuery {
     kind: Option<String>,
     /// Epoch milliseconds, or a duration back from now like `7d`, `12h`, `30m`.
     since: Option<String>,
+    /// The end of the window, in the same forms as `since`.
+    until: Option<String>,
     limit: Option<usize>,
     /// Hits to skip (paging through one ranking).
     offset: Option<usize>,
@@ -93,17 +95,28 @@ pub async fn search(
         ),
         None => None,
     };
-    let since_ms = match q.since.as_deref() {
-        Some(s) => Some(
-            parse_since(s, claude_mem_core::clock::now_ms()).ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_query",
-                    format!("since {s:?} is not a date (2026-11-01), epoch ms, or a duration like 7d / 12h / 30m"),
-                )
-            })?,
-        ),
-        None => None,
+    let instant = |name: &str, value: Option<&str>| -> Result<Option<i64>, ApiError> {
+        value
+            .map(|s| {
+                parse_since(s, claude_mem_core::clock::now_ms()).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_query",
+                        format!("{name} {s:?} is not a date (2026-11-01), epoch ms, or a duration like 7d / 12h / 30m"),
+                    )
+                })
+            })
+            .transpose()
     };
+    let since_ms = instant("since", q.since.as_deref())?;
+    let until_ms = instant("until", q.until.as_deref())?;
+    if let (Some(since), Some(until)) = (since_ms, until_ms) {
+        if since > until {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "since is after until: the window is empty",
+            ));
+        }
+    }
     let limit = q.limit.unwrap_or(20);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -131,6 +144,7 @@ pub async fn search(
         project: q.project,
         kind,
         since_ms,
+        until_ms,
     };
     let worker = Arc::clone(&index);
     let outcome = tokio::task::spawn_blocking(move || {

@@ -106,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .route("/hooks/{event}", post(hooks::receive_hook))
         .route("/api/health", get(api::health))
         .route("/metrics", get(crate::metrics::metrics))
+        .route("/api/projects", get(api::list_projects))
         .route("/api/sessions", get(api::list_sessions))
         .route("/api/sessions/{id}", get(api::get_session))
         .route("/api/observations", get(api::list_observations))

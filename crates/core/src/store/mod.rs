@@ -24,7 +24,7 @@ pub use memories::{notes_session_id, NewMemory, MANUAL};
 pub use observations::{ObservationFilter, ObservationRow, StreamCursor, StreamPrompt, SummaryRow};
 pub use processing::{CompletedBatch, ReadySession};
 pub use prune::{PruneReport, PruneRequest, DAY_MS};
-pub use queries::{EventRow, HealthCounts, PromptRow, SessionRow};
+pub use queries::{EventRow, HealthCounts, ProjectRow, PromptRow, SessionRow};
 
 use crate::hook_event::HookEvent;
 use sqlx::sqlite::{

@@ -4,6 +4,17 @@ use super::{Store, StoreError};
 use serde::Serialize;
 use serde_json::Value;
 
+/// One project as `GET /api/projects` lists it: what a picker needs to show and sort.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct ProjectRow {
+    pub name: String,
+    pub sessions: i64,
+    pub prompts: i64,
+    pub observations: i64,
+    /// Epoch ms of the last event in any of its sessions.
+    pub last_activity_at: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct SessionRow {
     pub id: String,
@@ -55,6 +66,20 @@ const SESSION_COLUMNS: &str =
      end_reason, status, event_count, prompt_count, observation_count";
 
 impl Store {
+    /// Every project with its counts, most recently active first. Read from the sessions' running
+    /// counters, so it costs one pass over sessions, not over observations.
+    pub async fn list_projects(&self) -> Result<Vec<ProjectRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT project AS name, COUNT(*) AS sessions,
+                    COALESCE(SUM(prompt_count), 0) AS prompts,
+                    COALESCE(SUM(observation_count), 0) AS observations,
+                    MAX(last_seen_at) AS last_activity_at
+             FROM sdk_sessions GROUP BY project ORDER BY last_activity_at DESC, name",
+        )
+        .fetch_all(self.read_pool())
+        .await?)
+    }
+
     /// Most recently active first; `project` filters when given.
     pub async fn list_sessions(
         &self,
