@@ -13,7 +13,7 @@ use tantivy::query::{
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, STRING,
 };
-use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term};
+use tantivy::{doc, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term};
 
 const TOKENIZER: &str = "code";
 /// Text fields and how much a match in each counts: a hit in the title or a keyword says more than one
@@ -433,41 +433,84 @@ impl TextIndex {
             .iter()
             .map(|segment| segment.fast_fields().i64("id"))
             .collect::<Result<Vec<_>, _>>()?;
+        let id_of = |address: tantivy::DocAddress| {
+            columns
+                .get(address.segment_ord as usize)
+                .and_then(|column| column.first(address.doc_id))
+        };
+        // Where the candidates live, found once; each exact word is then checked by seeking its posting
+        // lists to those documents (a query per word, restricted by the id set, cost ~15 ms at 100K).
+        let only: Box<dyn Query> = Box::new(TermSetQuery::new(
+            ids.iter().map(|id| Term::from_field_i64(self.id, *id)),
+        ));
+        let mut by_segment: Vec<Vec<(u32, i64)>> = vec![Vec::new(); columns.len()];
+        for address in searcher.search(only.as_ref(), &DocSetCollector)? {
+            if let (Some(id), Some(docs)) = (
+                id_of(address),
+                by_segment.get_mut(address.segment_ord as usize),
+            ) {
+                docs.push((address.doc_id, id));
+            }
+        }
+        for docs in &mut by_segment {
+            docs.sort_unstable();
+        }
         for w in &words {
-            let (credit, fuzzy) = match w.fuzzy_distance() {
-                Some(d) => (FUZZY_SHARE, Some(d)),
-                None if w.unseen() => continue,
-                None => (1.0, None),
-            };
-            let fields: Vec<(Occur, Box<dyn Query>)> = self
-                .text_fields
-                .iter()
-                .map(|(field, _)| {
+            let add = weight(w) / total;
+            if let Some(d) = w.fuzzy_distance() {
+                // A typo: the fuzzy automaton over every field, restricted to the candidates.
+                let fields: Vec<(Occur, Box<dyn Query>)> = self
+                    .text_fields
+                    .iter()
+                    .map(|(field, _)| {
+                        let term = Term::from_field_text(*field, &w.text);
+                        let q: Box<dyn Query> = Box::new(FuzzyTermQuery::new(term, d, true));
+                        (Occur::Should, q)
+                    })
+                    .collect();
+                let q = BooleanQuery::new(vec![
+                    (
+                        Occur::Must,
+                        Box::new(BooleanQuery::new(fields)) as Box<dyn Query>,
+                    ),
+                    (Occur::Must, only.box_clone()),
+                ]);
+                for address in searcher.search(&q, &DocSetCollector)? {
+                    if let Some(id) = id_of(address) {
+                        *shares.entry(id).or_insert(0.0) += FUZZY_SHARE * add;
+                    }
+                }
+                continue;
+            }
+            if w.unseen() {
+                continue;
+            }
+            for (segment, docs) in searcher.segment_readers().iter().zip(&by_segment) {
+                if docs.is_empty() {
+                    continue;
+                }
+                let mut found = vec![false; docs.len()];
+                for ((field, _), df) in self.text_fields.iter().zip(&w.doc_freqs) {
+                    if *df == 0 {
+                        continue;
+                    }
                     let term = Term::from_field_text(*field, &w.text);
-                    let q: Box<dyn Query> = match fuzzy {
-                        Some(d) => Box::new(FuzzyTermQuery::new(term, d, true)),
-                        None => Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+                    let Some(mut postings) = segment
+                        .inverted_index(*field)?
+                        .read_postings(&term, IndexRecordOption::Basic)?
+                    else {
+                        continue;
                     };
-                    (Occur::Should, q)
-                })
-                .collect();
-            let only: Box<dyn Query> = Box::new(TermSetQuery::new(
-                ids.iter().map(|id| Term::from_field_i64(self.id, *id)),
-            ));
-            let q = BooleanQuery::new(vec![
-                (
-                    Occur::Must,
-                    Box::new(BooleanQuery::new(fields)) as Box<dyn Query>,
-                ),
-                (Occur::Must, only),
-            ]);
-            let add = credit * weight(w) / total;
-            for address in searcher.search(&q, &DocSetCollector)? {
-                let id = columns
-                    .get(address.segment_ord as usize)
-                    .and_then(|column| column.first(address.doc_id));
-                if let Some(id) = id {
-                    *shares.entry(id).or_insert(0.0) += add;
+                    for (slot, (doc, _)) in docs.iter().enumerate() {
+                        if !found[slot] && postings.doc() <= *doc && postings.seek(*doc) == *doc {
+                            found[slot] = true;
+                        }
+                    }
+                }
+                for ((_, id), hit) in docs.iter().zip(found) {
+                    if hit {
+                        *shares.entry(*id).or_insert(0.0) += add;
+                    }
                 }
             }
         }
