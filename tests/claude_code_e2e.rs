@@ -408,12 +408,7 @@ fn session_leaves_no_trace_of_the_search(
     );
 
     // The search really reached the worker, and its PostToolUse was counted as skipped.
-    let metrics = http()
-        .get(worker.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = metrics_text(&worker);
     // Summed over label sets: `claude_mem_search_latency_ms_count{strategy="…"}`.
     let value = |prefix: &str| -> f64 {
         metrics

@@ -346,12 +346,7 @@ fn own_tools_and_skipped_tools_leave_nothing_while_real_work_is_captured() {
     assert_eq!(sqlite_count(&db, "SELECT event_count FROM sdk_sessions"), 3);
 
     // Counted by reason in /metrics.
-    let metrics = http()
-        .get(worker.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = metrics_text(&worker);
     for line in [
         "claude_mem_hook_events_skipped_total{reason=\"own_tool\"} 3",
         "claude_mem_hook_events_skipped_total{reason=\"skip_list\"} 1",

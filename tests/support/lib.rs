@@ -256,6 +256,16 @@ pub fn get_json(worker: &Worker, path: &str) -> (u16, Value) {
     (status, response.json().expect("JSON body"))
 }
 
+/// The worker's `/metrics` page (Prometheus text).
+pub fn metrics_text(worker: &Worker) -> String {
+    let response = http()
+        .get(worker.url("/metrics"))
+        .send()
+        .expect("GET /metrics");
+    assert_eq!(response.status().as_u16(), 200);
+    response.text().expect("metrics text")
+}
+
 /// Runs a query against the worker's SQLite file directly (not through the API): the test sees what is
 /// really on disk.
 pub fn sqlite_rows(db: &Path, sql: &str) -> Vec<Vec<Value>> {

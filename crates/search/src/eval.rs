@@ -170,6 +170,19 @@ pub fn load(dir: &Path) -> Result<EvalSet, SearchError> {
     Ok((docs, read_jsonl(&dir.join("queries.jsonl"))?, prompts))
 }
 
+/// The set loaded and indexed in a scratch directory (kept alive by the returned guard).
+fn indexed(
+    eval_dir: &Path,
+    embedder: Arc<dyn Embedder>,
+    fusion: Fusion,
+) -> Result<(tempfile::TempDir, SearchIndex, EvalSet), SearchError> {
+    let set = load(eval_dir)?;
+    let scratch = tempfile::tempdir()?;
+    let index = SearchIndex::open(scratch.path(), embedder, None, fusion)?;
+    index.index(&set.0)?;
+    Ok((scratch, index, set))
+}
+
 fn score(ranked: &[i64], relevant: &[i64]) -> Metrics {
     let top = |n: usize| &ranked[..ranked.len().min(n)];
     let recall = |n: usize| {
@@ -263,11 +276,8 @@ pub fn evaluate(
     embedder: Arc<dyn Embedder>,
     fusion: Fusion,
 ) -> Result<EvalReport, SearchError> {
-    let (docs, queries, prompts) = load(eval_dir)?;
-    let scratch = tempfile::tempdir()?;
     let embedder_id = embedder.id().to_owned();
-    let index = SearchIndex::open(scratch.path(), embedder, None, fusion)?;
-    index.index(&docs)?;
+    let (_scratch, index, (docs, queries, prompts)) = indexed(eval_dir, embedder, fusion)?;
     const MODES: [(&str, Mode); 3] = [
         ("text", Mode::Text),
         ("vector", Mode::Vector),
@@ -355,10 +365,7 @@ pub fn export_candidates(
     embedder: Arc<dyn Embedder>,
     out: &Path,
 ) -> Result<usize, SearchError> {
-    let (docs, queries, prompts) = load(eval_dir)?;
-    let scratch = tempfile::tempdir()?;
-    let index = SearchIndex::open(scratch.path(), embedder, None, Fusion::default())?;
-    index.index(&docs)?;
+    let (_scratch, index, (_, queries, prompts)) = indexed(eval_dir, embedder, Fusion::default())?;
     let mut lines = Vec::new();
     let pool = crate::CANDIDATE_POOL;
     for q in &queries {

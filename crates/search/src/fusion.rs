@@ -17,6 +17,7 @@
 //! [`fuse`] keeps it for team mode only. Ties go to the newer memory.
 
 use crate::vector_index::Background;
+use crate::Mode;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -162,34 +163,26 @@ pub struct QueryScale {
     pub semantic: bool,
 }
 
-/// Which sides a ranking uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sides {
-    Text,
-    Vector,
-    Both,
-}
-
 /// Scores and orders every candidate, best first (nothing is cut: the caller applies the floor and the
 /// page). `Weighted` orders by the calibrated relevance; `Rrf` orders by reciprocal rank over the two
 /// sides' own orders but still reports the calibrated relevance, so a floor means the same in both.
-pub fn rank(candidates: &[Candidate], scale: QueryScale, sides: Sides, fusion: Fusion) -> Vec<Hit> {
+pub fn rank(candidates: &[Candidate], scale: QueryScale, mode: Mode, fusion: Fusion) -> Vec<Hit> {
     let mut hits: Vec<Hit> = candidates
         .iter()
         .map(|c| {
             let l = lexical(c.coverage, c.bm25, scale.reference);
             let v = semantic(c.cosine, scale.background);
-            let score = match sides {
-                Sides::Text => l,
-                Sides::Vector => v,
+            let score = match mode {
+                Mode::Text => l,
+                Mode::Vector => v,
                 // The hashing fallback's cosine re-counts the same words the lexical side already
                 // counted: blending it in as independent evidence lost to full text alone on the
                 // evaluation, so it only orders memories the words rank alike.
-                Sides::Both if !scale.semantic => {
+                Mode::Hybrid if !scale.semantic => {
                     l * (1.0 - calibration::LEXICAL_EMBEDDER_SHARE)
                         + v * calibration::LEXICAL_EMBEDDER_SHARE
                 }
-                Sides::Both => {
+                Mode::Hybrid => {
                     use calibration::*;
                     let a = LEXICAL_PROSE + (LEXICAL_CODE - LEXICAL_PROSE) * scale.lean;
                     let b = SEMANTIC_PROSE + (SEMANTIC_CODE - SEMANTIC_PROSE) * scale.lean;
@@ -208,8 +201,8 @@ pub fn rank(candidates: &[Candidate], scale: QueryScale, sides: Sides, fusion: F
         })
         .collect();
     let by_newest = |a: &Hit, b: &Hit| b.id.cmp(&a.id);
-    match (fusion, sides) {
-        (Fusion::Rrf { k }, Sides::Both) => {
+    match (fusion, mode) {
+        (Fusion::Rrf { k }, Mode::Hybrid) => {
             let order = |key: &dyn Fn(&Candidate) -> Option<f32>| -> HashMap<i64, usize> {
                 let mut list: Vec<(i64, f32)> = candidates
                     .iter()
@@ -369,7 +362,7 @@ mod tests {
             candidate(2, 0.0, 0.5),
             candidate(3, 0.1, 0.12),
         ];
-        let hits = rank(&cands, scale(0.0), Sides::Both, Fusion::default());
+        let hits = rank(&cands, scale(0.0), Mode::Hybrid, Fusion::default());
         assert!(
             hits.iter().all(|h| (0.0..=1.0).contains(&h.score)),
             "{hits:?}"
@@ -378,7 +371,7 @@ mod tests {
         assert!(score(1) >= calibration::MIN_SCORE && score(2) >= calibration::MIN_SCORE);
         assert!(score(3) < calibration::MIN_SCORE, "{hits:?}");
         // Hybrid never rates a memory below its semantic evidence alone.
-        let vector = rank(&cands, scale(0.0), Sides::Vector, Fusion::default());
+        let vector = rank(&cands, scale(0.0), Mode::Vector, Fusion::default());
         for v in vector {
             assert!(score(v.id) >= v.score - 1e-6);
         }
@@ -392,8 +385,8 @@ mod tests {
         assert!(lexical_lean("src/store/db.rs crash") > 0.4);
         // An exact name with a middling cosine beats a near paraphrase more often when the query is code.
         let cands = [candidate(1, 1.0, 0.2), candidate(2, 0.0, 0.4)];
-        let prose = rank(&cands, scale(0.0), Sides::Both, Fusion::default());
-        let code = rank(&cands, scale(1.0), Sides::Both, Fusion::default());
+        let prose = rank(&cands, scale(0.0), Mode::Hybrid, Fusion::default());
+        let code = rank(&cands, scale(1.0), Mode::Hybrid, Fusion::default());
         let margin = |hits: &[Hit]| {
             hits.iter().find(|h| h.id == 1).unwrap().score
                 - hits.iter().find(|h| h.id == 2).unwrap().score

@@ -1,7 +1,7 @@
 //! The two indexes together: opening (or deciding to rebuild), incremental indexing from SQLite,
 //! hybrid queries, and the status `/api/health` reports.
 
-use crate::fusion::{calibration, lexical_lean, rank, Candidate, QueryScale, Sides};
+use crate::fusion::{calibration, lexical_lean, rank, Candidate, QueryScale};
 use crate::text_index::TextIndex;
 use crate::vector_index::{VectorIndex, VectorMeta};
 use crate::{Doc, Filters, Fusion, Hit, Mode, SearchError};
@@ -551,17 +551,12 @@ impl SearchIndex {
         let pooled = self.candidates(query, mode, filters, pool)?;
         let (candidates, scale) = (pooled.candidates, pooled.scale);
         let rank_started = Instant::now();
-        let sides = match mode {
-            Mode::Hybrid => Sides::Both,
-            Mode::Text => Sides::Text,
-            Mode::Vector => Sides::Vector,
-        };
         let floor = min_score.unwrap_or(match mode {
             Mode::Text => 0.0,
             Mode::Hybrid if !scale.semantic => calibration::LEXICAL_EMBEDDER_MIN_SCORE,
             Mode::Hybrid | Mode::Vector => calibration::MIN_SCORE,
         });
-        let hits: Vec<Hit> = rank(&candidates, scale, sides, self.fusion)
+        let hits: Vec<Hit> = rank(&candidates, scale, mode, self.fusion)
             .into_iter()
             .filter(|h| h.score >= floor && h.score > 0.0)
             .skip(offset)
