@@ -99,6 +99,16 @@ async def full(session, args, report):
         calls["timeline_unknown_anchor"] = await call(session, "timeline", {"anchor": 999999})
     calls["timeline_by_date"] = await call(session, "timeline", {"date": "2020-01-01", "after": 3})
 
+    # Which memories (kind), which file, which order: before save_memory adds a note to the store.
+    calls["search_prompts"] = await call(
+        session, "search", {"query": "enable WAL", "kind": "prompt", "mode": "text"})
+    calls["search_all"] = await call(
+        session, "search", {"query": "WAL store", "kind": "all", "mode": "text"})
+    calls["search_file"] = await call(
+        session, "search", {"query": "src", "file": "store/db.rs", "mode": "text"})
+    calls["search_newest"] = await call(
+        session, "search", {"query": "src", "order": "newest", "mode": "text"})
+
     note = (f"Decision: the {args.note_word} cache keeps entries for 15 minutes because the upstream "
             "rate limit resets every quarter hour.")
     calls["save_memory"] = await call(
@@ -118,6 +128,9 @@ async def full(session, args, report):
         "search_wrong_type": ("search", {"query": 42}),
         "search_bad_kind": ("search", {"query": "x", "type": "poem"}),
         "search_bad_since": ("search", {"query": "x", "since": "whenever"}),
+        "search_bad_memory_kind": ("search", {"query": "x", "kind": "poem"}),
+        "search_bad_order": ("search", {"query": "x", "order": "oldest"}),
+        "search_summary_with_type": ("search", {"query": "x", "kind": "summary", "type": "bugfix"}),
         "get_observations_empty": ("get_observations", {"ids": []}),
         "get_observations_too_many": ("get_observations", {"ids": list(range(1, 30))}),
         "timeline_no_anchor": ("timeline", {}),

@@ -63,12 +63,12 @@ fn seeded_worker(sandbox: &Sandbox) -> Worker {
     let start = Instant::now();
     loop {
         let (_, health) = get_json(&worker, "/api/health");
-        if health["index"]["documents"] == 3 {
+        if health["index"]["documents"] == 3 && health["index"]["prompts"] == 3 {
             break;
         }
         assert!(
             start.elapsed() < Duration::from_secs(20),
-            "never indexed 3 observations: {health}"
+            "never indexed 3 observations and their prompts: {health}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -188,10 +188,40 @@ fn the_python_sdk_lists_searches_reads_and_survives_bad_arguments() {
     assert!(text(details).contains("Files modified: src/store/db.rs"));
     assert!(text(details).contains("Not found: #999999"), "{details:#}");
 
+    // kind=prompt: what the user typed, as a full line without an observation id.
+    let prompts = &report["calls"]["search_prompts"];
+    assert_ok(prompts, "search kind=prompt");
+    assert!(
+        text(prompts).contains("\nprompt · \"enable WAL in the store\" · session s1 · "),
+        "{prompts:#}"
+    );
+    assert!(!text(prompts).contains("\n#"), "{prompts:#}");
+    // kind=all: observations and prompts in one list.
+    let all = &report["calls"]["search_all"];
+    assert_ok(all, "search kind=all");
+    assert!(text(all).contains(&format!("\n#{id} · ")), "{all:#}");
+    assert!(text(all).contains("\nprompt · "), "{all:#}");
+    // file=: only the observation that touched it.
+    let by_file = &report["calls"]["search_file"];
+    assert_ok(by_file, "search file=");
+    assert!(text(by_file).starts_with("1 memories"), "{by_file:#}");
+    assert!(text(by_file).contains("src/store/db.rs"), "{by_file:#}");
+    // order=newest: the last seeded edit first.
+    let newest = &report["calls"]["search_newest"];
+    assert_ok(newest, "search order=newest");
+    assert!(text(newest).contains("newest first"), "{newest:#}");
+    let lines: Vec<&str> = text(newest).lines().skip(1).collect();
+    assert!(lines[0].contains("src/queue/retry.rs"), "{newest:#}");
+    assert!(lines[2].contains("src/api/routes.rs"), "{newest:#}");
+
     let bad = report["bad"].as_object().expect("bad-argument calls ran");
     for (label, call) in bad {
         assert_tool_error(call, label);
     }
+    assert!(assert_tool_error(&bad["search_bad_order"], "order").contains("oldest"));
+    assert!(
+        assert_tool_error(&bad["search_summary_with_type"], "kind+type").contains("observation")
+    );
     assert!(assert_tool_error(&bad["search_missing_query"], "missing").contains("query"));
     assert!(assert_tool_error(&bad["search_limit_500"], "limit").contains("limit"));
     assert!(assert_tool_error(&bad["get_observations_empty"], "ids").contains("ids"));

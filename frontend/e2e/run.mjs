@@ -381,6 +381,21 @@ async function main() {
     await page.waitForSelector('[data-testid="search-no-results"]');
   });
 
+  await check('search: prompts and summaries too, by kind', async () => {
+    await page.goto(`${pageBase}#/live`);
+    await page.goto(`${pageBase}#/search?q=${encodeURIComponent('WAL mode')}&kind=prompt&mode=text`);
+    await page.waitForSelector('[data-testid="search-results"][data-query="WAL mode"] [data-testid="prompt-card"]');
+    assert.equal(await page.inputValue('[data-testid="search-kind"]'), 'prompt');
+    assert.equal(await page.locator('[data-testid="search-results"] [data-testid="observation-card"]').count(), 0);
+    assert.ok(await page.locator('[data-testid="search-type"]').isDisabled(), 'types apply to observations only');
+    await page.selectOption('[data-testid="search-kind"]', 'all');
+    await page.waitForSelector('[data-testid="search-results"] [data-testid="observation-card"]');
+    assert.ok((await page.locator('[data-testid="search-results"] [data-testid="prompt-card"]').count()) > 0, 'prompts stay in the mix');
+    // A prompt leads to its session.
+    await page.locator('[data-testid="search-results"] [data-testid="prompt-card"]').first().click();
+    await waitFor(async () => page.url().includes('#/sessions/'), { what: 'session opened from a prompt' });
+  });
+
   await check('keyboard: j/k select, Enter opens, Esc closes', async () => {
     await goto('live');
     await page.waitForSelector('[data-testid="observation-card"]');

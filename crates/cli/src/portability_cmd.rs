@@ -8,6 +8,7 @@
 use anyhow::{bail, Context};
 use claude_mem_core::store::{parse_export, ImportReport};
 use claude_mem_core::{DataDir, Settings, Store};
+use claude_mem_server::admin_api::ImportedIds;
 use serde_json::{json, Value};
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
@@ -146,13 +147,13 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Makes the search indexes take in imported observations: through the worker when one runs, else
-/// by opening them here. Returns a line for the user.
+/// Makes the search indexes take in imported observations, summaries and prompts: through the worker
+/// when one runs, else by opening them here. Returns a line for the user.
 fn index_imported(
     settings: &Settings,
     dir: &DataDir,
     worker: Option<&str>,
-    ids: &[i64],
+    ids: ImportedIds<'_>,
     store: &Store,
     rt: &tokio::runtime::Runtime,
 ) -> String {
@@ -160,7 +161,14 @@ fn index_imported(
         return "search index: nothing new".into();
     }
     if let Some(base) = worker {
-        return match post_json(base, "/api/admin/index", &json!({ "ids": ids })) {
+        // Only observation ids when there is nothing else: a worker older than summary and prompt
+        // search refuses fields it does not know.
+        let mut body = json!({ "ids": ids.observations });
+        if !ids.summaries.is_empty() || !ids.prompts.is_empty() {
+            body["summary_ids"] = json!(ids.summaries);
+            body["prompt_ids"] = json!(ids.prompts);
+        }
+        return match post_json(base, "/api/admin/index", &body) {
             Ok(_) => "search index: the running worker is indexing the imported memories".into(),
             Err(e) => format!("warning: {e:#}; run `claude-mem reindex`"),
         };
@@ -173,7 +181,7 @@ fn index_imported(
                         let _ = index.save();
                         format!(
                             "search index: {n} indexed now, {} when the worker next starts",
-                            ids.len() - n
+                            ids.len().saturating_sub(n)
                         )
                     }
                     Err(e) => format!("warning: search index not updated ({e}); run `claude-mem reindex`"),
@@ -261,7 +269,10 @@ pub fn import(args: ImportArgs) -> anyhow::Result<()> {
             &settings,
             &dir,
             worker.as_deref(),
-            &report.observation_ids,
+            ImportedIds {
+                observations: &report.observation_ids,
+                ..ImportedIds::default()
+            },
             &store,
             &rt,
         );
@@ -303,7 +314,11 @@ pub fn import(args: ImportArgs) -> anyhow::Result<()> {
         &settings,
         &dir,
         worker.as_deref(),
-        &report.observation_ids,
+        ImportedIds {
+            observations: &report.observation_ids,
+            summaries: &report.summary_ids,
+            prompts: &report.prompt_ids,
+        },
         &store,
         &rt,
     );

@@ -16,9 +16,20 @@ pub struct SearchArgs {
     mode: String,
     #[arg(long)]
     project: Option<String>,
-    /// decision, bugfix, feature, refactor, discovery or change.
+    /// decision, bugfix, feature, refactor, discovery or change (observations only).
     #[arg(long = "type")]
     kind: Option<String>,
+    /// What to search: observation (the default), summary (session summaries), prompt (what you typed),
+    /// or all; several comma-separated (summary,prompt).
+    #[arg(long = "kind", value_name = "KIND")]
+    kinds: Option<String>,
+    /// Only observations that read or modified this file: a path or its trailing part (src/store/db.rs,
+    /// store/db.rs, db.rs; an absolute path matches the project-relative one).
+    #[arg(long)]
+    file: Option<String>,
+    /// relevance (best first, the default) or newest (newest first among the relevant hits).
+    #[arg(long, value_parser = ["relevance", "newest"])]
+    order: Option<String>,
     /// Only memories newer than this: epoch ms or 30m / 12h / 7d / 2w.
     #[arg(long)]
     since: Option<String>,
@@ -97,6 +108,9 @@ pub fn search(args: SearchArgs) -> anyhow::Result<()> {
     for (key, value) in [
         ("project", &args.project),
         ("type", &args.kind),
+        ("kind", &args.kinds),
+        ("file", &args.file),
+        ("order", &args.order),
         ("since", &args.since),
         ("until", &args.until),
     ] {
@@ -122,18 +136,13 @@ pub fn search(args: SearchArgs) -> anyhow::Result<()> {
         "id", "type", "project", "score"
     );
     for r in &results {
-        let o = &r["observation"];
-        let title: String = o["title"].as_str().unwrap_or("").chars().take(80).collect();
-        let project: String = o["project"]
-            .as_str()
-            .unwrap_or("")
-            .chars()
-            .take(16)
-            .collect();
+        let (id, kind, project, title) = result_columns(r);
+        let title: String = title.chars().take(80).collect();
+        let project: String = project.chars().take(16).collect();
         println!(
             "{:>6}  {:<9}  {:<16}  {:>5.2}  {}",
-            o["id"],
-            o["type"].as_str().unwrap_or(""),
+            id,
+            kind,
             project,
             r["score"].as_f64().unwrap_or(0.0),
             title
@@ -147,6 +156,35 @@ pub fn search(args: SearchArgs) -> anyhow::Result<()> {
         body["embed_ms"].as_f64().unwrap_or(0.0)
     );
     Ok(())
+}
+
+/// A result's id, type column, project and title: an observation's own, a summary's request (or what
+/// it completed), a prompt's text on one line. A result without `kind` comes from a worker that only
+/// searched observations.
+fn result_columns(r: &Value) -> (String, String, String, String) {
+    let kind = r["kind"].as_str().unwrap_or("observation");
+    let row = &r[kind];
+    let text = |key: &str| row[key].as_str().unwrap_or("").to_owned();
+    let one_line = |s: String| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (kind_column, title) = match kind {
+        "summary" => {
+            let request = text("request");
+            let title = if request.trim().is_empty() {
+                text("completed")
+            } else {
+                request
+            };
+            ("summary".to_owned(), title)
+        }
+        "prompt" => ("prompt".to_owned(), text("prompt")),
+        _ => (text("type"), text("title")),
+    };
+    (
+        row["id"].to_string(),
+        kind_column,
+        text("project"),
+        one_line(title),
+    )
 }
 
 pub fn reindex() -> anyhow::Result<()> {

@@ -97,27 +97,96 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The `search` tool's answer: a header, one line per hit, and the next step.
+/// `s` on one line, cut to `max` characters with an ellipsis.
+fn clipped(s: &str, max: usize) -> String {
+    let line = one_line(s);
+    if line.chars().count() <= max {
+        return line;
+    }
+    let mut out: String = line.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// A session summary's index line. It has no `#id`: `get_observations` reads observations only, and the
+/// line already says what the summary holds (`summary · request → completed · session · age`).
+pub fn summary_line(s: &Value, now_ms: i64) -> String {
+    let created = s
+        .get("created_at")
+        .and_then(Value::as_i64)
+        .unwrap_or(now_ms);
+    let mut line = format!("summary · {}", clipped(str_field(s, "request"), 120));
+    let completed = str_field(s, "completed");
+    if !completed.trim().is_empty() {
+        line.push_str(&format!(" → {}", clipped(completed, 160)));
+    }
+    format!(
+        "{line} · session {} · {}",
+        str_field(s, "session_id"),
+        age(now_ms, created)
+    )
+}
+
+/// A user prompt's index line: `prompt · "text" · session · age` (no `#id`, like a summary's).
+pub fn prompt_line(p: &Value, now_ms: i64) -> String {
+    let created = p
+        .get("created_at")
+        .and_then(Value::as_i64)
+        .unwrap_or(now_ms);
+    format!(
+        "prompt · \"{}\" · session {} · {}",
+        clipped(str_field(p, "prompt"), 200),
+        str_field(p, "session_id"),
+        age(now_ms, created)
+    )
+}
+
+/// The `search` tool's answer: a header, one line per hit, and the next step. A result without `kind`
+/// comes from a worker that searched observations only.
 pub fn search_index(body: &Value, query: &str, now_ms: i64) -> String {
-    let hits: Vec<&Value> = body
+    let hits: Vec<(&str, &Value)> = body
         .get("results")
         .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(|x| x.get("observation")).collect())
+        .map(|r| {
+            r.iter()
+                .filter_map(|x| {
+                    let kind = x
+                        .get("kind")
+                        .and_then(Value::as_str)
+                        .unwrap_or("observation");
+                    Some((kind, x.get(kind)?))
+                })
+                .collect()
+        })
         .unwrap_or_default();
     if hits.is_empty() {
         return format!(
             "No memories match {query:?}. Try other words, mode \"text\" for exact identifiers, or drop filters."
         );
     }
+    let newest = body.get("order").and_then(Value::as_str) == Some("newest");
     let mut out = format!(
-        "{} memories for {query:?} (best first; #id · type · title · files · age):\n",
-        hits.len()
+        "{} memories for {query:?} ({}; #id · type · title · files · age):\n",
+        hits.len(),
+        if newest { "newest first" } else { "best first" }
     );
-    for o in hits {
-        out.push_str(&index_line(o, now_ms));
+    let mut observations = 0;
+    for (kind, row) in &hits {
+        match *kind {
+            "summary" => out.push_str(&summary_line(row, now_ms)),
+            "prompt" => out.push_str(&prompt_line(row, now_ms)),
+            _ => {
+                observations += 1;
+                out.push_str(&index_line(row, now_ms));
+            }
+        }
         out.push('\n');
     }
-    out.push_str("Details: get_observations with the ids you need. Context around one: timeline with anchor=<id>.");
+    if observations > 0 {
+        out.push_str("Details: get_observations with the ids you need. Context around one: timeline with anchor=<id>.");
+    } else {
+        out.push_str("Summary and prompt lines are shown in full; search kind=observation for the work itself.");
+    }
     out
 }
 
@@ -237,6 +306,38 @@ mod tests {
         let text = search_index(&body, "wal", NOW);
         assert!(text.starts_with("1 memories for \"wal\""), "{text}");
         assert!(search_index(&json!({"results": []}), "x", NOW).starts_with("No memories"));
+    }
+
+    #[test]
+    fn summaries_and_prompts_get_their_own_lines() {
+        let body = json!({"order": "newest", "results": [
+            {"kind": "prompt", "score": 0.9, "prompt": {"id": 3, "session_id": "s1",
+                "prompt": "why is the\ncart total off?", "created_at": NOW - 60_000}},
+            {"kind": "summary", "score": 0.8, "summary": {"id": 2, "session_id": "s1",
+                "request": "fix totals", "completed": "Changed src/cart.rs.", "created_at": NOW - 2 * DAY_MS}},
+            {"kind": "observation", "score": 0.7, "observation": obs()},
+        ]});
+        let text = search_index(&body, "cart", NOW);
+        assert!(
+            text.starts_with("3 memories for \"cart\" (newest first"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nprompt · \"why is the cart total off?\" · session s1 · 1m ago\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nsummary · fix totals → Changed src/cart.rs. · session s1 · 2d ago\n"),
+            "{text}"
+        );
+        assert!(text.contains("\n#12 · bugfix"), "{text}");
+        assert!(text.ends_with("timeline with anchor=<id>."), "{text}");
+        let prompts_only = json!({"results": [{"kind": "prompt", "prompt": {"prompt": "x"}}]});
+        assert!(search_index(&prompts_only, "x", NOW).contains("shown in full"));
+        // Long text is clipped; missing fields degrade.
+        let long = json!({"prompt": "word ".repeat(100)});
+        assert!(prompt_line(&long, NOW).chars().count() < 260);
+        assert!(summary_line(&json!({}), NOW).starts_with("summary · "));
     }
 
     #[test]

@@ -46,6 +46,49 @@ impl ObservationKind {
     }
 }
 
+/// Which memories to search.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MemoryKind {
+    /// What was done and learned: decisions, fixes, features, with files (the default).
+    Observation,
+    /// Session summaries: what a session asked for, investigated, learned, completed, left to do.
+    Summary,
+    /// What the user typed: their requests, in their own words.
+    Prompt,
+    /// All three, merged by relevance.
+    All,
+}
+
+impl MemoryKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Observation => "observation",
+            Self::Summary => "summary",
+            Self::Prompt => "prompt",
+            Self::All => "all",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchOrder {
+    /// Best match first (default).
+    Relevance,
+    /// Newest first among the relevant matches: "what was the latest on X".
+    Newest,
+}
+
+impl SearchOrder {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Relevance => "relevance",
+            Self::Newest => "newest",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SearchMode {
@@ -74,9 +117,20 @@ pub struct SearchParams {
     /// Only this project (the git repository's folder name). Omit to search every project.
     #[serde(default)]
     pub project: Option<String>,
-    /// Only this kind of memory.
+    /// Only observations of this type.
     #[serde(default, rename = "type")]
     pub kind: Option<ObservationKind>,
+    /// Which memories to search: observation (default), summary, prompt, or all of them. `type` and
+    /// `file` apply to observations only.
+    #[serde(default, rename = "kind")]
+    pub memories: Option<MemoryKind>,
+    /// Only observations that read or modified this file: a path or its trailing part (src/db.rs,
+    /// db.rs; an absolute path finds the project-relative one).
+    #[serde(default)]
+    pub file: Option<String>,
+    /// relevance (default: best first) or newest (newest first among relevant matches).
+    #[serde(default)]
+    pub order: Option<SearchOrder>,
     /// Only memories newer than this: a duration back from now (30m, 12h, 7d, 2w) or a UTC date
     /// (2026-11-01 or 2026-11-01T14:00).
     #[serde(default)]
@@ -187,7 +241,9 @@ features, discoveries, with the files involved). Use it before re-investigating 
 or decided before, or when the user refers to earlier work. Returns a compact index, about 50 tokens per hit: \
 `#id · type · title · files · age`. Then call get_observations for the few ids worth reading in full \
 (200-500 tokens each), or timeline to see what happened around one. Mode text suits exact identifiers and error \
-strings; vector suits paraphrases; hybrid (default) both."
+strings; vector suits paraphrases; hybrid (default) both. kind=summary searches session summaries, kind=prompt what \
+the user asked in earlier sessions, kind=all everything; file=<path> keeps observations that touched that file; \
+order=newest lists the latest relevant memories first."
     )]
     async fn search(
         &self,
@@ -210,6 +266,9 @@ strings; vector suits paraphrases; hybrid (default) both."
             mode: p.mode.map(|m| m.as_str().to_owned()),
             project: non_empty(p.project),
             kind: p.kind.map(|k| k.as_str().to_owned()),
+            memories: p.memories.map(|k| k.as_str().to_owned()),
+            file: non_empty(p.file),
+            order: p.order.map(|o| o.as_str().to_owned()),
             since: non_empty(p.since).map(|s| instant_for_worker(&s)),
             until: non_empty(p.until).map(|s| instant_for_worker(&s)),
             limit,
@@ -403,5 +462,16 @@ mod tests {
         let schema = serde_json::to_value(&*search.input_schema).unwrap();
         assert_eq!(schema["required"], serde_json::json!(["query"]));
         assert_eq!(schema["properties"]["limit"]["maximum"], 50);
+        // Which memories, which file, which order: described to the model with their choices.
+        let text = schema.to_string();
+        for part in [
+            "\"kind\"",
+            "\"file\"",
+            "\"order\"",
+            "\"prompt\"",
+            "\"newest\"",
+        ] {
+            assert!(text.contains(part), "{part} missing in {text}");
+        }
     }
 }

@@ -39,6 +39,13 @@ pub struct SearchQuery {
     pub project: Option<String>,
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// Which memories: `observation`, `summary`, `prompt` or `all` (the worker's `kind`).
+    #[serde(rename = "kind", skip_serializing_if = "Option::is_none")]
+    pub memories: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

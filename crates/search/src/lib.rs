@@ -1,22 +1,26 @@
-//! Search over observations: Tantivy full text and hnsw_rs vectors, fused into one ranking.
+//! Search over what a user remembers (observations, session summaries, prompts): Tantivy full text and
+//! hnsw_rs vectors, fused into one ranking.
 //!
 //! Both indexes are derived from SQLite and stamped with the schema and embedder that built them; when the
 //! stamp does not match (or the files are missing or corrupt) they are rebuilt, and full text answers while
-//! vectors catch up.
+//! vectors catch up. Each [`Source`] has its own pair of indexes and its own id space; [`Source::key`]
+//! puts them in one key space.
 
 pub mod code_tokenizer;
 pub mod embedder_choice;
 pub mod eval;
 pub mod fusion;
 pub mod search_index;
+pub mod source;
 pub mod text_index;
 pub mod vector_index;
 
 pub use embedder_choice::embedder_from_settings;
 pub use fusion::{calibration, fuse, Fusion, Hit};
 pub use search_index::{IndexStatus, SearchIndex, SearchOutcome, SearchRequest, CANDIDATE_POOL};
+pub use source::Source;
 
-use claude_mem_core::store::ObservationRow;
+use claude_mem_core::store::{ObservationRow, StreamPrompt, SummaryRow};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +59,7 @@ impl From<tantivy::query::QueryParserError> for SearchError {
     }
 }
 
-/// What is indexed of an observation.
+/// What is indexed of a memory. `id` is its key ([`Source::key`]): for an observation, its id.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Doc {
     pub id: i64,
@@ -73,34 +77,109 @@ pub struct Doc {
 
 impl Doc {
     /// The text that is embedded: what the memory says, most telling parts first (MiniLM reads 256 tokens).
+    /// A document with no title (see [`title_repeats_narrative`]) starts with what it has, not with
+    /// empty separators; with a title the text is what it always was.
     pub fn embedding_text(&self) -> String {
-        let mut s = format!("{}. {}", self.title, self.subtitle);
+        let mut s = match (self.title.is_empty(), self.subtitle.is_empty()) {
+            (true, true) => String::new(),
+            (true, false) => self.subtitle.clone(),
+            (false, _) => format!("{}. {}", self.title, self.subtitle),
+        };
+        let push = |s: &mut String, part: &str| {
+            if !s.is_empty() {
+                s.push_str(". ");
+            }
+            s.push_str(part);
+        };
         if !self.narrative.is_empty() {
-            s.push_str(". ");
-            s.push_str(&self.narrative);
+            push(&mut s, &self.narrative);
         }
         for f in &self.facts {
-            s.push_str(". ");
-            s.push_str(f);
+            push(&mut s, f);
         }
         if !self.keywords.is_empty() {
-            s.push_str(". ");
-            s.push_str(&self.keywords.join(", "));
+            push(&mut s, &self.keywords.join(", "));
         }
         s
     }
 }
 
+impl Doc {
+    /// A session summary as an indexed document: the request is its title (what the session was
+    /// about), what was completed its subtitle, what was learned and investigated its body, the next
+    /// steps a fact. `None` when its id cannot be keyed ([`Source::MAX_ID`]).
+    pub fn from_summary(s: &SummaryRow) -> Option<Self> {
+        let narrative = [s.learned.trim(), s.investigated.trim()]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        Some(Doc {
+            id: Source::Summary.key(s.id)?,
+            project: s.project.clone(),
+            kind: Source::Summary.as_str().to_owned(),
+            created_at: s.created_at,
+            title: s.request.clone(),
+            subtitle: s.completed.clone(),
+            narrative,
+            facts: [s.next_steps.trim()]
+                .into_iter()
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            ..Default::default()
+        })
+    }
+
+    /// A user prompt as an indexed document: the whole text is its title, since the prompt is nothing
+    /// but what was asked. `None` when its id cannot be keyed.
+    pub fn from_prompt(p: &StreamPrompt) -> Option<Self> {
+        Some(Doc {
+            id: Source::Prompt.key(p.id)?,
+            project: p.project.clone(),
+            kind: Source::Prompt.as_str().to_owned(),
+            created_at: p.created_at,
+            title: p.prompt.clone(),
+            ..Default::default()
+        })
+    }
+
+    /// An observation as an indexed document; `None` when its id cannot be keyed (an observation's key
+    /// is its id, so this only refuses ids outside `0..=`[`Source::MAX_ID`]).
+    pub fn from_observation(o: &ObservationRow) -> Option<Self> {
+        Source::Observation.key(o.id)?;
+        Some(Doc::from(o))
+    }
+}
+
+/// Whether `title` only repeats the start of `narrative`: what a memory saved without a title gets (its
+/// first line, cut at 80 characters with an ellipsis, `POST /api/memories`), or a title a user copied
+/// from the text. Such a title says nothing the narrative does not, so it is not indexed as a title: its
+/// words would count once in the narrative and again, weighted as a title, and the first 80 characters
+/// of every untitled memory would outrank better matches further in. It is still stored and shown.
+pub fn title_repeats_narrative(title: &str, narrative: &str) -> bool {
+    let title = title.trim();
+    let title = title.strip_suffix('…').unwrap_or(title).trim_end();
+    !title.is_empty() && narrative.trim_start().starts_with(title)
+}
+
 impl From<&ObservationRow> for Doc {
+    /// The indexed title is empty when the stored one only repeats the narrative's start
+    /// ([`title_repeats_narrative`]).
     fn from(o: &ObservationRow) -> Self {
         let mut files = o.files_modified.clone();
         files.extend(o.files_read.iter().cloned());
+        let title = if title_repeats_narrative(&o.title, &o.narrative) {
+            String::new()
+        } else {
+            o.title.clone()
+        };
         Doc {
             id: o.id,
             project: o.project.clone(),
             kind: o.kind.clone(),
             created_at: o.created_at,
-            title: o.title.clone(),
+            title,
             subtitle: o.subtitle.clone(),
             narrative: o.narrative.clone(),
             facts: o.facts.clone(),

@@ -1,19 +1,36 @@
-//! The two indexes together: opening (or deciding to rebuild), incremental indexing from SQLite,
-//! hybrid queries, and the status `/api/health` reports.
+//! The indexes together: opening (or deciding to rebuild), incremental indexing from SQLite, hybrid
+//! queries, and the status `/api/health` reports.
+//!
+//! Each [`Source`] (observations, session summaries, prompts) has its own Tantivy index and vector graph
+//! (a *part*): observations in `index/tantivy` and `index/vectors` as before, summaries and prompts in
+//! `index/summaries/` and `index/prompts/`. Separate parts keep a search of observations exactly what it
+//! was (same candidates, same IDF and background statistics), let `kind=` filter without spending the
+//! candidate pool on other kinds, and calibrate each kind against its own kind. A search over several
+//! kinds ranks each part and merges by the calibrated relevance, which is comparable across queries and
+//! therefore across parts.
 
 use crate::fusion::{calibration, lexical_lean, rank, Candidate, QueryScale};
 use crate::text_index::TextIndex;
 use crate::vector_index::{VectorIndex, VectorMeta};
-use crate::{Doc, Filters, Fusion, Hit, Mode, SearchError};
+use crate::{Doc, Filters, Fusion, Hit, Mode, SearchError, Source};
 use claude_mem_embed::Embedder;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-/// Bumped whenever what is indexed or how changes: a different stamp means rebuild.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Bumped whenever what is indexed or how changes: a different stamp means rebuild (but see
+/// [`UPGRADABLE_SCHEMA`]).
+pub const SCHEMA_VERSION: u32 = 3;
+/// Schema 2 indexed observations alone, exactly as schema 3 still indexes them. An index stamped 2 keeps
+/// its observations and only gains empty summary and prompt parts, which the indexer fills from SQLite:
+/// re-embedding every observation would cost hours of CPU with the local model on a large store and
+/// change nothing.
+const UPGRADABLE_SCHEMA: u32 = 2;
+/// Searching observations only, the default.
+const OBSERVATIONS: &[Source] = &[Source::Observation];
 
 const STAMP: &str = "index.json";
 /// The text side of a query: BM25 hits best first, the query's reference score, milliseconds.
@@ -34,6 +51,13 @@ pub struct SearchRequest<'a> {
     pub offset: usize,
     /// Calibrated relevance (0..1) under which hits are dropped; `None`: the mode's default floor.
     pub min_score: Option<f32>,
+    /// Which kinds of memory to search (default: observations). Each is ranked in its own part and the
+    /// rankings are merged by relevance; `filters.kind` (an observation type) leaves the other kinds out.
+    pub sources: &'a [Source],
+    /// Only these keys ([`Source::key`]), every one scored on both sides rather than drawn from a
+    /// candidate pool (a narrow filter such as a file must not depend on what else ranks high). The
+    /// caller has checked them against `filters` already: the vector side cannot.
+    pub only: Option<&'a [i64]>,
 }
 
 impl<'a> SearchRequest<'a> {
@@ -56,6 +80,8 @@ impl<'a> SearchRequest<'a> {
             limit,
             offset: 0,
             min_score: None,
+            sources: OBSERVATIONS,
+            only: None,
         }
     }
 }
@@ -67,15 +93,30 @@ struct Stamp {
     dim: usize,
     /// Highest observation id whose vectors are saved; the indexer resumes after it.
     last_indexed_id: i64,
+    /// The same for session summaries and prompts, each its own cursor (ids of different tables are
+    /// unrelated). Absent from schema 2 stamps: nothing of theirs was indexed.
+    #[serde(default)]
+    last_indexed_summary_id: i64,
+    #[serde(default)]
+    last_indexed_prompt_id: i64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct IndexStatus {
     /// `ready`, `indexing` (catching up after a start or a rebuild) or `failed`.
     pub state: String,
+    /// Observations in the full-text index: what `doctor` and scripts compare with the observation
+    /// count, so summaries and prompts are counted apart.
     pub documents: u64,
+    /// Observation vectors.
     pub vectors: usize,
     pub last_indexed_id: i64,
+    /// Session summaries indexed, and the highest summary id the indexer has passed.
+    pub summaries: u64,
+    pub last_indexed_summary_id: i64,
+    /// User prompts indexed, and the highest prompt id the indexer has passed.
+    pub prompts: u64,
+    pub last_indexed_prompt_id: i64,
     pub embedder: String,
     /// Why the real model is not in use, when it is not.
     pub embedder_fallback: Option<String>,
@@ -84,10 +125,72 @@ pub struct IndexStatus {
     pub last_error: Option<String>,
 }
 
-pub struct SearchIndex {
-    dir: PathBuf,
+/// One source's indexes.
+struct Part {
     text: TextIndex,
     vectors: RwLock<VectorIndex>,
+    /// Vectors changed since they were last saved: only changed graphs are dumped (a prompt must not
+    /// cost rewriting the whole observation graph).
+    dirty: AtomicBool,
+}
+
+impl Part {
+    /// Where a source's indexes live under the index directory. Observations stay where schema 2 put
+    /// them, so an upgrade keeps them.
+    fn dir(root: &Path, source: Source) -> PathBuf {
+        match source {
+            Source::Observation => root.to_owned(),
+            Source::Summary => root.join("summaries"),
+            Source::Prompt => root.join("prompts"),
+        }
+    }
+
+    fn open(root: &Path, source: Source, dim: usize) -> Result<Self, SearchError> {
+        let dir = Self::dir(root, source);
+        Ok(Self {
+            text: TextIndex::open_or_create(&dir.join("tantivy"))?,
+            vectors: RwLock::new(VectorIndex::load(&dir.join("vectors"), dim)?),
+            dirty: AtomicBool::new(false),
+        })
+    }
+
+    /// Empty indexes, whatever was there before. The (empty) vectors are saved at once, so a stamp
+    /// written next never points at a part whose files are missing.
+    fn fresh(root: &Path, source: Source, dim: usize) -> Result<Self, SearchError> {
+        let dir = Self::dir(root, source);
+        wipe(&dir.join("tantivy"))?;
+        wipe(&dir.join("vectors"))?;
+        let vectors = VectorIndex::new(dim, 0);
+        vectors.save(&dir.join("vectors"))?;
+        Ok(Self {
+            text: TextIndex::open_or_create(&dir.join("tantivy"))?,
+            vectors: RwLock::new(vectors),
+            dirty: AtomicBool::new(false),
+        })
+    }
+
+    fn read_vectors(&self) -> Result<std::sync::RwLockReadGuard<'_, VectorIndex>, SearchError> {
+        self.vectors
+            .read()
+            .map_err(|_| SearchError::Vector("lock poisoned".into()))
+    }
+
+    fn write_vectors(&self) -> Result<std::sync::RwLockWriteGuard<'_, VectorIndex>, SearchError> {
+        self.vectors
+            .write()
+            .map_err(|_| SearchError::Vector("lock poisoned".into()))
+    }
+
+    fn vector_count(&self) -> usize {
+        self.read_vectors().map(|v| v.len()).unwrap_or(0)
+    }
+}
+
+pub struct SearchIndex {
+    dir: PathBuf,
+    observations: Part,
+    summaries: Part,
+    prompts: Part,
     embedder: Arc<dyn Embedder>,
     fusion: Fusion,
     status: Mutex<IndexStatus>,
@@ -122,7 +225,8 @@ fn wipe(dir: &Path) -> Result<(), SearchError> {
 
 impl SearchIndex {
     /// Opens the indexes under `dir`, rebuilding from scratch (empty, to be filled from SQLite by the
-    /// indexer) when they are missing, corrupt, or stamped by another schema or embedder.
+    /// indexer) when they are missing, corrupt, or stamped by another schema or embedder. A schema 2
+    /// index keeps its observations and gains empty summary and prompt parts.
     pub fn open(
         dir: &Path,
         embedder: Arc<dyn Embedder>,
@@ -130,19 +234,13 @@ impl SearchIndex {
         fusion: Fusion,
     ) -> Result<Self, SearchError> {
         std::fs::create_dir_all(dir)?;
-        let (embedder_id, dim) = (embedder.id().to_owned(), embedder.dim());
-        let want = |last| Stamp {
-            schema: SCHEMA_VERSION,
-            embedder: embedder_id.clone(),
-            dim,
-            last_indexed_id: last,
-        };
+        let dim = embedder.dim();
         let stamp: Option<Stamp> = std::fs::read(dir.join(STAMP))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
         let mut reason = match &stamp {
             None => Some("no index yet".to_owned()),
-            Some(s) if s.schema != SCHEMA_VERSION => {
+            Some(s) if s.schema != SCHEMA_VERSION && s.schema != UPGRADABLE_SCHEMA => {
                 Some(format!("index schema {} → {SCHEMA_VERSION}", s.schema))
             }
             Some(s) if s.embedder != embedder.id() || s.dim != embedder.dim() => Some(format!(
@@ -154,13 +252,29 @@ impl SearchIndex {
             )),
             Some(_) => None,
         };
+        let upgrading = reason.is_none()
+            && stamp
+                .as_ref()
+                .is_some_and(|s| s.schema == UPGRADABLE_SCHEMA);
         let opened = if reason.is_none() {
-            match (
-                TextIndex::open_or_create(&dir.join("tantivy")),
-                VectorIndex::load(&dir.join("vectors"), embedder.dim()),
-            ) {
-                (Ok(t), Ok(v)) => Some((t, v)),
-                (Err(e), _) | (_, Err(e)) => {
+            let parts = (|| -> Result<(Part, Part, Part), SearchError> {
+                let observations = Part::open(dir, Source::Observation, dim)?;
+                let (summaries, prompts) = if upgrading {
+                    (
+                        Part::fresh(dir, Source::Summary, dim)?,
+                        Part::fresh(dir, Source::Prompt, dim)?,
+                    )
+                } else {
+                    (
+                        Part::open(dir, Source::Summary, dim)?,
+                        Part::open(dir, Source::Prompt, dim)?,
+                    )
+                };
+                Ok((observations, summaries, prompts))
+            })();
+            match parts {
+                Ok(parts) => Some(parts),
+                Err(e) => {
                     reason = Some(format!("index unreadable: {e}"));
                     None
                 }
@@ -168,42 +282,85 @@ impl SearchIndex {
         } else {
             None
         };
-        let (text, vectors, last) = match opened {
-            Some((t, v)) => (t, v, stamp.map(|s| s.last_indexed_id).unwrap_or(0)),
+        let (parts, stamp) = match opened {
+            Some(parts) => {
+                let mut stamp = stamp.unwrap_or_else(|| Stamp {
+                    schema: SCHEMA_VERSION,
+                    embedder: embedder.id().to_owned(),
+                    dim,
+                    last_indexed_id: 0,
+                    last_indexed_summary_id: 0,
+                    last_indexed_prompt_id: 0,
+                });
+                if upgrading {
+                    reason = Some(format!(
+                        "index schema {UPGRADABLE_SCHEMA} → {SCHEMA_VERSION}: summaries and prompts \
+                         are indexed from SQLite, observations are kept"
+                    ));
+                    tracing::info!("adding summaries and prompts to the search indexes");
+                    stamp.last_indexed_summary_id = 0;
+                    stamp.last_indexed_prompt_id = 0;
+                }
+                (parts, stamp)
+            }
             None => {
                 tracing::warn!(
                     reason = reason.as_deref().unwrap_or(""),
                     "rebuilding the search indexes from SQLite"
                 );
-                wipe(&dir.join("tantivy"))?;
-                wipe(&dir.join("vectors"))?;
-                (
-                    TextIndex::open_or_create(&dir.join("tantivy"))?,
-                    VectorIndex::new(embedder.dim(), 0),
-                    0,
-                )
+                let parts = (
+                    Part::fresh(dir, Source::Observation, dim)?,
+                    Part::fresh(dir, Source::Summary, dim)?,
+                    Part::fresh(dir, Source::Prompt, dim)?,
+                );
+                let stamp = Stamp {
+                    schema: SCHEMA_VERSION,
+                    embedder: embedder.id().to_owned(),
+                    dim,
+                    last_indexed_id: 0,
+                    last_indexed_summary_id: 0,
+                    last_indexed_prompt_id: 0,
+                };
+                (parts, stamp)
             }
         };
+        let (observations, summaries, prompts) = parts;
         let index = Self {
             status: Mutex::new(IndexStatus {
                 state: "indexing".into(),
-                documents: text.num_docs(),
-                vectors: vectors.len(),
-                last_indexed_id: last,
+                documents: observations.text.num_docs(),
+                vectors: observations.vector_count(),
+                last_indexed_id: stamp.last_indexed_id,
+                summaries: summaries.text.num_docs(),
+                last_indexed_summary_id: stamp.last_indexed_summary_id,
+                prompts: prompts.text.num_docs(),
+                last_indexed_prompt_id: stamp.last_indexed_prompt_id,
                 embedder: embedder.id().to_owned(),
                 embedder_fallback,
                 rebuild_reason: reason,
                 last_error: None,
             }),
             dir: dir.to_owned(),
-            text,
-            vectors: RwLock::new(vectors),
+            observations,
+            summaries,
+            prompts,
             embedder,
             fusion,
             unsaved: Mutex::new((0, Instant::now())),
         };
-        index.write_stamp(want(last))?;
+        index.write_stamp(Stamp {
+            schema: SCHEMA_VERSION,
+            ..stamp
+        })?;
         Ok(index)
+    }
+
+    fn part(&self, source: Source) -> &Part {
+        match source {
+            Source::Observation => &self.observations,
+            Source::Summary => &self.summaries,
+            Source::Prompt => &self.prompts,
+        }
     }
 
     fn write_stamp(&self, stamp: Stamp) -> Result<(), SearchError> {
@@ -221,14 +378,53 @@ impl SearchIndex {
         &self.embedder
     }
 
+    /// The highest observation id the indexer has passed.
     pub fn last_indexed_id(&self) -> i64 {
         self.status().last_indexed_id
+    }
+
+    /// The highest row id of `source` the indexer has passed: it resumes after it.
+    pub fn last_indexed(&self, source: Source) -> i64 {
+        let s = self.status();
+        match source {
+            Source::Observation => s.last_indexed_id,
+            Source::Summary => s.last_indexed_summary_id,
+            Source::Prompt => s.last_indexed_prompt_id,
+        }
     }
 
     fn update(&self, f: impl FnOnce(&mut IndexStatus)) {
         if let Ok(mut s) = self.status.lock() {
             f(&mut s);
         }
+    }
+
+    /// Moves `source`'s cursor to at least `id`: the indexer passes a page whose rows could not all be
+    /// indexed (ids no key can hold) without reading it again and again.
+    pub fn advance(&self, source: Source, id: i64) {
+        self.update(|s| {
+            let cursor = match source {
+                Source::Observation => &mut s.last_indexed_id,
+                Source::Summary => &mut s.last_indexed_summary_id,
+                Source::Prompt => &mut s.last_indexed_prompt_id,
+            };
+            *cursor = (*cursor).max(id);
+        });
+    }
+
+    /// Re-reads every part's document and vector counts into the status.
+    fn refresh_counts(&self) {
+        let (documents, vectors) = (
+            self.observations.text.num_docs(),
+            self.observations.vector_count(),
+        );
+        let (summaries, prompts) = (self.summaries.text.num_docs(), self.prompts.text.num_docs());
+        self.update(|s| {
+            s.documents = documents;
+            s.vectors = vectors;
+            s.summaries = summaries;
+            s.prompts = prompts;
+        });
     }
 
     pub fn set_state(&self, state: &str) {
@@ -240,13 +436,56 @@ impl SearchIndex {
         self.update(|s| s.last_error = Some(e.to_string()));
     }
 
-    /// Indexes documents (ids ascending) in both indexes. Blocking: embedding is CPU work.
+    /// Indexes documents (ids ascending within each source) in their source's indexes; each `Doc::id` is
+    /// a key ([`Source::key`]), and one that no source made is skipped. Blocking: embedding is CPU work.
     pub fn index(&self, docs: &[Doc]) -> Result<(), SearchError> {
         if docs.is_empty() {
             return Ok(());
         }
-        self.text.add(docs)?;
-        self.text.commit()?;
+        let source_of = |d: &Doc| Source::of_key(d.id).map(|(s, _)| s);
+        let first = docs.first().and_then(source_of);
+        if let Some(source) = first.filter(|_| docs.iter().all(|d| source_of(d) == first)) {
+            // The indexer's case: one source per page, no copies.
+            self.index_part(source, docs)?;
+        } else {
+            for source in Source::ALL {
+                let mine: Vec<Doc> = docs
+                    .iter()
+                    .filter(|d| source_of(d) == Some(source))
+                    .cloned()
+                    .collect();
+                self.index_part(source, &mine)?;
+            }
+            let foreign = docs.iter().filter(|d| source_of(d).is_none()).count();
+            if foreign > 0 {
+                tracing::warn!(
+                    foreign,
+                    "documents whose key names no source were not indexed"
+                );
+            }
+        }
+        let due = {
+            let mut u = self
+                .unsaved
+                .lock()
+                .map_err(|_| SearchError::Vector("lock poisoned".into()))?;
+            u.0 += docs.len();
+            u.0 >= 2000 || u.1.elapsed().as_secs() >= 30
+        };
+        if due {
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    /// Indexes one source's documents in its part and moves its cursor past them.
+    fn index_part(&self, source: Source, docs: &[Doc]) -> Result<(), SearchError> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let part = self.part(source);
+        part.text.add(docs)?;
+        part.text.commit()?;
         let texts: Vec<String> = docs.iter().map(Doc::embedding_text).collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let mut vectors = Vec::with_capacity(docs.len());
@@ -272,48 +511,41 @@ impl SearchIndex {
                 )
             })
             .collect();
-        let count = {
-            let mut guard = self
-                .vectors
-                .write()
-                .map_err(|_| SearchError::Vector("lock poisoned".into()))?;
-            guard.insert(items)?;
-            guard.len()
-        };
-        let last = docs.iter().map(|d| d.id).max().unwrap_or(0);
-        self.update(|s| {
-            s.documents = self.text.num_docs();
-            s.vectors = count;
-            s.last_indexed_id = s.last_indexed_id.max(last);
-        });
-        let due = {
-            let mut u = self
-                .unsaved
-                .lock()
-                .map_err(|_| SearchError::Vector("lock poisoned".into()))?;
-            u.0 += docs.len();
-            u.0 >= 2000 || u.1.elapsed().as_secs() >= 30
-        };
-        if due {
-            self.save()?;
-        }
+        part.write_vectors()?.insert(items)?;
+        part.dirty.store(true, Ordering::Release);
+        let last = docs
+            .iter()
+            .filter_map(|d| Source::of_key(d.id))
+            .map(|(_, id)| id)
+            .max()
+            .unwrap_or(0);
+        self.refresh_counts();
+        self.advance(source, last);
         Ok(())
     }
 
-    /// Persists the vectors and the stamp (the text index commits on every batch).
+    /// Persists the vectors that changed and the stamp (the text indexes commit on every batch).
     pub fn save(&self) -> Result<(), SearchError> {
-        {
-            let guard = self
-                .vectors
-                .read()
-                .map_err(|_| SearchError::Vector("lock poisoned".into()))?;
-            guard.save(&self.dir.join("vectors"))?;
+        for source in Source::ALL {
+            let part = self.part(source);
+            if part.dirty.swap(false, Ordering::AcqRel) {
+                let saved = part
+                    .read_vectors()
+                    .and_then(|v| v.save(&Part::dir(&self.dir, source).join("vectors")));
+                if let Err(e) = saved {
+                    part.dirty.store(true, Ordering::Release);
+                    return Err(e);
+                }
+            }
         }
+        let status = self.status();
         self.write_stamp(Stamp {
             schema: SCHEMA_VERSION,
             embedder: self.embedder.id().to_owned(),
             dim: self.embedder.dim(),
-            last_indexed_id: self.last_indexed_id(),
+            last_indexed_id: status.last_indexed_id,
+            last_indexed_summary_id: status.last_indexed_summary_id,
+            last_indexed_prompt_id: status.last_indexed_prompt_id,
         })?;
         if let Ok(mut u) = self.unsaved.lock() {
             *u = (0, Instant::now());
@@ -323,62 +555,69 @@ impl SearchIndex {
 
     /// Forgets everything; the indexer then refills from SQLite (`claude-mem reindex`).
     pub fn reset(&self) -> Result<(), SearchError> {
-        self.text.clear()?;
-        {
-            let mut guard = self
-                .vectors
-                .write()
-                .map_err(|_| SearchError::Vector("lock poisoned".into()))?;
-            *guard = VectorIndex::new(self.embedder.dim(), 0);
+        for source in Source::ALL {
+            let part = self.part(source);
+            part.text.clear()?;
+            *part.write_vectors()? = VectorIndex::new(self.embedder.dim(), 0);
+            part.dirty.store(true, Ordering::Release);
         }
         self.update(|s| {
             s.last_indexed_id = 0;
+            s.last_indexed_summary_id = 0;
+            s.last_indexed_prompt_id = 0;
             s.documents = 0;
             s.vectors = 0;
+            s.summaries = 0;
+            s.prompts = 0;
             s.state = "indexing".into();
             s.rebuild_reason = Some("requested".into());
         });
         self.save()
     }
 
-    pub fn delete(&self, id: i64) -> Result<(), SearchError> {
-        self.delete_many(&[id])
+    /// Forgets one memory by its key.
+    pub fn delete(&self, key: i64) -> Result<(), SearchError> {
+        self.delete_many(&[key])
     }
 
-    /// Forgets these memories in both indexes with a single Tantivy commit (a commit per id made pruning
-    /// thousands of memories take minutes). The vectors are tombstoned: the graph cannot unlink nodes, so
-    /// many deletions are better served by a rebuild.
-    pub fn delete_many(&self, ids: &[i64]) -> Result<(), SearchError> {
-        if ids.is_empty() {
+    /// Forgets these memories (keys, [`Source::key`]; an observation's key is its id) in their indexes
+    /// with a single Tantivy commit per source (a commit per id made pruning thousands of memories take
+    /// minutes). The vectors are tombstoned: the graph cannot unlink nodes, so many deletions are better
+    /// served by a rebuild.
+    pub fn delete_many(&self, keys: &[i64]) -> Result<(), SearchError> {
+        if keys.is_empty() {
             return Ok(());
         }
-        for id in ids {
-            self.text.delete(*id)?;
-        }
-        self.text.commit()?;
-        let count = match self.vectors.write() {
-            Ok(mut v) => {
-                for id in ids {
-                    v.delete(*id);
-                }
-                v.len()
+        for source in Source::ALL {
+            let mine: Vec<i64> = keys
+                .iter()
+                .copied()
+                .filter(|k| Source::of_key(*k).is_some_and(|(s, _)| s == source))
+                .collect();
+            if mine.is_empty() {
+                continue;
             }
-            Err(_) => return Err(SearchError::Vector("lock poisoned".into())),
-        };
-        self.update(|s| {
-            s.documents = self.text.num_docs();
-            s.vectors = count;
-        });
+            let part = self.part(source);
+            for key in &mine {
+                part.text.delete(*key)?;
+            }
+            part.text.commit()?;
+            {
+                let mut vectors = part.write_vectors()?;
+                for key in &mine {
+                    vectors.delete(*key);
+                }
+            }
+            part.dirty.store(true, Ordering::Release);
+        }
+        self.refresh_counts();
         Ok(())
     }
 
     /// Share of the exact top `k` neighbours the graph returns, averaged over `queries`: how much the
-    /// approximate vector search gives up for its speed.
+    /// approximate vector search gives up for its speed (measured on the observations).
     pub fn vector_recall(&self, queries: &[&str], k: usize) -> Result<f64, SearchError> {
-        let guard = self
-            .vectors
-            .read()
-            .map_err(|_| SearchError::Vector("lock poisoned".into()))?;
+        let guard = self.observations.read_vectors()?;
         let mut sum = 0.0;
         let mut n = 0usize;
         for q in queries {
@@ -415,20 +654,32 @@ impl SearchIndex {
         Ok((q, t.elapsed().as_secs_f64() * 1000.0))
     }
 
-    fn read_vectors(&self) -> Result<std::sync::RwLockReadGuard<'_, VectorIndex>, SearchError> {
-        self.vectors
-            .read()
-            .map_err(|_| SearchError::Vector("lock poisoned".into()))
-    }
-
-    /// Both sides' candidates for `query` (up to `pool` each), every one filled in on both sides in
-    /// hybrid mode, with what calibrating them needs. `search` ranks these; the evaluation exports them.
+    /// Both sides' candidates for `query` among the observations (up to `pool` each), every one filled
+    /// in on both sides in hybrid mode, with what calibrating them needs. `search` ranks these; the
+    /// evaluation exports them.
     pub fn candidates(
         &self,
         query: &str,
         mode: Mode,
         filters: &Filters,
         pool: usize,
+    ) -> Result<Pooled, SearchError> {
+        self.candidates_in(&self.observations, query, mode, filters, pool, None, None)
+    }
+
+    /// [`SearchIndex::candidates`] in one part. With `only`, the candidates are exactly those keys that
+    /// match at all (each side scores them directly instead of drawing its best `pool`); with
+    /// `embedded`, the query's vector computed once for several parts.
+    #[allow(clippy::too_many_arguments)]
+    fn candidates_in(
+        &self,
+        part: &Part,
+        query: &str,
+        mode: Mode,
+        filters: &Filters,
+        pool: usize,
+        only: Option<&[i64]>,
+        embedded: Option<&(Vec<f32>, f64)>,
     ) -> Result<Pooled, SearchError> {
         let use_text = mode != Mode::Vector;
         let use_vector = mode != Mode::Text && !query.trim().is_empty();
@@ -440,17 +691,30 @@ impl SearchIndex {
                     return Ok((Vec::new(), 0.0, 0.0));
                 }
                 let t = Instant::now();
-                let hits = self.text.search(query, filters, pool)?;
-                let reference = self.text.reference(query);
+                let hits = match only {
+                    Some(keys) => part.text.score_ids(query, filters, keys)?,
+                    None => part.text.search(query, filters, pool)?,
+                };
+                let reference = part.text.reference(query);
                 Ok((hits, reference, t.elapsed().as_secs_f64() * 1000.0))
             },
             || -> Result<VectorSide, SearchError> {
                 if !use_vector {
                     return Ok((Vec::new(), Vec::new(), 0.0, 0.0));
                 }
-                let (q, embed_ms) = self.embed_query(query)?;
+                let (q, embed_ms) = match embedded {
+                    Some((q, _)) => (q.clone(), 0.0),
+                    None => self.embed_query(query)?,
+                };
                 let t = Instant::now();
-                let hits = self.read_vectors()?.search(&q, filters, pool);
+                let hits = match only {
+                    Some(keys) => {
+                        let mut hits = part.read_vectors()?.similarities(&q, keys);
+                        hits.sort_by(|a, b| b.1.total_cmp(&a.1));
+                        hits
+                    }
+                    None => part.read_vectors()?.search(&q, filters, pool),
+                };
                 Ok((q, hits, embed_ms, t.elapsed().as_secs_f64() * 1000.0))
             },
         );
@@ -484,7 +748,7 @@ impl SearchIndex {
         }
         let mut background = None;
         if mode == Mode::Hybrid || mode == Mode::Vector {
-            let guard = self.read_vectors()?;
+            let guard = part.read_vectors()?;
             background = guard.background(&query_vector);
             if mode == Mode::Hybrid {
                 // The other side of one-sided candidates: real cosines for text-only hits...
@@ -507,7 +771,7 @@ impl SearchIndex {
                 .filter(|c| c.bm25.is_none())
                 .map(|c| c.id)
                 .collect();
-            for (id, s) in self.text.score_ids(query, filters, &missing)? {
+            for (id, s) in part.text.score_ids(query, filters, &missing)? {
                 if let Some(at) = seen.get(&id) {
                     candidates[*at].bm25 = Some(s);
                 }
@@ -515,7 +779,7 @@ impl SearchIndex {
         }
         if use_text {
             let ids: Vec<i64> = candidates.iter().map(|c| c.id).collect();
-            let shares = self.text.coverage(query, &ids)?;
+            let shares = part.text.coverage(query, &ids)?;
             for c in &mut candidates {
                 c.coverage = shares.get(&c.id).copied().unwrap_or(0.0).min(1.0);
             }
@@ -536,7 +800,8 @@ impl SearchIndex {
     /// Ranks memories for `request.query`. Each side contributes a fixed pool of candidates (never
     /// derived from `limit`, so a longer page only shows more of the same ranking), every candidate is
     /// scored on both sides, and hits under the floor (`min_score`, default
-    /// [`calibration::MIN_SCORE`] in hybrid and vector modes, none in text mode) are dropped.
+    /// [`calibration::MIN_SCORE`] in hybrid and vector modes, none in text mode) are dropped. Several
+    /// sources are ranked apart and merged by relevance (hit ids are then keys, [`Source::key`]).
     /// Blocking (the query is embedded).
     pub fn search(&self, request: &SearchRequest<'_>) -> Result<SearchOutcome, SearchError> {
         let SearchRequest {
@@ -546,28 +811,70 @@ impl SearchIndex {
             limit,
             offset,
             min_score,
+            sources,
+            only,
         } = *request;
         let pool = CANDIDATE_POOL.max(offset + limit);
-        let pooled = self.candidates(query, mode, filters, pool)?;
-        let (candidates, scale) = (pooled.candidates, pooled.scale);
-        let rank_started = Instant::now();
-        let floor = min_score.unwrap_or(match mode {
-            Mode::Text => 0.0,
-            Mode::Hybrid if !scale.semantic => calibration::LEXICAL_EMBEDDER_MIN_SCORE,
-            Mode::Hybrid | Mode::Vector => calibration::MIN_SCORE,
-        });
-        let hits: Vec<Hit> = rank(&candidates, scale, mode, self.fusion)
+        // Each source once, in a fixed order (ties in the merge go to the earlier one).
+        let wanted: Vec<Source> = Source::ALL
             .into_iter()
-            .filter(|h| h.score >= floor && h.score > 0.0)
-            .skip(offset)
-            .take(limit)
+            .filter(|s| sources.contains(s))
             .collect();
-        // What the query costs when its embedding is free (cached, or computed elsewhere): the slower
-        // candidate source, filling in the other sides, and ranking.
+        let several = wanted.len() > 1;
+        // One embedding serves every part (with one part, it is computed beside the text side instead).
+        let embedded = if several && mode != Mode::Text && !query.trim().is_empty() {
+            Some(self.embed_query(query)?)
+        } else {
+            None
+        };
+        let mut embed_ms = embedded.as_ref().map_or(0.0, |e| e.1);
+        let mut search_ms = 0.0;
+        let mut hits: Vec<Hit> = Vec::new();
+        for source in wanted {
+            let keys: Option<Vec<i64>> = only.map(|keys| {
+                keys.iter()
+                    .copied()
+                    .filter(|k| Source::of_key(*k).is_some_and(|(s, _)| s == source))
+                    .collect()
+            });
+            if keys.as_ref().is_some_and(Vec::is_empty) {
+                continue;
+            }
+            let pooled = self.candidates_in(
+                self.part(source),
+                query,
+                mode,
+                filters,
+                pool,
+                keys.as_deref(),
+                embedded.as_ref(),
+            )?;
+            let (candidates, scale) = (pooled.candidates, pooled.scale);
+            let rank_started = Instant::now();
+            let floor = min_score.unwrap_or(match mode {
+                Mode::Text => 0.0,
+                Mode::Hybrid if !scale.semantic => calibration::LEXICAL_EMBEDDER_MIN_SCORE,
+                Mode::Hybrid | Mode::Vector => calibration::MIN_SCORE,
+            });
+            hits.extend(
+                rank(&candidates, scale, mode, self.fusion)
+                    .into_iter()
+                    .filter(|h| h.score >= floor && h.score > 0.0),
+            );
+            embed_ms += pooled.embed_ms;
+            // What the query costs when its embedding is free (cached, or computed elsewhere): the
+            // slower candidate source, filling in the other sides, and ranking.
+            search_ms += pooled.search_ms + rank_started.elapsed().as_secs_f64() * 1000.0;
+        }
+        if several {
+            // Relevance is calibrated per query, not per candidate set, so it compares across parts. A
+            // stable sort keeps each part's own order among equal scores.
+            hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        }
         Ok(SearchOutcome {
-            hits,
-            embed_ms: pooled.embed_ms,
-            search_ms: pooled.search_ms + rank_started.elapsed().as_secs_f64() * 1000.0,
+            hits: hits.into_iter().skip(offset).take(limit).collect(),
+            embed_ms,
+            search_ms,
         })
     }
 }

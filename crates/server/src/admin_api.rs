@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use claude_mem_core::store::{PruneReport, PruneRequest, DAY_MS};
 use claude_mem_core::Store;
-use claude_mem_search::{Doc, SearchIndex};
+use claude_mem_search::{Doc, SearchIndex, Source};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -45,14 +45,22 @@ pub async fn prune_everywhere(
     req: PruneRequest,
 ) -> Result<PruneOutcome, AdminError> {
     let report = store.prune(req).await?;
+    // Keys of everything the indexes hold that is gone: observations, summaries and prompts.
+    let keys: Vec<i64> = [
+        (Source::Observation, &report.observation_ids),
+        (Source::Summary, &report.summary_ids),
+        (Source::Prompt, &report.prompt_ids),
+    ]
+    .into_iter()
+    .flat_map(|(source, ids)| ids.iter().filter_map(move |id| source.key(*id)))
+    .collect();
     let index_state = match index {
-        _ if report.dry_run || report.observation_ids.is_empty() => "unchanged",
+        _ if report.dry_run || keys.is_empty() => "unchanged",
         None => "unavailable",
         Some(index) => {
             let index = Arc::clone(index);
-            let ids = report.observation_ids.clone();
             tokio::task::spawn_blocking(move || {
-                index.delete_many(&ids)?;
+                index.delete_many(&keys)?;
                 index.save()
             })
             .await
@@ -67,28 +75,73 @@ pub async fn prune_everywhere(
     })
 }
 
-/// Indexes imported observations the indexer would miss: those at or below the id it has already
-/// passed (an import keeps free ids, which may lie below it). Newer ones are left to the indexer, which
-/// is woken: indexing them here could move its mark past rows it has not seen yet. Returns how many
+/// Ids an import inserted, per searchable table.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportedIds<'a> {
+    pub observations: &'a [i64],
+    pub summaries: &'a [i64],
+    pub prompts: &'a [i64],
+}
+
+impl ImportedIds<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.observations.is_empty() && self.summaries.is_empty() && self.prompts.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.observations.len() + self.summaries.len() + self.prompts.len()
+    }
+}
+
+/// Indexes imported rows the indexer would miss: those at or below the id it has already passed in
+/// their table (an import keeps free ids, which may lie below it). Newer ones are left to the indexer,
+/// which is woken: indexing them here could move its mark past rows it has not seen yet. Returns how many
 /// were indexed here.
 pub async fn index_imported(
     store: &Store,
     index: &Arc<SearchIndex>,
-    ids: &[i64],
+    imported: ImportedIds<'_>,
 ) -> Result<usize, AdminError> {
-    let passed = index.last_indexed_id();
-    let behind: Vec<i64> = ids.iter().copied().filter(|id| *id <= passed).collect();
+    let behind = |source: Source, ids: &[i64]| -> Vec<i64> {
+        let passed = index.last_indexed(source);
+        ids.iter().copied().filter(|id| *id <= passed).collect()
+    };
     let mut done = 0;
-    for chunk in behind.chunks(256) {
-        let rows = store.get_observations(chunk).await?;
-        let mut docs: Vec<Doc> = rows.iter().map(Doc::from).collect();
-        docs.sort_by_key(|d| d.id);
-        done += docs.len();
-        let worker = Arc::clone(index);
-        tokio::task::spawn_blocking(move || worker.index(&docs))
-            .await
-            .map_err(|e| AdminError::Index(e.to_string()))?
-            .map_err(|e| AdminError::Index(e.to_string()))?;
+    for source in Source::ALL {
+        let ids = match source {
+            Source::Observation => behind(source, imported.observations),
+            Source::Summary => behind(source, imported.summaries),
+            Source::Prompt => behind(source, imported.prompts),
+        };
+        for chunk in ids.chunks(256) {
+            let mut docs: Vec<Doc> = match source {
+                Source::Observation => store
+                    .get_observations(chunk)
+                    .await?
+                    .iter()
+                    .filter_map(Doc::from_observation)
+                    .collect(),
+                Source::Summary => store
+                    .get_summaries(chunk)
+                    .await?
+                    .iter()
+                    .filter_map(Doc::from_summary)
+                    .collect(),
+                Source::Prompt => store
+                    .get_prompts(chunk)
+                    .await?
+                    .iter()
+                    .filter_map(Doc::from_prompt)
+                    .collect(),
+            };
+            docs.sort_by_key(|d| d.id);
+            done += docs.len();
+            let worker = Arc::clone(index);
+            tokio::task::spawn_blocking(move || worker.index(&docs))
+                .await
+                .map_err(|e| AdminError::Index(e.to_string()))?
+                .map_err(|e| AdminError::Index(e.to_string()))?;
+        }
     }
     if done > 0 {
         let worker = Arc::clone(index);
@@ -181,10 +234,15 @@ pub async fn prune(
     Ok(Json(json!(outcome)))
 }
 
+/// Observation `ids` (the name older clients send), plus imported `summary_ids` and `prompt_ids`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IndexBody {
     ids: Vec<i64>,
+    #[serde(default)]
+    summary_ids: Vec<i64>,
+    #[serde(default)]
+    prompt_ids: Vec<i64>,
 }
 
 pub async fn index(
@@ -199,7 +257,12 @@ pub async fn index(
             "the search index is not open",
         ));
     };
-    let indexed = index_imported(&state.store, &index, &b.ids)
+    let imported = ImportedIds {
+        observations: &b.ids,
+        summaries: &b.summary_ids,
+        prompts: &b.prompt_ids,
+    };
+    let indexed = index_imported(&state.store, &index, imported)
         .await
         .map_err(admin_error)?;
     Ok(Json(json!({ "indexed": indexed, "index": index.status() })))

@@ -1,34 +1,87 @@
-//! Keeps the search indexes in step with SQLite: after every commit of new observations (and at start,
-//! to catch up after a crash or a rebuild) it indexes what is past the last indexed id. Embedding is CPU
+//! Keeps the search indexes in step with SQLite: after every commit of new observations, summaries or
+//! prompts (and at start, to catch up after a crash, a rebuild or an upgrade) it indexes what is past
+//! each source's last indexed id. Every source has its own cursor because the three tables number their
+//! rows independently. Observations go first: recall and the default search read them. Embedding is CPU
 //! work, so it runs on the blocking pool, never on the request path.
 
-use claude_mem_core::Store;
-use claude_mem_search::{Doc, SearchIndex};
+use claude_mem_core::{Store, StoreError};
+use claude_mem_search::{Doc, SearchIndex, Source};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
 const PAGE: i64 = 256;
 
+/// One page of rows to index.
+struct Page {
+    source: Source,
+    docs: Vec<Doc>,
+    /// Rows read: more than `docs` when some ids cannot be keyed.
+    read: usize,
+    /// The highest id read: the cursor moves past it even if that row could not become a document.
+    last: i64,
+}
+
+/// The next page to index: the first source with rows past its cursor.
+async fn next_page(store: &Store, index: &SearchIndex) -> Result<Option<Page>, StoreError> {
+    for source in Source::ALL {
+        let after = index.last_indexed(source);
+        let (docs, read, last): (Vec<Doc>, usize, Option<i64>) = match source {
+            Source::Observation => {
+                let rows = store.observations_after(after, PAGE).await?;
+                let docs = rows.iter().filter_map(Doc::from_observation).collect();
+                (docs, rows.len(), rows.last().map(|r| r.id))
+            }
+            Source::Summary => {
+                let rows = store.summaries_after(after, PAGE).await?;
+                let docs = rows.iter().filter_map(Doc::from_summary).collect();
+                (docs, rows.len(), rows.last().map(|r| r.id))
+            }
+            Source::Prompt => {
+                let rows = store.prompts_after(after, PAGE).await?;
+                let docs = rows.iter().filter_map(Doc::from_prompt).collect();
+                (docs, rows.len(), rows.last().map(|r| r.id))
+            }
+        };
+        if let Some(last) = last {
+            return Ok(Some(Page {
+                source,
+                docs,
+                read,
+                last,
+            }));
+        }
+    }
+    Ok(None)
+}
+
 pub async fn run(store: Store, index: Arc<SearchIndex>, mut shutdown: watch::Receiver<bool>) {
     let signal = store.observation_signal();
     loop {
-        let after = index.last_indexed_id();
-        let page = match store.observations_after(after, PAGE).await {
+        let page = match next_page(&store, &index).await {
             Ok(p) => p,
             Err(e) => {
-                tracing::error!(error = %e, "indexer cannot read observations");
-                Vec::new()
+                tracing::error!(error = %e, "indexer cannot read the store");
+                None
             }
         };
-        if page.is_empty() {
+        let Some(Page {
+            source,
+            docs,
+            read,
+            last,
+        }) = page
+        else {
             if index.status().state != "ready" {
                 index.set_state("ready");
                 if let Err(e) = index.save() {
                     index.record_error(&e);
                 }
+                let status = index.status();
                 tracing::info!(
-                    documents = index.status().documents,
+                    documents = status.documents,
+                    summaries = status.summaries,
+                    prompts = status.prompts,
                     "search indexes are up to date"
                 );
             }
@@ -37,12 +90,19 @@ pub async fn run(store: Store, index: Arc<SearchIndex>, mut shutdown: watch::Rec
                 _ = tokio::time::sleep(Duration::from_secs(30)) => continue,
                 _ = shutdown.changed() => break,
             }
+        };
+        if docs.len() < read {
+            tracing::warn!(
+                source = source.as_str(),
+                skipped = read - docs.len(),
+                through = last,
+                "rows whose ids no index key can hold were not indexed"
+            );
         }
-        let docs: Vec<Doc> = page.iter().map(Doc::from).collect();
         let worker = index.clone();
         let result = tokio::task::spawn_blocking(move || worker.index(&docs)).await;
         match result {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => index.advance(source, last),
             Ok(Err(e)) => {
                 index.record_error(&e);
                 tokio::time::sleep(Duration::from_secs(5)).await;

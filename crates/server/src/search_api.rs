@@ -1,4 +1,9 @@
 //! `GET /api/search` and `POST /api/reindex`.
+//!
+//! Search covers observations by default, so clients written before summaries and prompts were
+//! searchable keep getting the answer they expect (`results[].observation`, ids usable with
+//! `/api/observations/{id}`). `kind=` asks for summaries, prompts, several kinds or `all`; every result
+//! says its `kind` and carries the row under that name (`observation`, `summary` or `prompt`).
 
 use crate::api_error::ApiError;
 use crate::worker::AppState;
@@ -7,9 +12,10 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use claude_mem_core::compress::ObservationType;
-use claude_mem_search::{Filters, Mode, SearchRequest};
+use claude_mem_search::{Filters, Hit, Mode, SearchRequest, Source, CANDIDATE_POOL};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Debug, Deserialize)]
@@ -28,6 +34,57 @@ pub struct SearchQuery {
     offset: Option<usize>,
     /// Calibrated relevance (0..1) under which hits are dropped; default: the mode's floor.
     min_score: Option<f32>,
+    /// `observation` (default), `summary`, `prompt`, a comma-separated list of them, or `all`.
+    #[serde(rename = "kind")]
+    kinds: Option<String>,
+    /// Only observations that read or modified this file (a path, or its trailing part).
+    file: Option<String>,
+    /// `relevance` (default) or `newest`.
+    order: Option<String>,
+}
+
+/// How results are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// Best first: the ranking `offset` pages through.
+    Relevance,
+    /// Newest first among what is relevant enough (the floor still applies, so a common word does
+    /// not turn search into a list of everything recent).
+    Newest,
+}
+
+impl Order {
+    fn as_str(self) -> &'static str {
+        match self {
+            Order::Relevance => "relevance",
+            Order::Newest => "newest",
+        }
+    }
+}
+
+/// The kinds `kind=` names, in [`Source::ALL`] order; the reason it is refused otherwise.
+fn parse_kinds(value: Option<&str>) -> Result<Vec<Source>, String> {
+    let Some(value) = value else {
+        return Ok(vec![Source::Observation]);
+    };
+    let mut wanted = Vec::new();
+    for part in value.split(',') {
+        match part.trim().to_ascii_lowercase().as_str() {
+            "all" | "any" => wanted.extend(Source::ALL),
+            name => match Source::parse(name) {
+                Some(source) => wanted.push(source),
+                None => {
+                    return Err(format!(
+                        "kind {part:?} is not observation, summary, prompt or all"
+                    ))
+                }
+            },
+        }
+    }
+    Ok(Source::ALL
+        .into_iter()
+        .filter(|s| wanted.contains(s))
+        .collect())
 }
 
 pub fn parse_since(s: &str, now_ms: i64) -> Option<i64> {
@@ -140,21 +197,89 @@ pub async fn search(
         }
         other => other,
     };
+    let sources =
+        parse_kinds(q.kinds.as_deref()).map_err(|r| ApiError::bad_request("invalid_query", r))?;
+    let file = match q.file.as_deref().map(str::trim) {
+        Some("") => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "file must not be empty: give a path or its last part, like src/db.rs or db.rs",
+            ))
+        }
+        Some(f) if f.len() > 1000 => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "file is longer than 1000 bytes",
+            ))
+        }
+        other => other.map(str::to_owned),
+    };
+    if !sources.contains(&Source::Observation) {
+        // Both narrow observations only: asked of summaries or prompts alone they could only ever
+        // answer nothing, which would look like "no match" rather than "wrong question".
+        let narrowing = [("type", kind.is_some()), ("file", file.is_some())];
+        if let Some((name, _)) = narrowing.iter().find(|(_, given)| *given) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("{name} filters observations; add observation to kind (or use kind=all)"),
+            ));
+        }
+    }
+    let order = match q.order.as_deref().map(|o| o.trim().to_ascii_lowercase()) {
+        None => Order::Relevance,
+        Some(o) if o == "relevance" || o.is_empty() => Order::Relevance,
+        Some(o) if o == "newest" => Order::Newest,
+        Some(o) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("order {o:?} is not relevance or newest"),
+            ))
+        }
+    };
+    // `file=` restricts to the observations that touched it (checked against every other filter here,
+    // since the vector side of a restricted search cannot check them).
+    let only: Option<Vec<i64>> = match &file {
+        Some(f) => Some(
+            state
+                .store
+                .observation_ids_touching(
+                    f,
+                    q.project.as_deref(),
+                    kind.as_deref(),
+                    since_ms,
+                    until_ms,
+                )
+                .await?
+                .into_iter()
+                .filter_map(|id| Source::Observation.key(id))
+                .collect(),
+        ),
+        None => None,
+    };
     let filters = Filters {
         project: q.project,
         kind,
         since_ms,
         until_ms,
     };
+    // Newest first reorders everything relevant enough, so the index returns all of it (each kind's
+    // whole pool) and the page is cut after sorting by time.
+    let (fetch_limit, fetch_offset) = match order {
+        Order::Relevance => (limit, offset),
+        Order::Newest => (CANDIDATE_POOL.max(offset + limit) * sources.len(), 0),
+    };
     let worker = Arc::clone(&index);
+    let searched = sources.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         worker.search(&SearchRequest {
             query: &text,
             mode,
             filters: &filters,
-            limit,
-            offset,
+            limit: fetch_limit,
+            offset: fetch_offset,
             min_score,
+            sources: &searched,
+            only: only.as_deref(),
         })
     })
     .await
@@ -172,27 +297,78 @@ pub async fn search(
             e.to_string(),
         )
     })?;
-    let ids: Vec<i64> = outcome.hits.iter().map(|h| h.id).collect();
-    let rows = state.store.get_observations(&ids).await?;
-    let results: Vec<Value> = outcome
-        .hits
-        .iter()
-        .filter_map(|h| {
-            let o = rows.iter().find(|o| o.id == h.id)?;
-            Some(json!({
-                "score": h.score, "text_score": h.text_score, "vector_score": h.vector_score,
-                "observation": o,
-            }))
-        })
-        .collect();
+    let mut results = load_results(&state.store, &outcome.hits).await?;
+    if order == Order::Newest {
+        // Newest first; the same instant falls back to the higher key, i.e. the later row.
+        results.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.key.cmp(&a.key)));
+        results = results.into_iter().skip(offset).take(limit).collect();
+    }
+    let results: Vec<Value> = results.into_iter().map(|r| r.json).collect();
     crate::metrics::record_search(mode, started.elapsed());
     Ok(Json(json!({
         "mode": mode,
+        "kinds": sources.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        "order": order.as_str(),
         "results": results,
         "embed_ms": outcome.embed_ms,
         "search_ms": outcome.search_ms,
         "index": index.status(),
     })))
+}
+
+/// One search result, ready to serialise, with what ordering by time needs.
+struct Loaded {
+    key: i64,
+    created_at: i64,
+    json: Value,
+}
+
+/// The rows behind `hits`, in the hits' order, each as `{kind, score, text_score, vector_score, <kind>:
+/// row}`. A hit whose row is gone (deleted since it was indexed) is left out.
+async fn load_results(
+    store: &claude_mem_core::Store,
+    hits: &[Hit],
+) -> Result<Vec<Loaded>, ApiError> {
+    let mut ids: HashMap<Source, Vec<i64>> = HashMap::new();
+    for h in hits {
+        if let Some((source, id)) = Source::of_key(h.id) {
+            ids.entry(source).or_default().push(id);
+        }
+    }
+    let ids_of = |s: Source| ids.get(&s).map(Vec::as_slice).unwrap_or_default();
+    let mut rows: HashMap<i64, (i64, Value)> = HashMap::new();
+    for o in store.get_observations(ids_of(Source::Observation)).await? {
+        if let Some(key) = Source::Observation.key(o.id) {
+            rows.insert(key, (o.created_at, json!(o)));
+        }
+    }
+    for s in store.get_summaries(ids_of(Source::Summary)).await? {
+        if let Some(key) = Source::Summary.key(s.id) {
+            rows.insert(key, (s.created_at, json!(s)));
+        }
+    }
+    for p in store.get_prompts(ids_of(Source::Prompt)).await? {
+        if let Some(key) = Source::Prompt.key(p.id) {
+            rows.insert(key, (p.created_at, json!(p)));
+        }
+    }
+    Ok(hits
+        .iter()
+        .filter_map(|h| {
+            let (source, _) = Source::of_key(h.id)?;
+            let (created_at, row) = rows.remove(&h.id)?;
+            let mut json = json!({
+                "kind": source.as_str(),
+                "score": h.score, "text_score": h.text_score, "vector_score": h.vector_score,
+            });
+            json[source.as_str()] = row;
+            Some(Loaded {
+                key: h.id,
+                created_at,
+                json,
+            })
+        })
+        .collect())
 }
 
 /// Drops the indexes and lets the indexer refill them from SQLite; progress is in `/api/health`.
@@ -226,6 +402,25 @@ pub async fn reindex(State(state): State<AppState>) -> Result<(StatusCode, Json<
 #[cfg(test)]
 mod tests {
     use super::parse_since;
+
+    #[test]
+    fn kinds_parse_lists_and_all_in_a_fixed_order() {
+        use super::parse_kinds;
+        use claude_mem_search::Source;
+        assert_eq!(parse_kinds(None).unwrap(), [Source::Observation]);
+        assert_eq!(parse_kinds(Some("all")).unwrap(), Source::ALL);
+        assert_eq!(
+            parse_kinds(Some("prompt, Summary")).unwrap(),
+            [Source::Summary, Source::Prompt]
+        );
+        assert_eq!(
+            parse_kinds(Some("prompts,prompt")).unwrap(),
+            [Source::Prompt]
+        );
+        assert!(parse_kinds(Some("poem")).unwrap_err().contains("poem"));
+        assert!(parse_kinds(Some("")).is_err());
+        assert!(parse_kinds(Some("summary,")).is_err());
+    }
 
     #[test]
     fn since_accepts_epoch_and_durations() {

@@ -94,7 +94,21 @@ export const api = {
   sessions: (p: { project?: string; limit?: number; offset?: number } = {}) =>
     getJson<{ sessions: Session[] }>('api/sessions', p),
   session: (id: string) => getJson<SessionDetail>(`api/sessions/${encodeURIComponent(id)}`),
-  search: (p: { q: string; mode?: string; project?: string; type?: string; since?: string | number; limit?: number }, signal?: AbortSignal) =>
+  search: (
+    p: {
+      q: string;
+      mode?: string;
+      project?: string;
+      type?: string;
+      /** observation (default), summary, prompt or all. */
+      kind?: string;
+      file?: string;
+      order?: string;
+      since?: string | number;
+      limit?: number;
+    },
+    signal?: AbortSignal,
+  ) =>
     getJson<SearchResponse>('api/search', p, signal),
   costs: (p: { days?: number; project?: string } = {}) => getJson<CostsResponse>('api/costs', p),
   settings: () => getJson<SettingsResponse>('api/settings'),

@@ -99,9 +99,15 @@ export interface ProcessorStatus {
 
 export interface IndexStatus {
   state: string;
+  /** Observations indexed (summaries and prompts are counted apart). */
   documents: number;
   vectors: number;
   last_indexed_id: number;
+  /** Absent from workers that search observations only. */
+  summaries?: number;
+  last_indexed_summary_id?: number;
+  prompts?: number;
+  last_indexed_prompt_id?: number;
   embedder: string;
   embedder_fallback: string | null;
   rebuild_reason: string | null;
@@ -153,15 +159,30 @@ export interface CostsResponse {
   };
 }
 
-export interface SearchResult {
+/** What `GET /api/search?kind=` searches; `all` is the three together. */
+export type SearchKind = 'observation' | 'summary' | 'prompt';
+
+/** A prompt found by search: the live stream's shape plus its id. */
+export interface PromptHit extends PromptEvent {
+  id: number;
+}
+
+interface SearchScores {
   score: number;
   text_score: number | null;
   vector_score: number | null;
-  observation: Observation;
 }
+
+/** One hit; `kind` says which row it carries (absent from workers that search observations only). */
+export type SearchResult =
+  | (SearchScores & { kind?: 'observation'; observation: Observation })
+  | (SearchScores & { kind: 'summary'; summary: Summary })
+  | (SearchScores & { kind: 'prompt'; prompt: PromptHit });
 
 export interface SearchResponse {
   mode: string;
+  kinds?: SearchKind[];
+  order?: 'relevance' | 'newest';
   results: SearchResult[];
   embed_ms: number;
   search_ms: number;

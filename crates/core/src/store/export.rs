@@ -84,6 +84,10 @@ pub struct ImportReport {
     pub tables: BTreeMap<String, TableImport>,
     /// Observation ids inserted, ascending: the search indexes must take them in.
     pub observation_ids: Vec<i64>,
+    /// Session summary and prompt ids inserted, ascending: searchable as well, each behind its own
+    /// indexer cursor.
+    pub summary_ids: Vec<i64>,
+    pub prompt_ids: Vec<i64>,
     /// The highest observation id before the import. Inserted ids at or below it may sit below what the
     /// indexer has already passed, so they must be indexed explicitly.
     pub max_observation_id_before: i64,
@@ -452,12 +456,17 @@ async fn import_on(
                 .or_default()
                 .insert(old_id, new_id);
         }
-        if table == "observations" {
-            report.observation_ids.push(new_id);
+        match table.as_str() {
+            "observations" => report.observation_ids.push(new_id),
+            "session_summaries" => report.summary_ids.push(new_id),
+            "user_prompts" => report.prompt_ids.push(new_id),
+            _ => {}
         }
     }
     tx.commit().await?;
     report.observation_ids.sort_unstable();
+    report.summary_ids.sort_unstable();
+    report.prompt_ids.sort_unstable();
     Ok(report)
 }
 

@@ -21,7 +21,9 @@ pub use export::{
 };
 pub use ingest::IngestOutcome;
 pub use memories::{notes_session_id, NewMemory, MANUAL};
-pub use observations::{ObservationFilter, ObservationRow, StreamCursor, StreamPrompt, SummaryRow};
+pub use observations::{
+    path_matches, ObservationFilter, ObservationRow, StreamCursor, StreamPrompt, SummaryRow,
+};
 pub use processing::{CompletedBatch, ReadySession};
 pub use prune::{PruneReport, PruneRequest, DAY_MS};
 pub use queries::{EventRow, HealthCounts, ProjectRow, PromptRow, SessionRow};
@@ -212,6 +214,7 @@ impl Store {
     /// Durably records a hook event. Returns once the event is committed (or known to be a duplicate).
     pub async fn ingest(&self, event: HookEvent) -> Result<IngestOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
+        let prompt = event.prompt.is_some();
         self.inner
             .sender
             .send(WriteJob::Ingest(Box::new(event), reply))
@@ -220,6 +223,10 @@ impl Store {
         let outcome = answer.await.map_err(|_| StoreError::Closed)??;
         if matches!(outcome, IngestOutcome::Stored { .. }) {
             self.notify_change();
+            if prompt {
+                // A stored prompt is searchable too: the indexer picks it up now, not at its next poll.
+                self.observation_signal().notify_one();
+            }
         }
         Ok(outcome)
     }
@@ -240,7 +247,8 @@ impl Store {
         let _ = self.inner.changes.send(());
     }
 
-    /// Woken after new observations are committed: the search indexer waits on it.
+    /// Woken after new searchable rows are committed (observations, summaries, prompts): the search
+    /// indexer waits on it.
     pub fn observation_signal(&self) -> Arc<Notify> {
         self.inner.observed.clone()
     }

@@ -53,6 +53,31 @@ pub struct ObservationFilter {
     pub limit: i64,
 }
 
+/// A path as compared by [`path_matches`]: forward slashes, no surrounding blanks, no leading `./`.
+fn normalize_path(p: &str) -> String {
+    let mut p = p.trim().replace('\\', "/");
+    while let Some(rest) = p.strip_prefix("./") {
+        p = rest.to_owned();
+    }
+    p
+}
+
+/// Whether `stored` (a path an observation read or modified) is the file `wanted` names: the same path,
+/// or one ends with the other at a `/`. So `db.rs`, `store/db.rs` and `/home/me/app/src/store/db.rs`
+/// all name `src/store/db.rs` (observations keep paths relative to the project when they can, while a
+/// user may paste an absolute one), but `b.rs` does not. Backslashes count as slashes.
+pub fn path_matches(stored: &str, wanted: &str) -> bool {
+    let (stored, wanted) = (normalize_path(stored), normalize_path(wanted));
+    if stored.is_empty() || wanted.is_empty() {
+        return false;
+    }
+    let ends_at_slash = |long: &str, short: &str| {
+        long.strip_suffix(short)
+            .is_some_and(|head| !head.is_empty() && (head.ends_with('/') || short.starts_with('/')))
+    };
+    stored == wanted || ends_at_slash(&stored, &wanted) || ends_at_slash(&wanted, &stored)
+}
+
 const OBSERVATION_COLUMNS: &str = "id, session_id, project, prompt_number, type, title, subtitle, \
     narrative, facts, concepts, files_read, files_modified, keywords, source_event_ids, input_tokens, \
     output_tokens, compressor, model, created_at";
@@ -286,6 +311,87 @@ impl Store {
             .map(observation_from_row)
             .collect::<Result<_, _>>()
             .map_err(StoreError::from)
+    }
+
+    /// Session summaries by id, in id order (search results that are summaries).
+    pub async fn get_summaries(&self, ids: &[i64]) -> Result<Vec<SummaryRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        let sql = format!(
+            "SELECT id, session_id, project, prompt_number, request, investigated, learned, completed,
+                    next_steps, compressor, model, created_at
+             FROM session_summaries WHERE id IN ({marks}) ORDER BY id"
+        );
+        let mut q = sqlx::query_as(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        Ok(q.fetch_all(self.read_pool()).await?)
+    }
+
+    /// User prompts by id with their session's project, in id order (search results that are prompts).
+    pub async fn get_prompts(&self, ids: &[i64]) -> Result<Vec<StreamPrompt>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        let sql = format!(
+            "SELECT p.id, p.session_id, s.project, p.prompt_number, p.text AS prompt, p.created_at
+             FROM user_prompts p JOIN sdk_sessions s ON s.id = p.session_id
+             WHERE p.id IN ({marks}) ORDER BY p.id"
+        );
+        let mut q = sqlx::query_as(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        Ok(q.fetch_all(self.read_pool()).await?)
+    }
+
+    /// Ids of the observations that read or modified `file` ([`path_matches`]) and pass the other
+    /// filters, oldest first: what search's `file=` restricts to. The filters are applied here because
+    /// the vector side of a restricted search scores exactly these ids and cannot check them itself. A
+    /// substring test on the file's last component narrows the rows in SQL; the exact rule runs here.
+    pub async fn observation_ids_touching(
+        &self,
+        file: &str,
+        project: Option<&str>,
+        kind: Option<&str>,
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let wanted = normalize_path(file);
+        let base = wanted.rsplit('/').next().unwrap_or_default();
+        // As the name appears inside the JSON array text (quotes and backslashes escaped).
+        let needle = serde_json::to_string(base).unwrap_or_default();
+        let needle = needle.trim_matches('"');
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT id, files_read, files_modified FROM observations
+             WHERE (instr(files_read, ?1) > 0 OR instr(files_modified, ?1) > 0)
+               AND (?2 IS NULL OR project = ?2) AND (?3 IS NULL OR type = ?3)
+               AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR created_at <= ?5)
+             ORDER BY id",
+        )
+        .bind(needle)
+        .bind(project)
+        .bind(kind)
+        .bind(since_ms)
+        .bind(until_ms)
+        .fetch_all(self.read_pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, read, modified)| {
+                [read, modified].into_iter().any(|list| {
+                    serde_json::from_str::<Vec<String>>(list)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|path| path_matches(path, file))
+                })
+            })
+            .map(|(id, _, _)| id)
+            .collect())
     }
 
     pub async fn list_summaries(

@@ -370,12 +370,13 @@ impl Store {
     }
 
     /// Stores a batch's results and retires its events, all or nothing. Returns the new observation ids.
-    /// Wakes the search indexer when new observations were committed.
+    /// Wakes the search indexer when new observations or a summary were committed.
     pub async fn complete_batch(&self, batch: CompletedBatch) -> Result<Vec<i64>, StoreError> {
+        let summarized = batch.summary.is_some();
         let ids = self
             .write(move |conn| Box::pin(complete(conn, batch)))
             .await?;
-        if !ids.is_empty() {
+        if !ids.is_empty() || summarized {
             self.observation_signal().notify_one();
         }
         self.notify_change();

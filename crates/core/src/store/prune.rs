@@ -36,6 +36,12 @@ pub struct PruneReport {
     pub deleted: BTreeMap<String, u64>,
     /// Deleted observation ids: the search indexes must forget them too.
     pub observation_ids: Vec<i64>,
+    /// Deleted session summary and prompt ids, which the search indexes hold as well. Default empty so a
+    /// report from an older worker still reads.
+    #[serde(default)]
+    pub summary_ids: Vec<i64>,
+    #[serde(default)]
+    pub prompt_ids: Vec<i64>,
     pub vacuumed: bool,
     /// Database file size (pages × page size) before and after; equal in a dry run.
     pub bytes_before: u64,
@@ -103,15 +109,23 @@ pub(crate) async fn prune_on(
         ..PruneReport::default()
     };
     let mut tx = conn.begin().await?;
-    let ids: Vec<(i64,)> = sqlx::query_as(&format!(
-        "SELECT id FROM observations WHERE {} ORDER BY id",
-        DELETES[0].1
-    ))
-    .bind(req.cutoff_ms)
-    .bind(&req.project)
-    .fetch_all(&mut *tx)
-    .await?;
-    report.observation_ids = ids.into_iter().map(|(id,)| id).collect();
+    // The searchable tables' ids, read before they go: the indexes must forget exactly these.
+    for (table, filter) in &DELETES[..3] {
+        let ids: Vec<(i64,)> = sqlx::query_as(&format!(
+            "SELECT id FROM {table} WHERE {filter} ORDER BY id"
+        ))
+        .bind(req.cutoff_ms)
+        .bind(&req.project)
+        .fetch_all(&mut *tx)
+        .await?;
+        let ids = ids.into_iter().map(|(id,)| id).collect();
+        match *table {
+            "observations" => report.observation_ids = ids,
+            "session_summaries" => report.summary_ids = ids,
+            "user_prompts" => report.prompt_ids = ids,
+            _ => {}
+        }
+    }
     for (table, filter) in DELETES {
         let done = sqlx::query(&format!("DELETE FROM {table} WHERE {filter}"))
             .bind(req.cutoff_ms)
@@ -143,7 +157,7 @@ pub(crate) async fn prune_on(
 impl Store {
     /// Deletes (or, with `dry_run`, counts) everything older than the cut-off, then VACUUMs. Runs on the
     /// writer connection, so it never races the worker's own writes. The caller removes
-    /// `observation_ids` from the search indexes.
+    /// `observation_ids`, `summary_ids` and `prompt_ids` from the search indexes.
     pub async fn prune(&self, req: PruneRequest) -> Result<PruneReport, StoreError> {
         let report = self
             .write(move |conn| Box::pin(async move { prune_on(conn, &req).await }))

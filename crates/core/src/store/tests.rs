@@ -204,3 +204,118 @@ async fn one_batch_numbers_prompts_in_order_and_collapses_repeats() {
         1
     );
 }
+
+#[test]
+fn files_match_whole_paths_and_trailing_parts_at_slashes() {
+    for (stored, wanted) in [
+        ("src/store/db.rs", "src/store/db.rs"),
+        ("src/store/db.rs", "store/db.rs"),
+        ("src/store/db.rs", "db.rs"),
+        ("src/store/db.rs", "./src/store/db.rs"),
+        ("src/store/db.rs", "/home/me/app/src/store/db.rs"),
+        ("src\\store\\db.rs", "store/db.rs"),
+        ("/abs/src/db.rs", "/src/db.rs"),
+    ] {
+        assert!(path_matches(stored, wanted), "{stored} ~ {wanted}");
+    }
+    for (stored, wanted) in [
+        ("src/store/db.rs", "b.rs"),
+        ("src/store/db.rs", "store/db"),
+        ("src/store/db.rs", "other/db.rs"),
+        ("src/store/db.rs", ""),
+        ("", "db.rs"),
+        ("src/store/db.rs", "src/store/db.rs/more"),
+    ] {
+        assert!(!path_matches(stored, wanted), "{stored} !~ {wanted}");
+    }
+}
+
+/// Two sessions in two projects: observations that read or modified files, a summary, prompts.
+async fn searchable_rows(store: &Store) {
+    store
+        .write(|conn| {
+            Box::pin(async move {
+                for sql in [
+                    "INSERT INTO sdk_sessions (id, project, started_at, last_seen_at)
+                     VALUES ('a', 'shop', 10, 10), ('b', 'blog', 10, 10)",
+                    "INSERT INTO observations (id, session_id, project, type, title, files_read,
+                         files_modified, compressor, created_at) VALUES
+                     (1, 'a', 'shop', 'change', 'one', '[]', '[\"src/store/db.rs\"]', 'local', 100),
+                     (2, 'a', 'shop', 'bugfix', 'two', '[\"src/store/db.rs\"]', '[]', 'local', 200),
+                     (3, 'a', 'shop', 'change', 'three', '[\"src/store/mydb.rs\"]', '[]', 'local', 300),
+                     (4, 'b', 'blog', 'change', 'four', '[]', '[\"C:\\\\src\\\\store\\\\db.rs\"]', 'local', 400)",
+                    "INSERT INTO session_summaries (id, session_id, project, request, compressor, created_at)
+                     VALUES (7, 'a', 'shop', 'fix the store', 'local', 150)",
+                    "INSERT INTO user_prompts (id, session_id, prompt_number, text, created_at)
+                     VALUES (5, 'a', 1, 'fix the store', 90), (6, 'b', 1, 'write a post', 500)",
+                ] {
+                    sqlx::query(sql).execute(&mut *conn).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn file_filters_and_lookups_by_id_for_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
+    searchable_rows(&store).await;
+    let touching = |file: &'static str, project, kind, since, until| {
+        let store = store.clone();
+        async move {
+            store
+                .observation_ids_touching(file, project, kind, since, until)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(touching("db.rs", None, None, None, None).await, [1, 2, 4]);
+    assert_eq!(
+        touching("store/db.rs", Some("shop"), None, None, None).await,
+        [1, 2]
+    );
+    assert_eq!(
+        touching("db.rs", None, Some("bugfix"), None, None).await,
+        [2]
+    );
+    assert_eq!(
+        touching("db.rs", None, None, Some(150), Some(400)).await,
+        [2, 4]
+    );
+    assert_eq!(touching("mydb.rs", None, None, None, None).await, [3]);
+    assert!(touching("b.rs", None, None, None, None).await.is_empty());
+    assert!(touching("nothing.rs", None, None, None, None)
+        .await
+        .is_empty());
+
+    let summaries = store.get_summaries(&[7, 99]).await.unwrap();
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(summaries[0].request, "fix the store");
+    let prompts = store.get_prompts(&[6, 5]).await.unwrap();
+    let got: Vec<(i64, &str, &str)> = prompts
+        .iter()
+        .map(|p| (p.id, p.project.as_str(), p.prompt.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [(5, "shop", "fix the store"), (6, "blog", "write a post")]
+    );
+    assert!(store.get_prompts(&[]).await.unwrap().is_empty());
+
+    // Prune names every searchable row it deletes, so the indexes can forget them.
+    let report = store
+        .prune(PruneRequest {
+            cutoff_ms: 160,
+            project: None,
+            dry_run: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.observation_ids, [1]);
+    assert_eq!(report.summary_ids, [7]);
+    assert_eq!(report.prompt_ids, [5]);
+    store.close().await;
+}
