@@ -5,15 +5,17 @@ use crate::{Doc, Filters, SearchError};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
-use tantivy::collector::{DocSetCollector, TopDocs};
+use tantivy::collector::TopDocs;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery,
-    TermSetQuery,
+    BooleanQuery, BoostQuery, EnableScoring, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery,
+    TermQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, STRING,
 };
-use tantivy::{doc, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term};
+use tantivy::{
+    doc, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term, TERMINATED,
+};
 
 const TOKENIZER: &str = "code";
 /// Text fields and how much a match in each counts: a hit in the title or a keyword says more than one
@@ -428,37 +430,11 @@ impl TextIndex {
         if total <= 0.0 {
             return Ok(shares);
         }
-        let columns = searcher
-            .segment_readers()
-            .iter()
-            .map(|segment| segment.fast_fields().i64("id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let id_of = |address: tantivy::DocAddress| {
-            columns
-                .get(address.segment_ord as usize)
-                .and_then(|column| column.first(address.doc_id))
-        };
-        // Where the candidates live, found once; each exact word is then checked by seeking its posting
-        // lists to those documents (a query per word, restricted by the id set, cost ~15 ms at 100K).
-        let only: Box<dyn Query> = Box::new(TermSetQuery::new(
-            ids.iter().map(|id| Term::from_field_i64(self.id, *id)),
-        ));
-        let mut by_segment: Vec<Vec<(u32, i64)>> = vec![Vec::new(); columns.len()];
-        for address in searcher.search(only.as_ref(), &DocSetCollector)? {
-            if let (Some(id), Some(docs)) = (
-                id_of(address),
-                by_segment.get_mut(address.segment_ord as usize),
-            ) {
-                docs.push((address.doc_id, id));
-            }
-        }
-        for docs in &mut by_segment {
-            docs.sort_unstable();
-        }
+        let by_segment = self.locate(&searcher, ids)?;
         for w in &words {
             let add = weight(w) / total;
             if let Some(d) = w.fuzzy_distance() {
-                // A typo: the fuzzy automaton over every field, restricted to the candidates.
+                // A typo: the fuzzy automaton over every field, seeked to the candidates.
                 let fields: Vec<(Occur, Box<dyn Query>)> = self
                     .text_fields
                     .iter()
@@ -468,16 +444,17 @@ impl TextIndex {
                         (Occur::Should, q)
                     })
                     .collect();
-                let q = BooleanQuery::new(vec![
-                    (
-                        Occur::Must,
-                        Box::new(BooleanQuery::new(fields)) as Box<dyn Query>,
-                    ),
-                    (Occur::Must, only.box_clone()),
-                ]);
-                for address in searcher.search(&q, &DocSetCollector)? {
-                    if let Some(id) = id_of(address) {
-                        *shares.entry(id).or_insert(0.0) += FUZZY_SHARE * add;
+                let fuzzy = BooleanQuery::new(fields)
+                    .weight(EnableScoring::disabled_from_searcher(&searcher))?;
+                for (segment, docs) in searcher.segment_readers().iter().zip(&by_segment) {
+                    if docs.is_empty() {
+                        continue;
+                    }
+                    let mut scorer = fuzzy.scorer(segment, 1.0)?;
+                    for (doc, id) in docs {
+                        if scorer.doc() <= *doc && scorer.seek(*doc) == *doc {
+                            *shares.entry(*id).or_insert(0.0) += FUZZY_SHARE * add;
+                        }
                     }
                 }
                 continue;
@@ -531,15 +508,66 @@ impl TextIndex {
         let Some(q) = self.build_query(query, filters) else {
             return Ok(Vec::new());
         };
-        let only: Box<dyn Query> = Box::new(TermSetQuery::new(
-            ids.iter().map(|id| Term::from_field_i64(self.id, *id)),
-        ));
-        // Boosted to 0 so the restriction adds nothing to the score.
-        let restricted = BooleanQuery::new(vec![
-            (Occur::Must, q),
-            (Occur::Must, Box::new(BoostQuery::new(only, 0.0))),
-        ]);
-        self.run(&restricted, ids.len())
+        // The query's scorer seeked to each candidate's document: the same BM25 a search computes, without
+        // collecting every match of the query.
+        let searcher = self.reader.searcher();
+        let weight = q.weight(EnableScoring::enabled_from_searcher(&searcher))?;
+        let mut out = Vec::new();
+        for (segment, docs) in searcher
+            .segment_readers()
+            .iter()
+            .zip(self.locate(&searcher, ids)?)
+        {
+            if docs.is_empty() {
+                continue;
+            }
+            let mut scorer = weight.scorer(segment, 1.0)?;
+            for (doc, id) in docs {
+                if scorer.doc() <= doc && scorer.seek(doc) == doc {
+                    out.push((id, scorer.score()));
+                }
+            }
+        }
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+        Ok(out)
+    }
+
+    /// Where each of `ids` lives: per segment, its live (document, id) pairs in document order. Each id is
+    /// looked up in the id field's term dictionary of the segments whose id range holds it (segments are
+    /// written in id order, so that is mostly one); a `TermSetQuery` instead streams the whole dictionary
+    /// through an automaton, which at 100K memories was the largest cost of a hybrid query.
+    fn locate(
+        &self,
+        searcher: &Searcher,
+        ids: &[i64],
+    ) -> Result<Vec<Vec<(u32, i64)>>, SearchError> {
+        let mut sorted: Vec<i64> = ids.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut by_segment = Vec::with_capacity(searcher.segment_readers().len());
+        for segment in searcher.segment_readers() {
+            let mut docs: Vec<(u32, i64)> = Vec::new();
+            let column = segment.fast_fields().i64("id")?;
+            let (lo, hi) = (column.min_value(), column.max_value());
+            let inverted = segment.inverted_index(self.id)?;
+            for id in sorted.iter().filter(|id| (lo..=hi).contains(*id)) {
+                let term = Term::from_field_i64(self.id, *id);
+                let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)?
+                else {
+                    continue;
+                };
+                let mut doc = postings.doc();
+                while doc != TERMINATED {
+                    if !segment.is_deleted(doc) {
+                        docs.push((doc, *id));
+                    }
+                    doc = postings.advance();
+                }
+            }
+            docs.sort_unstable();
+            by_segment.push(docs);
+        }
+        Ok(by_segment)
     }
 }
 

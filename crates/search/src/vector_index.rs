@@ -225,10 +225,20 @@ impl VectorIndex {
         if self.is_empty() || query.len() != self.dim {
             return Vec::new();
         }
+        // Checked for every point the graph visits: without filters only the tombstones matter (and
+        // without tombstones nothing does), so the sidecar's map is not consulted at all.
+        let unfiltered = filters.project.is_none()
+            && filters.kind.is_none()
+            && filters.since_ms.is_none()
+            && filters.until_ms.is_none();
+        let no_tombstones = self.tombstones.is_empty();
         let accept = |data_id: &usize| -> bool {
             let id = *data_id as i64;
-            if self.tombstones.contains(&id) {
+            if !no_tombstones && self.tombstones.contains(&id) {
                 return false;
+            }
+            if unfiltered {
+                return true;
             }
             let Some(m) = self.meta.get(&id) else {
                 return false;
