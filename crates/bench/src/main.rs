@@ -13,7 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod compression;
+mod compression_eval;
 mod context;
+mod locomo;
 mod ops;
 mod search;
 mod team;
@@ -33,6 +35,12 @@ enum Bench {
     Ops(ops::Args),
     /// Team mode (PostgreSQL) side by side with the SQLite mode: hook ingest and search at scale.
     Team(team::Args),
+    /// Evidence recall and NDCG of text, vector and hybrid search on the public LoCoMo conversations,
+    /// next to plain BM25 (issue 16; the data is downloaded apart, never committed).
+    Locomo(locomo::Args),
+    /// Key-fact coverage, cards per turn and paraphrase retrieval of a compressor on the labelled corpus
+    /// in tests/fixtures/compression_corpus, through a real worker (issue 17).
+    CompressionEval(compression_eval::Args),
     /// Recall@5 and MRR of text, vector and hybrid search on tests/eval.
     SearchEval {
         /// all-MiniLM-L6-v2 files (default: ../shared/models/all-MiniLM-L6-v2); `hash` for the fallback.
@@ -336,6 +344,8 @@ fn main() -> anyhow::Result<()> {
         Bench::Context(args) => context::run(args),
         Bench::Ops(args) => ops::run(args),
         Bench::Team(args) => team::run(args),
+        Bench::Locomo(args) => locomo::run(args),
+        Bench::CompressionEval(args) => compression_eval::run(args),
         Bench::SearchEval {
             model_dir,
             rrf,

@@ -88,15 +88,6 @@ pub struct MemoryBody {
     files: Vec<String>,
 }
 
-fn first_line_title(text: &str) -> String {
-    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let mut title: String = line.trim().chars().take(80).collect();
-    if line.trim().chars().count() > 80 {
-        title.push('…');
-    }
-    title
-}
-
 /// Stores a note as an observation. Secrets are redacted like everything else that is stored.
 pub async fn save(
     State(state): State<AppState>,
@@ -138,7 +129,7 @@ pub async fn save(
         .title
         .map(|t| t.trim().chars().take(MAX_TITLE_CHARS).collect::<String>())
         .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| first_line_title(text));
+        .unwrap_or_else(|| claude_mem_search::first_line_title(text));
     let redactor = claude_mem_privacy::redactor();
     let clean = |s: &str| redactor.clean_str(s).0.into_owned();
     let saved = state
