@@ -86,9 +86,17 @@ fn kill_9_during_processing_loses_nothing_and_duplicates_nothing() {
             assert!(cited.insert(id), "event {id} was compressed twice");
         }
     }
-    // Every edit made exactly one observation (one file each), every turn exactly one summary.
+    // Every edit is remembered by exactly one observation (the turn's memory lists the files it changed),
+    // every turn has exactly one summary.
     let edits = 3 * 4 * 5 * 3;
-    assert_eq!(sqlite_count(&db, "SELECT COUNT(*) FROM observations WHERE title LIKE 'Created %' OR title LIKE 'Edited %'"), edits);
+    assert_eq!(
+        sqlite_count(&db, "SELECT COUNT(*) FROM observations o, json_each(o.files_modified) f WHERE f.value LIKE 'src/mod_%'"),
+        edits
+    );
+    assert_eq!(
+        sqlite_count(&db, "SELECT COUNT(DISTINCT o.session_id || ':' || f.value) FROM observations o, json_each(o.files_modified) f"),
+        edits
+    );
     assert_eq!(
         sqlite_count(&db, "SELECT COUNT(*) FROM session_summaries"),
         3 * 4 * 5

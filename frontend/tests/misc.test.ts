@@ -111,3 +111,34 @@ describe('api helpers', () => {
     expect(describeError(new ApiError(0, 'unreachable', ''))).toMatch(/not reachable/);
   });
 });
+
+describe('retry of parked events', () => {
+  it('says how many went back and how many are left', async () => {
+    const { retryMessage } = await import('../src/lib/health');
+    expect(retryMessage({ requeued: 0, parked: 0 })).toMatch(/Nothing to retry/);
+    expect(retryMessage({ requeued: 1, parked: 0 })).toBe('1 parked event is back in the queue; the compressor picks them up now.');
+    expect(retryMessage({ requeued: 3, parked: 1 })).toMatch(/^3 parked events are back in the queue \(1 still parked\)/);
+  });
+  it('posts to the admin endpoint with the JSON body', async () => {
+    const calls: { url: string; init: RequestInit }[] = [];
+    const original = globalThis.fetch;
+    globalThis.fetch = (async (url: string, init: RequestInit) => {
+      calls.push({ url, init });
+      return new Response(JSON.stringify({ requeued: 2, parked: 0 }), { status: 200, headers: { 'content-type': 'application/json' } });
+    }) as typeof fetch;
+    try {
+      const { api } = await import('../src/lib/api');
+      expect(await api.retryParked({ all: true })).toEqual({ requeued: 2, parked: 0 });
+      expect(calls[0].url).toBe('api/admin/retry');
+      expect(calls[0].init.method).toBe('POST');
+      expect(JSON.parse(String(calls[0].init.body))).toEqual({ all: true });
+    } finally {
+      globalThis.fetch = original;
+    }
+  });
+  it('lists the security types among the observation types', async () => {
+    const { OBSERVATION_TYPES } = await import('../src/lib/types');
+    expect(OBSERVATION_TYPES).toContain('security_alert');
+    expect(OBSERVATION_TYPES).toContain('security_note');
+  });
+});

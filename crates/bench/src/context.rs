@@ -117,6 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 budget_tokens: args.budget,
                 max_observations: 40,
                 now_ms,
+                language: Default::default(),
             };
             let t = Instant::now();
             let block = build_context(&store, &req).await?;

@@ -545,29 +545,35 @@ fn check_api_key(settings: &Settings) -> Check {
     const NAME: &str = "api key";
     let c = &settings.compression;
     let anthropic = c.anthropic_key();
-    let (provider, base, key) = match c.provider.as_str() {
-        "local" => return ok(NAME, "local compressor selected (no API key needed)"),
-        "openai" => (
-            "OpenAI-compatible server",
-            format!("{}/models", c.openai_base_url.trim_end_matches('/')),
-            c.openai_api_key.clone(),
-        ),
-        "anthropic" if anthropic.is_none() => {
-            return fail(
-                NAME,
-                "provider is anthropic but no API key is set",
-                "export ANTHROPIC_API_KEY, or set compression.provider to \"local\"",
-            )
-        }
-        _ => match anthropic {
-            Some(key) => (
-                "Anthropic",
-                format!("{}/v1/models", c.anthropic_base_url.trim_end_matches('/')),
-                Some(key.to_owned()),
+    let (provider, base, key) =
+        match c.provider.as_str() {
+            "local" => return ok(NAME, "local compressor selected (no API key needed)"),
+            "claude-code" => return ok(NAME, "claude-code selected: the CLI's own login is used"),
+            "openai" => (
+                "OpenAI-compatible server",
+                format!("{}/models", c.openai_base_url.trim_end_matches('/')),
+                c.openai_api_key.clone(),
             ),
-            None => return ok(NAME, "no API key: the local compressor makes observations"),
-        },
-    };
+            "anthropic" if anthropic.is_none() => {
+                return fail(
+                    NAME,
+                    "provider is anthropic but no API key is set",
+                    "export ANTHROPIC_API_KEY, or set compression.provider to \"local\"",
+                )
+            }
+            _ => match anthropic {
+                Some(key) => (
+                    "Anthropic",
+                    format!("{}/v1/models", c.anthropic_base_url.trim_end_matches('/')),
+                    Some(key.to_owned()),
+                ),
+                None if claude_mem_core::compress::select::claude_code_ready(c) => return ok(
+                    NAME,
+                    "no API key: your logged-in Claude Code CLI compresses (on your Claude plan)",
+                ),
+                None => return ok(NAME, "no API key: the local compressor makes observations"),
+            },
+        };
     let mut request = agent(API_TIMEOUT).get(&base);
     if let Some(key) = &key {
         request = if provider == "Anthropic" {

@@ -3,7 +3,8 @@
 //!
 //! It fails open, always: worker down, slow, or answering garbage, the command prints nothing and exits 0
 //! within its budget, so a memory problem never blocks or pollutes a coding session. Set
-//! `CLAUDE_MEM_DEBUG=1` to see why it stayed silent.
+//! `CLAUDE_MEM_DEBUG=1` to see why it stayed silent. Under `CLAUDE_MEM_INTERNAL=1` (set on the Claude Code
+//! CLI the `claude-code` compressor runs) it drops the event without a word.
 //!
 //! On a laptop configured against a team server (`claude-mem install --server URL --token T`), the event
 //! goes to that server with the user's token instead of to the local worker. The server and token come
@@ -86,6 +87,11 @@ pub fn run(event: Option<&str>) {
 }
 
 fn forward(event: Option<&str>) -> Result<Option<String>, String> {
+    // Claude Code run by claude-mem itself (the claude-code compressor): its events are never ours to
+    // store, and forwarding them would feed the memory its own compression sessions.
+    if std::env::var(claude_mem_core::capture::INTERNAL_ENV).is_ok_and(|v| v.trim() == "1") {
+        return Ok(None);
+    }
     let started = Instant::now();
     let data_dir = DataDir::resolve().ok();
     let settings = data_dir

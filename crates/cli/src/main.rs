@@ -11,6 +11,7 @@ mod mcp_cmd;
 mod migrate_cmd;
 mod portability_cmd;
 mod prune_cmd;
+mod retry_cmd;
 mod search_cmd;
 mod serve_cmd;
 mod team_cmd;
@@ -69,6 +70,9 @@ enum Command {
     Import(portability_cmd::ImportArgs),
     /// Delete memories older than a given age, from SQLite and the indexes.
     Prune(prune_cmd::PruneArgs),
+    /// Put events that failed compression and were parked back in the queue (e.g. after fixing the API
+    /// key): all of them, or one by id.
+    Retry(retry_cmd::RetryArgs),
     /// Check the installation and say how to fix what is wrong.
     Doctor(doctor_cmd::DoctorArgs),
     /// Copy this machine's memories into a team server's PostgreSQL database (safe to repeat).
@@ -104,6 +108,7 @@ fn main() -> ExitCode {
         Command::Export(args) => portability_cmd::export(args),
         Command::Import(args) => portability_cmd::import(args),
         Command::Prune(args) => prune_cmd::run(args),
+        Command::Retry(args) => retry_cmd::run(args),
         Command::Doctor(args) => doctor_cmd::run(args),
         Command::Migrate(args) => migrate_cmd::run(args),
         Command::Team(cmd) => team_cmd::run(cmd),

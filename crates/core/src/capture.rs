@@ -7,6 +7,7 @@
 
 use crate::hook_event::HookEvent;
 use crate::settings::CaptureSettings;
+pub use claude_mem_llm::claude_code::{INTERNAL_CWD_DIR, INTERNAL_ENV};
 
 /// Our key under `mcpServers` (`claude-mem install --mcp`, the plugin's `.mcp.json`). Claude Code names
 /// the tools of a user- or project-scoped server `mcp__<server>__<tool>`.
@@ -22,15 +23,23 @@ pub enum SkipReason {
     OwnTool,
     /// Named by `capture.skip_tools`.
     SkipList,
+    /// Any event of claude-mem's own Claude Code session (the `claude-code` compressor's CLI), recognised by
+    /// its working directory: compressing must never feed the memory it writes.
+    Internal,
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 2] = [SkipReason::OwnTool, SkipReason::SkipList];
+    pub const ALL: [SkipReason; 3] = [
+        SkipReason::OwnTool,
+        SkipReason::SkipList,
+        SkipReason::Internal,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             SkipReason::OwnTool => "own_tool",
             SkipReason::SkipList => "skip_list",
+            SkipReason::Internal => "internal",
         }
     }
 }
@@ -53,6 +62,13 @@ pub fn is_claude_mem_tool(tool_name: &str) -> bool {
         .is_some_and(|tool| !tool.is_empty())
 }
 
+/// Whether `cwd` is the directory the `claude-code` compressor runs the CLI in
+/// (`<data dir>/claude-code-cwd`): a session there is claude-mem's own, even if the user's hooks fired.
+pub fn is_internal_cwd(cwd: &str) -> bool {
+    let cwd = cwd.trim_end_matches(['/', '\\']);
+    cwd.rsplit(['/', '\\']).next() == Some(INTERNAL_CWD_DIR) && cwd.len() > INTERNAL_CWD_DIR.len()
+}
+
 /// Whether an entry of `capture.skip_tools` names `tool_name`: equal, or a prefix when it ends in `*`.
 fn matches(entry: &str, tool_name: &str) -> bool {
     match entry.strip_suffix('*') {
@@ -72,9 +88,13 @@ pub fn tool_skip_reason(settings: &CaptureSettings, tool_name: &str) -> Option<S
     }
 }
 
-/// Why `event` is not stored, if it is not. Only tool events are ever skipped: a prompt, a stop or a
-/// session's end always counts, whatever tool name it might carry.
+/// Why `event` is not stored, if it is not. Apart from claude-mem's own compressor session (skipped whole),
+/// only tool events are ever skipped: a prompt, a stop or a session's end always counts, whatever tool name
+/// it might carry.
 pub fn skip_reason(settings: &CaptureSettings, event: &HookEvent) -> Option<SkipReason> {
+    if is_internal_cwd(&event.cwd) {
+        return Some(SkipReason::Internal);
+    }
     if !event.is_tool_event() {
         return None;
     }
@@ -219,5 +239,39 @@ mod tests {
         let servers = read(".mcp.json");
         let names: Vec<&String> = servers["mcpServers"].as_object().unwrap().keys().collect();
         assert_eq!(names, vec![MCP_SERVER_NAME]);
+    }
+
+    #[test]
+    fn the_compressors_own_session_is_never_captured() {
+        let settings = CaptureSettings::default();
+        for (name, body) in [
+            (
+                "SessionStart",
+                r#"{"session_id":"s","cwd":"/home/u/.claude-mem/claude-code-cwd","source":"startup"}"#,
+            ),
+            (
+                "UserPromptSubmit",
+                r#"{"session_id":"s","cwd":"/home/u/.claude-mem/claude-code-cwd/","prompt":"Events"}"#,
+            ),
+            (
+                "PostToolUse",
+                r#"{"session_id":"s","cwd":"C:\\Users\\u\\.claude-mem\\claude-code-cwd","tool_name":"Bash","tool_use_id":"t"}"#,
+            ),
+        ] {
+            assert_eq!(
+                skip_reason(&settings, &event(name, body)),
+                Some(SkipReason::Internal),
+                "{body}"
+            );
+        }
+        for cwd in [
+            "/home/u/work/app",
+            "/home/u/claude-code-cwd-notes",
+            "claude-code-cwd",
+            "",
+        ] {
+            assert!(!is_internal_cwd(cwd), "{cwd}");
+        }
+        assert!(is_internal_cwd("/x/claude-code-cwd"));
     }
 }

@@ -43,6 +43,117 @@ impl ContextSource {
     }
 }
 
+/// The language of the block's fixed text (headings, labels, the footer): `compression.language`'s
+/// primary subtag when there is a translation ([`crate::settings::LOCAL_LANGUAGES`]), English otherwise.
+/// Memories themselves are shown as they were written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    En,
+    Zh,
+}
+
+impl Lang {
+    /// `zh`, `zh-CN`, `ZH_tw` → Chinese; anything without a translation → English.
+    pub fn from_code(code: &str) -> Self {
+        match code
+            .trim()
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "zh" => Self::Zh,
+            _ => Self::En,
+        }
+    }
+
+    /// The language the settings ask for (`compression.language`).
+    pub fn from_settings(settings: &crate::settings::Settings) -> Self {
+        Self::from_code(&settings.compression.language_code())
+    }
+}
+
+/// The block's fixed text in one language.
+struct Texts {
+    heading: fn(&str) -> String,
+    resume_heading: fn(&str) -> String,
+    last_session: fn(&str) -> String,
+    request: &'static str,
+    completed: &'static str,
+    learned: &'static str,
+    next_steps: &'static str,
+    observations: fn(usize) -> String,
+    footer: &'static str,
+    recall: &'static str,
+    /// `Ran \`{name}\` {n}×{across}{failed}, last: {outcome}`.
+    ran: fn(&str, usize, &str, &str, &str) -> String,
+    in_sessions: fn(usize) -> String,
+    failed_count: fn(usize) -> String,
+    ok: &'static str,
+    failed: &'static str,
+    edited: fn(&str) -> String,
+    earlier: &'static str,
+}
+
+const EN: Texts = Texts {
+    heading: |p| format!("# claude-mem: memories of {p}\n"),
+    resume_heading: |p| {
+        format!("# claude-mem: new memories of {p} since this session was last active\n")
+    },
+    last_session: |ago| format!("## Last session ({ago})\n"),
+    request: "Request",
+    completed: "Completed",
+    learned: "Learned",
+    next_steps: "Next steps",
+    observations: |n| {
+        format!("## Observations (most important first, repeats folded; {n} recent)\n")
+    },
+    footer: FOOTER,
+    recall: "Possibly relevant memories (claude-mem; fetch with get_observations):\n",
+    ran: |name, n, across, failed, outcome| {
+        format!("Ran `{name}` {n}×{across}{failed}, last: {outcome}")
+    },
+    in_sessions: |n| format!(" in {n} sessions"),
+    failed_count: |n| format!(" ({n} failed)"),
+    ok: "ok",
+    failed: "failed",
+    edited: |f| format!("Edited {f}"),
+    earlier: "earlier",
+};
+
+const ZH: Texts = Texts {
+    heading: |p| format!("# claude-mem：{p} 的记忆\n"),
+    resume_heading: |p| format!("# claude-mem：本会话上次活动以来 {p} 的新记忆\n"),
+    last_session: |ago| format!("## 上次会话（{ago}）\n"),
+    request: "请求",
+    completed: "已完成",
+    learned: "收获",
+    next_steps: "下一步",
+    observations: |n| format!("## 观察记录（重要的在前，重复的已合并；共 {n} 条近期记录）\n"),
+    footer: "用 claude-mem 的 MCP 工具 `get_observations`（传入 id）获取完整条目，用 `timeline` 查看某条前后的记录，\
+或用 `search` 搜索更早的记忆。~Nt 是获取一条完整条目的开销。",
+    recall: "可能相关的记忆（claude-mem；用 get_observations 获取）：\n",
+    ran: |name, n, across, failed, outcome| {
+        format!("运行 `{name}` {n}×{across}{failed}，最近一次：{outcome}")
+    },
+    in_sessions: |n| format!("，跨 {n} 个会话"),
+    failed_count: |n| format!("（{n} 次失败）"),
+    ok: "成功",
+    failed: "失败",
+    edited: |f| format!("编辑了 {f}"),
+    earlier: "更早",
+};
+
+fn texts(lang: Lang) -> &'static Texts {
+    match lang {
+        Lang::En => &EN,
+        Lang::Zh => &ZH,
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ContextRequest {
     pub project: String,
@@ -54,6 +165,8 @@ pub struct ContextRequest {
     pub budget_tokens: usize,
     pub max_observations: usize,
     pub now_ms: i64,
+    /// The language of the fixed text.
+    pub language: Lang,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -97,9 +210,29 @@ pub fn format_age(now_ms: i64, then_ms: i64) -> String {
 /// [`format_age`] followed by `ago` (`5m ago`, `3h ago`). A compact index line can say `now`; a sentence
 /// cannot say "now ago".
 pub fn format_ago(now_ms: i64, then_ms: i64) -> String {
-    match format_age(now_ms, then_ms).as_str() {
-        "now" => "just now".into(),
-        age => format!("{age} ago"),
+    format_ago_in(Lang::En, now_ms, then_ms)
+}
+
+/// [`format_ago`] in `lang` (`刚刚`, `5 分钟前`, `3 小时前`).
+pub fn format_ago_in(lang: Lang, now_ms: i64, then_ms: i64) -> String {
+    let age = format_age(now_ms, then_ms);
+    match (lang, age.as_str()) {
+        (Lang::En, "now") => "just now".into(),
+        (Lang::En, age) => format!("{age} ago"),
+        (Lang::Zh, "now") => "刚刚".into(),
+        (Lang::Zh, age) => {
+            let split = age.find(|c: char| !c.is_ascii_digit()).unwrap_or(age.len());
+            let (n, unit) = age.split_at(split);
+            let unit = match unit {
+                "m" => "分钟",
+                "h" => "小时",
+                "d" => "天",
+                "w" => "周",
+                "mo" => "个月",
+                _ => "年",
+            };
+            format!("{n} {unit}前")
+        }
     }
 }
 
@@ -359,6 +492,12 @@ pub fn rank(candidates: &[ObservationRow], now_ms: i64, max_lines: usize) -> Vec
 /// The line for an entry: [`index_line`] for one observation; for folded repeats, what was repeated, how
 /// often, how the last one ended, and the ids of the newest few (the first is the one the cost is for).
 pub fn entry_line(e: &Entry, now_ms: i64) -> String {
+    entry_line_in(Lang::En, e, now_ms)
+}
+
+/// [`entry_line`] with the fixed words of a folded line in `lang`.
+pub fn entry_line_in(lang: Lang, e: &Entry, now_ms: i64) -> String {
+    let t = texts(lang);
     let newest = e.newest();
     if e.members.len() == 1 {
         return index_line(newest, now_ms);
@@ -371,7 +510,7 @@ pub fn entry_line(e: &Entry, now_ms: i64) -> String {
         .collect::<HashSet<_>>()
         .len();
     let across = if sessions > 1 {
-        format!(" in {sessions} sessions")
+        (t.in_sessions)(sessions)
     } else {
         String::new()
     };
@@ -383,7 +522,7 @@ pub fn entry_line(e: &Entry, now_ms: i64) -> String {
         };
         let failed = e.members.iter().filter(|o| is_failure(o)).count();
         let failed = if failed > 0 {
-            format!(" ({failed} failed)")
+            (t.failed_count)(failed)
         } else {
             String::new()
         };
@@ -395,16 +534,16 @@ pub fn entry_line(e: &Entry, now_ms: i64) -> String {
             .map(|f| local::clip(f, 70))
             .unwrap_or_else(|| {
                 if is_failure(newest) {
-                    "failed".into()
+                    t.failed.into()
                 } else {
-                    "ok".into()
+                    t.ok.into()
                 }
             });
-        format!("Ran `{name}` {n}×{across}{failed}, last: {outcome}")
+        (t.ran)(&name, n, &across, &failed, &outcome)
     } else {
         let mut what = local::clip(newest.title.trim(), 90);
         if let Some(file) = routine_key(newest).strip_prefix("edit:") {
-            what = format!("Edited {file}");
+            what = (t.edited)(file);
         }
         format!("{what} {n}×{across}")
     };
@@ -419,22 +558,24 @@ pub fn entry_line(e: &Entry, now_ms: i64) -> String {
         String::new()
     };
     format!(
-        "- #{} {} · {what} · {} · ~{}t · earlier {}{more}",
+        "- #{} {} · {what} · {} · ~{}t · {} {}{more}",
         newest.id,
         newest.kind,
         format_age(now_ms, newest.created_at),
         full_entry_tokens(newest),
+        t.earlier,
         older.join(", ")
     )
 }
 
-fn summary_section(s: &SummaryRow, now_ms: i64, budget: usize) -> String {
-    let mut out = format!("## Last session ({})\n", format_ago(now_ms, s.created_at));
+fn summary_section(lang: Lang, s: &SummaryRow, now_ms: i64, budget: usize) -> String {
+    let t = texts(lang);
+    let mut out = (t.last_session)(&format_ago_in(lang, now_ms, s.created_at));
     for (label, value) in [
-        ("Request", &s.request),
-        ("Completed", &s.completed),
-        ("Learned", &s.learned),
-        ("Next steps", &s.next_steps),
+        (t.request, &s.request),
+        (t.completed, &s.completed),
+        (t.learned, &s.learned),
+        (t.next_steps, &s.next_steps),
     ] {
         let value = value.trim();
         if value.is_empty() {
@@ -498,20 +639,19 @@ pub fn render(
     if summary.is_none() && candidates.is_empty() {
         return block;
     }
+    let t = texts(req.language);
     let heading = if req.source == ContextSource::Resume {
-        format!(
-            "# claude-mem: new memories of {} since this session was last active\n",
-            req.project
-        )
+        (t.resume_heading)(&req.project)
     } else {
-        format!("# claude-mem: memories of {}\n", req.project)
+        (t.heading)(&req.project)
     };
     let mut text = heading;
-    let footer = format!("\n{FOOTER}\n");
+    let footer = format!("\n{}\n", t.footer);
     let reserve = estimate_tokens(&footer);
     let budget = req.budget_tokens;
     if let Some(s) = summary {
         let section = summary_section(
+            req.language,
             s,
             req.now_ms,
             (budget / 2).saturating_sub(estimate_tokens(&text)),
@@ -523,16 +663,13 @@ pub fn render(
     }
     let ranked = rank(candidates, req.now_ms, req.max_observations);
     if !ranked.is_empty() {
-        let section = format!(
-            "## Observations (most important first, repeats folded; {} recent)\n",
-            candidates.len()
-        );
+        let section = (t.observations)(candidates.len());
         let mut used = estimate_tokens(&text) + estimate_tokens(&section) + reserve;
         let mut lines = String::new();
         // The cut keeps a prefix of the ranking: a line is never shown while a more important one that
         // did not fit is dropped.
         for e in ranked.iter().take(req.max_observations) {
-            let line = format!("{}\n", entry_line(e, req.now_ms));
+            let line = format!("{}\n", entry_line_in(req.language, e, req.now_ms));
             let cost = estimate_tokens(&line);
             if used + cost > budget {
                 break;
@@ -557,8 +694,17 @@ pub fn render(
 
 /// The UserPromptSubmit recall: a few search hits as index lines within a small budget.
 pub fn render_recall(hits: &[ObservationRow], budget_tokens: usize, now_ms: i64) -> String {
-    let mut text =
-        String::from("Possibly relevant memories (claude-mem; fetch with get_observations):\n");
+    render_recall_in(Lang::En, hits, budget_tokens, now_ms)
+}
+
+/// [`render_recall`] with its heading in `lang`.
+pub fn render_recall_in(
+    lang: Lang,
+    hits: &[ObservationRow],
+    budget_tokens: usize,
+    now_ms: i64,
+) -> String {
+    let mut text = String::from(texts(lang).recall);
     let mut used = estimate_tokens(&text);
     let mut any = false;
     for o in hits {

@@ -49,6 +49,11 @@ impl DataDir {
         self.root.join("backups")
     }
 
+    /// The custom compression prompt `compression.mode = custom` reads: `prompts/compression.md`.
+    pub fn compression_prompt(&self) -> PathBuf {
+        self.root.join("prompts").join("compression.md")
+    }
+
     /// The bearer token clients on other machines must send when the worker listens beyond loopback.
     pub fn api_token(&self) -> PathBuf {
         self.root.join("api-token")

@@ -39,6 +39,8 @@ pub struct ProcessorConfig {
     pub min_significance: f32,
     /// Sessions processed at the same time (LLM calls overlap; SQLite writes stay serial).
     pub concurrency: usize,
+    /// `compression.language`: the language the local compressor writes in (`en`, `zh`; others → English).
+    pub language: String,
 }
 
 impl Default for ProcessorConfig {
@@ -53,6 +55,7 @@ impl Default for ProcessorConfig {
             summaries: true,
             min_significance: 0.3,
             concurrency: 4,
+            language: "en".into(),
         }
     }
 }
@@ -69,6 +72,9 @@ pub struct ProcessorStatus {
     pub summaries: u64,
     pub retries: u64,
     pub parked: u64,
+    /// Batches the local rules compressed because the LLM compressor was unavailable (its CLI missing or
+    /// too slow).
+    pub local_fallbacks: u64,
     pub last_error: Option<String>,
 }
 
@@ -106,7 +112,7 @@ impl Processor {
         llm: Option<Arc<dyn Compressor>>,
         cfg: ProcessorConfig,
     ) -> Self {
-        let local = Arc::new(LocalCompressor::new(cfg.min_significance));
+        let local = Arc::new(LocalCompressor::new(cfg.min_significance, &cfg.language));
         let status = ProcessorStatus {
             compressor: llm
                 .as_ref()
@@ -238,11 +244,23 @@ impl Processor {
         exp.max(hinted)
     }
 
+    /// The LLM compressor could not serve a batch, which the local rules take instead.
+    fn fell_back(&self, reason: &str) {
+        tracing::warn!(
+            reason,
+            "compressor unavailable: this batch is compressed locally"
+        );
+        self.update(|s| {
+            s.local_fallbacks += 1;
+            s.last_error = Some(format!("compressor unavailable: {reason}"));
+        });
+    }
+
     async fn defer(&self, events: &[QueuedEvent], error: &CompressError) -> Result<(), StoreError> {
         let attempts = events.iter().map(|e| e.attempts).max().unwrap_or(0);
         let retry_after = match error {
             CompressError::Transient { retry_after, .. } => *retry_after,
-            CompressError::Permanent(_) => None,
+            CompressError::Permanent(_) | CompressError::Unavailable(_) => None,
         };
         let delay = self.backoff_ms(attempts, retry_after);
         let parked = self
@@ -307,12 +325,25 @@ impl Processor {
             .cloned()
             .collect();
 
-        let compressor = self.pick().await?;
+        let mut compressor = self.pick().await?;
         let compressed = if tool_batch.is_empty() {
             Compressed::default()
         } else {
             match compressor.compress(&ctx, &tool_batch).await {
                 Ok(c) => c,
+                // A compressor that cannot serve (CLI missing or too slow): this batch, summary included,
+                // goes to the local rules now, so nothing waits on it or is parked.
+                Err(CompressError::Unavailable(reason)) => {
+                    self.fell_back(&reason);
+                    compressor = self.local.clone();
+                    match compressor.compress(&ctx, &tool_batch).await {
+                        Ok(c) => c,
+                        Err(e) => {
+                            self.defer(&events, &e).await?;
+                            return Ok(0);
+                        }
+                    }
+                }
                 Err(e) => {
                     self.defer(&events, &e).await?;
                     return Ok(0);
@@ -428,10 +459,17 @@ impl Processor {
             .payload
             .get("last_assistant_message")
             .and_then(|v| v.as_str());
-        match compressor
+        let mut summarized = compressor
             .summarize(ctx, &prompt_events, &observations, last_message)
-            .await
-        {
+            .await;
+        if let Err(CompressError::Unavailable(reason)) = &summarized {
+            self.fell_back(reason);
+            summarized = self
+                .local
+                .summarize(ctx, &prompt_events, &observations, last_message)
+                .await;
+        }
+        match summarized {
             Ok(s) => {
                 self.store
                     .record_usage(&trigger.session_id, &ctx.project, s.usage.clone())

@@ -172,15 +172,20 @@ impl SearchSettings {
     }
 }
 
-pub const PROVIDERS: [&str; 4] = ["auto", "local", "anthropic", "openai"];
+pub const PROVIDERS: [&str; 5] = ["auto", "local", "anthropic", "openai", "claude-code"];
+/// `compression.mode` values.
+pub const COMPRESSION_MODES: [&str; 4] = ["code", "concise", "verbose", "custom"];
+/// Languages the local compressor's templates and the context block's fixed text are written in.
+pub const LOCAL_LANGUAGES: [&str; 2] = ["en", "zh"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CompressionSettings {
     /// Off: events are captured and kept pending, nothing is compressed until it is turned back on.
     pub enabled: bool,
-    /// `auto` (Anthropic when an API key is set, else local rules), `local`, `anthropic` or `openai`
-    /// (any OpenAI-compatible server: Ollama, vLLM, LM Studio, OpenRouter).
+    /// `auto` (Anthropic when an API key is set, else a logged-in Claude Code CLI, else local rules),
+    /// `local`, `anthropic`, `openai` (any OpenAI-compatible server: Ollama, vLLM, LM Studio, OpenRouter)
+    /// or `claude-code` (the user's own `claude` CLI, headless, on their Claude plan).
     pub provider: String,
     /// A Haiku-class model keeps per-observation cost around a tenth of a cent; Sonnet/Opus are selectable.
     pub anthropic_model: String,
@@ -193,6 +198,11 @@ pub struct CompressionSettings {
     pub openai_model: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub openai_api_key: Option<String>,
+    /// The `claude` CLI for the `claude-code` provider; empty: `claude` on PATH (or where its installers
+    /// put it).
+    pub claude_code_path: String,
+    /// The model the `claude-code` provider asks for: an alias (`haiku`, `sonnet`) or a full model id.
+    pub claude_code_model: String,
     pub max_tokens: u32,
     /// Events per LLM call: larger batches amortise the (cached) system prompt.
     pub batch_size: i64,
@@ -213,6 +223,13 @@ pub struct CompressionSettings {
     pub max_event_chars: usize,
     /// USD per million tokens by model id (longest prefix wins); models not listed cost 0.
     pub pricing: std::collections::BTreeMap<String, claude_mem_llm::Pricing>,
+    /// The language observations, summaries and the context block's fixed text are written in: a BCP-47
+    /// tag such as `en` or `zh`. LLM compressors write any language; the local rules' templates know
+    /// [`LOCAL_LANGUAGES`] and fall back to English for the rest.
+    pub language: String,
+    /// How much a memory says: `code` (the default, for coding work), `concise`, `verbose`, or `custom`
+    /// (the prompt in `<data dir>/prompts/compression.md` replaces the built-in instructions).
+    pub mode: String,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -228,6 +245,8 @@ impl Default for CompressionSettings {
             openai_base_url: "http://127.0.0.1:11434/v1".into(),
             openai_model: "llama3.1:8b".into(),
             openai_api_key: None,
+            claude_code_path: String::new(),
+            claude_code_model: "haiku".into(),
             max_tokens: 4096,
             batch_size: 20,
             batch_linger_ms: 1500,
@@ -239,6 +258,8 @@ impl Default for CompressionSettings {
             summaries: true,
             max_event_chars: 4000,
             pricing: claude_mem_llm::default_pricing(),
+            language: "en".into(),
+            mode: "code".into(),
             extra: Map::new(),
         }
     }
@@ -254,6 +275,7 @@ impl CompressionSettings {
             daily_budget_usd: self.daily_budget_usd,
             summaries: self.summaries,
             min_significance: self.min_significance,
+            language: self.language_code(),
             ..Default::default()
         }
     }
@@ -281,6 +303,17 @@ impl CompressionSettings {
                     format!("{url:?} must start with http:// or https://"),
                 );
             }
+        }
+        if self.claude_code_model.trim().is_empty()
+            || self.claude_code_model.chars().any(char::is_whitespace)
+        {
+            return invalid(
+                "claude_code_model",
+                format!(
+                    "{:?} is not a model alias or id such as \"haiku\"",
+                    self.claude_code_model
+                ),
+            );
         }
         if !(64..=128_000).contains(&self.max_tokens) {
             return invalid(
@@ -333,6 +366,27 @@ impl CompressionSettings {
                 format!("{} is outside 200..=200000", self.max_event_chars),
             );
         }
+        if !COMPRESSION_MODES.contains(&self.mode.as_str()) {
+            return invalid(
+                "mode",
+                format!("{:?} is not one of {COMPRESSION_MODES:?}", self.mode),
+            );
+        }
+        let lang = self.language.trim();
+        if lang.is_empty()
+            || lang.len() > 35
+            || !lang
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return invalid(
+                "language",
+                format!(
+                    "{:?} is not a language tag such as \"en\" or \"zh\"",
+                    self.language
+                ),
+            );
+        }
         for (model, p) in &self.pricing {
             let all = [
                 p.input_per_mtok,
@@ -348,6 +402,15 @@ impl CompressionSettings {
             }
         }
         Ok(())
+    }
+
+    /// The primary language subtag, lowercased (`zh-CN` → `zh`): what the local templates switch on.
+    pub fn language_code(&self) -> String {
+        let lang = self.language.trim();
+        lang.split(['-', '_'])
+            .next()
+            .unwrap_or(lang)
+            .to_ascii_lowercase()
     }
 
     /// The Anthropic key in effect: settings first, then `ANTHROPIC_API_KEY`.
@@ -468,6 +531,12 @@ impl Settings {
         if let Some(v) = lookup("CLAUDE_MEM_COMPRESSOR") {
             c.provider = v.trim().to_owned();
         }
+        if let Some(v) = lookup("CLAUDE_MEM_LANGUAGE") {
+            c.language = v.trim().to_owned();
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_COMPRESSION_MODE") {
+            c.mode = v.trim().to_owned();
+        }
         if c.anthropic_key().is_none() {
             if let Some(v) = lookup("ANTHROPIC_API_KEY").filter(|v| !v.trim().is_empty()) {
                 c.anthropic_api_key = Some(v.trim().to_owned());
@@ -484,6 +553,12 @@ impl Settings {
         }
         if let Some(v) = lookup("CLAUDE_MEM_OPENAI_MODEL") {
             c.openai_model = v.trim().to_owned();
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_CLAUDE_CODE_PATH") {
+            c.claude_code_path = v.trim().to_owned();
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_CLAUDE_CODE_MODEL") {
+            c.claude_code_model = v.trim().to_owned();
         }
         if c.openai_api_key.is_none() {
             if let Some(v) = lookup("CLAUDE_MEM_OPENAI_API_KEY").filter(|v| !v.trim().is_empty()) {

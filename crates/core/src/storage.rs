@@ -87,6 +87,11 @@ pub trait Storage: Send + Sync {
     /// the events were already completed elsewhere (an expired claim), so no step is stored twice.
     async fn complete_batch(&self, batch: CompletedBatch) -> Result<Vec<i64>, StoreError>;
 
+    /// Puts parked (`failed`) events back in the queue with no attempts, due now: every parked event
+    /// (`None`) or one (`Some(id)`, only if it is parked). Returns how many were requeued; calling it
+    /// again requeues nothing more. Wakes the processor.
+    async fn requeue_failed(&self, id: Option<i64>) -> Result<u64, StoreError>;
+
     /// Gives a claimed session back without doing anything (the batch turned out empty).
     async fn release_session(&self, _session_id: &str) -> Result<(), StoreError> {
         Ok(())
@@ -172,5 +177,8 @@ impl Storage for Store {
     }
     async fn complete_batch(&self, batch: CompletedBatch) -> Result<Vec<i64>, StoreError> {
         Store::complete_batch(self, batch).await
+    }
+    async fn requeue_failed(&self, id: Option<i64>) -> Result<u64, StoreError> {
+        Store::requeue_failed(self, id).await
     }
 }

@@ -1,7 +1,9 @@
 //! The LLM compressor and the processor against a local server speaking the Anthropic and OpenAI wire
 //! formats: the exact requests we send, usage and cost accounting, and the failure modes.
 
-use claude_mem_core::compress::llm::{LlmCompressor, OBSERVATION_TOOL, SUMMARY_TOOL};
+use claude_mem_core::compress::llm::{
+    Instructions, LlmCompressor, Mode, OBSERVATION_TOOL, SUMMARY_TOOL,
+};
 use claude_mem_core::compress::{Compressor, QueuedEvent, SessionContext};
 use claude_mem_core::processor::{Processor, ProcessorConfig};
 use claude_mem_core::{HookEvent, Store};
@@ -43,7 +45,7 @@ fn model_like(req: &RecordedRequest) -> MockReply {
         json!({"observations": [{
             "type": "bugfix", "title": "Guarded empty password in login()",
             "subtitle": "src/auth.rs", "narrative": "login() panicked on an empty password; now it returns an error.",
-            "facts": ["login() returned Err(Empty) for \"\""], "concepts": ["Authentication"],
+            "facts": ["login() returned Err(Empty) for \"\""], "concepts": ["Authentication", "Gotcha", "trade off"],
             "files_read": [], "files_modified": ["src/auth.rs"], "keywords": ["login"],
             "source_event_ids": ids
         }]}),
@@ -130,7 +132,9 @@ async fn anthropic_request_is_batched_cached_and_priced() {
     let o = &out.observations[0];
     assert_eq!(o.title, "Guarded empty password in login()");
     assert_eq!(o.source_event_ids, [1, 2, 3]);
-    assert_eq!(o.concepts, ["authentication"]);
+    // Concepts are a fixed vocabulary: known ones are normalised, a topic moves to the keywords.
+    assert_eq!(o.concepts, ["gotcha", "trade-off"]);
+    assert_eq!(o.keywords, ["login", "authentication"]);
     assert_eq!(o.input_tokens, 3000);
     assert_eq!(o.output_tokens, 120);
     assert_eq!(out.compressor, "anthropic:claude-haiku-4-5");
@@ -323,4 +327,112 @@ async fn rate_limits_and_overload_back_off_then_usage_is_recorded() {
         .iter()
         .all(|r| r.body["system"][0]["cache_control"]["type"] == "ephemeral"));
     assert_eq!(requests[3].tool_name(), Some(SUMMARY_TOOL));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn language_and_mode_change_the_prompts_and_the_schema_lists_types_and_concepts() {
+    let mock = MockLlm::start().await.unwrap();
+    mock.set_default(model_like);
+    let zh = Instructions {
+        language: "zh".into(),
+        mode: Mode::Concise,
+    };
+    let c = anthropic(&mock).with_instructions(&zh);
+    let out = c.compress(&ctx(), &events(2)).await.unwrap();
+    c.summarize(&ctx(), &events(2), &out.observations, None)
+        .await
+        .unwrap();
+    let requests = mock.requests();
+    let system = |i: usize| {
+        requests[i].body["system"][0]["text"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (obs, sum) = (system(0), system(1));
+    assert!(
+        obs.contains("Write every title") && obs.contains("in Chinese (zh)"),
+        "{obs}"
+    );
+    assert!(
+        obs.contains("Keep identifiers, file paths, commands"),
+        "{obs}"
+    );
+    assert!(!obs.contains("Write in English."));
+    assert!(
+        obs.contains("At most one or two observations per batch"),
+        "concise guidance"
+    );
+    assert!(sum.contains("written in Chinese (zh)"), "{sum}");
+    assert!(sum.contains("at most one plain sentence"), "{sum}");
+    // The schema and the prompt name the new types and the concept vocabulary.
+    let item = &requests[0].body["tools"][0]["input_schema"]["properties"]["observations"]["items"];
+    let types = item["properties"]["type"]["enum"].to_string();
+    assert!(
+        types.contains("security_alert") && types.contains("security_note"),
+        "{types}"
+    );
+    assert_eq!(
+        item["properties"]["concepts"]["items"]["enum"],
+        json!(claude_mem_core::compress::CONCEPTS)
+    );
+    assert!(obs.contains("security_alert (something that put the user at risk"));
+    assert!(obs.contains("how-it-works, why-it-exists"));
+
+    // The default stays English code mode.
+    let en = Instructions::default();
+    assert!(en.system_prompt().contains("Write in English."));
+    assert!(en
+        .system_prompt()
+        .contains("One observation per meaningful unit of work"));
+    assert!(en.summary_prompt().contains("in English"));
+    let verbose = Instructions {
+        language: "en".into(),
+        mode: Mode::Verbose,
+    };
+    assert!(verbose.system_prompt().contains("Up to 10 facts"));
+    assert_ne!(verbose.system_prompt(), en.system_prompt());
+}
+
+#[test]
+fn a_custom_prompt_comes_from_its_file_and_a_missing_or_empty_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("prompts").join("compression.md");
+    let mut settings = claude_mem_core::Settings::default();
+    settings.compression.mode = "custom".into();
+    settings.compression.language = "ja".into();
+    let err = Instructions::from_settings(&settings.compression, &file).unwrap_err();
+    assert!(
+        err.contains("compression.md") && err.contains("custom"),
+        "{err}"
+    );
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, "  \n").unwrap();
+    let err = Instructions::from_settings(&settings.compression, &file).unwrap_err();
+    assert!(err.contains("empty"), "{err}");
+    std::fs::write(&file, "Remember only decisions about the API.\n").unwrap();
+    let i = Instructions::from_settings(&settings.compression, &file).unwrap();
+    let prompt = i.system_prompt();
+    assert!(
+        prompt.contains("Remember only decisions about the API."),
+        "{prompt}"
+    );
+    assert!(prompt.contains("in Japanese (ja)"), "{prompt}");
+    assert!(prompt.contains("security_note"), "the contract stays");
+    assert!(
+        !prompt.contains("## Worked examples"),
+        "custom replaces the built-in guidance"
+    );
+
+    // The worker refuses to start with it missing, like any other configuration error.
+    let empty = tempfile::tempdir().unwrap();
+    settings.compression.provider = "anthropic".into();
+    settings.compression.anthropic_api_key = Some(KEY.into());
+    let err = claude_mem_core::compress::select::llm_compressor_in(
+        &settings,
+        &claude_mem_core::DataDir::new(empty.path()),
+    )
+    .err()
+    .expect("refused");
+    assert!(err.contains("compression.md"), "{err}");
 }

@@ -172,6 +172,7 @@ impl AnthropicClient {
         };
 
         Ok(StructuredResponse {
+            reported_cost_usd: None,
             value,
             usage: parse_usage(body.get("usage")),
             model: body

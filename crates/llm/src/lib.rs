@@ -4,12 +4,16 @@
 //! "call" a tool whose input schema is the observation shape. Every provider is reduced to that
 //! one operation ([`StructuredLlm::call`]), so the worker never sees wire formats.
 //!
+//! Besides the HTTP APIs, [`ClaudeCodeClient`] runs the user's own `claude` CLI headless, so a Claude
+//! subscription without an API key can compress too.
+//!
 //! Calls are single-shot on purpose: retry and backoff policy lives with the caller (it knows the
 //! queue, the budget and whether the user is waiting), so this crate's job is to classify every
 //! failure precisely ([`LlmError::is_transient`], [`LlmError::retry_after`]) instead of hiding it
 //! behind its own retry loop.
 
 mod anthropic;
+pub mod claude_code;
 mod error;
 #[cfg(any(test, feature = "mock-server"))]
 pub mod mock;
@@ -20,6 +24,7 @@ mod transport;
 use std::sync::Arc;
 
 pub use anthropic::AnthropicClient;
+pub use claude_code::ClaudeCodeClient;
 pub use error::LlmError;
 pub use openai::OpenAiClient;
 pub use pricing::{default_pricing, price_for, Pricing};
@@ -90,6 +95,9 @@ pub struct StructuredResponse {
     /// The provider's request id, for support tickets and log correlation.
     pub request_id: Option<String>,
     pub stop_reason: Option<String>,
+    /// What the provider itself says the call cost (Claude Code's `total_cost_usd`); APIs that only
+    /// report tokens leave it `None` and the call is priced from `compression.pricing`.
+    pub reported_cost_usd: Option<f64>,
 }
 
 /// A provider that can fill in a tool input in one call.

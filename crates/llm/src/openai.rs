@@ -105,6 +105,7 @@ impl OpenAiClient {
         let value = extract_tool_input(message, &req.tool.name).map_err(malformed)?;
 
         Ok(StructuredResponse {
+            reported_cost_usd: None,
             value,
             usage: parse_usage(body.get("usage")),
             model: body

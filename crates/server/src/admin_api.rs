@@ -1,4 +1,4 @@
-//! Maintenance over HTTP: `POST /api/admin/prune` and `POST /api/admin/index`.
+//! Maintenance over HTTP: `POST /api/admin/prune`, `POST /api/admin/index` and `POST /api/admin/retry`.
 //!
 //! While the worker runs it holds the Tantivy writer lock, so a CLI cannot change the indexes itself; it
 //! asks the worker. When no worker runs, the CLI calls the same functions ([`prune_everywhere`],
@@ -266,6 +266,70 @@ pub async fn index(
         .await
         .map_err(admin_error)?;
     Ok(Json(json!({ "indexed": indexed, "index": index.status() })))
+}
+
+/// `{"all": true}` or `{"id": N}`: which parked events to retry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryBody {
+    all: Option<bool>,
+    id: Option<i64>,
+}
+
+/// `POST /api/admin/retry`: puts parked (`failed`) events back in the queue, every one (`{"all": true}`)
+/// or one (`{"id": N}`), with no attempts and due now, and wakes the processor. Answers
+/// `{"requeued": n, "parked": left}`. Asking for an event that does not exist is a 404, for one that is
+/// not parked a 409; retrying everything when nothing is parked requeues nothing (200, 0).
+pub async fn retry(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let b: RetryBody = parse_json(body)?;
+    let id = match (b.all, b.id) {
+        (Some(true), None) => None,
+        (None | Some(false), Some(id)) => Some(id),
+        (Some(true), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "give \"all\": true or \"id\", not both",
+            ))
+        }
+        (Some(false), None) => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "\"all\": false retries nothing; give \"all\": true or an \"id\"",
+            ))
+        }
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "\"all\": true or \"id\" (a parked event's id) is required",
+            ))
+        }
+    };
+    if let Some(id) = id {
+        match state.store.event_state(id).await?.as_deref() {
+            None => {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown_event",
+                    format!("there is no event {id}"),
+                ))
+            }
+            Some("failed") => {}
+            Some(other) => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "not_parked",
+                    format!("event {id} is not parked (it is {other})"),
+                ))
+            }
+        }
+    }
+    let requeued = state.store.requeue_failed(id).await?;
+    let parked = state.store.parked_count().await?;
+    tracing::info!(requeued, parked, ?id, "parked events requeued");
+    Ok(Json(json!({ "requeued": requeued, "parked": parked })))
 }
 
 fn admin_error(e: AdminError) -> ApiError {

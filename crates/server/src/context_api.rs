@@ -7,7 +7,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
 use claude_mem_core::context::{
-    build_context, render_recall, ContextBlock, ContextRequest, ContextSource,
+    build_context, render_recall_in, ContextBlock, ContextRequest, ContextSource, Lang,
 };
 use claude_mem_core::{clock, HookEvent, StoreError};
 use claude_mem_search::{Filters, SearchRequest};
@@ -70,6 +70,7 @@ pub async fn preview(
             budget_tokens: budget,
             max_observations: settings.max_observations,
             now_ms: clock::now_ms(),
+            language: Lang::from_settings(&state.settings),
         },
     )
     .await?;
@@ -124,6 +125,7 @@ pub async fn session_start(
         budget_tokens: settings.budget_tokens,
         max_observations: settings.max_observations,
         now_ms: clock::now_ms(),
+        language: Lang::from_settings(&state.settings),
     };
     let result: Result<ContextBlock, StoreError> = build_context(&state.store, &request).await;
     match result {
@@ -191,7 +193,8 @@ pub async fn prompt_recall(state: &AppState, event: &HookEvent) -> String {
         .iter()
         .filter_map(|id| rows.iter().find(|o| o.id == *id).cloned())
         .collect();
-    render_recall(
+    render_recall_in(
+        Lang::from_settings(&state.settings),
         &ordered,
         settings.prompt_recall_budget_tokens,
         clock::now_ms(),

@@ -124,7 +124,7 @@ fn describe() {
     );
     ::metrics::describe_counter!(
         HOOK_EVENTS_SKIPPED_TOTAL,
-        "Tool events answered but not stored, by reason (own_tool: claude-mem's own MCP tools; skip_list: capture.skip_tools)."
+        "Hook events answered but not stored, by reason (own_tool: claude-mem's own MCP tools; skip_list: capture.skip_tools; internal: the claude-code compressor's own session)."
     );
     // Present from the first scrape, so rate() has a starting point before the first observation.
     ::metrics::counter!(OBSERVATIONS_CREATED_TOTAL).increment(0);

@@ -117,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/reindex", post(search_api::reindex))
         .route("/api/admin/prune", post(crate::admin_api::prune))
         .route("/api/admin/index", post(crate::admin_api::index))
+        .route("/api/admin/retry", post(crate::admin_api::retry))
         .route("/api/context", get(context_api::preview))
         .route("/api/timeline", get(memories_api::timeline))
         .route("/api/memories", post(memories_api::save))
@@ -195,13 +196,14 @@ impl Worker {
             source,
             hint: "",
         })?;
-        let llm = match claude_mem_core::compress::select::llm_compressor(&settings) {
+        let llm = match claude_mem_core::compress::select::llm_compressor_in(&settings, &data_dir) {
             Ok(llm) => llm,
             Err(e) => {
                 store.close().await;
                 return Err(WorkerError::Compressor(e));
             }
         };
+        retry_if_compressor_changed(&store, &settings, &data_dir, llm.as_deref()).await;
         let search = match open_search(&settings, &data_dir).await {
             Ok(index) => Some(index),
             Err(e) => {
@@ -300,6 +302,35 @@ impl Worker {
         store.close().await;
         tracing::info!("worker stopped");
         result.map_err(WorkerError::Serve)
+    }
+}
+
+/// Events parked under another compressor configuration get a new try with this one (see
+/// [`claude_mem_core::compress::fingerprint`]). Compression settings apply at start, so this is where
+/// a changed configuration takes effect; a failure here is logged and costs nothing else.
+async fn retry_if_compressor_changed(
+    store: &Store,
+    settings: &Settings,
+    data_dir: &DataDir,
+    llm: Option<&dyn claude_mem_core::compress::Compressor>,
+) {
+    let compressor = llm.map_or(claude_mem_core::compress::local::NAME, |c| c.name());
+    let custom = (settings.compression.mode == "custom")
+        .then(|| std::fs::read_to_string(data_dir.compression_prompt()).ok())
+        .flatten();
+    let fingerprint = claude_mem_core::compress::fingerprint::fingerprint(
+        settings,
+        compressor,
+        custom.as_deref(),
+    );
+    match store.retry_parked_if_config_changed(&fingerprint).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            requeued = n,
+            compressor,
+            "the compressor configuration changed: parked events are retried"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot compare the compressor configuration"),
     }
 }
 

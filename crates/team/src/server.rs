@@ -86,7 +86,7 @@ impl TeamWorker {
             let local_addr = listener
                 .local_addr()
                 .map_err(|e| TeamError::Other(format!("cannot listen on {addr}: {e}")))?;
-            let llm = claude_mem_core::compress::select::llm_compressor(&settings)
+            let llm = claude_mem_core::compress::select::llm_compressor_in(&settings, &data_dir)
                 .map_err(|e| TeamError::Other(format!("cannot set up the compressor: {e}")))?;
             let vectors = Vectors::open(&store, &settings, &data_dir).await?;
             Ok::<_, TeamError>((listener, local_addr, llm, vectors))

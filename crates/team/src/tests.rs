@@ -459,12 +459,38 @@ async fn defer_backs_off_parks_and_releases_the_claim() {
         .unwrap()
         .is_empty());
     assert_eq!(store.next_due_at().await.unwrap(), Some(now + 60_000));
+    let ids_again = ids.clone();
     let parked = store
         .defer_events(ids, "rate limited".into(), now + 120_000, 2)
         .await
         .unwrap();
     assert_eq!(parked, 4);
     assert_eq!(store.counts(None).await.unwrap().pending_events, 0);
+
+    // Nothing parked forever: one by id, then the rest, attempts reset and due at once; idempotent.
+    assert_eq!(store.requeue_failed(Some(ids_again[0])).await.unwrap(), 1);
+    assert_eq!(store.requeue_failed(Some(ids_again[0])).await.unwrap(), 0);
+    assert_eq!(store.requeue_failed(None).await.unwrap(), 3);
+    assert_eq!(store.requeue_failed(None).await.unwrap(), 0);
+    assert_eq!(store.counts(None).await.unwrap().pending_events, 4);
+    let later = now_ms();
+    assert_eq!(
+        store.ready_sessions(later, 20, 0, 8).await.unwrap().len(),
+        1
+    );
+    let again = store.load_batch("s-defer", later, 20).await.unwrap();
+    assert!(again.iter().all(|e| e.attempts == 0), "{again:?}");
+    // The new observation types pass the table's CHECK (team migration 0002).
+    let (check,): (String,) = sqlx::query_as(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'observations_type_check'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert!(
+        check.contains("security_alert") && check.contains("security_note"),
+        "{check}"
+    );
 }
 
 async fn drain(processors: Vec<Arc<Processor>>, store: &PgStore, until: impl Fn() -> bool) {

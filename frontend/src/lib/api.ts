@@ -5,6 +5,7 @@ import type {
   CostsResponse,
   Health,
   Observation,
+  RetryResponse,
   SearchResponse,
   Session,
   SessionDetail,
@@ -114,6 +115,9 @@ export const api = {
   settings: () => getJson<SettingsResponse>('api/settings'),
   saveSettings: (changes: Record<string, unknown>) => request<SettingsSaveResponse>('PUT', 'api/settings', changes),
   reindex: () => request<{ status: string }>('POST', 'api/reindex', {}),
+  /** Requeues parked (failed) events: every one, or one by its event id. */
+  retryParked: (target: { all: true } | { id: number }) =>
+    request<RetryResponse>('POST', 'api/admin/retry', target),
 };
 
 /** A human sentence for an error caught around an API call. */

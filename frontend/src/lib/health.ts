@@ -1,6 +1,6 @@
 // What the header badge and the health view say about the worker.
 
-import type { Health } from './types';
+import type { Health, RetryResponse } from './types';
 
 export interface HealthSummary {
   level: 'ok' | 'warn' | 'error';
@@ -9,6 +9,14 @@ export interface HealthSummary {
   /** Index catch-up, when it is behind. */
   indexProgress: { done: number; total: number; ratio: number } | null;
   hashingEmbedder: boolean;
+}
+
+/** The Health page's line after a Retry: how many parked events went back to the queue. */
+export function retryMessage(r: RetryResponse): string {
+  if (r.requeued === 0) return 'Nothing to retry: no event is parked.';
+  const events = r.requeued === 1 ? '1 parked event is' : `${r.requeued} parked events are`;
+  const left = r.parked > 0 ? ` (${r.parked} still parked)` : '';
+  return `${events} back in the queue${left}; the compressor picks them up now.`;
 }
 
 export function summarizeHealth(h: Health | null, reachable = true): HealthSummary {

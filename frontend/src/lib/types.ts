@@ -207,9 +207,25 @@ export interface SettingsResponse {
   fields: SettingField[];
 }
 
+/** `POST /api/admin/retry`. */
+export interface RetryResponse {
+  requeued: number;
+  /** Still parked afterwards. */
+  parked: number;
+}
+
 export interface SettingsSaveResponse {
   fields: SettingField[];
   restart_required: string[];
 }
 
-export const OBSERVATION_TYPES = ['decision', 'bugfix', 'feature', 'refactor', 'discovery', 'change'] as const;
+export const OBSERVATION_TYPES = [
+  'decision',
+  'bugfix',
+  'feature',
+  'refactor',
+  'discovery',
+  'change',
+  'security_alert',
+  'security_note',
+] as const;

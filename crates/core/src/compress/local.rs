@@ -1,21 +1,40 @@
 //! The local compressor: deterministic rules over tool names, inputs and outputs. It is the default when no
-//! API key is configured and the fallback when the LLM budget is spent, so it has to produce memories that
-//! are genuinely useful for search and recall: which files were read and changed, which commands ran and
-//! how they ended, what was searched for, what failed and why, all tied to the user's request.
+//! API key is configured and the fallback when the LLM budget is spent, so its output is what most users
+//! get back from search and the SessionStart context: it writes memories, not logs.
+//!
+//! One observation per coherent piece of work — a prompt's turn, split after each commit — titled by what
+//! was done and how it ended (the commit message when there is one, "Fixed … — tests pass", "Tests fail:
+//! …"), with the files, commands, errors and outcome as facts and the prompt quoted once. Shell chains are
+//! parsed ([`shell`]) and classified by the program that matters; failed commands keep their real error
+//! text; types come from outcomes (a failure, an edit, then a pass is a `bugfix`); risky commands and
+//! redacted secrets make a `security_alert`. Fixed text is English or Chinese ([`lang`]).
+
+mod lang;
+mod shell;
+
+pub use lang::Lang;
 
 use super::{
     tool_events, CompressError, Compressed, Compressor, ObservationDraft, ObservationType,
     QueuedEvent, SessionContext, Summarized, SummaryDraft, ToolEvent,
 };
 use async_trait::async_trait;
+use lang::M;
 use regex::Regex;
 use serde_json::Value;
+use shell::{Cmd, Kind, Risk};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::LazyLock;
 
 pub const NAME: &str = "local";
 
-/// `min_significance` compares against these scores (0–1): below it an event makes no observation.
+/// The concept that marks a local `bugfix` the events show: a command failed, files were edited, and the
+/// same command then passed. The context builder trusts a local `bugfix` only with it.
+pub const FIXED_FAILURE: &str = "fixed-failure";
+/// The concept of an observation whose work ended in a failure nobody fixed (yet).
+pub const FAILURE: &str = "failure";
+
+/// `min_significance` compares against these scores (0–1): a piece of work below it makes no observation.
 mod score {
     pub const TRIVIAL: f32 = 0.1;
     pub const LOOKUP: f32 = 0.25;
@@ -28,23 +47,33 @@ mod score {
     pub const FAILURE: f32 = 0.6;
     pub const DEPENDENCY: f32 = 0.6;
     pub const EDIT: f32 = 0.7;
+    pub const ACTION: f32 = 0.7;
     pub const COMMIT: f32 = 0.75;
 }
 
 #[derive(Debug, Clone)]
 pub struct LocalCompressor {
     min_significance: f32,
+    lang: Lang,
 }
 
 impl LocalCompressor {
-    pub fn new(min_significance: f32) -> Self {
-        Self { min_significance }
+    /// `language` is `compression.language` (`en`, `zh`, `zh-CN`…); unknown languages write English.
+    pub fn new(min_significance: f32, language: &str) -> Self {
+        Self {
+            min_significance,
+            lang: Lang::from_code(language),
+        }
+    }
+
+    pub fn lang(&self) -> Lang {
+        self.lang
     }
 }
 
 impl Default for LocalCompressor {
     fn default() -> Self {
-        Self::new(0.3)
+        Self::new(0.3, "en")
     }
 }
 
@@ -60,7 +89,13 @@ impl Compressor for LocalCompressor {
         events: &[QueuedEvent],
     ) -> Result<Compressed, CompressError> {
         Ok(Compressed {
-            observations: compress_events(ctx, events, &HashSet::new(), self.min_significance),
+            observations: compress_events_in(
+                self.lang,
+                ctx,
+                events,
+                &HashSet::new(),
+                self.min_significance,
+            ),
             usage: Vec::new(),
             compressor: NAME.to_owned(),
             model: None,
@@ -75,7 +110,7 @@ impl Compressor for LocalCompressor {
         last_assistant_message: Option<&str>,
     ) -> Result<Summarized, CompressError> {
         Ok(Summarized {
-            summary: summarize(ctx, events, observations, last_assistant_message),
+            summary: summarize_in(self.lang, ctx, events, observations, last_assistant_message),
             usage: Vec::new(),
             compressor: NAME.to_owned(),
             model: None,
@@ -83,67 +118,665 @@ impl Compressor for LocalCompressor {
     }
 }
 
-struct Candidate {
-    obs: ObservationDraft,
-    significance: f32,
+/// The program and first subcommand of a shell command line's meaningful command (`cd x && cargo test`
+/// → `cargo`, `test`).
+pub(crate) fn program(command: &str) -> (String, String) {
+    shell::program(command)
 }
 
-/// The rules, callable without a runtime (benchmarks, the LLM fallback path).
+/// The rules in English, callable without a runtime (benchmarks, the LLM fallback path).
 pub fn compress_events(
     ctx: &SessionContext,
     events: &[QueuedEvent],
     already_seen_tool_ids: &HashSet<String>,
     min_significance: f32,
 ) -> Vec<ObservationDraft> {
-    let tools = tool_events(events, already_seen_tool_ids);
-    let mut out: Vec<Candidate> = Vec::new();
-    // Reads and edits of one prompt are merged: "explored 6 files" is one memory, not six.
-    let mut reads: BTreeMap<i64, Vec<&ToolEvent>> = BTreeMap::new();
-    // Edits keep their position in the batch: whether one fixed a failure depends on what ran before
-    // and after it.
-    let mut edits: BTreeMap<(i64, String), Vec<(usize, &ToolEvent)>> = BTreeMap::new();
-    for (at, t) in tools.iter().enumerate() {
-        match t.tool_name {
-            "Read" | "NotebookRead" if !t.failed() => {
-                reads.entry(t.prompt_number).or_default().push(t)
-            }
-            "Edit" | "MultiEdit" | "Write" | "NotebookEdit" if !t.failed() => {
-                let path = t
-                    .input_str("file_path")
-                    .or_else(|| t.input_str("notebook_path"))
-                    .unwrap_or("")
-                    .to_owned();
-                edits
-                    .entry((t.prompt_number, path))
-                    .or_default()
-                    .push((at, t))
-            }
-            _ => out.extend(single(ctx, t)),
-        }
-    }
-    for (prompt, group) in reads {
-        out.push(reads_candidate(ctx, prompt, &group));
-    }
-    for ((prompt, path), group) in edits {
-        let positions: Vec<usize> = group.iter().map(|(at, _)| *at).collect();
-        let fixed = fixed_failure(&tools, prompt, &positions);
-        let group: Vec<&ToolEvent> = group.into_iter().map(|(_, t)| t).collect();
-        out.push(edit_candidate(ctx, prompt, &path, &group, fixed));
-    }
-    out.sort_by_key(|c| c.obs.source_event_ids.first().copied().unwrap_or(0));
-    out.into_iter()
-        .filter(|c| c.significance >= min_significance)
-        .map(|c| c.obs)
-        .collect()
+    compress_events_in(
+        Lang::En,
+        ctx,
+        events,
+        already_seen_tool_ids,
+        min_significance,
+    )
 }
 
-fn base(kind: ObservationType, title: String, t: &[&ToolEvent]) -> ObservationDraft {
-    let mut ids: Vec<i64> = t.iter().map(|t| t.event_id).collect();
+/// The rules, writing in `lang`.
+pub fn compress_events_in(
+    lang: Lang,
+    ctx: &SessionContext,
+    events: &[QueuedEvent],
+    already_seen_tool_ids: &HashSet<String>,
+    min_significance: f32,
+) -> Vec<ObservationDraft> {
+    let tools = tool_events(events, already_seen_tool_ids);
+    let mut turns: BTreeMap<i64, Vec<Step>> = BTreeMap::new();
+    for t in &tools {
+        turns
+            .entry(t.prompt_number)
+            .or_default()
+            .push(analyze(ctx, t));
+    }
+    let mut out = Vec::new();
+    for (prompt, steps) in turns {
+        out.extend(turn_cards(lang, ctx, prompt, &steps, min_significance));
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One tool call, understood.
+
+/// A shell command and how it ended.
+#[derive(Debug)]
+struct Run {
+    /// The meaningful command's own text (`git commit -m "…"` of `git add -A && git commit -m "…"`).
+    shown: String,
+    description: String,
+    cmds: Vec<Cmd>,
+    kind: Kind,
+    prog: String,
+    /// Reruns of one check share it.
+    key: String,
+    failed: bool,
+    /// The real error: past `Exit code N`, the assertion or error line.
+    error: Option<String>,
+    failing_tests: Vec<String>,
+    /// `test result: ok. 3 passed…`.
+    result: Option<String>,
+    commit: Option<String>,
+    push: Option<String>,
+    tag: Option<String>,
+    pr: Option<String>,
+    packages: Vec<String>,
+    output: String,
+}
+
+#[derive(Debug)]
+enum Act {
+    Read(String),
+    Search {
+        pattern: String,
+        found: Vec<String>,
+    },
+    Edit {
+        file: String,
+        created: bool,
+        pairs: Vec<(String, String)>,
+    },
+    Bash(Box<Run>),
+    Web(String),
+    Task {
+        description: String,
+        result: String,
+    },
+    Tool {
+        name: String,
+        input: String,
+        result: String,
+    },
+    FileFail {
+        tool: String,
+        file: String,
+        error: String,
+    },
+    Skip,
+}
+
+#[derive(Debug)]
+struct Step<'a> {
+    t: &'a ToolEvent<'a>,
+    act: Act,
+    significance: f32,
+    /// Looks around only: left out of the memory (and not cited) unless everything is kept.
+    trivial: bool,
+    risks: Vec<(Risk, String)>,
+    /// Kinds of `[REDACTED:<kind>]` markers in the call.
+    secrets: Vec<String>,
+}
+
+impl Step<'_> {
+    fn run(&self) -> Option<&Run> {
+        match &self.act {
+            Act::Bash(r) => Some(r),
+            _ => None,
+        }
+    }
+    fn is_edit(&self) -> bool {
+        matches!(self.act, Act::Edit { .. })
+    }
+    fn commit(&self) -> Option<&str> {
+        self.run().and_then(|r| r.commit.as_deref())
+    }
+}
+
+fn file_of(t: &ToolEvent) -> Option<String> {
+    t.input_str("file_path")
+        .or_else(|| t.input_str("notebook_path"))
+        .or_else(|| t.input_str("path"))
+        .map(str::to_owned)
+}
+
+fn analyze<'a>(ctx: &SessionContext, t: &'a ToolEvent<'a>) -> Step<'a> {
+    let mut secrets = Vec::new();
+    redactions(t.input, &mut secrets);
+    redactions(t.response, &mut secrets);
+    if let Some(e) = t.error {
+        redaction_kinds(e, &mut secrets);
+    }
+    let mut risks = Vec::new();
+    let (act, significance, trivial) = match t.tool_name {
+        "Bash" => {
+            let run = bash(t);
+            for r in shell::risks(t.input_str("command").unwrap_or(""), &run.cmds) {
+                risks.push((r, run.shown.clone()));
+            }
+            let (significance, trivial) = match run.kind {
+                Kind::Trivial | Kind::GitRead if run.failed => (score::LOOKUP, true),
+                Kind::Trivial | Kind::GitRead => (score::TRIVIAL, true),
+                _ if run.failed => (score::FAILURE, false),
+                Kind::Commit => (score::COMMIT, false),
+                Kind::Push | Kind::Tag | Kind::PullRequest | Kind::Deploy | Kind::Migrate => {
+                    (score::ACTION, false)
+                }
+                Kind::Install => (score::DEPENDENCY, false),
+                Kind::Test => (score::TESTS, false),
+                Kind::Build | Kind::Lint | Kind::Format | Kind::Merge => (score::BUILD, false),
+                Kind::GitWrite | Kind::Other => (score::COMMAND, false),
+            };
+            (Act::Bash(Box::new(run)), significance, trivial)
+        }
+        "Read" | "NotebookRead" | "Edit" | "MultiEdit" | "Write" | "NotebookEdit" if t.failed() => {
+            let file = file_of(t)
+                .map(|p| display_path(ctx, &p))
+                .unwrap_or_default();
+            let error = t.error.unwrap_or("failed").to_owned();
+            let e = error.to_ascii_lowercase();
+            // A read of a file that is not there, an edit whose old text moved: routine.
+            let routine = e.contains("does not exist")
+                || e.contains("no such file")
+                || e.contains("not found")
+                || t.tool_name != "Read" && t.tool_name != "NotebookRead";
+            let act = Act::FileFail {
+                tool: t.tool_name.to_owned(),
+                file,
+                error,
+            };
+            if routine {
+                (act, score::TRIVIAL, true)
+            } else {
+                (act, score::FAILURE, false)
+            }
+        }
+        "Read" | "NotebookRead" => {
+            let file = file_of(t)
+                .map(|p| display_path(ctx, &p))
+                .unwrap_or_default();
+            (Act::Read(file), score::LOOKUP, false)
+        }
+        "Edit" | "MultiEdit" | "Write" | "NotebookEdit" => {
+            let file = file_of(t)
+                .map(|p| display_path(ctx, &p))
+                .unwrap_or_default();
+            let created = t.tool_name == "Write"
+                && t.response.get("type").and_then(Value::as_str) == Some("create");
+            let pairs = edit_pairs(t);
+            for (_, new) in &pairs {
+                for r in shell::code_risks(new) {
+                    risks.push((r, file.clone()));
+                }
+            }
+            (
+                Act::Edit {
+                    file,
+                    created,
+                    pairs,
+                },
+                score::EDIT,
+                false,
+            )
+        }
+        "Grep" | "Glob" => {
+            let pattern = t.input_str("pattern").unwrap_or("").to_owned();
+            let found: Vec<String> = t
+                .response
+                .get("filenames")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .take(20)
+                        .map(|p| display_path(ctx, p))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (Act::Search { pattern, found }, score::SEARCH, false)
+        }
+        "WebFetch" | "WebSearch" => {
+            let target = t
+                .input_str("url")
+                .or_else(|| t.input_str("query"))
+                .unwrap_or("");
+            (Act::Web(clip(target, 120)), score::RESEARCH, false)
+        }
+        "Task" | "Agent" => {
+            let description = t
+                .input_str("description")
+                .or_else(|| t.input_str("prompt"))
+                .unwrap_or("subtask");
+            (
+                Act::Task {
+                    description: clip(one_line(description), 120),
+                    result: clip(one_line(&t.response_text()), 240),
+                },
+                score::EXPLORATION,
+                false,
+            )
+        }
+        "TodoWrite" | "TodoRead" | "ExitPlanMode" | "BashOutput" | "KillShell" => {
+            (Act::Skip, 0.0, true)
+        }
+        name => {
+            let shown = match name.strip_prefix("mcp__") {
+                Some(rest) => rest.replacen("__", " ", 1),
+                None => name.to_owned(),
+            };
+            let significance = if t.failed() {
+                score::FAILURE
+            } else if name.starts_with("mcp__") {
+                score::EXPLORATION
+            } else {
+                score::COMMAND
+            };
+            (
+                Act::Tool {
+                    name: shown,
+                    input: clip(&t.input.to_string(), 160),
+                    result: clip(one_line(&t.response_text()), 240),
+                },
+                significance,
+                false,
+            )
+        }
+    };
+    Step {
+        t,
+        act,
+        significance,
+        trivial,
+        risks,
+        secrets,
+    }
+}
+
+fn edit_pairs(t: &ToolEvent) -> Vec<(String, String)> {
+    let own = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_owned();
+    match t.tool_name {
+        "MultiEdit" => t
+            .input
+            .get("edits")
+            .and_then(Value::as_array)
+            .map(|edits| {
+                edits
+                    .iter()
+                    .map(|e| (own(e.get("old_string")), own(e.get("new_string"))))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        "Write" => vec![(String::new(), own(t.input.get("content")))],
+        "NotebookEdit" => vec![(String::new(), own(t.input.get("new_source")))],
+        _ => vec![(
+            own(t.input.get("old_string")),
+            own(t.input.get("new_string")),
+        )],
+    }
+}
+
+const REDACTED: &str = "[REDACTED:";
+
+fn redactions(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => redaction_kinds(s, out),
+        Value::Array(a) => a.iter().for_each(|v| redactions(v, out)),
+        Value::Object(m) => m.values().for_each(|v| redactions(v, out)),
+        _ => {}
+    }
+}
+
+fn redaction_kinds(s: &str, out: &mut Vec<String>) {
+    let mut rest = s;
+    while let Some(at) = rest.find(REDACTED) {
+        rest = &rest[at + REDACTED.len()..];
+        let kind = rest.split(']').next().unwrap_or("").trim();
+        if !kind.is_empty() && kind.len() < 40 && !out.iter().any(|k| k == kind) {
+            out.push(kind.to_owned());
+        }
+    }
+}
+
+fn bash(t: &ToolEvent) -> Run {
+    let command = t.input_str("command").unwrap_or("").trim();
+    let cmds = shell::parse(command);
+    let primary = shell::primary(&cmds);
+    let kind = primary.map(|c| c.kind).unwrap_or(Kind::Other);
+    let shown = primary
+        .map(|c| clip(one_line(&c.text), 100))
+        .unwrap_or_else(|| clip(one_line(command), 100));
+    let output = t.response_text();
+    let error_text = t
+        .error
+        .map(str::to_owned)
+        .filter(|e| !e.trim().is_empty())
+        .unwrap_or_else(|| output.clone());
+    // A test run piped into `tail` exits 0; its output still says it failed.
+    let failed = t.failed() || (kind == Kind::Test && TESTS_FAILED.is_match(&output));
+    let (error, failing_tests) = if failed {
+        let (line, tests) = error_info(&error_text);
+        (line, tests)
+    } else {
+        (None, Vec::new())
+    };
+    let result = (kind == Kind::Test)
+        .then(|| TEST_RESULT.find_iter(&output).last())
+        .flatten()
+        .map(|m| clip(m.as_str().trim(), 120));
+    let mut run = Run {
+        shown,
+        description: t.input_str("description").unwrap_or("").to_owned(),
+        kind,
+        prog: primary.map(|c| c.prog.clone()).unwrap_or_default(),
+        key: primary.map(Cmd::check_key).unwrap_or_default(),
+        failed,
+        error,
+        failing_tests,
+        result,
+        commit: None,
+        push: None,
+        tag: None,
+        pr: None,
+        packages: Vec::new(),
+        output: clip(one_line(output.trim()), 160),
+        cmds: Vec::new(),
+    };
+    for c in &cmds {
+        match c.kind {
+            Kind::Commit => {
+                run.commit = shell::commit_message(c)
+                    .or_else(|| (!run.description.is_empty()).then(|| run.description.clone()))
+                    .map(|m| clip(&m, 160));
+                if let Some(m) = run.commit.as_ref().filter(|_| run.kind == Kind::Commit) {
+                    // Not `git commit -m "$(cat <<'EOF'`.
+                    run.shown = format!("git commit -m \"{}\"", clip(m, 80));
+                }
+            }
+            Kind::Push => run.push = Some(shell::push_target(c)),
+            Kind::Tag => run.tag = c.after_sub().last().map(str::to_owned),
+            Kind::PullRequest => {
+                run.pr = c
+                    .option("-t", "--title")
+                    .map(|s| clip(s, 120))
+                    .or_else(|| Some(run.shown.clone()))
+            }
+            Kind::Install => run.packages.extend(shell::packages(c)),
+            _ => {}
+        }
+    }
+    run.cmds = cmds;
+    run
+}
+
+static ERROR_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(error|failed|failure|panicked|exception|traceback|fatal|denied|refused|cannot|can't|not found|no such)\b")
+        .expect("constant regex")
+});
+static TEST_RESULT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)(test result: \w+\. \d+ passed; \d+ failed[^\n]*|\d+ passed(?:, \d+ (?:failed|skipped))*(?: in [\d.]+s)?|Tests?:\s+[^\n]*\d+ (?:passed|failed)[^\n]*|\d+ (?:tests?|examples?), \d+ failures?|^ok\s+\S+\s+[\d.]+s)",
+    )
+    .expect("constant regex")
+});
+static TESTS_FAILED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?m)test result: FAILED|\b[1-9]\d* failed\b|^FAIL\b|--- FAIL:|\b[1-9]\d* failures?\b",
+    )
+    .expect("constant regex")
+});
+static FAILING_TEST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^\s*(?:test (\S+) \.\.\. FAILED|FAILED (\S+?)(?: - .*)?$|--- FAIL: (\S+)|● (.+?)\s*$|(?:×|✕|✗) (.+?)(?: \d+ms)?\s*$)")
+        .expect("constant regex")
+});
+static ASSERTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^\s*(?:E\s+)?((?:assertion\b.*failed.*|AssertionError.*|assert .*|Expected:? .*|expected .* (?:to|but) .*))$")
+        .expect("constant regex")
+});
+static PANIC_OLD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"panicked at '([^\n]*)', ").expect("constant regex"));
+static EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b.*").expect("constant regex")
+});
+
+/// The error a person would want remembered, and the failing tests' names. Claude Code puts `Exit code N`
+/// first: it is skipped, and the first meaningful line after it is kept when nothing looks more specific.
+fn error_info(text: &str) -> (Option<String>, Vec<String>) {
+    let body: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .skip_while(|l| l.trim_start().starts_with("Exit code"))
+        .collect();
+    let tests: Vec<String> = unique(
+        FAILING_TEST
+            .captures_iter(text)
+            .filter_map(|c| (1..=5).find_map(|i| c.get(i)))
+            .map(|m| clip(m.as_str().trim(), 80))
+            .filter(|n| !n.starts_with("Test suite failed")),
+    )
+    .into_iter()
+    .take(5)
+    .collect();
+    let line = if text.contains("Traceback (most recent call last)") {
+        body.iter()
+            .rev()
+            .map(|l| l.trim())
+            .find(|l| EXCEPTION.is_match(l))
+            .map(str::to_owned)
+    } else {
+        None
+    };
+    let line = line
+        .or_else(|| PANIC_OLD.captures(text).map(|c| c[1].to_owned()))
+        .or_else(|| {
+            // Rust ≥ 1.73: the message is the line after `panicked at file:line:col:`.
+            body.iter()
+                .position(|l| l.contains("panicked at") && l.trim_end().ends_with(':'))
+                .and_then(|i| body.get(i + 1))
+                .map(|l| {
+                    let mut msg = l.trim().to_owned();
+                    // `assertion `left == right` failed` is followed by the values.
+                    let at = body.iter().position(|x| x.trim() == msg).unwrap_or(0);
+                    for extra in body.iter().skip(at + 1).take(2) {
+                        let e = extra.trim();
+                        if e.starts_with("left:") || e.starts_with("right:") {
+                            msg.push_str("; ");
+                            msg.push_str(e);
+                        }
+                    }
+                    msg
+                })
+        })
+        .or_else(|| ASSERTION.captures(text).map(|c| c[1].trim().to_owned()))
+        .or_else(|| {
+            body.iter()
+                .map(|l| l.trim())
+                .find(|l| l.contains("[rejected]"))
+                .map(str::to_owned)
+        })
+        .or_else(|| {
+            body.iter()
+                .map(|l| l.trim())
+                .find(|l| {
+                    ERROR_LINE.is_match(l)
+                        && !l.starts_with("test result:")
+                        && !FAILING_TEST.is_match(l)
+                        && !l.starts_with("failures:")
+                })
+                .map(str::to_owned)
+        })
+        .or_else(|| body.first().map(|l| l.trim().to_owned()));
+    (line.map(|l| clip(&l, 160)), tests)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// A turn: its outcomes, its pieces of work, their cards.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FixedBy {
+    Edit,
+    /// Another command between the failure and the pass (an install, a config change): the cause was
+    /// not in the code.
+    Command(usize),
+    Rerun,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fix {
+    fail: usize,
+    pass: usize,
+    by: FixedBy,
+}
+
+/// Which failures of the turn later passed, and how; which were left failing.
+fn outcomes(steps: &[Step]) -> (Vec<Fix>, Vec<usize>) {
+    let mut fixes = Vec::new();
+    let mut open: Vec<usize> = Vec::new();
+    for (i, s) in steps.iter().enumerate() {
+        let Some(run) = s.run().filter(|r| r.failed && !s.trivial) else {
+            continue;
+        };
+        let same = |o: &Step| o.run().is_some_and(|r| r.key == run.key && !o.trivial);
+        let pass = steps[i + 1..]
+            .iter()
+            .position(|o| same(o) && !o.run().is_some_and(|r| r.failed))
+            .map(|p| p + i + 1);
+        let refailed = steps[i + 1..pass.unwrap_or(steps.len())].iter().any(same);
+        match pass {
+            // Only the last failure before the pass is "the" failure fixed.
+            Some(_) if refailed => {}
+            Some(pass) => {
+                let between = &steps[i + 1..pass];
+                let by = if between.iter().any(Step::is_edit) {
+                    FixedBy::Edit
+                } else if let Some(c) = between.iter().position(|o| o.run().is_some() && !o.trivial)
+                {
+                    FixedBy::Command(i + 1 + c)
+                } else {
+                    FixedBy::Rerun
+                };
+                fixes.push(Fix { fail: i, pass, by });
+            }
+            None if !refailed => open.push(i),
+            None => {}
+        }
+    }
+    (fixes, open)
+}
+
+/// The user states a decision: "let's go with…", "we decided…", "decision: …".
+static DECISION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:we|i)(?:'ve| have)? decided\b|\bdecided to\b|\bdecision:|\blet'?s go with\b|\bwe(?:'ll| will) go with\b|\bgoing forward,? (?:we|use)\b|决定|就用")
+        .expect("constant regex")
+});
+
+fn decision_in(prompt: &str) -> Option<String> {
+    let m = DECISION.find(prompt)?;
+    // The sentence it is in.
+    let start = prompt[..m.start()]
+        .rfind(['.', '!', '?', '\n', '。'])
+        .map(|i| i + prompt[i..].chars().next().map_or(1, char::len_utf8))
+        .unwrap_or(0);
+    let end = prompt[m.end()..]
+        .find(['.', '!', '?', '\n', '。'])
+        .map(|i| m.end() + i)
+        .unwrap_or(prompt.len());
+    Some(clip(prompt[start..end].trim(), 200))
+}
+
+fn turn_cards(
+    lang: Lang,
+    ctx: &SessionContext,
+    prompt: i64,
+    steps: &[Step],
+    min_significance: f32,
+) -> Vec<ObservationDraft> {
+    let keep_all = min_significance <= score::TRIVIAL;
+    let (fixes, open) = outcomes(steps);
+    // Pieces of work: the turn, cut after each commit (a push right after it belongs to it).
+    let mut units: Vec<Vec<usize>> = vec![Vec::new()];
+    let mut closed = false;
+    for (i, s) in steps.iter().enumerate() {
+        let follows_commit = s.trivial
+            || s.run().is_some_and(|r| {
+                r.commit.is_none() && matches!(r.kind, Kind::Push | Kind::Tag | Kind::PullRequest)
+            });
+        if closed && !follows_commit {
+            units.push(Vec::new());
+            closed = false;
+        }
+        units.last_mut().expect("one unit").push(i);
+        if s.commit().is_some() {
+            closed = true;
+        }
+    }
+    // Looking around after the work (a `git log`, a re-read) is part of the work before it.
+    let mut merged: Vec<Vec<usize>> = Vec::new();
+    for u in units.into_iter().filter(|u| !u.is_empty()) {
+        let works = u
+            .iter()
+            .any(|&i| steps[i].is_edit() || steps[i].run().is_some_and(|_| !steps[i].trivial));
+        match merged.last_mut() {
+            Some(prev) if !works => prev.extend(u),
+            _ => merged.push(u),
+        }
+    }
+    let decision = ctx.prompt(prompt).and_then(decision_in);
+    let mut cards: Vec<ObservationDraft> = Vec::new();
+    for (n, unit) in merged.iter().enumerate() {
+        let decision = if n == 0 { decision.as_deref() } else { None };
+        if let Some((obs, significance)) =
+            unit_card(lang, ctx, steps, unit, &fixes, &open, decision, keep_all)
+        {
+            if significance >= min_significance {
+                cards.push(obs);
+            }
+        }
+    }
+    if let Some(alert) = security_card(lang, steps) {
+        // Each event is cited once: the alert's are its own; a card left with none is said by the alert.
+        for c in &mut cards {
+            c.source_event_ids
+                .retain(|id| !alert.source_event_ids.contains(id));
+        }
+        cards.retain(|c| !c.source_event_ids.is_empty());
+        cards.push(alert);
+    }
+    // The prompt, quoted once.
+    if let (Some(first), Some(p)) = (cards.first_mut(), ctx.prompt(prompt)) {
+        let quote = lang.f(M::Request, &[&clip(one_line(p), 200)]);
+        first.narrative = if first.narrative.is_empty() {
+            format!("{quote}{}", lang.stop().trim_end())
+        } else {
+            format!("{quote}{}{}", lang.stop(), first.narrative)
+        };
+    }
+    cards
+}
+
+fn new_draft(kind: ObservationType, title: String, steps: &[&Step]) -> ObservationDraft {
+    let mut ids: Vec<i64> = steps.iter().map(|s| s.t.event_id).collect();
     ids.sort_unstable();
     ids.dedup();
     ObservationDraft {
         kind,
-        title: clip(&title, 120),
+        title: clip(one_line(&title), 120),
         subtitle: String::new(),
         narrative: String::new(),
         facts: Vec::new(),
@@ -152,697 +785,698 @@ fn base(kind: ObservationType, title: String, t: &[&ToolEvent]) -> ObservationDr
         files_modified: Vec::new(),
         keywords: Vec::new(),
         source_event_ids: ids,
-        prompt_number: t.iter().map(|t| t.prompt_number).max().unwrap_or(0),
+        prompt_number: steps.iter().map(|s| s.t.prompt_number).max().unwrap_or(0),
         input_tokens: 0,
         output_tokens: 0,
     }
 }
 
-fn request_clause(ctx: &SessionContext, prompt: i64) -> String {
-    ctx.prompt(prompt)
-        .map(|p| format!(" while working on \"{}\"", clip(one_line(p), 160)))
-        .unwrap_or_default()
+fn tick(s: &str, max: usize) -> String {
+    format!("`{}`", clip(s, max))
 }
 
-fn reads_candidate(ctx: &SessionContext, prompt: i64, group: &[&ToolEvent]) -> Candidate {
-    let files: Vec<String> = unique(
-        group
-            .iter()
-            .filter_map(|t| {
-                t.input_str("file_path")
-                    .or_else(|| t.input_str("notebook_path"))
-            })
-            .map(|p| display_path(ctx, p)),
-    );
-    let title = match files.as_slice() {
-        [one] => format!("Read {one}"),
-        many => format!("Explored {} files: {}", many.len(), list(many, 4)),
-    };
-    let mut obs = base(ObservationType::Discovery, title, group);
-    obs.narrative = format!("Read {}{}.", list(&files, 12), request_clause(ctx, prompt));
-    obs.keywords = unique(files.iter().flat_map(|f| path_keywords(f)));
-    obs.files_read = files;
-    obs.concepts = vec!["exploration".into()];
-    let significance = if obs.files_read.len() >= 2 {
-        score::EXPLORATION
-    } else {
-        score::LOOKUP
-    };
-    Candidate { obs, significance }
-}
-
-/// The concept that marks an edit the batch shows fixing a failure. The context builder trusts a local
-/// `bugfix` only with it: before it existed, the local rules typed edits by the words of the prompt.
-pub const FIXED_FAILURE: &str = "fixed-failure";
-
-/// The type of an edit, from what happened rather than from the words of the prompt: a prompt that says
-/// "fix" is followed by refactors, renames and test edits just as often, so its words made every edit of
-/// the turn a `bugfix`. An edit is a `bugfix` only when the batch shows it fixed something (see
-/// [`fixed_failure`]); a new file is a `feature`; anything else is a `change`, since structure-only
-/// refactors cannot be told apart from behaviour changes by the events alone.
-fn edit_kind(created: bool, fixed: Option<&ToolEvent>) -> ObservationType {
-    if fixed.is_some() {
+/// A type from a commit message's own words (`feat:`, "Add …", "Refactor …"), when the events say none.
+fn commit_kind(message: &str) -> ObservationType {
+    let m = message.trim().to_ascii_lowercase();
+    let starts = |ps: &[&str]| ps.iter().any(|p| m.starts_with(p));
+    if starts(&["fix", "hotfix", "bugfix"]) {
         ObservationType::Bugfix
-    } else if created {
+    } else if starts(&["feat", "add ", "implement", "introduce", "support "]) {
         ObservationType::Feature
+    } else if starts(&[
+        "refactor", "rename", "extract", "move ", "simplify", "clean up", "cleanup", "tidy",
+    ]) {
+        ObservationType::Refactor
     } else {
         ObservationType::Change
     }
 }
 
-/// The command whose failure an edit fixed: in the same prompt turn it failed before one of the edits and
-/// succeeded after it (the same program and subcommand, so `cargo test -p a` then `cargo test -p a x`
-/// count). Only what this batch holds is seen; a rerun that lands in a later batch leaves a `change`.
-fn fixed_failure<'a>(
-    tools: &'a [ToolEvent<'a>],
-    prompt: i64,
-    edit_positions: &[usize],
-) -> Option<&'a ToolEvent<'a>> {
-    let key = |t: &ToolEvent| -> Option<(String, String)> {
-        if t.tool_name != "Bash" || t.prompt_number != prompt {
-            return None;
+/// What a failing run says, short: its failing tests, else its error line.
+fn problem_of(run: &Run, max: usize) -> String {
+    if !run.failing_tests.is_empty() {
+        return clip(
+            &run.failing_tests[..run.failing_tests.len().min(2)].join(", "),
+            max,
+        );
+    }
+    clip(run.error.as_deref().unwrap_or("failed"), max)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn unit_card(
+    lang: Lang,
+    _ctx: &SessionContext,
+    all: &[Step],
+    unit: &[usize],
+    fixes: &[Fix],
+    open: &[usize],
+    decision: Option<&str>,
+    keep_all: bool,
+) -> Option<(ObservationDraft, f32)> {
+    let idx: Vec<usize> = unit
+        .iter()
+        .copied()
+        .filter(|&i| keep_all || !all[i].trivial)
+        .collect();
+    if idx.is_empty() {
+        return None;
+    }
+    let steps: Vec<&Step> = idx.iter().map(|&i| &all[i]).collect();
+    let in_unit = |i: usize| idx.contains(&i);
+
+    // What the piece of work holds.
+    let mut modified: Vec<String> = Vec::new();
+    let mut created: Vec<String> = Vec::new();
+    let mut new_text = String::new();
+    let mut old_text = String::new();
+    let mut edit_facts: Vec<String> = Vec::new();
+    let mut read: Vec<String> = Vec::new();
+    let mut patterns: Vec<String> = Vec::new();
+    let mut search_facts: Vec<String> = Vec::new();
+    let mut web: Vec<String> = Vec::new();
+    let mut tasks: Vec<(String, String)> = Vec::new();
+    let mut tools: Vec<(String, String, String)> = Vec::new();
+    let mut file_fails: Vec<(String, String, String)> = Vec::new();
+    let mut runs: Vec<(usize, &Run)> = Vec::new();
+    for &i in &idx {
+        match &all[i].act {
+            Act::Read(f) => read.push(f.clone()),
+            Act::Search { pattern, found } => {
+                patterns.push(tick(pattern, 60));
+                read.extend(found.iter().take(8).cloned());
+                search_facts
+                    .push(lang.f(M::FactSearch, &[&clip(pattern, 80), &lang.list(found, 4)]));
+            }
+            Act::Edit {
+                file,
+                created: c,
+                pairs,
+            } => {
+                modified.push(file.clone());
+                if *c {
+                    created.push(file.clone());
+                }
+                for (old, new) in pairs {
+                    new_text.push_str(new);
+                    new_text.push('\n');
+                    old_text.push_str(old);
+                    old_text.push('\n');
+                    edit_facts.push(if old.trim().is_empty() {
+                        lang.f(
+                            M::FactWrote,
+                            &[
+                                file,
+                                &new.lines().count().to_string(),
+                                &clip(one_line(new), 80),
+                            ],
+                        )
+                    } else {
+                        format!(
+                            "{file}: `{}` → `{}`",
+                            clip(one_line(old), 60),
+                            clip(one_line(new), 60)
+                        )
+                    });
+                }
+            }
+            Act::Bash(r) => runs.push((i, r)),
+            Act::Web(w) => web.push(w.clone()),
+            Act::Task {
+                description,
+                result,
+            } => tasks.push((description.clone(), result.clone())),
+            Act::Tool {
+                name,
+                input,
+                result,
+            } => tools.push((name.clone(), input.clone(), result.clone())),
+            Act::FileFail { tool, file, error } => {
+                file_fails.push((tool.clone(), file.clone(), error.clone()))
+            }
+            Act::Skip => {}
         }
-        let (prog, sub) = program(one_line(t.input_str("command").unwrap_or("")));
-        (!prog.is_empty() && !is_trivial(&prog, &sub)).then_some((prog, sub))
+    }
+    let modified = unique(modified);
+    let created = unique(created);
+    let read: Vec<String> = unique(read)
+        .into_iter()
+        .filter(|f| !modified.contains(f))
+        .collect();
+    let patterns = unique(patterns);
+    let symbols: Vec<String> = {
+        let all_syms = code_symbols(&new_text);
+        let old_syms = code_symbols(&old_text);
+        // Symbols the edits introduced first, then those they touched.
+        let mut s: Vec<String> = all_syms
+            .iter()
+            .filter(|s| !old_syms.contains(s))
+            .cloned()
+            .collect();
+        s.extend(
+            all_syms
+                .into_iter()
+                .filter(|x| !s.contains(x))
+                .collect::<Vec<_>>(),
+        );
+        s
     };
-    edit_positions.iter().find_map(|&edit| {
-        tools[..edit].iter().rev().find(|f| {
-            f.failed()
-                && key(f).is_some_and(|k| {
-                    tools[edit + 1..]
-                        .iter()
-                        .any(|s| !s.failed() && key(s).as_ref() == Some(&k))
-                })
+    let unit_fixes: Vec<&Fix> = fixes
+        .iter()
+        .filter(|f| match f.by {
+            FixedBy::Edit => (f.fail + 1..f.pass).any(|e| all[e].is_edit() && in_unit(e)),
+            _ => in_unit(f.fail) || in_unit(f.pass),
         })
+        .collect();
+    let edit_fixes: Vec<&&Fix> = unit_fixes
+        .iter()
+        .filter(|f| f.by == FixedBy::Edit)
+        .collect();
+    let unit_open: Vec<&Run> = open
+        .iter()
+        .filter(|&&i| in_unit(i))
+        .filter_map(|&i| all[i].run())
+        .collect();
+    let commit = runs.iter().rev().find_map(|(_, r)| r.commit.clone());
+    let pushes: Vec<String> = runs
+        .iter()
+        .filter(|(_, r)| !r.failed)
+        .filter_map(|(_, r)| r.push.clone())
+        .collect();
+    let packages = unique(runs.iter().flat_map(|(_, r)| r.packages.iter().cloned()));
+    let last_edit = idx.iter().rev().find(|&&i| all[i].is_edit()).copied();
+    // How the work ended: the last check after the last edit (tests first).
+    let last_check = |kinds: &[Kind]| {
+        runs.iter()
+            .rev()
+            .filter(|(i, _)| last_edit.is_none_or(|e| *i > e))
+            .find(|(_, r)| kinds.contains(&r.kind))
+            .map(|(_, r)| *r)
+    };
+    let ending_run = last_check(&[Kind::Test]).or_else(|| last_check(&[Kind::Build, Kind::Lint]));
+
+    // Type and concepts, from what happened.
+    let mut concepts: Vec<String> = Vec::new();
+    let has_action = runs.iter().any(|(_, r)| {
+        matches!(
+            r.kind,
+            Kind::Commit
+                | Kind::Push
+                | Kind::Tag
+                | Kind::PullRequest
+                | Kind::Merge
+                | Kind::Install
+                | Kind::Migrate
+                | Kind::Deploy
+                | Kind::GitWrite
+        )
+    });
+    let kind = if !edit_fixes.is_empty() {
+        concepts.push("problem-solution".into());
+        concepts.push(FIXED_FAILURE.into());
+        ObservationType::Bugfix
+    } else if decision.is_some() {
+        concepts.push("why-it-exists".into());
+        ObservationType::Decision
+    } else if let Some(m) = &commit {
+        match commit_kind(m) {
+            // A message that says "fix" is the user's word for it, but no failure was seen fixed.
+            ObservationType::Bugfix if modified.is_empty() => ObservationType::Change,
+            k => k,
+        }
+    } else if !created.is_empty() {
+        ObservationType::Feature
+    } else if !modified.is_empty() || has_action || !unit_open.is_empty() {
+        ObservationType::Change
+    } else {
+        ObservationType::Discovery
+    };
+    if !modified.is_empty() {
+        concepts.push("what-changed".into());
+    }
+    if unit_fixes
+        .iter()
+        .any(|f| matches!(f.by, FixedBy::Command(_)))
+    {
+        concepts.push("gotcha".into());
+    }
+    if !unit_open.is_empty() {
+        concepts.push(FAILURE.into());
+    }
+    if kind == ObservationType::Discovery && (!read.is_empty() || !patterns.is_empty()) {
+        concepts.push("how-it-works".into());
+    }
+
+    // Title: the commit message; else what was done and how it ended.
+    let files_short = lang.list(&modified, 2);
+    let ending = |r: &Run| -> String {
+        match (r.kind, r.failed) {
+            (Kind::Test, false) => lang.t(M::EndTestsPass).to_owned(),
+            (Kind::Test, true) => lang.f(M::EndTestsFail, &[&problem_of(r, 60)]),
+            (Kind::Build, true) => lang.f(M::EndBuildFail, &[&problem_of(r, 60)]),
+            (_, false) => lang.f(M::EndCheckPass, &[&clip(&r.shown, 40)]),
+            (_, true) => lang.f(M::EndCheckFail, &[&clip(&r.shown, 40), &problem_of(r, 50)]),
+        }
+    };
+    let primary_run = unit_open
+        .first()
+        .copied()
+        .or_else(|| runs.iter().map(|(_, r)| *r).max_by_key(|r| r.kind));
+    let mut command_card = false;
+    let title = if let Some(m) = &commit {
+        m.clone()
+    } else if let Some(f) = edit_fixes.first() {
+        let failed = all[f.fail].run().expect("a fix is of a run");
+        let passed = all[f.pass].run().expect("a fix is of a run");
+        let files = if files_short.is_empty() {
+            "…".into()
+        } else {
+            files_short.clone()
+        };
+        lang.f(M::TitleFixed, &[&problem_of(failed, 60), &files]) + &ending(passed)
+    } else if !modified.is_empty() {
+        let subject = if symbols.is_empty() {
+            files_short.clone()
+        } else {
+            lang.f(M::InFiles, &[&lang.list(&symbols, 2), &files_short])
+        };
+        let verb = if created.len() == modified.len() {
+            M::TitleCreated
+        } else {
+            M::TitleChanged
+        };
+        lang.f(verb, &[&subject]) + &ending_run.map(ending).unwrap_or_default()
+    } else if let Some(r) = primary_run {
+        command_card = true;
+        let shown = clip(&r.shown, 70);
+        let problem = problem_of(r, 100);
+        match (r.kind, r.failed) {
+            (Kind::Push, false) => lang.f(
+                M::TitlePushed,
+                &[if pushes.iter().any(|p| !p.is_empty()) {
+                    &pushes[0]
+                } else {
+                    "origin"
+                }],
+            ),
+            (Kind::Push, true) => lang.f(
+                M::TitlePushRejected,
+                &[
+                    r.push
+                        .as_deref()
+                        .filter(|p| !p.is_empty())
+                        .unwrap_or("HEAD"),
+                    &problem,
+                ],
+            ),
+            (Kind::Tag, false) => lang.f(M::TitleTagged, &[r.tag.as_deref().unwrap_or(&shown)]),
+            (Kind::PullRequest, false) => lang.f(M::TitlePr, &[r.pr.as_deref().unwrap_or(&shown)]),
+            (Kind::Install, false) if !packages.is_empty() => {
+                lang.f(M::TitleDeps, &[&lang.list(&packages, 4), &r.prog])
+            }
+            (Kind::Install, false) => lang.f(M::TitleDepsInstalled, &[&shown]),
+            (Kind::Install, true) => lang.f(M::TitleDepsFail, &[&shown, &problem]),
+            (Kind::Migrate, false) => lang.f(M::TitleMigrated, &[&shown]),
+            (Kind::Migrate, true) => lang.f(M::TitleMigrateFail, &[&shown, &problem]),
+            (Kind::Deploy, false) => lang.f(M::TitleDeployed, &[&shown]),
+            (Kind::Deploy, true) => lang.f(M::TitleDeployFail, &[&shown, &problem]),
+            (Kind::Test, false) => {
+                let t = lang.f(M::TitleTestsPass, &[&shown]);
+                match &r.result {
+                    Some(res) if lang == Lang::Zh => format!("{t}（{}）", clip(res, 50)),
+                    Some(res) => format!("{t} ({})", clip(res, 50)),
+                    None => t,
+                }
+            }
+            (Kind::Test, true) => lang.f(M::TitleTestsFail, &[&shown, &problem]),
+            (Kind::Build, false) => lang.f(M::TitleBuildOk, &[&shown]),
+            (Kind::Build, true) => lang.f(M::TitleBuildFail, &[&shown, &problem]),
+            (Kind::Lint, false) => lang.f(M::TitleLintOk, &[&shown]),
+            (Kind::Lint, true) => lang.f(M::TitleLintFail, &[&shown, &problem]),
+            (Kind::Format, false) => lang.f(M::TitleFormatted, &[&shown]),
+            (_, true) => lang.f(M::TitleRanFail, &[&shown, &problem]),
+            (_, false) => lang.f(M::TitleRan, &[&shown]),
+        }
+    } else if !patterns.is_empty() || read.len() > 1 || !web.is_empty() {
+        let mut subject: Vec<String> = patterns.iter().take(2).cloned().collect();
+        subject.extend(web.iter().take(1).cloned());
+        let files = lang.list(&read, 3);
+        let subject = match (subject.is_empty(), files.is_empty()) {
+            (true, _) => files,
+            (false, true) => lang.list(&subject, 3),
+            (false, false) => lang.f(M::InFiles, &[&lang.list(&subject, 3), &files]),
+        };
+        lang.f(M::TitleExplored, &[&subject])
+    } else if let Some((d, _)) = tasks.first() {
+        lang.f(M::TitleDelegated, &[d])
+    } else if let Some((name, _, _)) = tools.first() {
+        lang.f(M::TitleUsed, &[name])
+    } else if let Some((tool, file, error)) = file_fails.first() {
+        lang.f(
+            M::TitleFileToolFail,
+            &[tool, file, &clip(one_line(error), 70)],
+        )
+    } else if let Some(f) = read.first() {
+        lang.f(M::TitleExplored, &[f])
+    } else {
+        return None;
+    };
+
+    let mut obs = new_draft(kind, title, &steps);
+
+    // Facts: the decision, the command of a command card, fixes, failures, commits, edits, runs.
+    let mut facts: Vec<String> = Vec::new();
+    if let Some(d) = decision {
+        facts.push(lang.f(M::FactDecision, &[d]));
+    }
+    if command_card {
+        if let Some(r) = primary_run {
+            // "ran `…`" then its outcome: the context builder folds reruns of one command by them.
+            facts.push(lang.f(M::FactRan, &[&clip(&r.shown, 160)]));
+            if r.failed {
+                facts.push(lang.f(M::FactFailed, &[&problem_of(r, 200)]));
+            } else if let Some(res) = &r.result {
+                facts.push(res.clone());
+            }
+        }
+    }
+    for f in &unit_fixes {
+        let failed = all[f.fail].run().expect("a fix is of a run");
+        let error = failed.error.as_deref().unwrap_or("?");
+        let error = match failed.failing_tests.as_slice() {
+            [] => clip(error, 120),
+            tests => format!("{}: {}", clip(&tests.join(", "), 80), clip(error, 120)),
+        };
+        facts.push(lang.f(M::FactFixed, &[&clip(&failed.shown, 80), &error]));
+    }
+    for r in &unit_open {
+        if !command_card || !std::ptr::eq(*r, primary_run.expect("open run")) {
+            facts.push(lang.f(
+                M::FactCmdFailed,
+                &[
+                    &clip(&r.shown, 80),
+                    &clip(r.error.as_deref().unwrap_or("?"), 160),
+                ],
+            ));
+        }
+        for t in r.failing_tests.iter().take(3) {
+            facts.push(lang.f(M::FactTestFailed, &[t]));
+        }
+    }
+    if let Some(m) = &commit {
+        facts.push(lang.f(M::FactCommit, &[m]));
+    }
+    for p in &pushes {
+        facts.push(lang.f(M::FactPushed, &[if p.is_empty() { "origin" } else { p }]));
+    }
+    if !packages.is_empty() {
+        facts.push(lang.f(M::FactPackages, &[&lang.list(&packages, 8)]));
+    }
+    edit_facts.truncate(4);
+    facts.extend(edit_facts);
+    // Each command once: reruns with no edit in between fold into one line.
+    let mut folded: Vec<(String, usize, usize, &Run)> = Vec::new();
+    let mut last_edit_seen = 0usize;
+    for (i, r) in &runs {
+        let edits_before = idx.iter().filter(|&&e| e < *i && all[e].is_edit()).count();
+        let key = r.key.clone();
+        match folded.last_mut() {
+            Some(last) if last.0 == key && edits_before == last_edit_seen => {
+                last.1 += 1;
+                last.2 += usize::from(r.failed);
+                last.3 = r;
+            }
+            _ => folded.push((key, 1, usize::from(r.failed), r)),
+        }
+        last_edit_seen = edits_before;
+    }
+    let ran: Vec<String> = unique(folded.iter().map(|(_, _, _, r)| tick(&r.shown, 60)));
+    for (_, count, failed, r) in &folded {
+        if command_card && folded.len() == 1 && *count == 1 {
+            break;
+        }
+        if (!r.failed && matches!(r.kind, Kind::Commit | Kind::Push)) || (*count == 1 && r.failed) {
+            // Said by the commit, push, fix and still-failing facts.
+            continue;
+        }
+        let outcome = if r.failed {
+            problem_of(r, 100)
+        } else {
+            r.result.clone().unwrap_or_else(|| "ok".into())
+        };
+        facts.push(if *count > 1 {
+            lang.f(
+                M::FactRerun,
+                &[
+                    &clip(&r.shown, 60),
+                    &count.to_string(),
+                    &failed.to_string(),
+                    &outcome,
+                ],
+            )
+        } else if r.failed {
+            lang.f(M::FactCmdFailed, &[&clip(&r.shown, 80), &outcome])
+        } else if let Some(res) = &r.result {
+            lang.f(M::FactPassed, &[&clip(&r.shown, 80), res])
+        } else {
+            lang.f(M::FactOk, &[&clip(&r.shown, 80)])
+        });
+    }
+    facts.extend(search_facts.into_iter().take(2));
+    for (name, input, result) in tools.iter().take(2) {
+        facts.push(format!("{name}({input}) → {}", clip(result, 120)));
+    }
+    for (tool, file, error) in file_fails.iter().take(2) {
+        facts.push(lang.f(
+            M::TitleFileToolFail,
+            &[tool, file, &clip(one_line(error), 120)],
+        ));
+    }
+    let mut facts = unique(facts);
+    facts.truncate(12);
+
+    // Narrative: what was looked at, done and how it ended, in a few sentences.
+    let mut said: Vec<String> = Vec::new();
+    let changed: Vec<String> = modified
+        .iter()
+        .filter(|f| !created.contains(f))
+        .cloned()
+        .collect();
+    if !changed.is_empty() {
+        said.push(lang.f(M::Edited, &[&lang.list(&changed, 8)]));
+    }
+    if !created.is_empty() {
+        said.push(lang.f(M::Created, &[&lang.list(&created, 8)]));
+    }
+    if !symbols.is_empty() {
+        let touches = lang.f(M::Touches, &[&lang.list(&symbols, 6)]);
+        match said.last_mut() {
+            Some(edited) => {
+                edited.push_str(if lang == Lang::Zh { "，" } else { ", " });
+                edited.push_str(&touches);
+            }
+            None => said.push(touches),
+        }
+    }
+    if !read.is_empty() {
+        said.push(lang.f(M::Read, &[&lang.list(&read, 6)]));
+    }
+    if !patterns.is_empty() {
+        said.push(lang.f(M::Searched, &[&lang.list(&patterns, 4)]));
+    }
+    if !web.is_empty() {
+        said.push(lang.f(M::Researched, &[&lang.list(&web, 3)]));
+    }
+    for (d, result) in tasks.iter().take(2) {
+        said.push(lang.f(M::Delegated, &[d, result]));
+    }
+    for (name, input, result) in tools.iter().take(2) {
+        said.push(format!("{name} {input}: {}", clip(result, 160)));
+    }
+    if !ran.is_empty() {
+        said.push(lang.f(M::RanCommands, &[&lang.list(&ran, 5)]));
+    }
+    for f in &unit_fixes {
+        let failed = all[f.fail].run().expect("a fix is of a run");
+        let err = clip(failed.error.as_deref().unwrap_or("?"), 120);
+        said.push(match f.by {
+            FixedBy::Edit => lang.f(M::FixedByEdit, &[&clip(&failed.shown, 60), &err]),
+            FixedBy::Command(c) => lang.f(
+                M::FixedByCommand,
+                &[
+                    &clip(&failed.shown, 60),
+                    &err,
+                    &all[c].run().map(|r| clip(&r.shown, 60)).unwrap_or_default(),
+                ],
+            ),
+            FixedBy::Rerun => lang.f(M::PassedOnRerun, &[&clip(&failed.shown, 60), &err]),
+        });
+    }
+    for r in &unit_open {
+        said.push(lang.f(
+            M::StillFails,
+            &[
+                &clip(&r.shown, 60),
+                &clip(r.error.as_deref().unwrap_or("?"), 160),
+            ],
+        ));
+    }
+    if let Some(m) = &commit {
+        let mut s = lang.f(M::Committed, &[m]);
+        if let Some(p) = pushes.first() {
+            s.push_str(if lang == Lang::Zh { "，" } else { ", " });
+            s.push_str(&lang.f(M::Pushed, &[if p.is_empty() { "origin" } else { p }]));
+        }
+        said.push(s);
+    }
+    if let Some(r) = ending_run.filter(|r| !r.failed && edit_fixes.is_empty()) {
+        if let Some(res) = &r.result {
+            said.push(lang.f(M::CheckPasses, &[&clip(&r.shown, 60), res]));
+        }
+    }
+    if said.is_empty() {
+        if let Some(r) = primary_run {
+            if !r.output.is_empty() {
+                said.push(r.output.clone());
+            }
+        }
+    }
+    let stop = lang.stop();
+    let mut narrative = said
+        .iter()
+        .map(|s| s.trim_end_matches(['.', '。']))
+        .collect::<Vec<_>>()
+        .join(stop);
+    if !narrative.is_empty() {
+        narrative.push_str(stop.trim_end());
+    }
+    obs.narrative = clip(&narrative, 1200);
+
+    obs.subtitle = if !symbols.is_empty() {
+        clip(&lang.f(M::Touches, &[&lang.list(&symbols, 5)]), 120)
+    } else if !modified.is_empty() {
+        clip(&lang.list(&modified, 4), 120)
+    } else {
+        primary_run
+            .map(|r| clip(&r.description, 120))
+            .unwrap_or_default()
+    };
+    obs.facts = facts;
+    obs.concepts = unique(concepts);
+    obs.files_modified = modified.clone();
+    obs.files_read = read.iter().take(20).cloned().collect();
+    obs.keywords = unique(
+        modified
+            .iter()
+            .chain(read.iter().take(6))
+            .flat_map(|f| path_keywords(f))
+            .chain(symbols.iter().cloned())
+            .chain(
+                modified
+                    .iter()
+                    .filter_map(|f| language_of(f).map(str::to_owned)),
+            )
+            .chain(patterns.iter().flat_map(|p| identifiers(p)).take(8))
+            .chain(runs.iter().map(|(_, r)| r.prog.clone()))
+            .chain(packages.iter().cloned())
+            .chain(
+                unit_open
+                    .iter()
+                    .flat_map(|r| r.failing_tests.iter().cloned()),
+            )
+            .filter(|w| w.len() < 60),
+    )
+    .into_iter()
+    .take(24)
+    .collect();
+
+    let mut significance = steps.iter().map(|s| s.significance).fold(0.0, f32::max);
+    if read.len() >= 2 {
+        significance = significance.max(score::EXPLORATION);
+    }
+    Some((obs, significance))
+}
+
+/// One `security_alert` for the turn's risky commands and redacted secrets.
+fn security_card(lang: Lang, steps: &[Step]) -> Option<ObservationDraft> {
+    let involved: Vec<&Step> = steps
+        .iter()
+        .filter(|s| !s.risks.is_empty() || !s.secrets.is_empty())
+        .collect();
+    if involved.is_empty() {
+        return None;
+    }
+    let risk_text = |r: Risk| {
+        lang.t(match r {
+            Risk::PipeToShell => M::RiskPipeToShell,
+            Risk::WorldWritable => M::RiskWorldWritable,
+            Risk::TlsDisabled => M::RiskTlsDisabled,
+            Risk::HostKeyCheckDisabled => M::RiskHostKey,
+            Risk::ForcePushMain => M::RiskForcePush,
+            Risk::RemoveRoot => M::RiskRemoveRoot,
+        })
+    };
+    let where_of = |s: &Step| match &s.act {
+        Act::Bash(r) => lang.f(M::WhereOutput, &[&clip(&r.shown, 60)]),
+        Act::Edit { file, .. } | Act::Read(file) => file.clone(),
+        _ => lang.f(M::WhereInput, &[s.t.tool_name]),
+    };
+    let mut facts = Vec::new();
+    let mut title = None;
+    for s in &involved {
+        for (r, what) in &s.risks {
+            facts.push(lang.f(M::FactRisk, &[risk_text(*r), &clip(what, 120)]));
+            title.get_or_insert_with(|| lang.f(M::TitleRisky, &[risk_text(*r), &clip(what, 60)]));
+        }
+    }
+    for s in &involved {
+        if !s.secrets.is_empty() {
+            let kinds = s.secrets.join(", ");
+            let place = where_of(s);
+            facts.push(lang.f(M::FactSecret, &[&kinds, &place]));
+            title.get_or_insert_with(|| lang.f(M::TitleSecret, &[&kinds, &place]));
+        }
+    }
+    let mut obs = new_draft(ObservationType::SecurityAlert, title?, &involved);
+    obs.narrative = lang.sentence(&facts);
+    obs.facts = unique(facts);
+    obs.keywords = unique(
+        involved
+            .iter()
+            .flat_map(|s| s.secrets.iter().cloned())
+            .chain(["security".to_owned()]),
+    );
+    obs.files_modified = unique(involved.iter().filter_map(|s| match &s.act {
+        Act::Edit { file, .. } => Some(file.clone()),
+        _ => None,
+    }));
+    Some(obs)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Summaries.
+
+/// A local summary in English; see [`summarize_in`].
+pub fn summarize(
+    ctx: &SessionContext,
+    events: &[QueuedEvent],
+    observations: &[ObservationDraft],
+    last_assistant_message: Option<&str>,
+) -> SummaryDraft {
+    summarize_in(Lang::En, ctx, events, observations, last_assistant_message)
+}
+
+fn fact_after<'a>(fact: &'a str, templates: &[&str]) -> Option<&'a str> {
+    templates.iter().find_map(|t| {
+        let prefix = t.split("{0}").next().unwrap_or(t);
+        fact.strip_prefix(prefix)
     })
 }
 
-fn edit_candidate(
-    ctx: &SessionContext,
-    prompt: i64,
-    path: &str,
-    group: &[&ToolEvent],
-    fixed: Option<&ToolEvent>,
-) -> Candidate {
-    let shown = display_path(ctx, path);
-    let created = group.iter().any(|t| {
-        t.tool_name == "Write" && t.response.get("type").and_then(Value::as_str) == Some("create")
-    });
-    let kind = edit_kind(created, fixed);
-    let verb = if created {
-        "Created"
-    } else if group.iter().all(|t| t.tool_name == "Write") {
-        "Rewrote"
-    } else {
-        "Edited"
-    };
-    let title = match fixed {
-        // The fix is what the next session wants to find, so the title says it.
-        Some(f) => format!(
-            "{verb} {shown}, fixing `{}`",
-            clip(one_line(f.input_str("command").unwrap_or("")), 60)
-        ),
-        None => format!("{verb} {shown}"),
-    };
-    let mut obs = base(kind, title, group);
-    let mut facts = Vec::new();
-    let mut new_text = String::new();
-    for t in group {
-        let pairs: Vec<(&str, &str)> = match t.tool_name {
-            "MultiEdit" => t
-                .input
-                .get("edits")
-                .and_then(Value::as_array)
-                .map(|edits| {
-                    edits
-                        .iter()
-                        .map(|e| {
-                            (
-                                e.get("old_string").and_then(Value::as_str).unwrap_or(""),
-                                e.get("new_string").and_then(Value::as_str).unwrap_or(""),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            "Write" => vec![("", t.input_str("content").unwrap_or(""))],
-            "NotebookEdit" => vec![("", t.input_str("new_source").unwrap_or(""))],
-            _ => vec![(
-                t.input_str("old_string").unwrap_or(""),
-                t.input_str("new_string").unwrap_or(""),
-            )],
-        };
-        for (old, new) in pairs {
-            new_text.push_str(new);
-            new_text.push('\n');
-            let fact = if old.trim().is_empty() {
-                format!(
-                    "{shown}: wrote {} lines starting `{}`",
-                    new.lines().count(),
-                    clip(one_line(new), 80)
-                )
-            } else {
-                format!(
-                    "{shown}: `{}` → `{}`",
-                    clip(one_line(old), 60),
-                    clip(one_line(new), 60)
-                )
-            };
-            facts.push(fact);
-        }
-    }
-    let symbols = code_symbols(&new_text);
-    obs.subtitle = if symbols.is_empty() {
-        format!("{} change(s) to {shown}", facts.len())
-    } else {
-        format!("touches {}", list(&symbols, 5))
-    };
-    obs.narrative = format!(
-        "{verb} {shown}{} ({} change(s){}).",
-        request_clause(ctx, prompt),
-        facts.len(),
-        if symbols.is_empty() {
-            String::new()
-        } else {
-            format!("; symbols: {}", list(&symbols, 8))
-        }
-    );
-    let mut fix_concept = None;
-    if let Some(f) = fixed {
-        let command = clip(one_line(f.input_str("command").unwrap_or("")), 80);
-        let error = f
-            .error
-            .map(str::to_owned)
-            .unwrap_or_else(|| f.response_text());
-        let cause = clip(first_error(&error).unwrap_or("it failed"), 120);
-        obs.narrative.push_str(&format!(
-            " It fixed `{command}`, which failed before the edit ({cause}) and passed after it."
-        ));
-        facts.insert(
-            0,
-            format!("fixed `{command}`: failed before ({cause}), passed after"),
-        );
-        fix_concept = Some(FIXED_FAILURE.to_string());
-    }
-    facts.truncate(8);
-    obs.facts = facts;
-    obs.files_modified = vec![shown.clone()];
-    obs.keywords = unique(
-        path_keywords(&shown)
-            .into_iter()
-            .chain(symbols.iter().cloned()),
-    );
-    obs.concepts = unique(
-        ["code-change".to_string(), kind.as_str().to_string()]
-            .into_iter()
-            .chain(fix_concept)
-            .chain(language_of(&shown).map(str::to_owned)),
-    );
-    Candidate {
-        obs,
-        significance: score::EDIT,
-    }
-}
-
-fn single(ctx: &SessionContext, t: &ToolEvent) -> Option<Candidate> {
-    match t.tool_name {
-        "Bash" => Some(bash(ctx, t)),
-        "Read" | "NotebookRead" | "Edit" | "MultiEdit" | "Write" | "NotebookEdit" => {
-            Some(failed_file_tool(ctx, t))
-        }
-        "Grep" | "Glob" => Some(search(ctx, t)),
-        "WebFetch" | "WebSearch" => Some(research(ctx, t)),
-        "Task" | "Agent" => Some(delegation(ctx, t)),
-        "TodoWrite" | "TodoRead" | "ExitPlanMode" | "BashOutput" | "KillShell" => None,
-        name if name.starts_with("mcp__") => Some(mcp(ctx, t)),
-        _ => Some(generic(ctx, t)),
-    }
-}
-
-static ERROR_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?im)^.*\b(error|failed|failure|panicked|exception|traceback|fatal)\b.*$")
-        .expect("constant regex")
-});
-static TEST_RESULT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)(test result: \w+\. \d+ passed; \d+ failed[^\n]*|\d+ passed(?:, \d+ (?:failed|skipped))*(?: in [\d.]+s)?|Tests?:\s+[^\n]*\d+ (?:passed|failed)[^\n]*|\d+ (?:tests?|examples?), \d+ failures?)",
-    )
-    .expect("constant regex")
-});
-
-fn first_error(text: &str) -> Option<&str> {
-    ERROR_LINE
-        .find(text)
-        .map(|m| m.as_str().trim())
-        .or_else(|| text.lines().map(str::trim).find(|l| !l.is_empty()))
-}
-
-/// The program a shell command runs, past `sudo`, `env`, `VAR=x` prefixes, plus its first subcommand.
-pub(crate) fn program(command: &str) -> (String, String) {
-    let mut words = command
-        .split_whitespace()
-        .skip_while(|w| *w == "sudo" || *w == "env" || (w.contains('=') && !w.starts_with('-')));
-    let prog = words
-        .next()
-        .map(|p| p.rsplit('/').next().unwrap_or(p).to_owned())
-        .unwrap_or_default();
-    let sub = words.find(|w| !w.starts_with('-')).unwrap_or("").to_owned();
-    (prog, sub)
-}
-
-/// Commands that only look around: their success is no memory, and their failure is no failure fixed.
-fn is_trivial(prog: &str, sub: &str) -> bool {
-    matches!(
-        prog,
-        "ls" | "pwd"
-            | "cd"
-            | "echo"
-            | "cat"
-            | "head"
-            | "tail"
-            | "which"
-            | "whoami"
-            | "date"
-            | "clear"
-            | "true"
-            | "wc"
-            | "tree"
-            | "file"
-            | "stat"
-            | "printf"
-            | "sleep"
-            | "env"
-    ) || (prog == "git"
-        && matches!(
-            sub,
-            "status" | "log" | "diff" | "show" | "branch" | "remote"
-        ))
-}
-
-fn bash(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
-    let command = t.input_str("command").unwrap_or("").trim();
-    // Only the first line of a script matters for classification.
-    let first = one_line(command);
-    let description = t.input_str("description").unwrap_or("");
-    let (prog, sub) = program(first);
-    let output = t.response_text();
-    let shown = clip(first, 80);
-    let is_tests = matches!(
-        (prog.as_str(), sub.as_str()),
-        ("cargo", "test" | "nextest")
-            | ("npm" | "pnpm" | "yarn" | "bun", "test")
-            | ("go", "test")
-            | ("mvn" | "gradle" | "make", "test")
-            | ("dotnet", "test")
-    ) || matches!(
-        prog.as_str(),
-        "pytest" | "jest" | "vitest" | "rspec" | "ctest" | "phpunit"
-    ) || first.contains("-m pytest")
-        || (matches!(prog.as_str(), "npm" | "pnpm" | "yarn") && first.contains("run test"));
-    let is_build = matches!(
-        (prog.as_str(), sub.as_str()),
-        ("cargo", "build" | "check" | "clippy" | "fmt")
-            | ("npm" | "pnpm" | "yarn", "run" | "build")
-            | ("go", "build" | "vet")
-            | ("mvn", "package" | "compile" | "install")
-            | ("gradle", "build")
-    ) || matches!(
-        prog.as_str(),
-        "make" | "tsc" | "cmake" | "ninja" | "gcc" | "clang" | "rustc" | "eslint" | "ruff" | "mypy"
-    );
-    let is_dependency = matches!(
-        (prog.as_str(), sub.as_str()),
-        ("cargo", "add" | "remove")
-            | (
-                "npm" | "pnpm" | "yarn" | "bun",
-                "install" | "add" | "i" | "remove"
-            )
-            | ("pip" | "pip3" | "uv" | "poetry", "install" | "add")
-            | ("go", "get")
-            | ("apt-get" | "apt" | "brew", "install")
-    ) && first.split_whitespace().count() > 2;
-    let is_trivial = is_trivial(&prog, &sub);
-    let failed = t.failed();
-
-    let mut concepts = vec!["shell".to_owned()];
-    let mut facts = vec![format!("ran `{}`", clip(first, 160))];
-    let (kind, title, significance) = if failed {
-        let error = t.error.map(str::to_owned).unwrap_or_else(|| output.clone());
-        // A refused push says why on its `[rejected]` line; the `error:` line after it only says that it
-        // was refused.
-        let rejected = (prog == "git")
-            .then(|| {
-                error
-                    .lines()
-                    .map(str::trim)
-                    .find(|l| l.contains("[rejected]"))
-            })
-            .flatten();
-        let line = rejected
-            .or_else(|| first_error(&error))
-            .unwrap_or("no output");
-        facts.push(format!("failed: {}", clip(line, 200)));
-        if let Some(code) = error.lines().next().filter(|l| l.starts_with("Exit code")) {
-            facts.push(code.to_owned());
-        }
-        // Still a `discovery` (what was learned: this fails, and why), the closest of the types there are,
-        // but marked as a failure of its kind so that search and recall can tell it from a lookup.
-        concepts.push("error".into());
-        concepts.push("failure".into());
-        if is_tests {
-            concepts.push("testing".into());
-        } else if is_build {
-            concepts.push("build".into());
-        } else if prog == "git" {
-            concepts.push("version-control".into());
-        }
-        let significance = if is_trivial {
-            score::LOOKUP
-        } else {
-            score::FAILURE
-        };
-        let verb = if rejected.is_some() {
-            "rejected"
-        } else {
-            "failed"
-        };
-        (
-            ObservationType::Discovery,
-            format!("`{shown}` {verb}: {}", clip(line, 80)),
-            significance,
-        )
-    } else if is_tests {
-        concepts.push("testing".into());
-        let result = TEST_RESULT
-            .find_iter(&output)
-            .last()
-            .map(|m| m.as_str().trim().to_owned());
-        if let Some(r) = &result {
-            facts.push(r.clone());
-        }
-        let title = match &result {
-            Some(r) => format!("Tests: {} ({shown})", clip(r, 60)),
-            None => format!("Ran tests: {shown}"),
-        };
-        (ObservationType::Discovery, title, score::TESTS)
-    } else if prog == "git" && sub == "commit" {
-        concepts.push("version-control".into());
-        let message = commit_message(first).unwrap_or_else(|| description.to_owned());
-        facts.push(format!("commit: {}", clip(&message, 160)));
-        (
-            ObservationType::Change,
-            format!("Committed: {}", clip(&message, 90)),
-            score::COMMIT,
-        )
-    } else if is_dependency {
-        concepts.push("dependencies".into());
-        (
-            ObservationType::Change,
-            format!("Dependencies: {shown}"),
-            score::DEPENDENCY,
-        )
-    } else if is_build {
-        concepts.push("build".into());
-        (
-            ObservationType::Discovery,
-            format!("Built/checked: {shown}"),
-            score::BUILD,
-        )
-    } else if prog == "git" {
-        concepts.push("version-control".into());
-        (
-            ObservationType::Change,
-            format!("git {sub}: {shown}"),
-            score::BUILD,
-        )
-    } else if is_trivial {
-        (
-            ObservationType::Discovery,
-            format!("Ran `{shown}`"),
-            score::TRIVIAL,
-        )
-    } else {
-        (
-            ObservationType::Discovery,
-            format!("Ran `{shown}`"),
-            score::COMMAND,
-        )
-    };
-    let mut obs = base(kind, title, &[t]);
-    obs.subtitle = clip(description, 120);
-    let tail = clip(one_line(output.trim()), 160);
-    obs.narrative = format!(
-        "{}{}{}{}",
-        if description.is_empty() {
-            format!("Ran `{}`", clip(first, 160))
-        } else {
-            format!("{description}: `{}`", clip(first, 160))
-        },
-        request_clause(ctx, t.prompt_number),
-        if failed { " — it failed" } else { "" },
-        if tail.is_empty() {
-            ".".to_owned()
-        } else {
-            format!(". Output: {tail}")
-        },
-    );
-    obs.facts = facts;
-    obs.concepts = unique(concepts);
-    obs.keywords = unique(
-        [prog.clone(), sub.clone()]
-            .into_iter()
-            .filter(|w| !w.is_empty() && w.len() < 40),
-    );
-    Candidate { obs, significance }
-}
-
-fn commit_message(command: &str) -> Option<String> {
-    static MSG: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r#"-m\s*(?:"([^"]*)"|'([^']*)'|(\S+))"#).expect("constant regex")
-    });
-    let c = MSG.captures(command)?;
-    c.get(1)
-        .or_else(|| c.get(2))
-        .or_else(|| c.get(3))
-        .map(|m| m.as_str().to_owned())
-}
-
-fn failed_file_tool(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
-    let path = t
-        .input_str("file_path")
-        .or_else(|| t.input_str("notebook_path"))
-        .map(|p| display_path(ctx, p))
-        .unwrap_or_default();
-    let error = t.error.unwrap_or("failed");
-    let missing = {
-        let e = error.to_ascii_lowercase();
-        e.contains("does not exist") || e.contains("no such file") || e.contains("not found")
-    };
-    let mut obs = base(
-        ObservationType::Discovery,
-        format!(
-            "{} {path} failed: {}",
-            t.tool_name,
-            clip(one_line(error), 70)
-        ),
-        &[t],
-    );
-    obs.narrative = format!("{} of {path} failed: {}.", t.tool_name, clip(error, 300));
-    obs.facts = vec![clip(one_line(error), 200)];
-    obs.concepts = vec!["error".into()];
-    obs.keywords = path_keywords(&path);
-    // A read of a file that is not there is routine exploration, not a memory.
-    let significance = if missing {
-        score::TRIVIAL
-    } else {
-        score::FAILURE
-    };
-    Candidate { obs, significance }
-}
-
-fn search(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
-    let pattern = t.input_str("pattern").unwrap_or("");
-    let scope = t
-        .input_str("path")
-        .map(|p| display_path(ctx, p))
-        .or_else(|| t.input_str("glob").map(str::to_owned))
-        .unwrap_or_default();
-    let found: Vec<String> = t
-        .response
-        .get("filenames")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(|p| display_path(ctx, p))
-                .collect()
-        })
-        .unwrap_or_default();
-    let what = if t.tool_name == "Glob" {
-        "files matching"
-    } else {
-        ""
-    };
-    let mut obs = base(
-        ObservationType::Discovery,
-        format!("Searched for {what}`{}`", clip(pattern, 80))
-            .replace("for files matching`", "for files matching `"),
-        &[t],
-    );
-    obs.subtitle = if scope.is_empty() {
-        String::new()
-    } else {
-        format!("in {scope}")
-    };
-    obs.narrative = format!(
-        "Searched for `{}`{}{}{}.",
-        clip(pattern, 120),
-        if scope.is_empty() {
-            String::new()
-        } else {
-            format!(" in {scope}")
-        },
-        request_clause(ctx, t.prompt_number),
-        if found.is_empty() {
-            String::new()
-        } else {
-            format!("; found {}", list(&found, 6))
-        }
-    );
-    obs.facts = vec![format!("pattern `{}`", clip(pattern, 120))];
-    if !found.is_empty() {
-        obs.facts.push(format!("{} match(es)", found.len()));
-    }
-    obs.keywords = unique(
-        identifiers(pattern)
-            .into_iter()
-            .chain(found.iter().flat_map(|f| path_keywords(f)))
-            .take(12),
-    );
-    obs.files_read = found.into_iter().take(20).collect();
-    obs.concepts = vec!["code-search".into()];
-    Candidate {
-        obs,
-        significance: score::SEARCH,
-    }
-}
-
-fn research(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
-    let target = t
-        .input_str("url")
-        .or_else(|| t.input_str("query"))
-        .unwrap_or("");
-    let verb = if t.tool_name == "WebSearch" {
-        "Searched the web for"
-    } else {
-        "Fetched"
-    };
-    let mut obs = base(
-        ObservationType::Discovery,
-        format!("{verb} {}", clip(target, 90)),
-        &[t],
-    );
-    obs.narrative = format!(
-        "{verb} {}{}. {}",
-        clip(target, 200),
-        request_clause(ctx, t.prompt_number),
-        clip(one_line(&t.response_text()), 240)
-    )
-    .trim_end()
-    .to_owned();
-    if let Some(p) = t.input_str("prompt") {
-        obs.facts.push(format!("asked: {}", clip(p, 160)));
-    }
-    obs.concepts = vec!["research".into()];
-    obs.keywords = identifiers(target).into_iter().take(8).collect();
-    Candidate {
-        obs,
-        significance: score::RESEARCH,
-    }
-}
-
-fn delegation(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
-    let description = t
-        .input_str("description")
-        .or_else(|| t.input_str("prompt"))
-        .unwrap_or("subtask");
-    let mut obs = base(
-        ObservationType::Discovery,
-        format!("Delegated: {}", clip(one_line(description), 90)),
-        &[t],
-    );
-    obs.subtitle = t.input_str("subagent_type").unwrap_or("").to_owned();
-    obs.narrative = format!(
-        "Delegated \"{}\" to a subagent{}. Result: {}",
-        clip(description, 200),
-        request_clause(ctx, t.prompt_number),
-        clip(one_line(&t.response_text()), 300)
-    );
-    obs.concepts = vec!["delegation".into()];
-    Candidate {
-        obs,
-        significance: score::EXPLORATION,
-    }
-}
-
-fn mcp(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
-    let mut parts = t.tool_name.trim_start_matches("mcp__").splitn(2, "__");
-    let server = parts.next().unwrap_or("");
-    let tool = parts.next().unwrap_or("");
-    let input = clip(&t.input.to_string(), 160);
-    let mut obs = base(
-        ObservationType::Discovery,
-        format!("Used {server} {tool}"),
-        &[t],
-    );
-    obs.narrative = format!(
-        "Called the MCP tool {tool} of {server} with {input}{}. Result: {}",
-        request_clause(ctx, t.prompt_number),
-        clip(one_line(&t.response_text()), 240)
-    );
-    obs.facts = vec![format!("{server}.{tool}({input})")];
-    obs.concepts = vec!["mcp".into()];
-    obs.keywords = unique(
-        [server.to_owned(), tool.to_owned()]
-            .into_iter()
-            .filter(|s| !s.is_empty()),
-    );
-    Candidate {
-        obs,
-        significance: if t.failed() {
-            score::FAILURE
-        } else {
-            score::EXPLORATION
-        },
-    }
-}
-
-fn generic(ctx: &SessionContext, t: &ToolEvent) -> Candidate {
-    let mut obs = base(
-        ObservationType::Discovery,
-        format!("Used {}", t.tool_name),
-        &[t],
-    );
-    obs.narrative = format!(
-        "Used {} with {}{}.",
-        t.tool_name,
-        clip(&t.input.to_string(), 160),
-        request_clause(ctx, t.prompt_number)
-    );
-    obs.keywords = vec![t.tool_name.to_owned()];
-    Candidate {
-        obs,
-        significance: if t.failed() {
-            score::FAILURE
-        } else {
-            score::COMMAND
-        },
-    }
-}
-
-/// A local summary: the request, then what the events and observations show was looked at, learned and
-/// done. Plain sentences, so it reads well when injected at the next SessionStart.
-pub fn summarize(
+/// A local summary from the turn's observations: the request; what was looked at; what got done
+/// (commits included); the errors found and fixed; the failures left open.
+pub fn summarize_in(
+    lang: Lang,
     ctx: &SessionContext,
     events: &[QueuedEvent],
     observations: &[ObservationDraft],
@@ -872,97 +1506,146 @@ pub fn summarize(
             .iter()
             .filter(|t| matches!(t.tool_name, "Grep" | "Glob"))
             .filter_map(|t| t.input_str("pattern"))
-            .map(|p| format!("`{}`", clip(p, 40))),
+            .map(|p| tick(p, 40)),
     );
     let commands: Vec<String> = unique(
         tools
             .iter()
             .filter(|t| t.tool_name == "Bash")
-            .filter_map(|t| t.input_str("command"))
-            .map(|c| format!("`{}`", clip(one_line(c), 50))),
+            .map(bash)
+            .filter(|r| !matches!(r.kind, Kind::Trivial | Kind::GitRead))
+            .map(|r| tick(&r.shown, 50)),
     );
     let mut investigated = Vec::new();
     if !read.is_empty() {
-        investigated.push(format!("read {}", list(&read, 8)));
+        investigated.push(lang.f(M::SumRead, &[&lang.list(&read, 8)]));
     }
     if !searches.is_empty() {
-        investigated.push(format!("searched for {}", list(&searches, 5)));
+        investigated.push(lang.f(M::SumSearched, &[&lang.list(&searches, 5)]));
     }
     if !commands.is_empty() {
-        investigated.push(format!("ran {}", list(&commands, 5)));
+        investigated.push(lang.f(M::SumRan, &[&lang.list(&commands, 5)]));
     }
-    let learned: Vec<String> = unique(observations.iter().flat_map(|o| {
-        o.facts
+
+    let is_failure = |o: &ObservationDraft| o.concepts.iter().any(|c| c == FAILURE || c == "error");
+    // Done: the work's titles (a commit's is its message), then Claude's last word.
+    let mut completed: Vec<String> = unique(
+        observations
             .iter()
-            .filter(|f| {
-                f.starts_with("failed:") || f.contains("passed") || f.starts_with("Exit code")
+            .filter(|o| {
+                !matches!(
+                    o.kind,
+                    ObservationType::Discovery
+                        | ObservationType::SecurityAlert
+                        | ObservationType::SecurityNote
+                )
             })
-            .cloned()
-    }));
-    let modified: Vec<String> = unique(
-        observations
-            .iter()
-            .flat_map(|o| o.files_modified.iter().cloned()),
+            .filter(|o| {
+                !is_failure(o) || !o.files_modified.is_empty() || o.kind == ObservationType::Bugfix
+            })
+            .map(|o| clip(o.title.trim(), 160)),
     );
-    let commits: Vec<String> = unique(
-        observations
-            .iter()
-            .filter(|o| o.title.starts_with("Committed: "))
-            .map(|o| o.title.trim_start_matches("Committed: ").to_owned()),
-    );
-    let mut completed = Vec::new();
-    if !modified.is_empty() {
-        completed.push(format!("changed {}", list(&modified, 10)));
+    let commit_templates = [Lang::En.t(M::FactCommit), Lang::Zh.t(M::FactCommit)];
+    for o in observations {
+        for f in &o.facts {
+            if let Some(m) = fact_after(f, &commit_templates) {
+                if !completed.iter().any(|c| c.contains(m.trim())) {
+                    completed.push(lang.f(M::Committed, &[m.trim()]));
+                }
+            }
+        }
     }
-    if !commits.is_empty() {
-        completed.push(format!("committed {}", list(&commits, 3)));
-    }
+    completed.truncate(8);
     if let Some(msg) = last_assistant_message
         .map(str::trim)
         .filter(|m| !m.is_empty())
     {
-        completed.push(format!("Claude's last word: {}", clip(one_line(msg), 240)));
+        completed.push(lang.f(M::SumLastWord, &[&clip(one_line(msg), 240)]));
     }
-    let last_failure = tools.iter().rev().find(|t| t.failed()).and_then(|t| {
-        let later_success = tools
+    // Learned: errors found and fixed (and how), gotchas.
+    let fix_templates = [Lang::En.t(M::FactFixed), Lang::Zh.t(M::FactFixed)];
+    let learned: Vec<String> = unique(observations.iter().flat_map(|o| {
+        o.facts
             .iter()
-            .any(|o| o.event_id > t.event_id && o.tool_name == t.tool_name && !o.failed());
-        (!later_success).then(|| {
-            let what = t.input_str("command").map(one_line).unwrap_or(t.tool_name);
-            format!(
-                "resolve the failure of `{}`: {}",
-                clip(what, 60),
-                clip(
-                    first_error(t.error.unwrap_or("")).unwrap_or("see output"),
-                    120
-                )
+            .filter(|f| fact_after(f, &fix_templates).is_some())
+            .map(|f| lang.f(M::SumLearnedFix, &[f]))
+            .chain(
+                o.concepts
+                    .iter()
+                    .any(|c| c == "gotcha")
+                    .then(|| clip(&o.title, 160)),
             )
+            .collect::<Vec<_>>()
+    }))
+    .into_iter()
+    .take(5)
+    .collect();
+    // Next: the failures left open.
+    // Next: the failures left open — the failing command's own fact, else the card's title.
+    let failed_prefixes: Vec<&str> = [Lang::En, Lang::Zh]
+        .iter()
+        .map(|l| {
+            let t = l.t(M::FactCmdFailed);
+            let (_, sep) = t.split_once("`{0}`").unwrap_or(("", t));
+            sep.split("{1}").next().unwrap_or(sep)
         })
-    });
+        .collect();
+    let failed_fact = |f: &str| {
+        f.starts_with('`')
+            && f[1..]
+                .split_once('`')
+                .is_some_and(|(_, rest)| failed_prefixes.iter().any(|p| rest.starts_with(p)))
+    };
+    let mut next: Vec<String> =
+        unique(observations.iter().filter(|o| is_failure(o)).flat_map(|o| {
+            let facts: Vec<String> = o
+                .facts
+                .iter()
+                .filter(|f| failed_fact(f))
+                .map(|f| lang.f(M::SumResolve, &[&clip(f, 200)]))
+                .collect();
+            if facts.is_empty() {
+                vec![lang.f(M::SumResolve, &[&clip(o.title.trim(), 160)])]
+            } else {
+                facts
+            }
+        }));
+    if next.is_empty() {
+        // Observations made elsewhere (an LLM, an earlier batch): the events still show what failed.
+        let runs: Vec<(i64, String, bool, String)> = tools
+            .iter()
+            .filter(|t| t.tool_name == "Bash")
+            .map(|t| {
+                let r = bash(t);
+                (t.event_id, r.key.clone(), r.failed, {
+                    let shown = clip(&r.shown, 60);
+                    lang.f(
+                        M::TitleRanFail,
+                        &[&shown, &clip(r.error.as_deref().unwrap_or("?"), 120)],
+                    )
+                })
+            })
+            .collect();
+        if let Some((id, key, _, what)) = runs.iter().rev().find(|r| r.2) {
+            let passed_later = runs.iter().any(|r| r.0 > *id && &r.1 == key && !r.2);
+            if !passed_later {
+                next.push(lang.f(M::SumResolve, &[what]));
+            }
+        }
+    }
+    next.truncate(3);
     SummaryDraft {
         request,
-        investigated: sentence(&investigated),
-        learned: sentence(&learned),
-        completed: sentence(&completed),
-        next_steps: last_failure.map(|f| sentence(&[f])).unwrap_or_default(),
+        investigated: lang.sentence(&investigated),
+        learned: lang.sentence(&learned),
+        completed: lang.sentence(&completed),
+        next_steps: lang.sentence(&next),
     }
 }
 
-fn sentence(parts: &[String]) -> String {
-    if parts.is_empty() {
-        return String::new();
-    }
-    let mut s = parts.join("; ");
-    if let Some(first) = s.get(..1) {
-        s = first.to_uppercase() + &s[1..];
-    }
-    if !s.ends_with('.') {
-        s.push('.');
-    }
-    s
-}
+// ---------------------------------------------------------------------------------------------------
+// Helpers.
 
-/// Paths relative to the session's directory read better and match how people type them.
 fn display_path(ctx: &SessionContext, path: &str) -> String {
     let cwd = ctx.cwd.trim_end_matches('/');
     if !cwd.is_empty() {
@@ -1040,14 +1723,6 @@ pub fn clip(s: &str, max_chars: usize) -> String {
     match chars.nth(max_chars) {
         None => s.to_owned(),
         Some((cut, _)) => format!("{}…", s[..cut].trim_end()),
-    }
-}
-
-fn list(items: &[String], max: usize) -> String {
-    match items.len() {
-        0 => String::new(),
-        n if n <= max => items.join(", "),
-        n => format!("{} and {} more", items[..max].join(", "), n - max),
     }
 }
 

@@ -3,6 +3,8 @@
 //! Every compressor sits behind [`Compressor`] so the processor does not care whether the local rules or
 //! an LLM did the work; the processor owns retries, batching, budgets and the crash-safe bookkeeping.
 
+pub mod claude_code;
+pub mod fingerprint;
 pub mod llm;
 pub mod local;
 pub mod select;
@@ -25,16 +27,25 @@ pub enum ObservationType {
     Refactor,
     Discovery,
     Change,
+    /// Something that put the user at risk and needs a look: a secret that had to be redacted, a risky
+    /// command (`curl | sh`, `chmod 777`, TLS checks turned off).
+    #[serde(rename = "security_alert")]
+    SecurityAlert,
+    /// A security-relevant fact worth knowing later (how auth works, where secrets live) with no harm done.
+    #[serde(rename = "security_note")]
+    SecurityNote,
 }
 
 impl ObservationType {
-    pub const ALL: [ObservationType; 6] = [
+    pub const ALL: [ObservationType; 8] = [
         Self::Decision,
         Self::Bugfix,
         Self::Feature,
         Self::Refactor,
         Self::Discovery,
         Self::Change,
+        Self::SecurityAlert,
+        Self::SecurityNote,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +56,8 @@ impl ObservationType {
             Self::Refactor => "refactor",
             Self::Discovery => "discovery",
             Self::Change => "change",
+            Self::SecurityAlert => "security_alert",
+            Self::SecurityNote => "security_note",
         }
     }
 
@@ -54,6 +67,17 @@ impl ObservationType {
             .find(|t| t.as_str().eq_ignore_ascii_case(s.trim()))
     }
 }
+
+/// The concepts a memory can be tagged with besides free keywords: what kind of knowledge it holds.
+pub const CONCEPTS: [&str; 7] = [
+    "how-it-works",
+    "why-it-exists",
+    "what-changed",
+    "problem-solution",
+    "gotcha",
+    "pattern",
+    "trade-off",
+];
 
 /// An observation before it has an id: what a compressor produces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,6 +195,11 @@ pub enum CompressError {
     /// Retrying the same input will fail the same way (bad request, unusable output).
     #[error("failure: {0}")]
     Permanent(String),
+    /// The compressor cannot serve at all right now (its CLI is missing, or did not answer within
+    /// `compression.request_timeout_ms`): the processor compresses this batch with the local rules at once
+    /// instead of retrying or parking it.
+    #[error("compressor unavailable: {0}")]
+    Unavailable(String),
 }
 
 #[async_trait]

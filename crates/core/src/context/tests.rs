@@ -55,6 +55,7 @@ fn request(budget: usize) -> ContextRequest {
         budget_tokens: budget,
         max_observations: 40,
         now_ms: NOW,
+        language: Lang::En,
     }
 }
 
@@ -601,4 +602,78 @@ async fn a_saved_memory_older_than_the_recent_window_still_leads() {
     );
     assert_eq!(block.candidates, CANDIDATES as usize + 1);
     store.close().await;
+}
+
+#[test]
+fn chinese_settings_write_the_fixed_text_in_chinese_and_english_stays_as_it_was() {
+    let candidates = vec![
+        obs(
+            1,
+            "bugfix",
+            "Fixed double charge on retry",
+            &["src/pay.rs"],
+            3,
+        ),
+        obs(2, "change", "Same edit", &["a.rs"], 5),
+        obs(3, "change", "Same edit", &["a.rs"], 4),
+    ];
+    let zh = ContextRequest {
+        language: Lang::from_code("zh-CN"),
+        ..request(2000)
+    };
+    let block = render(&zh, Some(&summary()), &candidates);
+    let t = &block.text;
+    assert!(t.starts_with("# claude-mem：shop 的记忆\n"), "{t}");
+    assert!(t.contains("## 上次会话（2 小时前）\n"), "{t}");
+    assert!(
+        t.contains("- 下一步: Backfill keys for pending orders"),
+        "{t}"
+    );
+    assert!(
+        t.contains("## 观察记录（重要的在前，重复的已合并；共 3 条近期记录）\n"),
+        "{t}"
+    );
+    assert!(t.contains("· 更早 #2"), "folded repeats: {t}");
+    assert!(
+        t.contains("get_observations") && t.contains("获取完整条目"),
+        "{t}"
+    );
+    for english in [
+        "memories of",
+        "Last session",
+        "Next steps",
+        "Observations",
+        "earlier",
+        "Fetch full",
+    ] {
+        assert!(!t.contains(english), "{english:?} left in English: {t}");
+    }
+    // Memories are shown as written; only the frame is translated.
+    assert!(t.contains("Fixed double charge on retry"));
+    assert_eq!(block.tokens, estimate_tokens(t));
+    let resume = ContextRequest {
+        source: ContextSource::Resume,
+        ..zh.clone()
+    };
+    assert!(render(&resume, None, &candidates)
+        .text
+        .starts_with("# claude-mem：本会话上次活动以来 shop 的新记忆\n"));
+    assert_eq!(format_ago_in(Lang::Zh, NOW, NOW), "刚刚");
+    assert_eq!(format_ago_in(Lang::Zh, NOW, NOW - 5 * 60_000), "5 分钟前");
+    assert!(render_recall_in(Lang::Zh, &candidates[..1], 300, NOW).starts_with("可能相关的记忆"));
+
+    // A language without a translation falls back to English, byte for byte.
+    let english = render(&request(2000), Some(&summary()), &candidates);
+    for code in ["fr", "", "en-GB"] {
+        let other = ContextRequest {
+            language: Lang::from_code(code),
+            ..request(2000)
+        };
+        assert_eq!(
+            render(&other, Some(&summary()), &candidates).text,
+            english.text,
+            "{code}"
+        );
+    }
+    assert!(english.text.starts_with("# claude-mem: memories of shop\n"));
 }

@@ -80,7 +80,7 @@ async fn local_processing_stores_observations_and_a_summary_once() {
             .unwrap();
     assert_eq!(
         (title.as_str(), compressor.as_str(), prompt),
-        ("Edited src/login.rs", "local", 1)
+        ("Changed wait_for_ready in src/login.rs", "local", 1)
     );
     let (request, completed): (String, String) =
         sqlx::query_as("SELECT request, completed FROM session_summaries")
@@ -327,4 +327,95 @@ async fn a_late_post_tool_batch_does_not_repeat_processed_calls() {
         .await,
         0
     );
+}
+
+/// A compressor that cannot serve (the claude-code CLI missing or too slow), for observations or only for
+/// the summary.
+struct Unavailable {
+    summary_only: bool,
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl Compressor for Unavailable {
+    fn name(&self) -> &str {
+        "claude-code:haiku"
+    }
+    async fn compress(
+        &self,
+        ctx: &crate::compress::SessionContext,
+        events: &[QueuedEvent],
+    ) -> Result<Compressed, CompressError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.summary_only {
+            let mut c = LocalCompressor::default().compress(ctx, events).await?;
+            c.compressor = "claude-code:haiku".into();
+            return Ok(c);
+        }
+        Err(CompressError::Unavailable("the CLI was not found".into()))
+    }
+    async fn summarize(
+        &self,
+        _: &crate::compress::SessionContext,
+        _: &[QueuedEvent],
+        _: &[ObservationDraft],
+        _: Option<&str>,
+    ) -> Result<Summarized, CompressError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Err(CompressError::Unavailable(
+            "the CLI did not answer in time".into(),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn an_unavailable_compressor_leaves_the_batch_to_the_local_rules_at_once() {
+    for summary_only in [false, true] {
+        let (_d, store) = store().await;
+        one_turn(&store, "s1").await;
+        let llm = Arc::new(Unavailable {
+            summary_only,
+            calls: AtomicUsize::new(0),
+        });
+        let p = Arc::new(Processor::new(store.clone(), Some(llm.clone()), cfg()));
+        let report = p.clone().tick().await.unwrap();
+        assert_eq!(report.observations, 1, "summary_only={summary_only}");
+        // No retry, no parking: everything is done in the one pass.
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM pending_messages WHERE state NOT IN ('done', 'skipped') OR attempts > 0"
+            )
+            .await,
+            0
+        );
+        let (obs_by,): (String,) = sqlx::query_as("SELECT compressor FROM observations")
+            .fetch_one(store.read_pool())
+            .await
+            .unwrap();
+        let (summary_by,): (String,) = sqlx::query_as("SELECT compressor FROM session_summaries")
+            .fetch_one(store.read_pool())
+            .await
+            .unwrap();
+        let expected_obs = if summary_only {
+            "claude-code:haiku"
+        } else {
+            "local"
+        };
+        assert_eq!(
+            (obs_by.as_str(), summary_by.as_str()),
+            (expected_obs, "local")
+        );
+        // Fallen back for the observations: the summary went straight to the local rules too.
+        let calls = llm.calls.load(Ordering::SeqCst);
+        assert_eq!(calls, if summary_only { 2 } else { 1 });
+        let status = p.status();
+        assert_eq!(
+            (status.local_fallbacks, status.retries, status.parked),
+            (1, 0, 0)
+        );
+        assert!(status
+            .last_error
+            .is_some_and(|e| e.contains("compressor unavailable")));
+    }
 }

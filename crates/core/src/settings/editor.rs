@@ -51,12 +51,16 @@ const SPECS: &[Spec] = &[
     spec("hook_timeout_ms", Integer, false, "Budget of the `claude-mem hook` command; Claude Code waits at most this long."),
     spec("capture.skip_tools", List, true, "Tools whose calls are never captured (a trailing * matches a prefix: mcp__github__*). claude-mem's own MCP tools are always skipped."),
     spec("compression.enabled", Boolean, false, "Turn raw tool events into observations. Off: events are kept pending."),
-    Spec { key: "compression.provider", kind: Enum, options: &super::PROVIDERS, live: false, description: "Who writes observations: auto (Anthropic when a key is set, else local rules), local, anthropic or openai-compatible." },
+    Spec { key: "compression.provider", kind: Enum, options: &super::PROVIDERS, live: false, description: "Who writes observations: auto (Anthropic when a key is set, else a logged-in Claude Code CLI, else local rules), local, anthropic, openai-compatible, or claude-code (your own `claude` CLI, on your Claude plan)." },
+    Spec { key: "compression.language", kind: Text, options: &super::LOCAL_LANGUAGES, live: false, description: "Language of observations, summaries and the SessionStart block's fixed text: a tag such as en, zh, ja or pt-BR. LLM compressors write any language; the local rules know en and zh (others fall back to English)." },
+    Spec { key: "compression.mode", kind: Enum, options: &super::COMPRESSION_MODES, live: false, description: "How much a memory says: code (default), concise (fewer, shorter), verbose (more detail), or custom (your instructions in prompts/compression.md in the data directory)." },
     spec("compression.anthropic_model", Text, false, "Claude model for compression; a Haiku-class model keeps cost near a tenth of a cent per observation."),
     spec("compression.anthropic_api_key", Secret, false, "Anthropic API key (prefer the ANTHROPIC_API_KEY variable: a key here is stored in plain text)."),
     spec("compression.openai_base_url", Text, false, "Base URL of an OpenAI-compatible server (Ollama, vLLM, LM Studio, OpenRouter)."),
     spec("compression.openai_model", Text, false, "Model name on the OpenAI-compatible server."),
     spec("compression.openai_api_key", Secret, false, "API key for the OpenAI-compatible server, if it needs one."),
+    spec("compression.claude_code_path", Text, false, "The `claude` CLI the claude-code provider runs; empty: `claude` on PATH."),
+    spec("compression.claude_code_model", Text, false, "Model the claude-code provider asks Claude Code for (haiku, sonnet, or a full model id); its tokens count against your Claude plan."),
     spec("compression.daily_budget_usd", Number, false, "Spend per UTC day after which the local compressor takes over until midnight."),
     spec("compression.batch_size", Integer, false, "Events per LLM call: larger batches amortise the cached system prompt."),
     spec("compression.batch_linger_ms", Integer, false, "How long a session's events wait for more to join their batch."),
@@ -284,5 +288,24 @@ mod tests {
                 other => panic!("{bad}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn language_and_mode_are_editable_and_checked() {
+        let (s, restart) = apply_changes(
+            &Settings::default(),
+            &changes(json!({"compression.language": "zh-CN", "compression.mode": "concise"})),
+        )
+        .unwrap();
+        assert_eq!(s.compression.language_code(), "zh");
+        assert_eq!(s.compression.mode, "concise");
+        assert_eq!(restart.len(), 2, "the compressor is built at start");
+        let language = fields(&s)
+            .into_iter()
+            .find(|f| f.key == "compression.language")
+            .unwrap();
+        assert_eq!(language.options, ["en", "zh"], "suggestions for free text");
+        assert!(apply_changes(&s, &changes(json!({"compression.mode": "loud"}))).is_err());
+        assert!(apply_changes(&s, &changes(json!({"compression.language": "zh CN!"}))).is_err());
     }
 }

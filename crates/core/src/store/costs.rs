@@ -42,6 +42,9 @@ pub struct CostReport {
     pub by_day: Vec<CostGroup>,
     pub by_model: Vec<CostGroup>,
     pub by_project: Vec<CostGroup>,
+    /// Per provider (`anthropic`, `openai`, `claude-code`): `claude-code` calls run on the user's Claude
+    /// plan, so their dollars are what the CLI reports the tokens are worth, not a bill.
+    pub by_provider: Vec<CostGroup>,
 }
 
 const SUMS: &str = "COUNT(*) AS calls, COALESCE(SUM(input_tokens), 0) AS input_tokens, \
@@ -134,6 +137,7 @@ impl Store {
             by_project: self
                 .cost_groups("COALESCE(project, '')", since, project)
                 .await?,
+            by_provider: self.cost_groups("provider", since, project).await?,
         })
     }
 }

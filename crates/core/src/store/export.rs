@@ -100,10 +100,12 @@ impl ImportReport {
 }
 
 /// User tables of the database in dependency order (known ones first, any newer ones after, by name).
+/// `worker_meta` is this worker's own state (which compressor configuration it last ran), not memories.
 async fn tables(conn: &mut SqliteConnection) -> Result<Vec<String>, sqlx::Error> {
     let names: Vec<(String,)> = sqlx::query_as(
         "SELECT name FROM sqlite_master WHERE type = 'table'
-           AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_sqlx%' ESCAPE '\\' ORDER BY name",
+           AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_sqlx%' ESCAPE '\\'
+           AND name != 'worker_meta' ORDER BY name",
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -13,6 +13,7 @@ mod observations;
 mod processing;
 mod prune;
 mod queries;
+mod retry;
 
 pub use costs::{day_and_month_start, CostGroup, CostReport, CostTotals};
 pub use export::{
@@ -27,6 +28,7 @@ pub use observations::{
 pub use processing::{CompletedBatch, ReadySession};
 pub use prune::{PruneReport, PruneRequest, DAY_MS};
 pub use queries::{EventRow, HealthCounts, ProjectRow, PromptRow, SessionRow};
+pub use retry::COMPRESSOR_FINGERPRINT;
 
 use crate::hook_event::HookEvent;
 use sqlx::sqlite::{

@@ -319,3 +319,150 @@ async fn file_filters_and_lookups_by_id_for_search() {
     assert_eq!(report.prompt_ids, [5]);
     store.close().await;
 }
+
+#[tokio::test]
+async fn parked_events_are_requeued_all_or_one_idempotently() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let e = event(
+            "PostToolUse",
+            &format!(
+                r#"{{"session_id":"s1","cwd":"/w/app","tool_name":"Bash","tool_use_id":"t{i}","tool_input":{{"command":"make {i}"}}}}"#
+            ),
+        );
+        match store.ingest(e).await.unwrap() {
+            IngestOutcome::Stored { event_id, .. } => ids.push(event_id),
+            other => panic!("{other:?}"),
+        }
+    }
+    let due = |store: &Store| {
+        let store = store.clone();
+        async move { store.load_batch("s1", i64::MAX, 10).await.unwrap().len() }
+    };
+    // Two of them fail for good (max_attempts 1), one stays pending.
+    let parked = store
+        .defer_events(ids[..2].to_vec(), "bad key".into(), 0, 1)
+        .await
+        .unwrap();
+    assert_eq!(parked, 2);
+    assert_eq!(store.parked_count().await.unwrap(), 2);
+    assert_eq!(due(&store).await, 1);
+    assert_eq!(
+        store.event_state(ids[0]).await.unwrap().as_deref(),
+        Some("failed")
+    );
+    assert_eq!(store.event_state(9999).await.unwrap(), None);
+
+    // One by id: only a parked one moves.
+    assert_eq!(
+        store.requeue_failed(Some(ids[2])).await.unwrap(),
+        0,
+        "not parked"
+    );
+    assert_eq!(store.requeue_failed(Some(ids[0])).await.unwrap(), 1);
+    assert_eq!(
+        store.requeue_failed(Some(ids[0])).await.unwrap(),
+        0,
+        "idempotent"
+    );
+    assert_eq!(
+        store.event_state(ids[0]).await.unwrap().as_deref(),
+        Some("pending")
+    );
+    let batch = store.load_batch("s1", 0, 10).await.unwrap();
+    let again = batch.iter().find(|e| e.id == ids[0]).expect("due at once");
+    assert_eq!(again.attempts, 0, "attempts reset");
+
+    // All of them.
+    assert_eq!(store.requeue_failed(None).await.unwrap(), 1);
+    assert_eq!(store.requeue_failed(None).await.unwrap(), 0);
+    assert_eq!(store.parked_count().await.unwrap(), 0);
+    assert_eq!(due(&store).await, 3);
+}
+
+#[tokio::test]
+async fn a_changed_compressor_fingerprint_requeues_parked_events_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
+    let e = event(
+        "PostToolUse",
+        r#"{"session_id":"s1","cwd":"/w/app","tool_name":"Bash","tool_use_id":"t1","tool_input":{"command":"make"}}"#,
+    );
+    let IngestOutcome::Stored { event_id: id, .. } = store.ingest(e).await.unwrap() else {
+        panic!("not stored")
+    };
+    // First start: the fingerprint is only recorded.
+    assert_eq!(store.retry_parked_if_config_changed("a").await.unwrap(), 0);
+    store
+        .defer_events(vec![id], "bad key".into(), 0, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.retry_parked_if_config_changed("a").await.unwrap(),
+        0,
+        "same config"
+    );
+    assert_eq!(store.parked_count().await.unwrap(), 1);
+    assert_eq!(
+        store.retry_parked_if_config_changed("b").await.unwrap(),
+        1,
+        "changed"
+    );
+    assert_eq!(store.parked_count().await.unwrap(), 0);
+    assert_eq!(
+        store.meta(COMPRESSOR_FINGERPRINT).await.unwrap().as_deref(),
+        Some("b")
+    );
+    store
+        .defer_events(vec![id], "still bad".into(), 0, 1)
+        .await
+        .unwrap();
+    assert_eq!(store.retry_parked_if_config_changed("b").await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn security_observation_types_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
+    store
+        .ingest(event(
+            "SessionStart",
+            r#"{"session_id":"s1","cwd":"/w/app"}"#,
+        ))
+        .await
+        .unwrap();
+    let draft = |kind| crate::compress::ObservationDraft {
+        kind,
+        title: format!("{kind:?}"),
+        subtitle: String::new(),
+        narrative: String::new(),
+        facts: vec![],
+        concepts: vec![],
+        files_read: vec![],
+        files_modified: vec![],
+        keywords: vec![],
+        source_event_ids: vec![],
+        prompt_number: 0,
+        input_tokens: 0,
+        output_tokens: 0,
+    };
+    let ids = store
+        .complete_batch(CompletedBatch {
+            session_id: "s1".into(),
+            project: "app".into(),
+            compressor: "test".into(),
+            observations: vec![
+                draft(crate::compress::ObservationType::SecurityAlert),
+                draft(crate::compress::ObservationType::SecurityNote),
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let rows = store.get_observations(&ids).await.unwrap();
+    let mut kinds: Vec<&str> = rows.iter().map(|o| o.kind.as_str()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["security_alert", "security_note"]);
+}

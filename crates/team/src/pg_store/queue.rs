@@ -651,6 +651,23 @@ impl Storage for PgStore {
     async fn release_session(&self, session_id: &str) -> Result<(), StoreError> {
         self.release(session_id).await
     }
+
+    /// Across every team: an operator's action (the team server has no retry endpoint). Requeued events
+    /// are due at once, so whichever replica polls first claims their sessions.
+    async fn requeue_failed(&self, id: Option<i64>) -> Result<u64, StoreError> {
+        let r = sqlx::query(
+            "UPDATE pending_messages SET state = 'pending', attempts = 0,
+                 next_attempt_at = NULL, processed_at = NULL, last_error = NULL
+             WHERE state = 'failed' AND ($1::BIGINT IS NULL OR id = $1)",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if r.rows_affected() > 0 {
+            self.signal.notify_one();
+        }
+        Ok(r.rows_affected())
+    }
 }
 
 /// The payload as stored: the received text unless it holds an escaped NUL, which `jsonb` rejects (then

@@ -10,6 +10,12 @@ fn ctx() -> SessionContext {
     }
 }
 
+fn with_prompt(prompt: &str) -> SessionContext {
+    let mut c = ctx();
+    c.prompts = vec![(1, prompt.into())];
+    c
+}
+
 fn ev(id: i64, name: &str, payload: Value) -> QueuedEvent {
     QueuedEvent {
         id,
@@ -38,43 +44,6 @@ fn run(events: &[QueuedEvent]) -> Vec<ObservationDraft> {
     compress_events(&ctx(), events, &HashSet::new(), 0.3)
 }
 
-#[test]
-fn edits_become_one_memory_per_file() {
-    let events = [
-        tool(
-            1,
-            "Edit",
-            json!({"file_path": "/home/dev/work/acme-api/src/auth/login.rs", "old_string": "if password.len() > 0 {", "new_string": "fn validate_password(p: &str) -> bool {"}),
-            json!({}),
-        ),
-        tool(
-            2,
-            "Edit",
-            json!({"file_path": "/home/dev/work/acme-api/src/auth/login.rs", "old_string": "a", "new_string": "b"}),
-            json!({}),
-        ),
-    ];
-    let out = run(&events);
-    assert_eq!(out.len(), 1);
-    let o = &out[0];
-    // The prompt says "fix", but nothing shows that these edits fixed anything.
-    assert_eq!(o.kind, ObservationType::Change);
-    assert_eq!(o.title, "Edited src/auth/login.rs");
-    assert_eq!(o.files_modified, vec!["src/auth/login.rs"]);
-    assert_eq!(o.source_event_ids, vec![1, 2]);
-    assert!(
-        o.keywords.contains(&"validate_password".to_string()),
-        "{:?}",
-        o.keywords
-    );
-    assert!(
-        o.narrative.contains("fix the login crash"),
-        "{}",
-        o.narrative
-    );
-    assert!(o.concepts.contains(&"rust".to_string()));
-}
-
 fn bash_ok(id: i64, command: &str, stdout: &str) -> QueuedEvent {
     tool(
         id,
@@ -101,20 +70,92 @@ fn edit(id: i64, file: &str) -> QueuedEvent {
     )
 }
 
-fn kind_of(out: &[ObservationDraft], title: &str) -> ObservationType {
-    out.iter()
-        .find(|o| o.title == title)
-        .unwrap_or_else(|| panic!("no {title:?} in {out:#?}"))
-        .kind
+fn read(id: i64, file: &str) -> QueuedEvent {
+    tool(
+        id,
+        "Read",
+        json!({"file_path": format!("/home/dev/work/acme-api/{file}")}),
+        json!("..."),
+    )
+}
+
+fn grep(id: i64, pattern: &str, hits: &[&str]) -> QueuedEvent {
+    let hits: Vec<String> = hits
+        .iter()
+        .map(|h| format!("/home/dev/work/acme-api/{h}"))
+        .collect();
+    tool(
+        id,
+        "Grep",
+        json!({"pattern": pattern, "path": "/home/dev/work/acme-api/src"}),
+        json!({"filenames": hits, "numFiles": hits.len()}),
+    )
+}
+
+fn only(out: &[ObservationDraft]) -> &ObservationDraft {
+    assert_eq!(out.len(), 1, "{out:#?}");
+    &out[0]
+}
+
+fn has(list: &[String], needle: &str) -> bool {
+    list.iter().any(|f| f.contains(needle))
 }
 
 #[test]
+fn edits_of_a_turn_become_one_memory_titled_by_what_changed() {
+    let events = [
+        tool(
+            1,
+            "Edit",
+            json!({"file_path": "/home/dev/work/acme-api/src/auth/login.rs", "old_string": "if password.len() > 0 {", "new_string": "fn validate_password(p: &str) -> bool {"}),
+            json!({}),
+        ),
+        tool(
+            2,
+            "Edit",
+            json!({"file_path": "/home/dev/work/acme-api/src/auth/login.rs", "old_string": "a", "new_string": "b"}),
+            json!({}),
+        ),
+    ];
+    let out = run(&events);
+    let o = only(&out);
+    // The prompt says "fix", but nothing shows that these edits fixed anything.
+    assert_eq!(o.kind, ObservationType::Change);
+    assert_eq!(o.title, "Changed validate_password in src/auth/login.rs");
+    assert_eq!(o.files_modified, vec!["src/auth/login.rs"]);
+    assert_eq!(o.source_event_ids, vec![1, 2]);
+    assert!(
+        o.keywords.contains(&"validate_password".to_string()),
+        "{:?}",
+        o.keywords
+    );
+    assert!(o.keywords.contains(&"rust".to_string()), "{:?}", o.keywords);
+    assert!(o.concepts.contains(&"what-changed".to_string()));
+    assert!(
+        o.concepts.iter().all(|c| CONCEPTS.contains(&c.as_str())),
+        "{:?}",
+        o.concepts
+    );
+    assert_eq!(
+        o.narrative.matches("fix the login crash").count(),
+        1,
+        "{}",
+        o.narrative
+    );
+    assert!(
+        has(
+            &o.facts,
+            "`if password.len() > 0 {` → `fn validate_password"
+        ),
+        "{:?}",
+        o.facts
+    );
+}
+
+use crate::compress::CONCEPTS;
+
+#[test]
 fn the_type_of_an_edit_follows_the_events_not_the_prompt() {
-    let with_prompt = |prompt: &str| {
-        let mut c = ctx();
-        c.prompts = vec![(1, prompt.into())];
-        c
-    };
     // Words that used to decide the type decide nothing now.
     for prompt in [
         "fix the typo in the README",
@@ -134,12 +175,31 @@ fn the_type_of_an_edit_follows_the_events_not_the_prompt() {
 }
 
 #[test]
-fn an_edit_between_a_failing_and_a_passing_run_is_a_bugfix() {
+fn a_prompt_saying_fix_with_only_reads_is_not_a_bugfix() {
+    let events = [
+        read(1, "src/auth/login.rs"),
+        read(2, "src/auth/mod.rs"),
+        grep(3, "fn login", &["src/auth/login.rs"]),
+    ];
+    let out = compress_events(
+        &with_prompt("fix the login bug please"),
+        &events,
+        &HashSet::new(),
+        0.3,
+    );
+    let o = only(&out);
+    assert_eq!(o.kind, ObservationType::Discovery);
+    assert!(o.title.starts_with("Explored `fn login`"), "{}", o.title);
+    assert_eq!(o.files_read, vec!["src/auth/login.rs", "src/auth/mod.rs"]);
+}
+
+#[test]
+fn fail_edit_pass_is_a_bugfix_titled_by_the_fix() {
     let events = [
         bash_failed(
             1,
             "cargo test -p auth",
-            "Exit code 101\ntest login::empty_password ... FAILED\nthread panicked at src/auth/login.rs:12",
+            "Exit code 101\nrunning 3 tests\ntest login::empty_password ... FAILED\n\nthread 'login::empty_password' panicked at src/auth/login.rs:12:5:\nassertion `left == right` failed\n  left: 500\n right: 400\ntest result: FAILED. 2 passed; 1 failed",
         ),
         edit(2, "src/auth/login.rs"),
         edit(3, "src/auth/mod.rs"),
@@ -150,54 +210,63 @@ fn an_edit_between_a_failing_and_a_passing_run_is_a_bugfix() {
         ),
     ];
     // Even a prompt with no word about fixing.
-    let mut c = ctx();
-    c.prompts = vec![(1, "the login tests".into())];
-    let out = compress_events(&c, &events, &HashSet::new(), 0.3);
-    let login = out
-        .iter()
-        .find(|o| o.title == "Edited src/auth/login.rs, fixing `cargo test -p auth`")
-        .unwrap_or_else(|| panic!("{out:#?}"));
-    assert_eq!(login.kind, ObservationType::Bugfix);
-    assert!(login.concepts.contains(&FIXED_FAILURE.to_string()));
-    assert!(
-        login.facts[0].starts_with("fixed `cargo test -p auth`: failed before (")
-            && login.facts[0].contains("FAILED"),
-        "{:?}",
-        login.facts
+    let out = compress_events(
+        &with_prompt("the login tests"),
+        &events,
+        &HashSet::new(),
+        0.3,
     );
-    assert!(
-        login.narrative.contains("passed after it"),
-        "{}",
-        login.narrative
-    );
-    // Every edit of the turn between the failure and the pass shares the fix.
+    let o = only(&out);
+    assert_eq!(o.kind, ObservationType::Bugfix);
     assert_eq!(
-        kind_of(&out, "Edited src/auth/mod.rs, fixing `cargo test -p auth`"),
-        ObservationType::Bugfix
+        o.title,
+        "Fixed login::empty_password in src/auth/login.rs, src/auth/mod.rs — tests pass"
     );
-    // The failing run is a failure of the tests, not a plain lookup.
-    let failed = out.iter().find(|o| o.title.contains("failed")).unwrap();
-    assert_eq!(failed.kind, ObservationType::Discovery);
-    for c in ["failure", "testing", "error"] {
-        assert!(
-            failed.concepts.contains(&c.to_string()),
-            "{:?}",
-            failed.concepts
-        );
-    }
+    assert!(o.concepts.contains(&FIXED_FAILURE.to_string()));
+    assert!(o.concepts.contains(&"problem-solution".to_string()));
+    assert!(
+        has(&o.facts, "fixed `cargo test -p auth`: failed before (login::empty_password: assertion `left == right` failed; left: 500; right: 400)"),
+        "{:?}",
+        o.facts
+    );
+    assert!(
+        o.narrative.contains("passed after the edits"),
+        "{}",
+        o.narrative
+    );
+    assert_eq!(o.source_event_ids, vec![1, 2, 3, 4]);
 }
 
 #[test]
-fn no_fix_without_a_failure_before_and_a_pass_after_in_the_same_turn() {
+fn a_failure_never_fixed_is_a_failure_not_a_bugfix() {
+    let lone = [bash_failed(
+        1,
+        "cargo test",
+        "Exit code 101\ntest auth::empty ... FAILED\ntest result: FAILED. 0 passed; 1 failed",
+    )];
+    let out = run(&lone);
+    let o = only(&out);
+    assert_ne!(o.kind, ObservationType::Bugfix);
+    assert_ne!(o.kind, ObservationType::Discovery);
+    assert!(
+        o.concepts.contains(&FAILURE.to_string()),
+        "{:?}",
+        o.concepts
+    );
+    assert_eq!(o.title, "Tests fail: `cargo test` — auth::empty");
+    assert_eq!(o.facts[0], "ran `cargo test`");
+    assert!(has(&o.facts, "failing test: auth::empty"), "{:?}", o.facts);
+
     let still_failing = [
         bash_failed(1, "cargo test", "Exit code 101\ntest a ... FAILED"),
         edit(2, "src/a.rs"),
         bash_failed(3, "cargo test", "Exit code 101\ntest a ... FAILED"),
     ];
-    assert_eq!(
-        kind_of(&run(&still_failing), "Edited src/a.rs"),
-        ObservationType::Change
-    );
+    let out = run(&still_failing);
+    let o = only(&out);
+    assert_eq!(o.kind, ObservationType::Change);
+    assert_eq!(o.title, "Changed src/a.rs — tests fail: a");
+    assert!(o.concepts.contains(&FAILURE.to_string()));
     // It passed, but it had not failed before the edit.
     let passed_before = [
         bash_ok(1, "cargo test", "test result: ok. 1 passed; 0 failed"),
@@ -205,20 +274,14 @@ fn no_fix_without_a_failure_before_and_a_pass_after_in_the_same_turn() {
         bash_failed(3, "cargo test", "Exit code 101\ntest a ... FAILED"),
         bash_ok(4, "cargo build", "Finished"),
     ];
-    assert_eq!(
-        kind_of(&run(&passed_before), "Edited src/a.rs"),
-        ObservationType::Change
-    );
+    assert_eq!(run(&passed_before)[0].kind, ObservationType::Change);
     // A different command passing is no evidence.
     let other_command = [
         bash_failed(1, "cargo test", "Exit code 101\ntest a ... FAILED"),
         edit(2, "src/a.rs"),
         bash_ok(3, "cargo build", "Finished"),
     ];
-    assert_eq!(
-        kind_of(&run(&other_command), "Edited src/a.rs"),
-        ObservationType::Change
-    );
+    assert_eq!(run(&other_command)[0].kind, ObservationType::Change);
     // A trivial command that failed and then worked fixed nothing worth the name.
     let trivial = [
         bash_failed(
@@ -229,10 +292,7 @@ fn no_fix_without_a_failure_before_and_a_pass_after_in_the_same_turn() {
         edit(2, "src/a.rs"),
         bash_ok(3, "cat notes.txt", "hello"),
     ];
-    assert_eq!(
-        kind_of(&run(&trivial), "Edited src/a.rs"),
-        ObservationType::Change
-    );
+    assert_eq!(run(&trivial)[0].kind, ObservationType::Change);
     // The pass belongs to the next prompt turn: not shown to be this edit's doing.
     let mut later = bash_ok(3, "cargo test", "test result: ok. 1 passed; 0 failed");
     later.prompt_number = 2;
@@ -241,9 +301,155 @@ fn no_fix_without_a_failure_before_and_a_pass_after_in_the_same_turn() {
         edit(2, "src/a.rs"),
         later,
     ];
+    let out = run(&next_turn);
+    assert_eq!(out.len(), 2, "{out:#?}");
+    assert_eq!(out[0].kind, ObservationType::Change);
+    assert!(!out[0].concepts.contains(&FIXED_FAILURE.to_string()));
+}
+
+#[test]
+fn a_failure_fixed_without_an_edit_is_a_gotcha() {
+    let events = [
+        bash_failed(
+            1,
+            "cargo build",
+            "Exit code 101\nerror: failed to run custom build command for `openssl-sys v0.9.102`\nCould not find directory of OpenSSL installation",
+        ),
+        bash_ok(2, "sudo apt-get install -y libssl-dev", "Setting up libssl-dev"),
+        bash_ok(3, "cargo build", "Finished `dev` profile"),
+    ];
+    let o = &run(&events)[0];
+    assert_ne!(o.kind, ObservationType::Bugfix);
+    assert!(
+        o.concepts.contains(&"gotcha".to_string()),
+        "{:?}",
+        o.concepts
+    );
+    assert!(
+        o.narrative
+            .contains("passed after `sudo apt-get install -y libssl-dev`"),
+        "{}",
+        o.narrative
+    );
+    assert!(has(&o.facts, "openssl-sys"), "{:?}", o.facts);
+}
+
+#[test]
+fn chained_commits_are_commits_titled_by_their_message() {
+    let events = [bash_ok(
+        1,
+        "git add -A && git commit -m \"Fix token refresh\"",
+        "[main 1a2b3c4] Fix token refresh\n 2 files changed",
+    )];
+    let o = &run(&events)[0];
+    assert_eq!(o.title, "Fix token refresh");
+    assert!(has(&o.facts, "commit: Fix token refresh"), "{:?}", o.facts);
+    assert_ne!(o.kind, ObservationType::Discovery);
+
+    // Claude Code's own way: a heredoc message, then a push; the edits before it are the same work.
+    let events = [
+        edit(1, "src/auth/tokens.rs"),
+        bash_ok(2, "cargo test -p auth", "test result: ok. 9 passed; 0 failed"),
+        bash_ok(
+            3,
+            "git add -A && git commit -m \"$(cat <<'EOF'\nAdd JWT refresh leeway\n\nCo-Authored-By: Claude <noreply@anthropic.com>\nEOF\n)\"",
+            "[main 9f8e7d6] Add JWT refresh leeway",
+        ),
+        bash_ok(4, "git push origin main", "To github.com:acme/api.git\n   1a2b..9f8e  main -> main"),
+    ];
+    let out = run(&events);
+    let o = only(&out);
+    assert_eq!(o.title, "Add JWT refresh leeway");
+    assert_eq!(o.kind, ObservationType::Feature);
+    assert_eq!(o.files_modified, vec!["src/auth/tokens.rs"]);
+    assert!(has(&o.facts, "pushed: origin main"), "{:?}", o.facts);
+    assert!(
+        o.narrative.contains("pushed to origin main"),
+        "{}",
+        o.narrative
+    );
+    let s = summarize(&ctx(), &events, &out, None);
+    assert!(
+        s.completed.contains("Add JWT refresh leeway"),
+        "{}",
+        s.completed
+    );
+}
+
+#[test]
+fn work_after_a_commit_is_a_second_memory_and_the_prompt_is_quoted_once() {
+    let events = [
+        edit(1, "src/a.rs"),
+        bash_ok(
+            2,
+            "git commit -am 'Refactor the parser'",
+            "[main 1] Refactor",
+        ),
+        edit(3, "src/b.rs"),
+        bash_ok(4, "git commit -am 'Add the lexer'", "[main 2] Add"),
+        bash_ok(5, "git log --oneline -3", "2 Add\n1 Refactor"),
+    ];
+    let out = run(&events);
+    assert_eq!(out.len(), 2, "{out:#?}");
+    assert_eq!(out[0].title, "Refactor the parser");
+    assert_eq!(out[0].kind, ObservationType::Refactor);
+    assert_eq!(out[1].title, "Add the lexer");
+    let quoted = out
+        .iter()
+        .filter(|o| o.narrative.contains("fix the login crash"))
+        .count();
+    assert_eq!(quoted, 1);
+    // The `git log` looked around: not cited, so the processor marks it skipped.
+    assert!(out.iter().all(|o| !o.source_event_ids.contains(&5)));
+}
+
+#[test]
+fn failed_commands_keep_the_real_error_text() {
+    let events = [bash_failed(
+        1,
+        "python3 /x/missing.py",
+        "Exit code 2\npython3: can't open file '/x/missing.py': [Errno 2] No such file or directory",
+    )];
+    let o = &run(&events)[0];
+    assert!(
+        o.title.starts_with(
+            "`python3 /x/missing.py` failed: python3: can't open file '/x/missing.py': [Errno 2]"
+        ),
+        "{}",
+        o.title
+    );
+    assert!(
+        has(
+            &o.facts,
+            "python3: can't open file '/x/missing.py': [Errno 2] No such file or directory"
+        ),
+        "{:?}",
+        o.facts
+    );
+    assert!(!has(&o.facts, "Exit code"), "{:?}", o.facts);
+
+    let events = [bash_failed(
+        4,
+        "cargo build",
+        "Exit code 101\n   Compiling api v0.1.0\nerror[E0308]: mismatched types\n --> src/main.rs:3:5",
+    )];
+    let o = &run(&events)[0];
     assert_eq!(
-        kind_of(&run(&next_turn), "Edited src/a.rs"),
-        ObservationType::Change
+        o.title,
+        "Build fails: `cargo build` — error[E0308]: mismatched types"
+    );
+
+    let events = [bash_failed(
+        5,
+        "python -m pytest tests/",
+        "Exit code 1\nTraceback (most recent call last):\n  File \"app.py\", line 3, in <module>\n    import redis\nModuleNotFoundError: No module named 'redis'",
+    )];
+    let o = &run(&events)[0];
+    assert!(
+        o.title
+            .contains("ModuleNotFoundError: No module named 'redis'"),
+        "{}",
+        o.title
     );
 }
 
@@ -255,117 +461,301 @@ fn a_rejected_push_says_why() {
         "Exit code 1\nTo github.com:acme/api.git\n ! [rejected]        main -> main (fetch first)\nerror: failed to push some refs to 'github.com:acme/api.git'",
     )];
     let out = run(&events);
-    assert_eq!(out.len(), 1);
+    let o = only(&out);
     assert_eq!(
-        out[0].title,
-        "`git push origin main` rejected: ! [rejected]        main -> main (fetch first)"
+        o.title,
+        "Push origin main rejected: ! [rejected]        main -> main (fetch first)"
     );
-    assert_eq!(out[0].kind, ObservationType::Discovery);
-    for c in ["failure", "version-control"] {
+    assert_eq!(o.kind, ObservationType::Change);
+    assert!(o.concepts.contains(&FAILURE.to_string()));
+}
+
+#[test]
+fn shell_chains_are_classified_by_the_meaningful_program() {
+    let title = |cmd: &str, out: &str| run(&[bash_ok(1, cmd, out)])[0].title.clone();
+    assert_eq!(
+        title(
+            "cd web && npm test 2>&1 | tail -5",
+            "Tests: 12 passed, 12 total"
+        ),
+        "Tests pass: `npm test 2>&1` (Tests: 12 passed, 12 total)"
+    );
+    assert_eq!(
+        title("cargo add serde tokio --features full", "Adding serde"),
+        "Added dependencies serde, tokio (cargo)"
+    );
+    assert_eq!(
+        title(
+            "DATABASE_URL=sqlite:x.db sqlx migrate run",
+            "Applied 3 migrations"
+        ),
+        "Ran database migration: `DATABASE_URL=sqlite:x.db sqlx migrate run`"
+    );
+    assert_eq!(
+        title("fly deploy --remote-only", "v12 deployed"),
+        "Deployed: `fly deploy --remote-only`"
+    );
+    // Only looking around: nothing worth remembering.
+    assert!(run(&[bash_ok(1, "ls -la && git status", "a b")]).is_empty());
+    // A test run piped through `tail` exits 0 and still failed.
+    let o = &run(&[bash_ok(
+        1,
+        "cargo test 2>&1 | tail -3",
+        "test parse::empty ... FAILED\ntest result: FAILED. 4 passed; 1 failed",
+    )])[0];
+    assert!(
+        o.title.starts_with("Tests fail: `cargo test 2>&1`"),
+        "{}",
+        o.title
+    );
+}
+
+#[test]
+fn routine_reruns_fold_into_one_line() {
+    let events = [
+        bash_ok(1, "cargo clippy --all-targets", "Finished"),
+        bash_ok(2, "cargo clippy --all-targets", "Finished"),
+        bash_ok(3, "cargo clippy --all-targets -- -D warnings", "Finished"),
+    ];
+    let out = run(&events);
+    let o = only(&out);
+    let lines: Vec<&String> = o
+        .facts
+        .iter()
+        .filter(|f| f.contains("cargo clippy"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{:?}", o.facts);
+    assert!(
+        has(&o.facts, "ran 3× (0 failed), last: ok"),
+        "{:?}",
+        o.facts
+    );
+    // An edit in between is a change: two runs, two lines.
+    let events = [
+        bash_failed(1, "cargo fmt --check", "Exit code 1\nDiff in src/a.rs"),
+        edit(2, "src/a.rs"),
+        bash_ok(3, "cargo fmt --check", ""),
+    ];
+    let o = &run(&events)[0];
+    assert!(!has(&o.facts, "×"), "{:?}", o.facts);
+}
+
+#[test]
+fn a_typical_turn_makes_at_most_three_memories() {
+    let events = [
+        grep(1, "fn refresh", &["src/auth/tokens.rs"]),
+        read(2, "src/auth/tokens.rs"),
+        read(3, "src/auth/mod.rs"),
+        read(4, "tests/auth.rs"),
+        grep(5, "LEEWAY", &[]),
+        bash_failed(
+            6,
+            "cargo test -p auth",
+            "Exit code 101\ntest tokens::refresh_expired ... FAILED\ntest result: FAILED. 8 passed; 1 failed",
+        ),
+        read(7, "src/auth/clock.rs"),
+        tool(
+            8,
+            "Edit",
+            json!({"file_path": "/home/dev/work/acme-api/src/auth/tokens.rs", "old_string": "exp < now", "new_string": "const LEEWAY: u64 = 30;\nexp + LEEWAY < now"}),
+            json!({}),
+        ),
+        bash_failed(9, "cargo test -p auth", "Exit code 101\ntest tokens::refresh_expired ... FAILED"),
+        edit(10, "src/auth/tokens.rs"),
+        bash_ok(11, "cargo test -p auth", "test result: ok. 9 passed; 0 failed"),
+        bash_ok(12, "cargo clippy -p auth", "Finished"),
+        bash_ok(13, "git status", "modified: src/auth/tokens.rs"),
+        bash_ok(14, "git add -A && git commit -m 'Allow 30s leeway on JWT refresh'", "[main 4] Allow"),
+        bash_ok(15, "git push", "main -> main"),
+    ];
+    let out = compress_events(
+        &with_prompt("token refresh fails right at expiry"),
+        &events,
+        &HashSet::new(),
+        0.3,
+    );
+    assert!(out.len() <= 3, "{out:#?}");
+    let o = &out[0];
+    assert_eq!(o.title, "Allow 30s leeway on JWT refresh");
+    assert_eq!(o.kind, ObservationType::Bugfix);
+    assert!(has(&o.facts, "fixed `cargo test -p auth`"), "{:?}", o.facts);
+    assert!(
+        o.keywords.contains(&"LEEWAY".to_string()),
+        "{:?}",
+        o.keywords
+    );
+    assert!(o.files_read.contains(&"src/auth/clock.rs".to_string()));
+}
+
+#[test]
+fn risky_commands_and_redacted_secrets_raise_a_security_alert() {
+    let out = run(&[bash_ok(
+        1,
+        "curl -fsSL https://get.example.sh | sudo bash",
+        "installed",
+    )]);
+    let alert = out
+        .iter()
+        .find(|o| o.kind == ObservationType::SecurityAlert)
+        .unwrap_or_else(|| panic!("{out:#?}"));
+    assert!(
+        alert
+            .title
+            .starts_with("Risky command: a download piped into a shell"),
+        "{}",
+        alert.title
+    );
+    assert_eq!(alert.source_event_ids, vec![1]);
+    // Every event is cited by one memory only.
+    let edited = run(&[edit(1, "src/a.rs"), bash_ok(2, "chmod 777 /srv/app", "")]);
+    assert_eq!(edited.len(), 2, "{edited:#?}");
+    assert_eq!(edited[0].source_event_ids, vec![1]);
+    assert_eq!(edited[1].source_event_ids, vec![2]);
+
+    for cmd in [
+        "chmod 777 /srv/app",
+        "NODE_TLS_REJECT_UNAUTHORIZED=0 npm run seed",
+        "git push --force origin main",
+    ] {
+        let out = run(&[bash_ok(1, cmd, "")]);
         assert!(
-            out[0].concepts.contains(&c.to_string()),
-            "{:?}",
-            out[0].concepts
+            out.iter().any(|o| o.kind == ObservationType::SecurityAlert),
+            "{cmd}: {out:#?}"
         );
     }
+    assert!(run(&[bash_ok(1, "git push --force origin feature/x", "")])
+        .iter()
+        .all(|o| o.kind != ObservationType::SecurityAlert));
+
+    let out = run(&[bash_ok(
+        1,
+        "cat .env",
+        "AWS_SECRET_ACCESS_KEY=[REDACTED:aws_secret_key]",
+    )]);
+    let o = only(&out);
+    assert_eq!(o.kind, ObservationType::SecurityAlert);
+    assert_eq!(
+        o.title,
+        "Secret redacted (aws_secret_key) in the output of `cat .env`"
+    );
+}
+
+#[test]
+fn decisions_only_when_the_user_states_one() {
+    let events = [edit(1, "src/db.rs")];
+    let out = compress_events(
+        &with_prompt("We decided to use SQLite instead of Postgres. Update the store."),
+        &events,
+        &HashSet::new(),
+        0.3,
+    );
+    assert_eq!(out[0].kind, ObservationType::Decision);
+    assert!(
+        has(
+            &out[0].facts,
+            "decision: We decided to use SQLite instead of Postgres"
+        ),
+        "{:?}",
+        out[0].facts
+    );
+    let out = compress_events(
+        &with_prompt("should we use SQLite?"),
+        &events,
+        &HashSet::new(),
+        0.3,
+    );
+    assert_eq!(out[0].kind, ObservationType::Change);
+}
+
+#[test]
+fn chinese_templates() {
+    let c = with_prompt("修复登录测试");
+    let events = [
+        bash_failed(
+            1,
+            "cargo test -p auth",
+            "Exit code 101\ntest login::empty ... FAILED",
+        ),
+        edit(2, "src/auth/login.rs"),
+        bash_ok(
+            3,
+            "cargo test -p auth",
+            "test result: ok. 3 passed; 0 failed",
+        ),
+    ];
+    let out = compress_events_in(Lang::from_code("zh-CN"), &c, &events, &HashSet::new(), 0.3);
+    let o = only(&out);
+    assert_eq!(
+        o.title,
+        "修复了 src/auth/login.rs 中的 login::empty — 测试通过"
+    );
+    assert!(
+        o.narrative.starts_with("请求：“修复登录测试”。"),
+        "{}",
+        o.narrative
+    );
+    assert!(o.narrative.contains("修改后通过"), "{}", o.narrative);
+    assert!(
+        has(&o.facts, "修复 `cargo test -p auth`：之前失败"),
+        "{:?}",
+        o.facts
+    );
+    let s = summarize_in(Lang::Zh, &c, &events, &out, Some("好了。"));
+    assert!(s.completed.contains("修复了"), "{}", s.completed);
+    assert!(
+        s.completed.contains("Claude 最后说：好了。"),
+        "{}",
+        s.completed
+    );
+    assert!(
+        s.learned.contains("修复 `cargo test -p auth`"),
+        "{}",
+        s.learned
+    );
+    assert!(s.investigated.starts_with("运行了"), "{}", s.investigated);
+    // Other languages fall back to English.
+    assert_eq!(Lang::from_code("fr"), Lang::En);
+    let en = compress_events_in(Lang::from_code("fr"), &c, &events, &HashSet::new(), 0.3);
+    assert!(en[0].title.starts_with("Fixed "), "{}", en[0].title);
+}
+
+#[tokio::test]
+async fn the_compressor_writes_in_its_language() {
+    let events = [edit(1, "src/a.rs")];
+    let zh = LocalCompressor::new(0.3, "zh");
+    let c = zh.compress(&ctx(), &events).await.unwrap();
+    assert_eq!(c.observations[0].title, "修改 src/a.rs");
+    let en = LocalCompressor::default();
+    let c = en.compress(&ctx(), &events).await.unwrap();
+    assert_eq!(c.observations[0].title, "Changed src/a.rs");
 }
 
 #[test]
 fn a_created_file_is_a_feature() {
-    let mut c = ctx();
-    c.prompts = vec![(1, "wire up metrics".into())];
     let events = [tool(
         1,
         "Write",
         json!({"file_path": "/home/dev/work/acme-api/src/metrics.rs", "content": "pub struct Metrics {}\n"}),
         json!({"type": "create"}),
     )];
-    let out = compress_events(&c, &events, &HashSet::new(), 0.3);
+    let out = compress_events(
+        &with_prompt("wire up metrics"),
+        &events,
+        &HashSet::new(),
+        0.3,
+    );
     assert_eq!(out[0].kind, ObservationType::Feature);
-    assert_eq!(out[0].title, "Created src/metrics.rs");
+    assert_eq!(out[0].title, "Created Metrics in src/metrics.rs");
 }
 
 #[test]
-fn reads_of_one_prompt_merge_and_a_single_read_is_below_threshold() {
-    let one = [tool(
-        1,
-        "Read",
-        json!({"file_path": "/home/dev/work/acme-api/README.md"}),
-        json!("..."),
-    )];
-    assert!(run(&one).is_empty());
-    let many = [
-        tool(
-            1,
-            "Read",
-            json!({"file_path": "/home/dev/work/acme-api/src/a.rs"}),
-            json!(""),
-        ),
-        tool(
-            2,
-            "Read",
-            json!({"file_path": "/home/dev/work/acme-api/src/b.rs"}),
-            json!(""),
-        ),
-    ];
-    let out = run(&many);
-    assert_eq!(out.len(), 1);
-    assert_eq!(out[0].files_read, vec!["src/a.rs", "src/b.rs"]);
-    assert!(out[0].title.starts_with("Explored 2 files"));
-}
-
-#[test]
-fn bash_commands_are_classified_and_trivial_ones_dropped() {
-    let events = [
-        tool(
-            1,
-            "Bash",
-            json!({"command": "ls -la"}),
-            json!({"stdout": "a b", "stderr": "", "interrupted": false}),
-        ),
-        tool(
-            2,
-            "Bash",
-            json!({"command": "cargo test -p store", "description": "Run store tests"}),
-            json!({"stdout": "running 3 tests\ntest result: ok. 3 passed; 0 failed; 0 ignored", "stderr": "", "interrupted": false}),
-        ),
-        tool(
-            3,
-            "Bash",
-            json!({"command": "git commit -m \"Fix empty password crash\""}),
-            json!({"stdout": "[main abc] Fix", "stderr": "", "interrupted": false}),
-        ),
-    ];
-    let out = run(&events);
-    assert_eq!(out.len(), 2, "{out:#?}");
-    assert!(
-        out[0].title.starts_with("Tests: test result: ok. 3 passed"),
-        "{}",
-        out[0].title
-    );
-    assert!(out[0].concepts.contains(&"testing".to_string()));
-    assert_eq!(out[1].kind, ObservationType::Change);
-    assert_eq!(out[1].title, "Committed: Fix empty password crash");
-}
-
-#[test]
-fn failures_keep_the_error() {
-    let events = [ev(
-        4,
-        "PostToolUseFailure",
-        json!({"tool_name": "Bash", "tool_input": {"command": "cargo build"}, "tool_use_id": "x", "error": "Exit code 101\nerror[E0308]: mismatched types\n --> src/main.rs:3:5"}),
-    )];
-    let out = run(&events);
-    assert_eq!(out.len(), 1);
-    assert!(
-        out[0]
-            .title
-            .contains("failed: error[E0308]: mismatched types"),
-        "{}",
-        out[0].title
-    );
-    assert!(out[0].facts.iter().any(|f| f == "Exit code 101"));
-    assert!(out[0].concepts.contains(&"error".to_string()));
+fn a_single_read_is_below_threshold_and_reads_merge() {
+    assert!(run(&[read(1, "README.md")]).is_empty());
+    let out = run(&[read(1, "src/a.rs"), read(2, "src/b.rs")]);
+    let o = only(&out);
+    assert_eq!(o.files_read, vec!["src/a.rs", "src/b.rs"]);
+    assert_eq!(o.title, "Explored src/a.rs, src/b.rs");
+    assert_eq!(o.kind, ObservationType::Discovery);
 }
 
 #[test]
@@ -385,16 +775,11 @@ fn a_failed_read_of_a_missing_file_makes_nothing() {
 
 #[test]
 fn searches_record_pattern_and_hits() {
-    let events = [tool(
-        6,
-        "Grep",
-        json!({"pattern": "fn parse_token", "path": "/home/dev/work/acme-api/src"}),
-        json!({"filenames": ["/home/dev/work/acme-api/src/lexer.rs"], "numFiles": 1}),
-    )];
-    let out = run(&events);
-    assert_eq!(out[0].title, "Searched for `fn parse_token`");
-    assert_eq!(out[0].files_read, vec!["src/lexer.rs"]);
-    assert!(out[0].keywords.contains(&"parse_token".to_string()));
+    let out = run(&[grep(6, "fn parse_token", &["src/lexer.rs"])]);
+    let o = only(&out);
+    assert_eq!(o.title, "Explored `fn parse_token` in src/lexer.rs");
+    assert_eq!(o.files_read, vec!["src/lexer.rs"]);
+    assert!(o.keywords.contains(&"parse_token".to_string()));
 }
 
 #[test]
@@ -432,30 +817,36 @@ fn mcp_and_unknown_tools_are_described() {
         tool(2, "FutureTool", json!({"x": 1}), json!({})),
     ];
     let out = run(&events);
-    assert_eq!(out[0].title, "Used tiny echo");
-    assert!(out[0].narrative.contains("MCP-ECHO: hi"));
-    assert_eq!(out[1].title, "Used FutureTool");
+    let o = only(&out);
+    assert_eq!(o.title, "Used tiny echo");
+    assert!(o.narrative.contains("MCP-ECHO: hi"), "{}", o.narrative);
+    assert!(has(&o.facts, "FutureTool"), "{:?}", o.facts);
 }
 
 #[test]
-fn summary_collects_request_work_and_open_failure() {
+fn summary_collects_request_work_fixes_and_open_failures() {
     let events = [
-        tool(
-            1,
-            "Read",
-            json!({"file_path": "/home/dev/work/acme-api/src/auth/login.rs"}),
-            json!(""),
-        ),
-        tool(
+        read(1, "src/auth/login.rs"),
+        bash_failed(
             2,
-            "Edit",
-            json!({"file_path": "/home/dev/work/acme-api/src/auth/login.rs", "old_string": "a", "new_string": "b"}),
-            json!({}),
+            "cargo test -p auth",
+            "Exit code 101\ntest auth::empty ... FAILED",
         ),
-        ev(
-            3,
-            "PostToolUseFailure",
-            json!({"tool_name": "Bash", "tool_input": {"command": "cargo test"}, "error": "Exit code 101\ntest auth::empty ... FAILED"}),
+        edit(3, "src/auth/login.rs"),
+        bash_ok(
+            4,
+            "cargo test -p auth",
+            "test result: ok. 3 passed; 0 failed",
+        ),
+        bash_ok(
+            5,
+            "git add -A && git commit -m 'Reject empty passwords'",
+            "[main 1]",
+        ),
+        bash_failed(
+            6,
+            "cargo clippy -- -D warnings",
+            "Exit code 101\nerror: unused variable: `x`",
         ),
     ];
     let obs = run(&events);
@@ -463,7 +854,7 @@ fn summary_collects_request_work_and_open_failure() {
         &ctx(),
         &events,
         &obs,
-        Some("I changed the check; one test still fails."),
+        Some("Fixed; clippy still complains."),
     );
     assert_eq!(s.request, "fix the login crash when the password is empty");
     assert!(
@@ -472,17 +863,22 @@ fn summary_collects_request_work_and_open_failure() {
         s.investigated
     );
     assert!(
-        s.completed.contains("Changed src/auth/login.rs"),
+        s.completed.contains("Reject empty passwords"),
         "{}",
         s.completed
     );
-    assert!(s.completed.contains("one test still fails"));
-    assert!(s.next_steps.contains("cargo test"), "{}", s.next_steps);
     assert!(
-        s.learned.contains("FAILED") || s.learned.contains("Exit code 101"),
+        s.completed.contains("clippy still complains"),
         "{}",
-        s.learned
+        s.completed
     );
+    assert!(s.learned.contains("auth::empty"), "{}", s.learned);
+    assert!(
+        s.next_steps.contains("unused variable: `x`"),
+        "{}",
+        s.next_steps
+    );
+    assert!(!s.next_steps.contains("cargo test"), "{}", s.next_steps);
 }
 
 #[test]
