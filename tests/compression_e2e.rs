@@ -132,7 +132,23 @@ fn with_compression_off_events_wait_and_are_compressed_once_it_is_on() {
     assert!(off.stop().success());
     let on = Worker::start_with(&sandbox, FAST);
     let health = on.wait_until_processed(Duration::from_secs(30));
-    assert_eq!(health["counts"]["observations"], 4);
+    // One memory for the turn's work (three edits and the test run), listing every file it changed.
+    assert_eq!(health["counts"]["observations"], 1);
+    let db = sandbox.database();
+    assert_eq!(
+        sqlite_count(
+            &db,
+            "SELECT COUNT(*) FROM observations o, json_each(o.files_modified) f"
+        ),
+        3
+    );
+    assert_eq!(
+        sqlite_count(
+            &db,
+            "SELECT COUNT(*) FROM observations o, json_each(o.source_event_ids) f"
+        ),
+        4
+    );
 }
 
 fn anthropic_env(mock: &MockLlm) -> Vec<(&'static str, String)> {
