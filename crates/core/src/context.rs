@@ -357,13 +357,10 @@ fn own_tier(o: &ObservationRow) -> Tier {
     }
 }
 
-/// The command of a shell card made by the local rules (their first fact is "ran `…`").
+/// The command of a shell card made by the local rules: their first fact is "ran `…`", or the same in
+/// the language they were written in ("运行 `…`").
 fn command_of(o: &ObservationRow) -> Option<&str> {
-    o.facts
-        .first()?
-        .strip_prefix("ran `")?
-        .strip_suffix('`')
-        .map(str::trim)
+    local::ran_command(o.facts.first()?)
 }
 
 fn is_failure(o: &ObservationRow) -> bool {
@@ -419,15 +416,21 @@ fn routine_key(o: &ObservationRow) -> String {
             None => format!("run:{command}"),
         };
     }
+    let by_local = o.compressor == local::NAME;
     if let [file] = o.files_modified.as_slice() {
-        for verb in ["Edited ", "Rewrote ", "Created "] {
-            if o.title.strip_prefix(verb) == Some(file.as_str()) {
-                return format!("edit:{file}");
-            }
+        // Older local cards: "Edited src/a.rs"; current ones: "Changed parse in src/a.rs — tests pass",
+        // "Created src/b.rs", "修改 src/a.rs 中的 parse"… (a commit's card is titled by its message).
+        let legacy = ["Edited ", "Rewrote ", "Created "]
+            .iter()
+            .any(|verb| o.title.strip_prefix(verb) == Some(file.as_str()));
+        if legacy || (by_local && local::is_edit_title(&o.title)) {
+            return format!("edit:{file}");
         }
     }
     if let [file] = o.files_read.as_slice() {
-        if o.title.strip_prefix("Read ") == Some(file.as_str()) {
+        if o.title.strip_prefix("Read ") == Some(file.as_str())
+            || (by_local && o.files_modified.is_empty() && local::is_explored_title(&o.title, file))
+        {
             return format!("read:{file}");
         }
     }

@@ -13,6 +13,7 @@ mod lang;
 mod shell;
 
 pub use lang::Lang;
+pub(crate) use lang::{is_edit_title, is_explored_title, ran_command};
 
 use super::{
     tool_events, CompressError, Compressed, Compressor, ObservationDraft, ObservationType,
@@ -180,6 +181,12 @@ struct Run {
     failed: bool,
     /// The real error: past `Exit code N`, the assertion or error line.
     error: Option<String>,
+    /// Other problems the failed run reported (lint findings in other files, a second error), a few.
+    details: Vec<String>,
+    /// Errors or exceptions a successful run printed (a `grep` of a log): what was being looked for.
+    findings: Vec<String>,
+    /// What a successful script, migration or deploy printed that holds values (counts, timings, sizes).
+    digest: Option<String>,
     failing_tests: Vec<String>,
     /// `test result: ok. 3 passed…`.
     result: Option<String>,
@@ -204,7 +211,10 @@ enum Act {
         pairs: Vec<(String, String)>,
     },
     Bash(Box<Run>),
-    Web(String),
+    Web {
+        target: String,
+        result: String,
+    },
     Task {
         description: String,
         result: String,
@@ -271,6 +281,8 @@ fn analyze<'a>(ctx: &SessionContext, t: &'a ToolEvent<'a>) -> Step<'a> {
                 risks.push((r, run.shown.clone()));
             }
             let (significance, trivial) = match run.kind {
+                // Looking around that turned up an error (a `grep` of a log) found what was sought.
+                Kind::Trivial | Kind::GitRead if !run.findings.is_empty() => (score::SEARCH, false),
                 Kind::Trivial | Kind::GitRead if run.failed => (score::LOOKUP, true),
                 Kind::Trivial | Kind::GitRead => (score::TRIVIAL, true),
                 _ if run.failed => (score::FAILURE, false),
@@ -356,7 +368,14 @@ fn analyze<'a>(ctx: &SessionContext, t: &'a ToolEvent<'a>) -> Step<'a> {
                 .input_str("url")
                 .or_else(|| t.input_str("query"))
                 .unwrap_or("");
-            (Act::Web(clip(target, 120)), score::RESEARCH, false)
+            (
+                Act::Web {
+                    target: clip(target, 120),
+                    result: clip(&squash(&response_text(t)), 200),
+                },
+                score::RESEARCH,
+                false,
+            )
         }
         "Task" | "Agent" => {
             let description = t
@@ -366,7 +385,7 @@ fn analyze<'a>(ctx: &SessionContext, t: &'a ToolEvent<'a>) -> Step<'a> {
             (
                 Act::Task {
                     description: clip(one_line(description), 120),
-                    result: clip(one_line(&t.response_text()), 240),
+                    result: clip(&squash(&response_text(t)), 320),
                 },
                 score::EXPLORATION,
                 false,
@@ -391,7 +410,7 @@ fn analyze<'a>(ctx: &SessionContext, t: &'a ToolEvent<'a>) -> Step<'a> {
                 Act::Tool {
                     name: shown,
                     input: clip(&t.input.to_string(), 160),
-                    result: clip(one_line(&t.response_text()), 240),
+                    result: clip(one_line(&response_text(t)), 240),
                 },
                 significance,
                 false,
@@ -461,7 +480,7 @@ fn bash(t: &ToolEvent) -> Run {
     let shown = primary
         .map(|c| clip(one_line(&c.text), 100))
         .unwrap_or_else(|| clip(one_line(command), 100));
-    let output = t.response_text();
+    let output = response_text(t);
     let error_text = t
         .error
         .map(str::to_owned)
@@ -469,12 +488,20 @@ fn bash(t: &ToolEvent) -> Run {
         .unwrap_or_else(|| output.clone());
     // A test run piped into `tail` exits 0; its output still says it failed.
     let failed = t.failed() || (kind == Kind::Test && TESTS_FAILED.is_match(&output));
-    let (error, failing_tests) = if failed {
-        let (line, tests) = error_info(&error_text);
-        (line, tests)
+    let (error, failing_tests, details) = if failed {
+        error_info(&error_text)
     } else {
-        (None, Vec::new())
+        (None, Vec::new(), Vec::new())
     };
+    let quiet = matches!(kind, Kind::Test | Kind::Build | Kind::Lint | Kind::Format);
+    let findings = if failed || quiet {
+        Vec::new()
+    } else {
+        findings_in(&output)
+    };
+    let digest = (!failed && matches!(kind, Kind::Other | Kind::Deploy | Kind::Migrate))
+        .then(|| digest_of(&output, &findings))
+        .flatten();
     let result = (kind == Kind::Test)
         .then(|| TEST_RESULT.find_iter(&output).last())
         .flatten()
@@ -487,6 +514,9 @@ fn bash(t: &ToolEvent) -> Run {
         key: primary.map(Cmd::check_key).unwrap_or_default(),
         failed,
         error,
+        details,
+        findings,
+        digest,
         failing_tests,
         result,
         commit: None,
@@ -520,8 +550,68 @@ fn bash(t: &ToolEvent) -> Run {
             _ => {}
         }
     }
+    // `git commit … && git push` refused by the remote: the commit was made, the push is what failed,
+    // and a later push is what passes.
+    if failed && run.commit.is_some() && REJECTED.is_match(&error_text) {
+        if let Some(p) = cmds.iter().find(|c| c.kind == Kind::Push) {
+            run.key = p.check_key();
+            run.shown = clip(one_line(&p.text), 100);
+        }
+    }
     run.cmds = cmds;
     run
+}
+
+static REJECTED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\[rejected\]|\[remote rejected\]|failed to push some refs")
+        .expect("constant regex")
+});
+
+/// An exception reported with its message (`KeyError: 'x'`, `PendingMigrationError (Migrations are…`,
+/// `[SchemaError] …`), as a log prints it.
+static REPORTED_EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b[A-Z][A-Za-z0-9]*[a-z0-9](?:Error|Exception)(?:: | \(|\] )")
+        .expect("constant regex")
+});
+/// A line of source code rather than of a log (`raise KeyError(…)`, `} catch (IOException e)`), as a
+/// `cat` or `grep -n` of a source file prints it.
+static CODE_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:[\w./-]*:)?(?:\d+[:-])?\s*(?:raise|throw|except|catch|class|def|fn|func|import|from|assert|return|@|#|//|/?\*|\})")
+        .expect("constant regex")
+});
+
+/// Lines that report an exception or error (`KeyError: …`, `java.lang.NullPointerException: …`,
+/// `ActiveRecord::PendingMigrationError (…)`) in the output of a run that succeeded, a few.
+fn findings_in(output: &str) -> Vec<String> {
+    unique(
+        output
+            .lines()
+            .map(str::trim)
+            .filter(|l| REPORTED_EXCEPTION.is_match(l) && !CODE_LINE.is_match(l))
+            .map(|l| clip(&squash(l), 160)),
+    )
+    .into_iter()
+    .take(2)
+    .collect()
+}
+
+/// The lines of a successful run's output that hold values (a benchmark's timings, rows inserted, a
+/// plan's sizes), the last few: results come last. None when it printed none.
+fn digest_of(output: &str, findings: &[String]) -> Option<String> {
+    let lines: Vec<String> = output
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.starts_with('>')
+                && l.chars().any(|c| c.is_ascii_digit())
+                && l.chars().filter(|c| c.is_alphabetic()).count() >= 2
+        })
+        .map(|l| clip(&squash(l), 90))
+        .filter(|l| !findings.iter().any(|f| f.contains(l.trim_end_matches('…'))))
+        .collect();
+    let lines = unique(lines);
+    let last: Vec<String> = lines[lines.len().saturating_sub(3)..].to_vec();
+    (!last.is_empty()).then(|| last.join("; "))
 }
 
 static ERROR_LINE: LazyLock<Regex> = LazyLock::new(|| {
@@ -554,14 +644,81 @@ static EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b.*").expect("constant regex")
 });
 
-/// The error a person would want remembered, and the failing tests' names. Claude Code puts `Exit code N`
-/// first: it is skipped, and the first meaningful line after it is kept when nothing looks more specific.
-fn error_info(text: &str) -> (Option<String>, Vec<String>) {
+/// A name of an exception or error type: `KeyError`, `NullPointerException`, `InvalidContentEntryDataError`
+/// (not the bare word `Error`).
+static EXCEPTION_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b[A-Z][A-Za-z0-9]*[a-z0-9](?:Error|Exception)\b").expect("constant regex")
+});
+/// ESLint's report: a file's path on a line of its own, then `  48:6  warning  message  rule` lines.
+static DIAGNOSTIC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s+(\d+):\d+\s+(error|warning)\s+(.+?)\s{2,}(\S+)\s*$").expect("constant regex")
+});
+
+/// Lint findings as one line each, `InvoiceTable.tsx:48 rule: message`; errors first.
+fn diagnostics(text: &str) -> Vec<String> {
+    let mut file = "";
+    let mut found: Vec<(bool, String)> = Vec::new();
+    for l in text.lines() {
+        let t = l.trim();
+        if !l.starts_with(char::is_whitespace)
+            && !t.is_empty()
+            && !t.contains(' ')
+            && t.contains('/')
+        {
+            file = t.rsplit('/').next().unwrap_or(t);
+            continue;
+        }
+        if let Some(c) = DIAGNOSTIC.captures(l) {
+            found.push((
+                &c[2] == "error",
+                format!("{file}:{} {}: {}", &c[1], &c[4], c[3].trim()),
+            ));
+        }
+    }
+    found.sort_by_key(|(error, _)| !error);
+    found.into_iter().map(|(_, d)| d).collect()
+}
+
+static DECLARED_ERROR: LazyLock<Regex> = LazyLock::new(|| {
+    // `e:` is the Kotlin compiler's, `E:` apt's.
+    Regex::new(r"^(?:error|Error|ERROR|fatal|FATAL|e|E)(?:\[\w+\])?:\s*\S").expect("constant regex")
+});
+
+static LOCATED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[\w./-]+\.\w+(?::\d+){1,2}:\s+\S").expect("constant regex"));
+
+/// Tools' closing lines that only repeat that something above failed.
+const TRAILERS: [&str; 5] = [
+    "error: test failed",
+    "error: could not compile",
+    "error: failed to push some refs",
+    "error: Recipe `",
+    "make: ***",
+];
+
+/// A line that only sums up a run (`1 failed, 1 passed in 0.41s`, `✖ 2 problems`), not an error.
+fn is_summary(l: &str) -> bool {
+    TRAILERS.iter().any(|t| l.starts_with(t))
+        || l.starts_with("test result:")
+        || l.starts_with("failures:")
+        || l.starts_with('✖')
+        || TEST_RESULT.is_match(l)
+        || FAILING_TEST.is_match(l)
+}
+
+/// The error a person would want remembered, the failing tests' names, and a few other problems the run
+/// reported. Claude Code puts `Exit code N` first: it is skipped, and the first meaningful line after it
+/// is kept when nothing looks more specific.
+fn error_info(text: &str) -> (Option<String>, Vec<String>, Vec<String>) {
     let body: Vec<&str> = text
         .lines()
         .map(str::trim_end)
+        // Terraform draws its errors in a box: `│ Error: …`.
+        .map(|l| l.trim_start_matches(['│', '┃', '║', '╷', '╵']))
         .filter(|l| !l.trim().is_empty())
         .skip_while(|l| l.trim_start().starts_with("Exit code"))
+        // `> app@1.0 build` / `> astro build`: npm echoing the script it runs.
+        .filter(|l| !l.trim_start().starts_with("> "))
         .collect();
     let tests: Vec<String> = unique(
         FAILING_TEST
@@ -573,6 +730,25 @@ fn error_info(text: &str) -> (Option<String>, Vec<String>) {
     .into_iter()
     .take(5)
     .collect();
+    let lint = diagnostics(text);
+    // A line that ends in `:` introduces the real error on the next one
+    // (`StandardError: An error has occurred, … canceled:` then `PG::DuplicateTable: …`).
+    let or_next = |i: usize| -> String {
+        let l = body[i].trim();
+        match body.get(i + 1).map(|n| n.trim()) {
+            Some(next)
+                if l.ends_with(':')
+                    && (ERROR_LINE.is_match(next) || EXCEPTION_NAME.is_match(next)) =>
+            {
+                next.to_owned()
+            }
+            _ => l.to_owned(),
+        }
+    };
+    let strip_e = |l: &str| -> String {
+        // pytest marks the exception line `E   KeyError: 'x'`.
+        l.strip_prefix("E ").map(str::trim).unwrap_or(l).to_owned()
+    };
     let line = if text.contains("Traceback (most recent call last)") {
         body.iter()
             .rev()
@@ -610,19 +786,59 @@ fn error_info(text: &str) -> (Option<String>, Vec<String>) {
                 .find(|l| l.contains("[rejected]"))
                 .map(str::to_owned)
         })
+        .or_else(|| lint.first().cloned())
+        .or_else(|| {
+            // What the tool itself calls its error: `Error: …`, `error[E0308]: …`, `fatal: …`, `e: …`.
+            body.iter()
+                .position(|l| DECLARED_ERROR.is_match(l.trim()) && !is_summary(l.trim()))
+                .map(or_next)
+        })
         .or_else(|| {
             body.iter()
+                .position(|l| EXCEPTION_NAME.is_match(l) && !is_summary(l.trim()))
+                .map(|i| strip_e(&or_next(i)))
+        })
+        .or_else(|| {
+            body.iter()
+                .position(|l| ERROR_LINE.is_match(l) && !is_summary(l.trim()))
+                .map(or_next)
+        })
+        .or_else(|| {
+            // A compiler's `file:line:col: message`.
+            body.iter()
                 .map(|l| l.trim())
-                .find(|l| {
-                    ERROR_LINE.is_match(l)
-                        && !l.starts_with("test result:")
-                        && !FAILING_TEST.is_match(l)
-                        && !l.starts_with("failures:")
-                })
+                .find(|l| LOCATED.is_match(l))
                 .map(str::to_owned)
         })
         .or_else(|| body.first().map(|l| l.trim().to_owned()));
-    (line.map(|l| clip(&l, 160)), tests)
+    let line = line.map(|l| clip(&squash(&l), 160));
+    // Other problems: more lint findings, other exceptions, other `error…` lines.
+    let details: Vec<String> = unique(
+        lint.iter()
+            .skip(1)
+            .cloned()
+            .chain(
+                body.iter()
+                    .map(|l| l.trim())
+                    .filter(|l| {
+                        !is_summary(l)
+                            && (EXCEPTION_NAME.is_match(l)
+                                || l.starts_with("error")
+                                || l.starts_with("Error"))
+                    })
+                    .map(strip_e),
+            )
+            .map(|d| clip(&squash(&d), 120)),
+    )
+    .into_iter()
+    .filter(|d| {
+        let d = d.trim_end_matches('…');
+        line.as_deref()
+            .is_none_or(|l| !l.contains(d) && !d.contains(l.trim_end_matches('…')))
+    })
+    .take(3)
+    .collect();
+    (line, tests, details)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -665,8 +881,7 @@ fn outcomes(steps: &[Step]) -> (Vec<Fix>, Vec<usize>) {
                 let between = &steps[i + 1..pass];
                 let by = if between.iter().any(Step::is_edit) {
                     FixedBy::Edit
-                } else if let Some(c) = between.iter().position(|o| o.run().is_some() && !o.trivial)
-                {
+                } else if let Some(c) = fixing_command(between) {
                     FixedBy::Command(i + 1 + c)
                 } else {
                     FixedBy::Rerun
@@ -678,6 +893,21 @@ fn outcomes(steps: &[Step]) -> (Vec<Fix>, Vec<usize>) {
         }
     }
     (fixes, open)
+}
+
+/// Which command between a failure and its pass made the difference: the last one that changes
+/// something (a checks' rerun only shows it), else the first that is not looking around.
+fn fixing_command(between: &[Step]) -> Option<usize> {
+    let works = |o: &Step| o.run().is_some() && !o.trivial;
+    between
+        .iter()
+        .rposition(|o| {
+            works(o)
+                && o.run().is_some_and(|r| {
+                    !matches!(r.kind, Kind::Test | Kind::Build | Kind::Lint | Kind::Format)
+                })
+        })
+        .or_else(|| between.iter().position(works))
 }
 
 /// The user states a decision: "let's go with…", "we decided…", "decision: …".
@@ -855,6 +1085,8 @@ fn unit_card(
     let mut patterns: Vec<String> = Vec::new();
     let mut search_facts: Vec<String> = Vec::new();
     let mut web: Vec<String> = Vec::new();
+    let mut web_facts: Vec<String> = Vec::new();
+    let mut enclosing: Vec<String> = Vec::new();
     let mut tasks: Vec<(String, String)> = Vec::new();
     let mut tools: Vec<(String, String, String)> = Vec::new();
     let mut file_fails: Vec<(String, String, String)> = Vec::new();
@@ -882,6 +1114,10 @@ fn unit_card(
                     new_text.push('\n');
                     old_text.push_str(old);
                     old_text.push('\n');
+                    enclosing.extend(enclosing_symbol(all, i, old));
+                    let (removed, added) = changed_lines(old, new);
+                    let removed = removed.join(" ⏎ ");
+                    let added = added.join(" ⏎ ");
                     edit_facts.push(if old.trim().is_empty() {
                         lang.f(
                             M::FactWrote,
@@ -891,17 +1127,25 @@ fn unit_card(
                                 &clip(one_line(new), 80),
                             ],
                         )
+                    } else if removed.is_empty() {
+                        lang.f(M::FactAdded, &[file, &clip(&added, 200)])
+                    } else if added.is_empty() {
+                        lang.f(M::FactRemoved, &[file, &clip(&removed, 100)])
                     } else {
-                        format!(
-                            "{file}: `{}` → `{}`",
-                            clip(one_line(old), 60),
-                            clip(one_line(new), 60)
+                        lang.f(
+                            M::FactChanged,
+                            &[file, &clip(&removed, 60), &clip(&added, 180)],
                         )
                     });
                 }
             }
             Act::Bash(r) => runs.push((i, r)),
-            Act::Web(w) => web.push(w.clone()),
+            Act::Web { target, result } => {
+                web.push(target.clone());
+                if !result.is_empty() {
+                    web_facts.push(lang.f(M::FactFetched, &[&clip(target, 80), result]));
+                }
+            }
             Act::Task {
                 description,
                 result,
@@ -939,6 +1183,12 @@ fn unit_card(
                 .filter(|x| !s.contains(x))
                 .collect::<Vec<_>>(),
         );
+        // Then the functions the edits were in, as `git diff` names them in its hunk headers.
+        for e in unique(enclosing) {
+            if !s.contains(&e) {
+                s.push(e);
+            }
+        }
         s
     };
     let unit_fixes: Vec<&Fix> = fixes
@@ -1006,7 +1256,13 @@ fn unit_card(
         }
     } else if !created.is_empty() {
         ObservationType::Feature
-    } else if !modified.is_empty() || has_action || !unit_open.is_empty() {
+    } else if !modified.is_empty()
+        || has_action
+        || !unit_open.is_empty()
+        || unit_fixes
+            .iter()
+            .any(|f| matches!(f.by, FixedBy::Command(_)))
+    {
         ObservationType::Change
     } else {
         ObservationType::Discovery
@@ -1054,6 +1310,21 @@ fn unit_card(
             files_short.clone()
         };
         lang.f(M::TitleFixed, &[&problem_of(failed, 60), &files]) + &ending(passed)
+    } else if let Some((f, c)) = modified
+        .is_empty()
+        .then(|| {
+            unit_fixes.iter().find_map(|f| match f.by {
+                FixedBy::Command(c) => Some((f, c)),
+                _ => None,
+            })
+        })
+        .flatten()
+    {
+        // A failure a command cleared (an install, a permission change, a lock released).
+        let failed = all[f.fail].run().expect("a fix is of a run");
+        let passed = all[f.pass].run().expect("a fix is of a run");
+        let by = all[c].run().map(|r| clip(&r.shown, 50)).unwrap_or_default();
+        lang.f(M::TitleFixedBy, &[&problem_of(failed, 60), &by]) + &ending(passed)
     } else if !modified.is_empty() {
         let subject = if symbols.is_empty() {
             files_short.clone()
@@ -1154,20 +1425,44 @@ fn unit_card(
             // "ran `…`" then its outcome: the context builder folds reruns of one command by them.
             facts.push(lang.f(M::FactRan, &[&clip(&r.shown, 160)]));
             if r.failed {
-                facts.push(lang.f(M::FactFailed, &[&problem_of(r, 200)]));
+                let problem = match (r.failing_tests.as_slice(), r.error.as_deref()) {
+                    ([], _) | (_, None) => problem_of(r, 200),
+                    (tests, Some(e)) => format!(
+                        "{}: {}",
+                        clip(&tests[..tests.len().min(2)].join(", "), 80),
+                        clip(e, 160)
+                    ),
+                };
+                facts.push(lang.f(M::FactFailed, &[&problem]));
             } else if let Some(res) = &r.result {
                 facts.push(res.clone());
+            } else if let Some(d) = &r.digest {
+                facts.push(d.clone());
             }
         }
     }
+    let mut reported: Vec<&Run> = Vec::new();
     for f in &unit_fixes {
         let failed = all[f.fail].run().expect("a fix is of a run");
-        let error = failed.error.as_deref().unwrap_or("?");
+        // Every distinct error the command showed before it passed, not only the last.
+        let errors = unique(
+            all[..f.pass]
+                .iter()
+                .filter_map(Step::run)
+                .filter(|r| r.failed && r.key == failed.key)
+                .filter_map(|r| r.error.clone()),
+        );
+        let error = if errors.is_empty() {
+            "?".to_owned()
+        } else {
+            clip(&errors.join(" / "), 200)
+        };
         let error = match failed.failing_tests.as_slice() {
-            [] => clip(error, 120),
-            tests => format!("{}: {}", clip(&tests.join(", "), 80), clip(error, 120)),
+            [] => error,
+            tests => format!("{}: {}", clip(&tests.join(", "), 80), error),
         };
         facts.push(lang.f(M::FactFixed, &[&clip(&failed.shown, 80), &error]));
+        reported.push(failed);
     }
     for r in &unit_open {
         if !command_card || !std::ptr::eq(*r, primary_run.expect("open run")) {
@@ -1182,6 +1477,20 @@ fn unit_card(
         for t in r.failing_tests.iter().take(3) {
             facts.push(lang.f(M::FactTestFailed, &[t]));
         }
+        reported.push(r);
+    }
+    for r in reported.iter().filter(|r| !r.details.is_empty()).take(2) {
+        facts.push(lang.f(
+            M::FactReported,
+            &[&clip(&r.shown, 60), &clip(&r.details.join("; "), 240)],
+        ));
+    }
+    for (r, finding) in runs
+        .iter()
+        .flat_map(|(_, r)| r.findings.iter().map(move |f| (*r, f)))
+        .take(3)
+    {
+        facts.push(lang.f(M::FactShowed, &[&clip(&r.shown, 60), finding]));
     }
     if let Some(m) = &commit {
         facts.push(lang.f(M::FactCommit, &[m]));
@@ -1215,6 +1524,10 @@ fn unit_card(
         if command_card && folded.len() == 1 && *count == 1 {
             break;
         }
+        if command_card && *count == 1 && primary_run.is_some_and(|p| std::ptr::eq(*r, p)) {
+            // Said by the card's first facts.
+            continue;
+        }
         if (!r.failed && matches!(r.kind, Kind::Commit | Kind::Push)) || (*count == 1 && r.failed) {
             // Said by the commit, push, fix and still-failing facts.
             continue;
@@ -1238,11 +1551,17 @@ fn unit_card(
             lang.f(M::FactCmdFailed, &[&clip(&r.shown, 80), &outcome])
         } else if let Some(res) = &r.result {
             lang.f(M::FactPassed, &[&clip(&r.shown, 80), res])
+        } else if let Some(d) = &r.digest {
+            lang.f(M::FactOutput, &[&clip(&r.shown, 80), d])
         } else {
             lang.f(M::FactOk, &[&clip(&r.shown, 80)])
         });
     }
     facts.extend(search_facts.into_iter().take(2));
+    for (d, result) in tasks.iter().take(2).filter(|(_, r)| !r.is_empty()) {
+        facts.push(lang.f(M::FactSubagent, &[&clip(d, 60), result]));
+    }
+    facts.extend(web_facts.into_iter().take(2));
     for (name, input, result) in tools.iter().take(2) {
         facts.push(format!("{name}({input}) → {}", clip(result, 120)));
     }
@@ -1688,7 +2007,12 @@ fn path_keywords(path: &str) -> Vec<String> {
 }
 
 static SYMBOL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:fn|def|class|struct|enum|trait|interface|function|type|impl|const|static|mod|func)\s+([A-Za-z_][A-Za-z0-9_]{2,})")
+    Regex::new(r"\b(?:fn|def|class|struct|enum|trait|interface|function|type|impl|const|static|mod|func|fun|record)\s+([A-Za-z_][A-Za-z0-9_]{2,})")
+        .expect("constant regex")
+});
+/// A Java / C# / Kotlin-style method declaration: modifiers, a return type, the name, `(`.
+static METHOD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^[ \t]*(?:(?:public|private|protected|static|final|abstract|synchronized|override|async|virtual)\s+)*(?:void|[A-Z][\w<>\[\],.?]*)\s+([a-z][A-Za-z0-9_]{2,})\s*\(")
         .expect("constant regex")
 });
 
@@ -1696,6 +2020,7 @@ fn code_symbols(code: &str) -> Vec<String> {
     unique(
         SYMBOL
             .captures_iter(code)
+            .chain(METHOD.captures_iter(code))
             .filter_map(|c| c.get(1))
             .map(|m| m.as_str().to_owned()),
     )
@@ -1708,6 +2033,87 @@ fn identifiers(text: &str) -> Vec<String> {
     static IDENT: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"[A-Za-z_][A-Za-z0-9_]{2,}").expect("constant regex"));
     unique(IDENT.find_iter(text).map(|m| m.as_str().to_owned()))
+}
+
+/// The lines an edit removed and added, past the lines it kept at either end; blank and
+/// punctuation-only lines (`}`, `);`) left out.
+fn changed_lines<'a>(old: &'a str, new: &'a str) -> (Vec<&'a str>, Vec<&'a str>) {
+    let o: Vec<&str> = old.lines().map(str::trim).collect();
+    let n: Vec<&str> = new.lines().map(str::trim).collect();
+    let pre = o.iter().zip(&n).take_while(|(a, b)| a == b).count();
+    let suf = o[pre..]
+        .iter()
+        .rev()
+        .zip(n[pre..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let keep = |ls: &[&'a str]| -> Vec<&'a str> {
+        ls.iter()
+            .copied()
+            .filter(|l| l.chars().any(char::is_alphanumeric))
+            .collect()
+    };
+    (keep(&o[pre..o.len() - suf]), keep(&n[pre..n.len() - suf]))
+}
+
+/// The function or type an edit was made in: the nearest definition above its old text in the file as
+/// Claude Code last showed it (the edit's `originalFile`, else an earlier read of the file), the way
+/// `git diff` names a hunk.
+fn enclosing_symbol(all: &[Step], at: usize, old: &str) -> Option<String> {
+    let first = old.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let file = file_of(all[at].t)?;
+    let mut texts: Vec<&str> = Vec::new();
+    if let Some(o) = all[at]
+        .t
+        .response
+        .get("originalFile")
+        .and_then(Value::as_str)
+    {
+        texts.push(o);
+    }
+    for s in all[..at].iter().rev() {
+        if matches!(s.act, Act::Read(_)) && file_of(s.t).as_deref() == Some(file.as_str()) {
+            if let Some(c) =
+                s.t.response
+                    .pointer("/file/content")
+                    .and_then(Value::as_str)
+            {
+                texts.push(c);
+            }
+        }
+    }
+    texts.iter().find_map(|text| {
+        let lines: Vec<&str> = text.lines().collect();
+        let pos = lines.iter().position(|l| l.contains(first))?;
+        lines[..pos]
+            .iter()
+            .rev()
+            .find_map(|l| code_symbols(l).into_iter().next())
+    })
+}
+
+/// Whitespace runs as one space.
+fn squash(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A tool's answer as text; a subagent's is `{"content": [{"type": "text", "text": …}]}`.
+fn response_text(t: &ToolEvent) -> String {
+    let text = t.response_text();
+    if !text.is_empty() {
+        return text;
+    }
+    t.response
+        .get("content")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.get("text").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
 }
 
 fn one_line(s: &str) -> &str {

@@ -677,3 +677,192 @@ fn chinese_settings_write_the_fixed_text_in_chinese_and_english_stays_as_it_was(
     }
     assert!(english.text.starts_with("# claude-mem: memories of shop\n"));
 }
+
+/// Cards as the local compressor writes them now, in `lang`, stored as rows from `id` on.
+fn local_cards(
+    lang: Lang,
+    id: i64,
+    session: &str,
+    age_hours: i64,
+    events: &[serde_json::Value],
+) -> Vec<ObservationRow> {
+    use crate::compress::{QueuedEvent, SessionContext};
+    let ctx = SessionContext {
+        session_id: session.into(),
+        project: "shop".into(),
+        cwd: "/home/dev/shop".into(),
+        prompts: vec![(1, "keep going".into())],
+    };
+    let events: Vec<QueuedEvent> = events
+        .iter()
+        .enumerate()
+        .map(|(n, payload)| QueuedEvent {
+            id: n as i64 + 1,
+            session_id: session.into(),
+            event_name: "PostToolUse".into(),
+            tool_name: payload["tool_name"].as_str().map(str::to_owned),
+            prompt_number: 1,
+            created_at: 0,
+            attempts: 0,
+            payload: payload.clone(),
+        })
+        .collect();
+    let lang = local::Lang::from_code(match lang {
+        Lang::En => "en",
+        Lang::Zh => "zh",
+    });
+    local::compress_events_in(lang, &ctx, &events, &HashSet::new(), 0.3)
+        .into_iter()
+        .enumerate()
+        .map(|(n, d)| ObservationRow {
+            kind: d.kind.as_str().into(),
+            title: d.title,
+            subtitle: d.subtitle,
+            narrative: d.narrative,
+            facts: d.facts,
+            concepts: d.concepts,
+            files_read: d.files_read,
+            files_modified: d.files_modified,
+            keywords: d.keywords,
+            source_event_ids: d.source_event_ids,
+            session_id: session.into(),
+            ..obs(id + n as i64, "change", "", &[], age_hours)
+        })
+        .collect()
+}
+
+fn local_edit(file: &str, old: &str, new: &str) -> serde_json::Value {
+    serde_json::json!({
+        "tool_name": "Edit",
+        "tool_use_id": format!("e-{old}"),
+        "tool_input": {"file_path": format!("/home/dev/shop/{file}"), "old_string": old, "new_string": new},
+        "tool_response": {"filePath": format!("/home/dev/shop/{file}")},
+    })
+}
+
+fn local_bash(command: &str, stdout: &str) -> serde_json::Value {
+    serde_json::json!({
+        "tool_name": "Bash",
+        "tool_use_id": format!("b-{command}"),
+        "tool_input": {"command": command},
+        "tool_response": {"stdout": stdout, "stderr": "", "interrupted": false},
+    })
+}
+
+#[test]
+fn routine_cards_of_the_local_rules_fold_in_both_languages() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut rows = Vec::new();
+        // The same file edited in five turns, `cargo test` run alone in four, `npm run lint` in three
+        // (a session in each language writes its own words).
+        // Titles differ (each names what it changed), so only the card shapes can fold them.
+        for n in 0..5 {
+            let old = format!("fn step{n}() {{}}");
+            let new = format!("fn step{}() {{}}", n + 10);
+            rows.extend(local_cards(
+                lang,
+                10 + n,
+                "s1",
+                10 - n,
+                &[local_edit("src/lib.rs", &old, &new)],
+            ));
+        }
+        for n in 0..4 {
+            rows.extend(local_cards(
+                lang,
+                20 + n,
+                if n < 2 { "s1" } else { "s2" },
+                8 - n,
+                &[local_bash(
+                    &format!("cargo test -p part{n}"),
+                    "test result: ok. 48 passed; 0 failed; 0 ignored",
+                )],
+            ));
+        }
+        for n in 0..3 {
+            rows.extend(local_cards(
+                lang,
+                30 + n,
+                "s2",
+                6 - n,
+                &[local_bash("npm run lint", "")],
+            ));
+        }
+        // Work done once stays a line of its own.
+        rows.extend(local_cards(
+            lang,
+            40,
+            "s2",
+            1,
+            &[local_edit(
+                "src/pay.rs",
+                "fn charge() {}",
+                "fn charge_once() {}",
+            )],
+        ));
+        assert_eq!(rows.len(), 13, "one card per turn: {rows:#?}");
+        let titles: Vec<&str> = rows.iter().map(|o| o.title.as_str()).collect();
+        let distinct: HashSet<&str> = titles.iter().copied().collect();
+        assert_eq!(distinct.len(), 13 - 2, "{titles:?}");
+        assert!(
+            !titles.iter().any(|t| t.starts_with("Edited ")),
+            "the cards are today's shapes: {titles:?}"
+        );
+        if lang == Lang::Zh {
+            assert!(
+                rows[5].facts[0].starts_with("运行 `"),
+                "{:?}",
+                rows[5].facts
+            );
+        }
+
+        let req = ContextRequest {
+            language: lang,
+            ..request(2000)
+        };
+        let block = render(&req, None, &rows);
+        let lines = observation_lines(&block.text);
+        let about = |needle: &str| -> Vec<&str> {
+            lines
+                .iter()
+                .copied()
+                .filter(|l| l.contains(needle))
+                .collect()
+        };
+        let lib = about("src/lib.rs");
+        assert_eq!(lib.len(), 1, "{lang:?}: {}", block.text);
+        assert!(lib[0].contains("5×"), "{lang:?}: {}", lib[0]);
+        let tests = about("cargo test");
+        assert_eq!(tests.len(), 1, "{lang:?}: {}", block.text);
+        assert!(tests[0].contains("4×"), "{lang:?}: {}", tests[0]);
+        assert!(tests[0].contains("48 passed"), "{lang:?}: {}", tests[0]);
+        let lint = about("npm run lint");
+        assert_eq!(lint.len(), 1, "{lang:?}: {}", block.text);
+        assert!(lint[0].contains("3×"), "{lang:?}: {}", lint[0]);
+        assert_eq!(about("src/pay.rs").len(), 1, "{lang:?}: {}", block.text);
+        // Four lines: the one-off edit first, then the three folded routines.
+        assert_eq!(lines.len(), 4, "{lang:?}: {}", block.text);
+        assert!(lines[0].contains("src/pay.rs"), "{lang:?}: {}", block.text);
+    }
+}
+
+#[test]
+fn chinese_command_facts_are_commands() {
+    let mut o = obs(1, "change", "运行 `cargo build`", &[], 1);
+    o.facts = vec!["运行 `cargo build`".into()];
+    assert_eq!(command_of(&o), Some("cargo build"));
+    o.facts = vec!["ran `cargo build --release`".into()];
+    assert_eq!(command_of(&o), Some("cargo build --release"));
+    o.facts = vec!["commit: ran `x`".into()];
+    assert_eq!(command_of(&o), None);
+    // A card titled by what changed in one file is an edit of that file, in either language.
+    let mut e = obs(2, "change", "修改 src/a.rs 中的 parse", &["src/a.rs"], 1);
+    assert_eq!(routine_key(&e), "edit:src/a.rs");
+    e.title = "Changed parse in src/a.rs — tests pass".into();
+    assert_eq!(routine_key(&e), "edit:src/a.rs");
+    // Not when another compressor wrote it, or when a commit message titles it.
+    e.compressor = "anthropic".into();
+    assert!(routine_key(&e).starts_with("title:"));
+    let c = obs(3, "change", "api: cursor pagination", &["src/a.rs"], 1);
+    assert!(routine_key(&c).starts_with("title:"));
+}

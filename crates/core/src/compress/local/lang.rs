@@ -15,6 +15,7 @@ pub enum Lang {
 pub enum M {
     // Titles.
     TitleFixed,
+    TitleFixedBy,
     TitleCreated,
     TitleChanged,
     InFiles,
@@ -83,6 +84,14 @@ pub enum M {
     FactDecision,
     FactSearch,
     FactWrote,
+    FactAdded,
+    FactRemoved,
+    FactChanged,
+    FactOutput,
+    FactShowed,
+    FactReported,
+    FactSubagent,
+    FactFetched,
     FactSecret,
     FactRisk,
     // Risks.
@@ -190,6 +199,32 @@ impl Lang {
     }
 }
 
+const ALL: [Lang; 2] = [Lang::En, Lang::Zh];
+
+/// The command of a command card's first fact ("ran `…`", "运行 `…`"), whatever language wrote it.
+pub fn ran_command(fact: &str) -> Option<&str> {
+    ALL.iter().find_map(|l| {
+        let (pre, post) = l.t(M::FactRan).split_once("{0}")?;
+        fact.strip_prefix(pre)?.strip_suffix(post).map(str::trim)
+    })
+}
+
+/// Whether a title is an edit card's ("Changed …", "Created …", "修改 …", "新建 …"), in any language.
+pub fn is_edit_title(title: &str) -> bool {
+    ALL.iter().any(|l| {
+        [M::TitleChanged, M::TitleCreated].iter().any(|&m| {
+            l.t(m)
+                .split_once("{0}")
+                .is_some_and(|(pre, _)| !pre.is_empty() && title.starts_with(pre))
+        })
+    })
+}
+
+/// Whether a title is a look-around card's about `file` alone ("Explored src/a.rs", "查看了 src/a.rs").
+pub fn is_explored_title(title: &str, file: &str) -> bool {
+    ALL.iter().any(|l| l.f(M::TitleExplored, &[file]) == title)
+}
+
 pub fn fill(template: &str, args: &[&str]) -> String {
     let mut out =
         String::with_capacity(template.len() + args.iter().map(|a| a.len()).sum::<usize>());
@@ -216,6 +251,7 @@ pub fn fill(template: &str, args: &[&str]) -> String {
 fn en(m: M) -> &'static str {
     match m {
         M::TitleFixed => "Fixed {0} in {1}",
+        M::TitleFixedBy => "Fixed {0} with `{1}`",
         M::TitleCreated => "Created {0}",
         M::TitleChanged => "Changed {0}",
         M::InFiles => "{0} in {1}",
@@ -281,6 +317,14 @@ fn en(m: M) -> &'static str {
         M::FactDecision => "decision: {0}",
         M::FactSearch => "searched `{0}`: {1}",
         M::FactWrote => "{0}: wrote {1} lines starting `{2}`",
+        M::FactAdded => "{0}: added `{1}`",
+        M::FactRemoved => "{0}: removed `{1}`",
+        M::FactChanged => "{0}: `{1}` → `{2}`",
+        M::FactOutput => "`{0}` → {1}",
+        M::FactShowed => "`{0}` showed: {1}",
+        M::FactReported => "`{0}` reported: {1}",
+        M::FactSubagent => "subagent ({0}): {1}",
+        M::FactFetched => "{0}: {1}",
         M::FactSecret => "secret redacted: {0} (in {1})",
         M::FactRisk => "risk: {0} — `{1}`",
         M::RiskPipeToShell => "a download piped into a shell",
@@ -304,6 +348,7 @@ fn en(m: M) -> &'static str {
 fn zh(m: M) -> &'static str {
     match m {
         M::TitleFixed => "修复了 {1} 中的 {0}",
+        M::TitleFixedBy => "用 `{1}` 修复了 {0}",
         M::TitleCreated => "新建 {0}",
         M::TitleChanged => "修改 {0}",
         M::InFiles => "{1} 中的 {0}",
@@ -369,6 +414,14 @@ fn zh(m: M) -> &'static str {
         M::FactDecision => "决定：{0}",
         M::FactSearch => "搜索 `{0}`：{1}",
         M::FactWrote => "{0}：写入 {1} 行，开头 `{2}`",
+        M::FactAdded => "{0}：新增 `{1}`",
+        M::FactRemoved => "{0}：删除 `{1}`",
+        M::FactChanged => "{0}：`{1}` → `{2}`",
+        M::FactOutput => "`{0}` → {1}",
+        M::FactShowed => "`{0}` 输出：{1}",
+        M::FactReported => "`{0}` 报告：{1}",
+        M::FactSubagent => "子代理（{0}）：{1}",
+        M::FactFetched => "{0}：{1}",
         M::FactSecret => "已脱敏的密钥：{0}（位于 {1}）",
         M::FactRisk => "风险：{0} — `{1}`",
         M::RiskPipeToShell => "把下载内容直接交给 shell 执行",

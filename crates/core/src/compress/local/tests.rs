@@ -464,7 +464,7 @@ fn a_rejected_push_says_why() {
     let o = only(&out);
     assert_eq!(
         o.title,
-        "Push origin main rejected: ! [rejected]        main -> main (fetch first)"
+        "Push origin main rejected: ! [rejected] main -> main (fetch first)"
     );
     assert_eq!(o.kind, ObservationType::Change);
     assert!(o.concepts.contains(&FAILURE.to_string()));
@@ -885,4 +885,213 @@ fn summary_collects_request_work_fixes_and_open_failures() {
 fn clip_respects_char_boundaries() {
     assert_eq!(clip("héllo wörld", 4), "héll…");
     assert_eq!(clip("short", 10), "short");
+}
+
+/// Everything a card says, for "is it remembered anywhere" checks.
+fn text_of(o: &ObservationDraft) -> String {
+    format!("{}\n{}\n{}", o.title, o.narrative, o.facts.join("\n"))
+}
+
+#[test]
+fn the_error_kept_is_the_one_that_names_the_problem() {
+    let title = |output: &str| {
+        only(&run(&[bash_failed(1, "./ci.sh", output)]))
+            .title
+            .clone()
+    };
+    // pytest's `E` line names the exception; the summary line only counts.
+    let t = text_of(only(&run(&[bash_failed(1, "pytest -q", "Exit code 1\nF.\n    def test_depth():\n>       walk(tree)\nE   IndexError: list index out of range\n=== short test summary info ===\nFAILED tests/test_tree.py::test_depth - IndexError: list index out of range\n1 failed, 1 passed in 0.20s")])));
+    assert!(
+        t.contains("failed: tests/test_tree.py::test_depth: IndexError: list index out of range"),
+        "{t}"
+    );
+    // A line ending in `:` introduces the real error.
+    let t = title("Exit code 1\nrake aborted!\nStandardError: An error has occurred, all later migrations canceled:\n\nPG::UndefinedColumn: ERROR:  column \"region\" does not exist\n/app/db/migrate/1_x.rb:3:in `up'");
+    assert!(
+        t.contains("PG::UndefinedColumn: ERROR: column \"region\""),
+        "{t}"
+    );
+    // Terraform's boxed error; the tool's own `Error:` line before a detail that names an exception.
+    let t = title("Exit code 1\n╷\n│ Error: Invalid provider configuration\n│ \n│ Error message: ThrottlingException: Rate exceeded\n╵");
+    assert!(t.contains("Error: Invalid provider configuration"), "{t}");
+    // npm's echo of the script is not the error.
+    let t = title("Exit code 1\n> web@1.0.0 build\n> vite build\n\n[UnresolvedImportError] could not resolve './theme'");
+    assert!(
+        t.contains("[UnresolvedImportError] could not resolve"),
+        "{t}"
+    );
+    // A compiler's `file:line:col: message`, not make's closing line.
+    let t = title("Exit code 2\ngo build ./...\n# example.com/app\nmain.go:3:2: undefined: render\nmake: *** [Makefile:2: build] Error 1");
+    assert!(t.contains("main.go:3:2: undefined: render"), "{t}");
+    // Gradle's task echo and its closing words are not the Kotlin compiler's error.
+    let t = title("Exit code 1\n> Task :app:compileKotlin FAILED\ne: file:///home/dev/app/src/Main.kt:12:5 Unresolved reference 'render'.\n\nFAILURE: Build failed with an exception.\n\n* What went wrong:\nExecution failed for task ':app:compileKotlin'.");
+    assert!(t.contains("Unresolved reference 'render'"), "{t}");
+}
+
+#[test]
+fn lint_findings_in_every_file_are_kept() {
+    let events = [bash_failed(
+        1,
+        "npm run lint",
+        "Exit code 1\n> web@1.0.0 lint\n> eslint .\n\n/home/dev/work/web/src/Cart.tsx\n  12:7  warning  React Hook useMemo has a missing dependency: 'items'  react-hooks/exhaustive-deps\n\n/home/dev/work/web/src/util.ts\n  1:10  error  'pick' is defined but never used  @typescript-eslint/no-unused-vars\n\n✖ 2 problems (1 error, 1 warning)",
+    )];
+    let o = only(&run(&events)).clone();
+    let text = text_of(&o);
+    assert!(
+        o.title
+            .contains("util.ts:1 @typescript-eslint/no-unused-vars"),
+        "{}",
+        o.title
+    );
+    assert!(
+        text.contains("Cart.tsx:12 react-hooks/exhaustive-deps: React Hook useMemo"),
+        "{text}"
+    );
+}
+
+#[test]
+fn successful_output_keeps_its_values_and_the_errors_it_shows() {
+    let events = [bash_ok(
+        1,
+        "python scripts/bench_parse.py data/big.json",
+        "files: 1,204\nold parser: 12.5 s\nnew parser: 3.1 s",
+    )];
+    let o = only(&run(&events)).clone();
+    assert!(
+        o.facts
+            .iter()
+            .any(|f| f.contains("old parser: 12.5 s; new parser: 3.1 s")),
+        "{:?}",
+        o.facts
+    );
+    // Looking through a log is routine, unless it turns up the error being chased.
+    let events = [bash_ok(
+        1,
+        "grep -n Exception logs/worker.log",
+        "88:java.lang.IllegalStateException: pool closed\n89:\tat com.acme.Pool.take(Pool.java:40)",
+    )];
+    let o = only(&run(&events)).clone();
+    assert!(
+        o.facts
+            .iter()
+            .any(|f| f.contains("java.lang.IllegalStateException: pool closed")),
+        "{:?}",
+        o.facts
+    );
+    assert!(run(&[bash_ok(1, "grep -n TODO src/lib.rs", "3: // TODO")]).is_empty());
+    // Source code that mentions an exception is not a report of one.
+    let code = "12:        raise KeyError(f\"no {name}\")\n30:    except ValueError as e:\nsrc/db.py:7:} catch (IOException e) {";
+    assert!(run(&[bash_ok(1, "grep -rn Error src/", code)]).is_empty());
+}
+
+#[test]
+fn edits_say_what_they_changed_and_in_which_function() {
+    let events = [
+        tool(
+            1,
+            "Read",
+            json!({"file_path": "/home/dev/work/acme-api/src/cfg.py"}),
+            json!({"type": "text", "file": {"content": "def load_settings(path):\n    raw = read(path)\n    depth = raw[\"depth\"]\n    return Settings(depth)"}}),
+        ),
+        tool(
+            2,
+            "Edit",
+            json!({"file_path": "/home/dev/work/acme-api/src/cfg.py", "old_string": "    raw = read(path)\n    depth = raw[\"depth\"]", "new_string": "    raw = read(path)\n    depth = raw.get(\"depth\", 3)"}),
+            json!({}),
+        ),
+        tool(
+            3,
+            "Edit",
+            json!({"file_path": "/home/dev/work/acme-api/deploy.yml", "old_string": "web:\n  - 10.0.0.1\n", "new_string": "web:\n  - 10.0.0.1\nhooks:\n  pre-start: migrate\n"}),
+            json!({}),
+        ),
+    ];
+    let o = only(&run(&events)).clone();
+    assert!(o.narrative.contains("load_settings"), "{}", o.narrative);
+    assert!(
+        o.facts.contains(
+            &"src/cfg.py: `depth = raw[\"depth\"]` → `depth = raw.get(\"depth\", 3)`".to_string()
+        ),
+        "{:?}",
+        o.facts
+    );
+    assert!(
+        o.facts
+            .contains(&"deploy.yml: added `hooks: ⏎ pre-start: migrate`".to_string()),
+        "{:?}",
+        o.facts
+    );
+    // A method a Java edit adds is a symbol of the card.
+    let events = [tool(
+        1,
+        "Edit",
+        json!({"file_path": "/home/dev/work/acme-api/src/PoolTest.java", "old_string": "}\n", "new_string": "    @Test\n    void closedPoolRefusesTake() {\n        assertThrows(IllegalStateException.class, pool::take);\n    }\n}\n"}),
+        json!({}),
+    )];
+    let o = only(&run(&events)).clone();
+    assert!(o.title.contains("closedPoolRefusesTake"), "{}", o.title);
+}
+
+#[test]
+fn a_push_rejected_after_a_commit_is_fixed_by_what_came_before_the_next_push() {
+    let events = [
+        bash_failed(
+            1,
+            "git add -A && git commit -m \"web: dark mode\" && git push origin main",
+            "Exit code 1\n[main 1a2b3c4] web: dark mode\n 2 files changed\nTo github.com:acme/web.git\n ! [rejected]        main -> main (fetch first)\nerror: failed to push some refs to 'github.com:acme/web.git'",
+        ),
+        bash_ok(2, "git pull --rebase origin main", "Successfully rebased and updated refs/heads/main."),
+        bash_ok(3, "npm test", "Tests: 12 passed, 12 total"),
+        bash_ok(4, "git push origin main", ""),
+    ];
+    let out = run(&events);
+    assert!(out.len() <= 2, "{out:#?}");
+    assert_eq!(out[0].title, "web: dark mode");
+    assert!(
+        out.iter().any(|o| {
+            let t = text_of(o);
+            t.contains("[rejected]") && t.contains("`git pull --rebase origin main`")
+        }),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn every_error_before_a_pass_is_remembered() {
+    let events = [
+        bash_failed(
+            1,
+            "cargo build",
+            "Exit code 101\nerror[E0425]: cannot find value `conf` in this scope",
+        ),
+        edit(2, "src/main.rs"),
+        bash_failed(
+            3,
+            "cargo build",
+            "Exit code 101\nerror[E0308]: mismatched types",
+        ),
+        edit(4, "src/main.rs"),
+        bash_ok(5, "cargo build", "Finished `dev` profile"),
+    ];
+    let o = only(&run(&events)).clone();
+    let text = text_of(&o);
+    assert!(text.contains("E0425") && text.contains("E0308"), "{text}");
+}
+
+#[test]
+fn a_subagents_answer_is_kept() {
+    let events = [tool(
+        1,
+        "Task",
+        json!({"description": "Find the cache", "prompt": "Where is caching configured?"}),
+        json!({"content": [{"type": "text", "text": "Caching uses the `moka` crate in src/cache.rs. Entries live 300 s; capacity 10000."}]}),
+    )];
+    let o = only(&run(&events)).clone();
+    assert!(
+        o.facts
+            .iter()
+            .any(|f| f.contains("`moka` crate in src/cache.rs") && f.contains("capacity 10000")),
+        "{:?}",
+        o.facts
+    );
 }
