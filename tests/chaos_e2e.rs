@@ -115,8 +115,16 @@ fn twenty_thousand_events_through_two_kill9s_are_stored_exactly_once() {
         .map(|client| {
             let (base, tally, template) = (base.clone(), tally.clone(), template.clone());
             std::thread::spawn(move || -> Result<(), String> {
+                let mut auth = reqwest::header::HeaderMap::new();
+                auth.insert(
+                    reqwest::header::AUTHORIZATION,
+                    format!("Bearer {}", claude_mem_e2e::TEST_TOKEN)
+                        .parse()
+                        .map_err(|e| format!("{e}"))?,
+                );
                 let http = reqwest::blocking::Client::builder()
                     .timeout(Duration::from_secs(15))
+                    .default_headers(auth)
                     .build()
                     .map_err(|e| e.to_string())?;
                 for i in 0..PER_CLIENT {
@@ -320,6 +328,8 @@ fn a_full_disk_gets_a_clear_error_never_a_false_ack_and_capture_resumes_after() 
         .expect("PostToolUse.Bash.json fixture");
     let sandbox = Sandbox::new();
     let _disk = Tmpfs::mount(&sandbox.data_dir(), "24m");
+    // The mount hides the token the sandbox started with.
+    sandbox.plant_token();
     let worker = Worker::start_with(&sandbox, &[("CLAUDE_MEM_EMBEDDER", "hash")]);
     let http = http();
     let post = |n: usize| {
@@ -586,6 +596,7 @@ fn damage_while_running_never_takes_the_worker_down_and_reindex_heals_it() {
     assert_eq!(status, 200, "the worker survives a damaged index");
     let r = http()
         .post(worker.url("/api/reindex"))
+        .json(&serde_json::json!({}))
         .send()
         .expect("reindex");
     assert_eq!(r.status().as_u16(), 202);

@@ -74,7 +74,7 @@ fn fake_server(response: &'static str) -> (u16, Arc<Mutex<Vec<String>>>) {
 
 #[test]
 fn worker_down_and_no_hooks_fails_with_hints_and_reports_the_port_free() {
-    let sandbox = Sandbox::new();
+    let sandbox = Sandbox::without_token();
     let port = free_port().to_string();
     let env = [("CLAUDE_MEM_PORT", port.as_str())];
     let (code, report) = doctor_json(&sandbox, &env);
@@ -149,13 +149,31 @@ fn worker_up_with_hooks_installed_passes() {
         .unwrap()
         .contains(&port));
 
-    // Hooks pointed at another port are stale: doctor says to reinstall.
-    let other = free_port().to_string();
-    let (code, report) = doctor_json(&sandbox, &[("CLAUDE_MEM_PORT", other.as_str())]);
+    // Http hooks from an older install cannot carry the API token: stale, doctor says to reinstall.
+    let settings_path = sandbox.home().join(".claude/settings.json");
+    let mut settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&settings_path).unwrap()).unwrap();
+    settings["hooks"]["Stop"][0]["hooks"][0] = serde_json::json!({
+        "type": "http",
+        "url": format!("http://127.0.0.1:{port}/hooks/Stop"),
+        "timeout": 5
+    });
+    std::fs::write(&settings_path, settings.to_string()).unwrap();
+    let (code, report) = doctor_json(&sandbox, &env);
     assert_eq!(code, Some(1));
     let hooks = check(&report, "hooks");
     assert_eq!(hooks["status"], "fail", "{hooks}");
-    assert!(hooks["detail"].as_str().unwrap().contains(&other));
+    assert!(
+        hooks["detail"].as_str().unwrap().contains("Stop"),
+        "{hooks}"
+    );
+    assert!(
+        hooks["hint"]
+            .as_str()
+            .unwrap()
+            .contains("claude-mem install"),
+        "{hooks}"
+    );
 }
 
 #[test]

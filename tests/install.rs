@@ -79,11 +79,14 @@ fn install_merges_idempotently_and_uninstall_restores() {
     .exists());
     let ours_tool = &installed["hooks"]["PostToolUse"][1];
     assert_eq!(ours_tool["matcher"], "*");
-    assert_eq!(ours_tool["hooks"][0]["type"], "http");
-    assert_eq!(
-        ours_tool["hooks"][0]["url"],
-        "http://127.0.0.1:37777/hooks/PostToolUse"
-    );
+    // Every hook is the command: it reads the API token from the data directory (0600), which an
+    // http hook could only carry as a literal in this shared file.
+    assert_eq!(ours_tool["hooks"][0]["type"], "command");
+    assert!(ours_tool["hooks"][0]["command"]
+        .as_str()
+        .unwrap()
+        .ends_with(" hook PostToolUse"));
+    assert!(!installed.to_string().contains("Bearer"));
     for event in [
         "UserPromptSubmit",
         "PostToolUseFailure",
@@ -91,7 +94,7 @@ fn install_merges_idempotently_and_uninstall_restores() {
         "SessionEnd",
     ] {
         assert_eq!(
-            installed["hooks"][event][0]["hooks"][0]["type"], "http",
+            installed["hooks"][event][0]["hooks"][0]["type"], "command",
             "{event}"
         );
     }
@@ -132,10 +135,10 @@ fn install_uses_the_configured_port_and_creates_a_missing_file() {
         String::from_utf8_lossy(&out.stderr)
     );
     let installed = read(&claude_settings(&sandbox));
-    assert_eq!(
-        installed["hooks"]["Stop"][0]["hooks"][0]["url"],
-        "http://127.0.0.1:40123/hooks/Stop"
-    );
+    // The command finds the worker (port included) from the data directory's settings when it runs.
+    let stop = &installed["hooks"]["Stop"][0]["hooks"][0];
+    assert_eq!(stop["type"], "command", "{stop}");
+    assert!(stop["command"].as_str().unwrap().ends_with(" hook Stop"));
     assert_eq!(backups(&sandbox), 0);
 }
 

@@ -255,8 +255,18 @@ fn bad_ages_and_bodies_are_refused_clearly() {
     }
     let response = http()
         .post(worker.url("/api/admin/prune"))
+        .header("content-type", "application/json")
         .body("not json")
         .send()
         .expect("POST");
     assert_eq!(response.status().as_u16(), 400);
+    // Admin routes want a JSON body: anything else is refused before it is read.
+    let response = http()
+        .post(worker.url("/api/admin/prune"))
+        .body("not json")
+        .send()
+        .expect("POST");
+    assert_eq!(response.status().as_u16(), 415);
+    let answer: Value = response.json().expect("JSON");
+    assert_eq!(answer["error"], "unsupported_media_type", "{answer}");
 }

@@ -176,7 +176,9 @@ fn read_events(worker: &Worker, last_event_id: Option<&str>, n: usize) -> Vec<(S
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
-    let mut req = client.get(worker.url("/api/stream"));
+    let mut req = client
+        .get(worker.url("/api/stream"))
+        .bearer_auth(claude_mem_e2e::TEST_TOKEN);
     if let Some(id) = last_event_id {
         req = req.header("Last-Event-ID", id);
     }

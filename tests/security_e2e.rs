@@ -2,7 +2,7 @@
 //! our own and configured origins, the per-client rate limit, the bearer token when bound beyond loopback,
 //! the body limit, and private file modes.
 
-use claude_mem_e2e::{http, sqlite_count, Sandbox, Worker};
+use claude_mem_e2e::{http, http_anonymous, sqlite_count, Sandbox, Worker};
 use serde_json::{json, Value};
 use std::net::{IpAddr, UdpSocket};
 use std::os::unix::fs::PermissionsExt;
@@ -50,9 +50,10 @@ fn a_rebound_host_and_a_foreign_origin_are_refused_and_nothing_is_stored() {
     let worker = Worker::start(&sandbox);
     let client = http();
 
-    // DNS rebinding: evil.example resolves to 127.0.0.1, the browser sends its own name as Host.
+    // DNS rebinding: evil.example resolves to 127.0.0.1, the browser sends its own name as Host (and,
+    // being a browser page, has no token).
     let (status, body) = json_body(
-        client
+        http_anonymous()
             .get(worker.url("/api/health"))
             .header("host", format!("evil.example:{}", worker.port))
             .send()
@@ -160,8 +161,9 @@ fn cors_preflight_is_granted_to_our_own_and_configured_origins_only() {
         .get("access-control-allow-origin")
         .is_none());
 
-    // A local page on another port passes the guard (it is this machine) but is not granted CORS.
+    // A local page on another port is another site: refused, and not granted CORS.
     let other_port = preflight(&worker, "http://localhost:1");
+    assert_eq!(other_port.status().as_u16(), 403);
     assert!(other_port
         .headers()
         .get("access-control-allow-origin")
@@ -283,10 +285,14 @@ fn a_worker_bound_beyond_loopback_requires_the_token_and_the_hook_command_sends_
     assert_eq!(token.len(), 64);
     assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
 
-    let client = http();
-    let (status, body) = json_body(client.get(worker.url("/api/health")).send().unwrap());
+    let client = http_anonymous();
+    let (status, body) = json_body(client.get(worker.url("/api/observations")).send().unwrap());
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"], "unauthorized");
+    // Health without the token says only that a claude-mem answers here.
+    let (status, body) = json_body(client.get(worker.url("/api/health")).send().unwrap());
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("counts").is_none(), "{body}");
     let (status, _) = json_body(
         client
             .get(worker.url("/api/health"))
@@ -349,7 +355,8 @@ fn a_worker_bound_beyond_loopback_requires_the_token_and_the_hook_command_sends_
         1
     );
 
-    // `install` writes the token into the http hooks' headers for such a worker.
+    // `install` writes command hooks for such a worker: they read the token from the 0600 file, so it
+    // is never copied into Claude Code's settings.
     let claude_settings = sandbox.home().join(".claude/settings.json");
     let status = sandbox
         .command()
@@ -364,11 +371,12 @@ fn a_worker_bound_beyond_loopback_requires_the_token_and_the_hook_command_sends_
     let installed: Value =
         serde_json::from_str(&std::fs::read_to_string(&claude_settings).unwrap()).unwrap();
     let stop = &installed["hooks"]["Stop"][0]["hooks"][0];
-    assert_eq!(
-        stop["url"],
-        format!("http://{ip}:{}/hooks/Stop", worker.port)
+    assert_eq!(stop["type"], "command");
+    assert!(
+        stop["command"].as_str().unwrap().ends_with(" hook Stop"),
+        "{stop}"
     );
-    assert_eq!(stop["headers"]["Authorization"], format!("Bearer {token}"));
+    assert!(!installed.to_string().contains(&token));
 }
 
 #[test]
@@ -405,7 +413,7 @@ fn an_oversized_body_gets_413_with_a_json_reason() {
 
 #[test]
 fn a_loose_data_directory_and_its_files_are_made_private_at_start() {
-    let sandbox = Sandbox::new();
+    let sandbox = Sandbox::without_token();
     write_settings(&sandbox, json!({}));
     std::fs::set_permissions(sandbox.data_dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let settings = sandbox.data_dir().join("settings.json");
@@ -419,9 +427,9 @@ fn a_loose_data_directory_and_its_files_are_made_private_at_start() {
     if wal.exists() {
         assert_eq!(mode(&wal) & 0o077, 0, "WAL readable by others");
     }
-    assert!(
-        !sandbox.data_dir().join("api-token").exists(),
-        "loopback needs no token"
-    );
+    // Loopback included, every client needs the token: made at the first start, private.
+    let token = sandbox.data_dir().join("api-token");
+    assert_eq!(mode(&token), 0o600);
+    assert_eq!(sandbox.token().len(), 64);
     drop(worker);
 }

@@ -479,14 +479,17 @@ fn two_replicas_share_one_database_without_duplicates_or_losses() {
         (THREADS * PER_THREAD) as i64,
         "every edit became part of a memory"
     );
-    let files = pg_count(
+    // The local rules make one memory per piece of work, not per call: every edited file is in
+    // exactly one memory's files, whichever replica wrote it.
+    let files = pg_rows(
         &url,
-        "SELECT COUNT(*) FROM observations WHERE session_id LIKE 'conc-%'",
+        "SELECT f, COUNT(*) FROM observations, jsonb_array_elements_text(files_modified) f
+         WHERE session_id LIKE 'conc-%' GROUP BY f",
     );
-    assert_eq!(
-        files,
-        (THREADS * PER_THREAD) as i64,
-        "one memory per edited file"
+    assert_eq!(files.len(), THREADS * PER_THREAD, "{files:?}");
+    assert!(
+        files.iter().all(|r| r[1] == 1),
+        "a file in several memories: {files:?}"
     );
 
     // Both replicas' graphs hold every vector, whichever replica embedded it.

@@ -57,6 +57,19 @@ async function waitFor(fn, { timeout = 15000, interval = 200, what = 'condition'
   throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
 }
 
+// ---------------------------------------------------------------------------------------------- auth
+// The worker wants its API token (0600 in its data dir) on every memory route; the browser gets in with a
+// one-time code from `POST /api/auth/code`, swapped for a session cookie (what `claude-mem open` does).
+const tokenOf = (dataDir) => fs.readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
+const withToken = (tok, init = {}) => ({ ...init, headers: { ...(init.headers ?? {}), authorization: `Bearer ${tok}` } });
+let token = process.env.CLAUDE_MEM_API_TOKEN ?? '';
+
+async function signInUrl(base = workerBase, tok = token) {
+  const res = await fetch(`${base}/api/auth/code`, withToken(tok, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }));
+  if (!res.ok) throw new Error(`POST /api/auth/code: HTTP ${res.status} ${await res.text()}`);
+  return `${base}${(await res.json()).path}`;
+}
+
 // ---------------------------------------------------------------------------------------------- worker
 let worker = null;
 let tmp = null;
@@ -88,6 +101,7 @@ async function startWorker() {
   worker.on('exit', (code, sig) => log(`worker exited (${code ?? sig})`));
   workerBase = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${workerBase}/api/health`)).ok, { timeout: 30000, what: 'worker /api/health' });
+  token = tokenOf(path.join(tmp, 'data'));
   log(`worker up at ${workerBase} (data in ${tmp})`);
 }
 
@@ -119,17 +133,17 @@ async function killWorkerGroup() {
 const fixture = (name) => JSON.parse(fs.readFileSync(path.join(fixturesDir, `${name}.json`), 'utf8'));
 
 async function hook(event, payload) {
-  const res = await fetch(`${workerBase}/hooks/${event}`, {
+  const res = await fetch(`${workerBase}/hooks/${event}`, withToken(token, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(payload),
-  });
+  }));
   if (!res.ok) throw new Error(`hook ${event}: HTTP ${res.status} ${await res.text()}`);
   return res.json();
 }
 
 async function api(p) {
-  const res = await fetch(`${workerBase}${p}`);
+  const res = await fetch(`${workerBase}${p}`, withToken(token));
   const body = await res.json().catch(() => null);
   return { status: res.status, body };
 }
@@ -211,7 +225,7 @@ async function check(name, fn, { needs = [] } = {}) {
   const missing = [];
   for (const ep of needs) {
     const [method, p] = ep.includes(' ') ? ep.split(' ') : ['GET', ep];
-    const res = await fetch(`${workerBase}${p}`, { method, signal: AbortSignal.timeout(3000) }).catch(() => null);
+    const res = await fetch(`${workerBase}${p}`, withToken(token, { method, signal: AbortSignal.timeout(3000) })).catch(() => null);
     if (res) res.body?.cancel().catch(() => {});
     if (!res || res.status === 404 || res.status === 405) missing.push(`${method} ${p}`);
   }
@@ -243,9 +257,11 @@ let context;
 let page;
 const requests = [];
 
-async function openPage(opts = {}) {
+async function openPage({ signedOut = false, ...opts } = {}) {
   const ctx = await browser.newContext({ viewport: { width: 1200, height: 800 }, colorScheme: 'light', ...opts });
   const p = await ctx.newPage();
+  // Signed in the way a user is: the one-time link (embedded viewer; the proxy adds the token itself).
+  if (mode === 'embedded' && !signedOut) await p.goto(await signInUrl());
   p.on('request', (r) => requests.push(r.url()));
   p.on('pageerror', (e) => pageErrors.push(e.message));
   p.on('console', (m) => {
@@ -268,7 +284,10 @@ async function main() {
     workerBase = pageBase.replace(/\/$/, '');
   } else {
     await startWorker();
-    const index = await fetch(`${workerBase}/`).then(async (r) => (r.ok ? r.text() : '')).catch(() => '');
+    // The page itself wants the viewer's cookie: sign in like a browser, then ask for it.
+    const swap = await fetch(await signInUrl(), { redirect: 'manual' });
+    const cookie = (swap.headers.get('set-cookie') ?? '').split(';')[0];
+    const index = await fetch(`${workerBase}/`, { headers: { cookie } }).then(async (r) => (r.ok ? r.text() : '')).catch(() => '');
     if (index.includes('claude-mem-viewer') && process.env.E2E_MODE !== 'proxy') {
       mode = 'embedded';
       pageBase = `${workerBase}/`;
@@ -277,7 +296,7 @@ async function main() {
         log('dist/ missing: building');
         execFileSync(process.execPath, [path.join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'], { cwd: root, stdio: 'inherit' });
       }
-      viewer = await startViewerServer({ dist: path.join(root, 'dist'), target: workerBase });
+      viewer = await startViewerServer({ dist: path.join(root, 'dist'), target: workerBase, token });
       mode = 'proxy';
       pageBase = viewer.url;
     }
@@ -614,8 +633,9 @@ async function main() {
     const base = `http://127.0.0.1:${port}`;
     try {
       await waitFor(async () => (await fetch(`${base}/api/health`)).ok, { timeout: 30000, what: 'LLM worker health' });
+      const tok = tokenOf(path.join(dir, 'data'));
       const post = async (event, body) => {
-        const r = await fetch(`${base}/hooks/${event}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        const r = await fetch(`${base}/hooks/${event}`, withToken(tok, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
         assert.equal(r.status, 200, `${event}: ${await r.text()}`);
       };
       const cwd = '/home/dev/work/billing';
@@ -628,13 +648,14 @@ async function main() {
       }
       await post('Stop', { session_id: 'llm-1', cwd, stop_hook_active: false, last_assistant_message: 'VAT added.' });
       await waitFor(async () => {
-        const h = await (await fetch(`${base}/api/health`)).json();
+        const h = await (await fetch(`${base}/api/health`, withToken(tok))).json();
         return h.counts.pending === 0 && h.counts.observations > 0;
       }, { timeout: 30000, what: 'LLM compression done' });
       assert.ok(mock.tally.calls >= 2, `LLM calls: ${mock.tally.calls}`);
       assert.equal(mock.tally.requests[0].headers['x-api-key'], 'sk-ant-e2e-not-a-real-key');
-      const costs = await (await fetch(`${base}/api/costs?days=30`)).json();
-      const { ctx, p } = await openPage();
+      const costs = await (await fetch(`${base}/api/costs?days=30`, withToken(tok))).json();
+      const { ctx, p } = await openPage({ signedOut: true });
+      await p.goto(await signInUrl(base, tok));
       await p.goto(`${base}/#/costs`);
       await p.waitForSelector('[data-testid="cost-chart"]');
       const val = async (id) => Number(await p.getAttribute(`[data-testid="${id}"]`, 'data-value'));
@@ -659,6 +680,29 @@ async function main() {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  // Without the one-time link a browser sees how to sign in, never the data; a link works once.
+  if (mode === 'embedded') {
+    await check('auth: a browser without the cookie gets the sign-in page; a link works once', async () => {
+      const { ctx, p } = await openPage({ signedOut: true });
+      const bare = await p.goto(`${workerBase}/`);
+      assert.equal(bare.status(), 401);
+      await p.waitForSelector('[data-testid="sign-in"]');
+      assert.match(await p.textContent('body'), /claude-mem open/);
+      const api = await p.goto(`${workerBase}/api/observations`);
+      assert.equal(api.status(), 401);
+      const link = await signInUrl();
+      await p.goto(link);
+      await p.waitForSelector('[data-testid="view-live"]');
+      assert.equal(new URL(p.url()).search, '', 'the code is not left in the address bar');
+      const { ctx: other, p: q } = await openPage({ signedOut: true });
+      const again = await q.goto(link);
+      assert.equal(again.status(), 401, 'a used link lets nobody else in');
+      await q.waitForSelector('[data-testid="sign-in"]');
+      await other.close();
+      await ctx.close();
+    });
+  }
 
   await check('no uncaught page errors', async () => {
     assert.deepEqual(pageErrors, []);

@@ -18,9 +18,14 @@ const TYPES = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-function proxy(req, res, target) {
+function proxy(req, res, target, token) {
   const url = new URL(req.url, target);
   const headers = { ...req.headers, host: url.host };
+  // The worker accepts only its own origin and wants its API token: this dev proxy speaks for the page.
+  if (token) {
+    headers.authorization = `Bearer ${token}`;
+    delete headers.origin;
+  }
   const up = http.request(url, { method: req.method, headers }, (upRes) => {
     res.writeHead(upRes.statusCode ?? 502, upRes.headers);
     upRes.pipe(res);
@@ -49,11 +54,11 @@ function serveStatic(req, res, dist) {
 }
 
 /** Starts the server; resolves to `{ url, close() }`. */
-export function startViewerServer({ dist, target, port = 0, host = '127.0.0.1' }) {
+export function startViewerServer({ dist, target, token = process.env.CLAUDE_MEM_API_TOKEN, port = 0, host = '127.0.0.1' }) {
   const root = path.resolve(dist);
   const server = http.createServer((req, res) => {
     const p = req.url ?? '/';
-    if (p.startsWith('/api/') || p === '/api' || p.startsWith('/hooks/') || p === '/metrics') proxy(req, res, target);
+    if (p.startsWith('/api/') || p === '/api' || p.startsWith('/hooks/') || p === '/metrics') proxy(req, res, target, token);
     else serveStatic(req, res, root);
   });
   return new Promise((resolve, reject) => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { summarizeHealth } from '../src/lib/health';
 import { isTypingTarget, listKey, moveIndex } from '../src/lib/keys';
 import { buildHash, parseHash } from '../src/lib/router';
-import { buildTimeline, neighbours } from '../src/lib/timeline';
+import { buildTimeline, mergeSessionPage, neighbours } from '../src/lib/timeline';
 import { qs, ApiError, describeError } from '../src/lib/api';
 import type { Health } from '../src/lib/types';
 import { obs } from './stream.test';
@@ -92,6 +92,36 @@ describe('timeline', () => {
       [2, 'second', [5], 1],
     ]);
   });
+  it('pages of a session merge into one timeline, each row once', () => {
+    const session = { id: 's1' } as never;
+    const page = (offset: number, next: number | null) => ({ limit: 2, offset, next_offset: next, totals: { events: 3, prompts: 3, observations: 3 } });
+    const first = {
+      session,
+      prompts: [{ prompt_number: 1, prompt_id: null, text: 'one', created_at: 1 }, { prompt_number: 2, prompt_id: null, text: 'two', created_at: 2 }],
+      observations: [obs(9, { prompt_number: 3 }), obs(8, { prompt_number: 2 })],
+      summaries: [],
+      events: [{ id: 1 }, { id: 2 }],
+      page: page(0, 2),
+    };
+    const second = {
+      session,
+      prompts: [{ prompt_number: 3, prompt_id: null, text: 'three', created_at: 3 }],
+      observations: [obs(7, { prompt_number: 1 }), obs(8, { prompt_number: 2 })],
+      summaries: [],
+      events: [{ id: 3 }],
+      page: page(2, null),
+    };
+    const merged = mergeSessionPage(first, second);
+    expect(merged.page?.next_offset).toBeNull();
+    expect(merged.prompts.map((p) => p.prompt_number)).toEqual([1, 2, 3]);
+    expect(merged.observations.map((o) => o.id).sort()).toEqual([7, 8, 9]);
+    expect(merged.events).toHaveLength(3);
+    expect(buildTimeline(merged).map((s) => [s.prompt_number, s.observations.map((o) => o.id)])).toEqual([
+      [1, [7]],
+      [2, [8]],
+      [3, [9]],
+    ]);
+  });
   it('neighbours in the session', () => {
     const list = [obs(9), obs(3), obs(5)];
     expect(neighbours(list, 5)).toMatchObject({ prev: { id: 3 }, next: { id: 9 } });
@@ -109,6 +139,7 @@ describe('api helpers', () => {
     expect(describeError(new ApiError(404, 'not_found', 'no such endpoint'), 'settings')).toMatch(/does not provide settings/);
     expect(describeError(new ApiError(400, 'invalid_query', 'q must not be empty'))).toBe('q must not be empty');
     expect(describeError(new ApiError(0, 'unreachable', ''))).toMatch(/not reachable/);
+    expect(describeError(new ApiError(401, 'unauthorized', 'send a token'))).toMatch(/claude-mem open/);
   });
 });
 

@@ -32,7 +32,16 @@ pub fn show_viewer<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         w.unminimize()?;
         return w.set_focus();
     }
-    let url = app.state::<Arc<Shell>>().url.clone();
+    let shell = app.state::<Arc<Shell>>().inner().clone();
+    // The window is a browser like any other: it gets in with a one-time code the worker swaps for its
+    // session cookie (see claude_mem_server::auth). Without one it shows the page saying how to sign in.
+    let url = match viewer_link(&shell.url, &shell.data_dir) {
+        Ok(link) => link,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot get a sign-in code for the viewer window");
+            shell.url.clone()
+        }
+    };
     let parsed = tauri::Url::parse(&url).map_err(tauri::Error::InvalidUrl)?;
     WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::External(parsed))
         .title("claude-mem")
@@ -128,21 +137,49 @@ fn open_path(path: &std::path::Path) {
     }
 }
 
+/// `Bearer <token>` from the data directory's `api-token` (the worker wants it on every memory route).
+fn authorization(data_dir: &std::path::Path) -> String {
+    claude_mem_server::auth::client_authorization(&claude_mem_core::DataDir::new(data_dir))
+        .unwrap_or_default()
+}
+
+/// A one-time sign-in link to the viewer (`POST /api/auth/code` with the token).
+pub fn viewer_link(url: &str, data_dir: &std::path::Path) -> Result<String, String> {
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(3)))
+        .build()
+        .new_agent();
+    let answer: serde_json::Value = agent
+        .post(format!("{url}{}", claude_mem_server::auth::CODE_PATH))
+        .header("authorization", &authorization(data_dir))
+        .send_json(serde_json::json!({}))
+        .map_err(|e| e.to_string())?
+        .body_mut()
+        .read_json()
+        .map_err(|e| e.to_string())?;
+    let path = answer["path"]
+        .as_str()
+        .ok_or("no sign-in path in the answer")?;
+    Ok(format!("{url}{path}"))
+}
+
 /// Asks the worker (ours or the one attached to) to pause or resume capture.
-pub fn set_capture(url: &str, paused: bool) -> Result<(), String> {
+pub fn set_capture(url: &str, data_dir: &std::path::Path, paused: bool) -> Result<(), String> {
     ureq::put(format!("{url}/api/capture"))
+        .header("authorization", &authorization(data_dir))
         .send_json(serde_json::json!({ "paused": paused }))
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
 
-pub fn fetch_health(url: &str) -> Result<serde_json::Value, String> {
+pub fn fetch_health(url: &str, data_dir: &std::path::Path) -> Result<serde_json::Value, String> {
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(2)))
         .build()
         .new_agent();
     agent
         .get(format!("{url}/api/health"))
+        .header("authorization", &authorization(data_dir))
         .call()
         .map_err(|e| e.to_string())?
         .body_mut()
@@ -163,7 +200,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 *shell.status.lock().unwrap_or_else(|p| p.into_inner()),
                 WorkerStatus::Paused
             );
-            let status = match set_capture(&shell.url, !paused) {
+            let status = match set_capture(&shell.url, &shell.data_dir, !paused) {
                 Ok(()) if paused => WorkerStatus::Running,
                 Ok(()) => WorkerStatus::Paused,
                 Err(e) => WorkerStatus::Error(e),
@@ -209,7 +246,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
 pub fn watch_health<R: Runtime>(app: AppHandle<R>) {
     std::thread::spawn(move || loop {
         let shell = app.state::<Arc<Shell>>().inner().clone();
-        let status = tray_model::status_from_health(fetch_health(&shell.url));
+        let status = tray_model::status_from_health(fetch_health(&shell.url, &shell.data_dir));
         let changed = {
             let mut current = shell.status.lock().unwrap_or_else(|p| p.into_inner());
             let changed = *current != status;

@@ -18,16 +18,28 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 fn settings_for(data_dir: &DataDir) -> anyhow::Result<Settings> {
-    data_dir
-        .ensure()
-        .with_context(|| format!("cannot create {}", data_dir.root().display()))?;
+    data_dir.ensure().with_context(|| {
+        format!(
+            "cannot prepare the data directory {}",
+            data_dir.root().display()
+        )
+    })?;
     let path = data_dir.settings();
     if !path.exists() {
         Settings::default()
             .save(&path)
             .context("cannot write default settings")?;
     }
-    Ok(Settings::load_effective(&path)?)
+    // A settings file that is wrong never stops the app: bad keys keep their last good values and are
+    // reported (log, `/api/health` warnings).
+    let (settings, warnings) = Settings::load_effective_resilient(&path);
+    for w in &warnings {
+        eprintln!("claude-mem: {w}");
+    }
+    if warnings.is_empty() {
+        let _ = Settings::remember_last_good(&path);
+    }
+    Ok(settings)
 }
 
 fn run() -> anyhow::Result<()> {

@@ -4,6 +4,7 @@
 use serde_json::Value;
 use std::io::Write;
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -76,11 +77,43 @@ pub struct Sandbox {
     pub dir: tempfile::TempDir,
 }
 
+/// The API token every sandbox starts with (the worker keeps an existing `api-token`), so the helpers
+/// here can send it without knowing which worker they talk to. Tests of the token's creation use
+/// [`Sandbox::without_token`].
+pub const TEST_TOKEN: &str = "7e57000000000000000000000000000000000000000000000000000000007e57";
+
 impl Sandbox {
+    /// A sandbox whose data directory holds [`TEST_TOKEN`] as its API token (0600).
     pub fn new() -> Self {
+        let sandbox = Self::without_token();
+        sandbox.plant_token();
+        sandbox
+    }
+
+    /// Writes [`TEST_TOKEN`] as the data directory's `api-token` (0600), creating the directory (0700):
+    /// again after something is mounted over it.
+    pub fn plant_token(&self) {
+        let data = self.data_dir();
+        std::fs::create_dir_all(&data).expect("data dir");
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        let token = data.join("api-token");
+        std::fs::write(&token, format!("{TEST_TOKEN}\n")).expect("api-token");
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+
+    /// A sandbox with nothing in it yet: the worker makes its own token.
+    pub fn without_token() -> Self {
         Self {
             dir: tempfile::tempdir().expect("tempdir"),
         }
+    }
+
+    /// The API token in the data directory (what the user's own tools send).
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("api-token"))
+            .expect("api-token")
+            .trim()
+            .to_owned()
     }
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
@@ -228,9 +261,26 @@ pub fn wait_with_deadline(child: &mut Child, deadline: Duration) -> ExitStatus {
     }
 }
 
+/// A client that sends [`TEST_TOKEN`], as the user's own tools send the token (a request's own
+/// `Authorization` header wins).
 pub fn http() -> reqwest::blocking::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {TEST_TOKEN}").parse().expect("header"),
+    );
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
+        .default_headers(headers)
+        .build()
+        .expect("http client")
+}
+
+/// A client without the token (a stranger: another user, a web page).
+pub fn http_anonymous() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("http client")
 }

@@ -19,7 +19,9 @@ pub use create::{
 };
 pub use location::{archive_name, archive_time_ms, is_archive_name, ArchiveRef, Location};
 pub use manifest::{FileEntry, Manifest, FORMAT_VERSION};
-pub use restore::{apply_restore, verify_archive, Restored, VerifiedBackup};
+pub use restore::{
+    apply_restore, restore_limit, verify_archive, Restored, VerifiedBackup, MAX_BYTES_ENV,
+};
 
 use std::path::PathBuf;
 

@@ -133,9 +133,10 @@ pub async fn verify_archive(
     progress("extracting");
     let out = staging.path().join("extracted");
     std::fs::create_dir(&out).map_err(io_err(format!("cannot create {}", out.display())))?;
+    let limit = restore_limit(&out);
     let members = {
         let (local, out) = (local.clone(), out.clone());
-        tokio::task::spawn_blocking(move || extract(&local, &out))
+        tokio::task::spawn_blocking(move || extract(&local, &out, limit))
             .await
             .map_err(|e| BackupError::Other(format!("extraction stopped: {e}")))??
     };
@@ -241,15 +242,39 @@ pub async fn verify_archive(
     })
 }
 
+/// Set to a number of bytes, the most a restore may unpack (also capped by the free space).
+pub const MAX_BYTES_ENV: &str = "CLAUDE_MEM_RESTORE_MAX_BYTES";
+/// Left free on the disk after unpacking, so a restore never fills it.
+const FREE_SPACE_MARGIN: u64 = 64 << 20;
+
+/// How many bytes the database in an archive may expand to: the free space where it is unpacked (less
+/// a margin), and at most [`MAX_BYTES_ENV`] when set.
+pub fn restore_limit(staging: &Path) -> u64 {
+    let free = fs4::available_space(staging)
+        .map(|n| n.saturating_sub(FREE_SPACE_MARGIN))
+        .unwrap_or(u64::MAX);
+    let cap = std::env::var(MAX_BYTES_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(u64::MAX);
+    free.min(cap)
+}
+
 /// Unpacks only `manifest.json` and `claude-mem.db`, as plain files at the top level: anything else
 /// (directories, links, `../` paths, duplicates) means the archive is not one of ours.
-fn extract(archive: &Path, out: &Path) -> Result<BTreeSet<String>> {
+///
+/// Sizes are checked before anything is written: the manifest comes first (as [`crate::create`] writes
+/// it) and is read into memory (at most [`MAX_MANIFEST_BYTES`]); the database's size in its tar header
+/// must equal the manifest's and fit in `limit` (a 9 MB archive whose header says 2 GiB is refused
+/// without unpacking a byte of it), and no more than the declared size is ever copied.
+pub(crate) fn extract(archive: &Path, out: &Path, limit: u64) -> Result<BTreeSet<String>> {
     let file = std::fs::File::open(archive)
         .map_err(io_err(format!("cannot read {}", archive.display())))?;
     let damaged =
         |e: std::io::Error| verify(format!("the archive is damaged or not a .tar.gz: {e}"));
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let mut seen = BTreeSet::new();
+    let mut declared_db: Option<u64> = None;
     for entry in tar.entries().map_err(damaged)? {
         let mut entry = entry.map_err(damaged)?;
         let path = entry.path().map_err(damaged)?.into_owned();
@@ -266,17 +291,50 @@ fn extract(archive: &Path, out: &Path) -> Result<BTreeSet<String>> {
         if !seen.insert(name.clone()) {
             return Err(verify(format!("{name} is in the archive twice")));
         }
+        let size = entry.size();
         let target = out.join(&name);
+        if name == MANIFEST_MEMBER {
+            if size > MAX_MANIFEST_BYTES {
+                return Err(verify("manifest.json is far too large"));
+            }
+            let mut text = Vec::with_capacity(size as usize);
+            (&mut entry)
+                .take(MAX_MANIFEST_BYTES + 1)
+                .read_to_end(&mut text)
+                .map_err(damaged)?;
+            if text.len() as u64 > MAX_MANIFEST_BYTES {
+                return Err(verify("manifest.json is far too large"));
+            }
+            declared_db = serde_json::from_slice::<Manifest>(&text)
+                .ok()
+                .and_then(|m| m.files.iter().find(|f| f.name == DB_MEMBER).map(|f| f.size));
+            std::fs::write(&target, &text)
+                .map_err(io_err(format!("cannot write {}", target.display())))?;
+            continue;
+        }
+        // The database: its size is known from the header and the manifest before a byte is written.
+        let Some(expected) = declared_db else {
+            return Err(verify(
+                "the database comes before a manifest that lists it (not an archive claude-mem made)",
+            ));
+        };
+        if size != expected {
+            return Err(verify(format!(
+                "{name} is {size} bytes in the archive's header, but the manifest says {expected}"
+            )));
+        }
+        if size > limit {
+            return Err(verify(format!(
+                "{name} would expand to {size} bytes, more than the {limit} bytes this restore may                  write (the free space, less a margin, or {MAX_BYTES_ENV}); nothing was unpacked"
+            )));
+        }
         let mut dest = std::fs::File::create(&target)
             .map_err(io_err(format!("cannot write {}", target.display())))?;
-        let copied = if name == MANIFEST_MEMBER {
-            std::io::copy(&mut (&mut entry).take(MAX_MANIFEST_BYTES + 1), &mut dest)
-        } else {
-            std::io::copy(&mut entry, &mut dest)
-        }
-        .map_err(damaged)?;
-        if name == MANIFEST_MEMBER && copied > MAX_MANIFEST_BYTES {
-            return Err(verify("manifest.json is far too large"));
+        let copied = std::io::copy(&mut (&mut entry).take(size), &mut dest).map_err(damaged)?;
+        if copied != size {
+            return Err(verify(format!(
+                "{name} ends after {copied} of its {size} bytes"
+            )));
         }
     }
     // tar stops at its end marker; reading on to the end makes gzip check its trailer (CRC, length).

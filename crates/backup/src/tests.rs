@@ -199,7 +199,7 @@ async fn hostile_or_broken_archives_are_refused() {
             vec![(MANIFEST_MEMBER, b"{}"), (MANIFEST_MEMBER, b"{}")],
             "twice",
         ),
-        (vec![(DB_MEMBER, b"x")], "no manifest"),
+        (vec![(DB_MEMBER, b"x")], "before a manifest"),
         (
             vec![(MANIFEST_MEMBER, b"not json")],
             "not a claude-mem manifest",
@@ -312,4 +312,79 @@ async fn pruning_keeps_the_newest_scheduled_archives_and_never_manual_ones() {
             format!("{}.sha256", archive_name(base + 4 * day, true)),
         ]
     );
+}
+
+/// An archive whose manifest and tar header both declare a database of `declared` bytes, followed by
+/// only a few bytes of data: what a decompression bomb looks like before it expands.
+fn write_bomb(path: &Path, declared: u64, manifest_size: u64) {
+    let manifest = serde_json::json!({
+        "format_version": 1, "created_at": "2026-01-01T00:00:00Z", "app_version": "0",
+        "schema_version": 1, "tables": {}, "note": "",
+        "files": [{ "name": DB_MEMBER, "size": manifest_size, "sha256": "00" }],
+    })
+    .to_string();
+    let file = std::fs::File::create(path).unwrap();
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    let mut header = tar::Header::new_gnu();
+    header.set_size(manifest.len() as u64);
+    header.set_mode(0o600);
+    header.set_entry_type(tar::EntryType::Regular);
+    tar.append_data(&mut header, MANIFEST_MEMBER, manifest.as_bytes())
+        .unwrap();
+    let mut header = tar::Header::new_gnu();
+    header.set_size(declared);
+    header.set_mode(0o600);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_path(DB_MEMBER).unwrap();
+    header.set_cksum();
+    tar.append(&header, &[0u8; 4096][..]).unwrap();
+    tar.into_inner().unwrap().finish().unwrap();
+}
+
+#[test]
+fn declared_sizes_are_checked_before_anything_is_unpacked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("bomb.tar.gz");
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    // 2 GiB declared, a limit of 1 GiB: refused on the header, the database never created.
+    write_bomb(&path, 2 << 30, 2 << 30);
+    let archive_len = std::fs::metadata(&path).unwrap().len();
+    assert!(archive_len < 64 * 1024, "{archive_len}");
+    let err = restore::extract(&path, &out, 1 << 30)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("would expand to 2147483648 bytes"), "{err}");
+    assert!(!out.join(DB_MEMBER).exists());
+    // The header says more than the manifest: refused before writing too.
+    write_bomb(&path, 2 << 30, 4096);
+    let err = restore::extract(&path, &out, u64::MAX)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("but the manifest says 4096"), "{err}");
+    assert!(!out.join(DB_MEMBER).exists());
+    // Within the limit but the data stops early: no more than the declared size is read, and the
+    // short member is reported.
+    write_bomb(&path, 8192, 8192);
+    let err = restore::extract(&path, &out, 1 << 30)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("damaged") || err.contains("ends after"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_restore_larger_than_the_free_space_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("huge.tar.gz");
+    write_bomb(&path, 1 << 50, 1 << 50);
+    let err = verify_archive(&archive_ref(&path), tmp.path(), &quiet)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("would expand to"), "{err}");
+    assert!(restore::restore_limit(tmp.path()) < 1 << 50);
 }

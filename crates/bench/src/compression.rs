@@ -208,7 +208,7 @@ fn lag(bin: &std::path::Path, events: usize, rate: u64, linger_ms: i64) -> anyho
         .build()?;
     let port = worker.port;
     rt.block_on(async move {
-        let client = reqwest::Client::new();
+        let client = crate::client();
         let interval = Duration::from_secs_f64(1.0 / rate as f64);
         let mut ticker = tokio::time::interval(interval);
         let mut inflight = tokio::task::JoinSet::new();

@@ -522,7 +522,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let client = reqwest::Client::new();
+    let client = crate::client();
     let (posted, left, health, results) = rt.block_on(async {
         let h = get(&client, &format!("{base}/api/health"), &[]).await?;
         if !hash {

@@ -807,7 +807,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let client = reqwest::Client::new();
+    let client = crate::client();
 
     let (embedder, maps, ingest_seconds, index_catch_up_seconds) = rt.block_on(async {
         let h = health(&client, &base).await?;

@@ -151,8 +151,40 @@ impl Drop for Worker {
     }
 }
 
+/// The API token every benchmark worker starts with (planted in its data directory, which the worker
+/// keeps), so the clients here can send it: the worker refuses memory routes without it.
+pub(crate) const BENCH_TOKEN: &str =
+    "be4c000000000000000000000000000000000000000000000000000000000be4c";
+
+/// Writes [`BENCH_TOKEN`] as `dir`'s `api-token` (0600).
+pub(crate) fn plant_token(dir: &Path) -> anyhow::Result<()> {
+    let path = dir.join("api-token");
+    std::fs::write(&path, BENCH_TOKEN)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+/// An HTTP client for the benchmark's workers: it sends [`BENCH_TOKEN`].
+pub(crate) fn client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {BENCH_TOKEN}"))
+            .expect("a valid header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap_or_default()
+}
+
 pub(crate) fn start_worker(bin: &Path, env: &[(&str, &str)]) -> anyhow::Result<Worker> {
     let data = tempfile::tempdir()?;
+    plant_token(data.path())?;
     let mut child = Command::new(bin)
         .args(["serve", "--port", "0"])
         .env("CLAUDE_MEM_DATA_DIR", data.path())
@@ -196,7 +228,7 @@ fn tool_event(session: &str, id: usize) -> String {
 }
 
 async fn round_trips(port: u16, n: usize) -> anyhow::Result<Latency> {
-    let client = reqwest::Client::new();
+    let client = crate::client();
     let url = format!("http://127.0.0.1:{port}/hooks/PostToolUse");
     let mut samples = Vec::with_capacity(n);
     for i in 0..(n + 200) {
@@ -242,7 +274,7 @@ pub(crate) async fn ingest_to(
         let token = token.clone();
         let session = format!("{session_prefix}-{}", c % 8);
         tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
+            let client = crate::client();
             let url = format!("http://127.0.0.1:{port}/hooks/PostToolUse");
             let mut errors = 0usize;
             let mut samples = Vec::with_capacity(per_client);
@@ -294,6 +326,7 @@ async fn count_rows(db: &Path, session_prefix: &str) -> anyhow::Result<i64> {
 
 fn hook_process(bin: &Path, port: u16, runs: usize) -> anyhow::Result<Latency> {
     let data = tempfile::tempdir()?;
+    plant_token(data.path())?;
     let mut samples = Vec::with_capacity(runs);
     for i in 0..(runs + 10) {
         let body = serde_json::json!({

@@ -124,11 +124,7 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<()> {
 /// A worker answering on the configured port: the restore must wait for it to stop.
 fn running_worker(settings: &Settings) -> Option<String> {
     let url = settings.worker_url();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(3)))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = crate::worker_auth::agent(Duration::from_secs(3));
     let mut response = agent.get(format!("{url}/api/health")).call().ok()?;
     let pid = response
         .body_mut()

@@ -5,7 +5,7 @@
 //! broken machine, which is when it is run. `fail` means memory does not work (exit code 1); `warn`
 //! means it works, degraded or not yet started.
 
-use crate::install_cmd::{default_settings_path, is_ours, planned_hooks};
+use crate::install_cmd::{default_settings_path, is_ours, planned_command_hooks};
 use anyhow::Context;
 use clap::Args;
 use claude_mem_core::{DataDir, Settings};
@@ -82,28 +82,26 @@ fn fail(name: &'static str, detail: impl Into<String>, hint: impl Into<String>) 
 pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
     let data_dir = DataDir::resolve().context("cannot locate the data directory")?;
     let mut checks = Vec::new();
-    let settings = match Settings::load_effective(&data_dir.settings()) {
-        Ok(s) => {
-            let detail = if data_dir.settings().exists() {
-                format!("{} is valid", data_dir.settings().display())
-            } else {
-                "defaults (no settings.json yet)".to_owned()
-            };
-            checks.push(ok("settings", detail));
-            s
-        }
-        Err(e) => {
-            checks.push(fail(
-                "settings",
-                e.to_string(),
-                format!(
-                    "fix or delete {} (the worker refuses to start on it)",
-                    data_dir.settings().display()
-                ),
-            ));
-            Settings::default()
-        }
-    };
+    // Read as the worker reads it: a bad key does not stop the worker (it keeps its last good value),
+    // so it is a warning naming the key, not a failure.
+    let (settings, problems) = Settings::load_effective_resilient(&data_dir.settings());
+    if problems.is_empty() {
+        let detail = if data_dir.settings().exists() {
+            format!("{} is valid", data_dir.settings().display())
+        } else {
+            "defaults (no settings.json yet)".to_owned()
+        };
+        checks.push(ok("settings", detail));
+    } else {
+        checks.push(warn(
+            "settings",
+            problems.join("; "),
+            format!(
+                "fix {} (the worker runs with the last good value of each key named)",
+                data_dir.settings().display()
+            ),
+        ));
+    }
     let (worker_check, health) = check_worker(&settings, &data_dir);
     checks.push(worker_check);
     checks.push(check_data_dir(&data_dir));
@@ -114,6 +112,9 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
     checks.push(check_hooks(claude_settings.as_deref(), &settings));
     checks.push(check_model(&settings, &data_dir));
     checks.push(check_index(health.as_ref(), &data_dir));
+    if let Some(check) = check_index_files(health.is_some(), &data_dir) {
+        checks.push(check);
+    }
     checks.push(check_api_key(&settings));
     checks.push(check_disk(&data_dir));
 
@@ -166,10 +167,8 @@ fn check_worker(settings: &Settings, data_dir: &DataDir) -> (Check, Option<Value
     const NAME: &str = "worker";
     let url = settings.worker_url();
     let mut request = agent(WORKER_TIMEOUT).get(&format!("{url}/api/health"));
-    if auth::token_required(&settings.host) {
-        if let Some(token) = auth::client_token(data_dir) {
-            request = request.header("authorization", &format!("Bearer {token}"));
-        }
+    if let Some(token) = auth::client_token(data_dir) {
+        request = request.header("authorization", &format!("Bearer {token}"));
     }
     let mut response = match request.call() {
         Ok(r) => r,
@@ -195,6 +194,22 @@ fn check_worker(settings: &Settings, data_dir: &DataDir) -> (Check, Option<Value
                 Some(health),
             )
         }
+        // The public health: a claude-mem answers, but this user sent no token (none readable here).
+        (200, Some(health)) if health.get("version").is_some() => (
+            fail(
+                NAME,
+                format!(
+                    "claude-mem {} answers at {url}, but no API token was found to talk to it",
+                    health["version"].as_str().unwrap_or("?")
+                ),
+                format!(
+                    "run doctor as the user that runs the worker (its {} is readable by that user only), or set {}",
+                    data_dir.api_token().display(),
+                    auth::TOKEN_ENV
+                ),
+            ),
+            None,
+        ),
         (401, Some(body)) if body["error"] == "unauthorized" => (
             fail(
                 NAME,
@@ -322,7 +337,7 @@ fn check_hooks(path: Option<&Path>, settings: &Settings) -> Check {
     let Some(path) = path else {
         return warn(NAME, "cannot find the home directory", install);
     };
-    let plan = planned_hooks("claude-mem", &settings.worker_url());
+    let plan = planned_command_hooks("claude-mem");
     let value: Value = match std::fs::read_to_string(path) {
         Ok(text) if text.trim().is_empty() => json!({}),
         Ok(text) => match serde_json::from_str(&text) {
@@ -344,7 +359,6 @@ fn check_hooks(path: Option<&Path>, settings: &Settings) -> Check {
             )
         }
     };
-    let needs_token = auth::token_required(&settings.host);
     let mut missing = Vec::new();
     let mut stale = Vec::new();
     for hook in &plan {
@@ -360,11 +374,9 @@ fn check_hooks(path: Option<&Path>, settings: &Settings) -> Check {
             missing.push(hook.event);
             continue;
         }
-        let current = ours.iter().any(|h| {
-            h["type"] != "http"
-                || (h["url"] == hook.handler["url"]
-                    && (!needs_token || h["headers"]["Authorization"].is_string()))
-        });
+        // An http hook cannot carry the API token (it lives in a 0600 file), so only the command
+        // hook reaches the worker.
+        let current = ours.iter().any(|h| h["type"] == "command");
         if !current {
             stale.push(hook.event);
         }
@@ -383,7 +395,7 @@ fn check_hooks(path: Option<&Path>, settings: &Settings) -> Check {
         return fail(
             NAME,
             format!(
-                "hooks for {} do not point at {} (or lack the API token)",
+                "hooks for {} are http hooks, which cannot send the API token to {} (they get 401)",
                 stale.join(", "),
                 settings.worker_url()
             ),
@@ -445,6 +457,42 @@ fn check_model(settings: &Settings, data_dir: &DataDir) -> Check {
             hint,
         )
     }
+}
+
+/// The index files on disk against their manifests and checksums (what a start checks before loading
+/// them). `None` when there is no index yet. With the worker up a save may be under way, so a mismatch
+/// is a warning there; with it down it is a failure (the next start rebuilds, at a cost).
+fn check_index_files(worker_up: bool, data_dir: &DataDir) -> Option<Check> {
+    const NAME: &str = "index files";
+    let dir = data_dir.index();
+    if !dir.exists() {
+        return None;
+    }
+    let checks = claude_mem_search::check_files(&dir);
+    let bad: Vec<String> = checks
+        .iter()
+        .filter_map(|c| c.problem.as_ref().map(|p| format!("{}: {p}", c.what)))
+        .collect();
+    if bad.is_empty() {
+        return Some(ok(
+            NAME,
+            format!("{} checked against their manifests", checks.len()),
+        ));
+    }
+    let hint =
+        "run `claude-mem reindex` (works with the worker stopped), or restart the worker: it \
+                rebuilds damaged indexes from SQLite";
+    let detail = bad.join("; ");
+    // An index from before manifests is checked record by record at the next start and gets them then.
+    let only_unvouched = checks
+        .iter()
+        .filter_map(|c| c.problem.as_deref())
+        .all(|p| p.starts_with("no vectors.manifest.json"));
+    Some(if worker_up || only_unvouched {
+        warn(NAME, detail, hint)
+    } else {
+        fail(NAME, detail, hint)
+    })
 }
 
 /// With the worker up, its own index status; with it down, the index stamp against the database.

@@ -1,5 +1,7 @@
-//! `claude-mem hook <event>`: the command hook Claude Code runs where http hooks are not available
-//! (SessionStart). It forwards stdin to the worker and prints the answer Claude Code should read.
+//! `claude-mem hook <event>`: the command hook Claude Code runs for every event (`install` and the
+//! plugin register it). It forwards stdin to the worker with the API token from the data directory
+//! (`Authorization: Bearer`, see `claude_mem_server::auth`) and prints the answer Claude Code should read.
+//! Http hooks could only carry the token as a literal in a shared settings file, hence a command.
 //!
 //! It fails open, always: worker down, slow, or answering garbage, the command prints nothing and exits 0
 //! within its budget, so a memory problem never blocks or pollutes a coding session. Set
@@ -96,7 +98,9 @@ fn forward(event: Option<&str>) -> Result<Option<String>, String> {
     let data_dir = DataDir::resolve().ok();
     let settings = data_dir
         .as_ref()
-        .and_then(|dir| Settings::load_effective(&dir.settings()).ok())
+        // The worker starts whatever the file says (a bad key keeps its last good value); the hook must
+        // post where that worker listens, so it reads the file the same way.
+        .map(|dir| Settings::load_effective_resilient(&dir.settings()).0)
         .unwrap_or_else(|| {
             let mut s = Settings::default();
             let _ = s.apply_env(|v| std::env::var(v).ok());
@@ -131,14 +135,11 @@ fn forward(event: Option<&str>) -> Result<Option<String>, String> {
     let mut request = agent.post(&url).header("content-type", "application/json");
     if let Some(token) = team.as_ref().and_then(|t| t.token.as_deref()) {
         request = request.header("authorization", &format!("Bearer {token}"));
-    } else if team.is_none() && claude_mem_server::auth::token_required(&settings.host) {
-        // A worker beyond loopback wants the API token (one small file read, only in that setup).
+    } else if team.is_none() {
+        // The worker wants the API token on every hook, loopback included (one small file read).
         // Without one the request still goes: the worker's 401 is reported like any other failure.
-        if let Some(token) = data_dir
-            .as_ref()
-            .and_then(claude_mem_server::auth::client_token)
-        {
-            request = request.header("authorization", &format!("Bearer {token}"));
+        if let Some(auth) = crate::worker_auth::authorization(data_dir.as_ref()) {
+            request = request.header("authorization", &auth);
         }
     }
     let mut response = request
@@ -156,7 +157,9 @@ fn forward(event: Option<&str>) -> Result<Option<String>, String> {
     }
     // Only a JSON object is passed on: anything else could be read by Claude Code as plain context.
     match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Object(map)) if map.is_empty() => Ok(None),
+        // An empty answer is passed on as `{}`, what Claude Code read from the http hooks before: a
+        // command hook with no output is logged as plain text, not as a hook that answered.
+        Ok(Value::Object(map)) if map.is_empty() => Ok(Some("{}".to_owned())),
         Ok(Value::Object(map)) => Ok(Some(Value::Object(map).to_string())),
         _ => Err(format!(
             "worker answered something that is not a JSON object: {text:.200}"

@@ -5,6 +5,9 @@
 //! The user's file is theirs: every hook that is not ours is kept exactly, a timestamped backup is made
 //! before any change, the file is replaced atomically, and running install twice changes nothing.
 //!
+//! For the local worker every hook is the command `claude-mem hook <Event>`, which reads the worker's API
+//! token from the data directory (0600) on each call, so the token is never copied into settings.json.
+//!
 //! `install --server URL --token T` points the hooks at a team server instead of the local worker: the
 //! http hooks carry `Authorization: Bearer T` in their `headers`, and the server and token are kept in
 //! `<data dir>/team-server.json` for the SessionStart command hook. Both files hold the token, so both
@@ -15,7 +18,6 @@ use crate::hook_cmd::{team_server_path, TeamServer};
 use anyhow::{bail, Context};
 use claude_mem_core::{DataDir, Settings};
 use serde_json::{json, Map, Value};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -61,8 +63,9 @@ pub struct PlannedHook {
     pub handler: Value,
 }
 
-/// The hooks claude-mem wants: a command for SessionStart (Claude Code does not run http hooks there) and
-/// direct http hooks, which skip a process spawn, for everything else.
+/// The http plan: a command for SessionStart (Claude Code does not run http hooks there) and direct http
+/// hooks for everything else. Used for team servers (`--server`, with [`with_token`]'s header); the local
+/// worker gets [`planned_command_hooks`].
 pub fn planned_hooks(exe: &str, worker_url: &str) -> Vec<PlannedHook> {
     let http = |event: &'static str, matcher: Option<&'static str>, timeout: u64| PlannedHook {
         event,
@@ -87,6 +90,27 @@ pub fn planned_hooks(exe: &str, worker_url: &str) -> Vec<PlannedHook> {
         http("PreCompact", None, HTTP_TIMEOUT_S),
         http("SessionEnd", None, SESSION_END_TIMEOUT_S),
     ]
+}
+
+/// The hooks for the local worker: every event through `claude-mem hook <Event>`, which reads the API
+/// token from the data directory (0600) on each call. Claude Code's http hooks could only carry the
+/// token as a literal header in settings.json (a file users share and sync) or from an environment
+/// variable Claude Code would have to be started with; a command costs a process spawn and keeps the
+/// secret where only its owner can read it. Matchers and timeouts are the http plan's.
+pub fn planned_command_hooks(exe: &str) -> Vec<PlannedHook> {
+    let exe = shell_quote(exe);
+    planned_hooks(&exe, "http://unused")
+        .into_iter()
+        .map(|mut hook| {
+            let timeout = hook.handler["timeout"].clone();
+            hook.handler = json!({
+                "type": "command",
+                "command": format!("{exe} hook {}", hook.event),
+                "timeout": timeout,
+            });
+            hook
+        })
+        .collect()
 }
 
 /// Gives every http hook the API token as a header: a worker bound beyond loopback refuses hooks without
@@ -417,41 +441,10 @@ fn backup(path: &Path, original: &str) -> anyhow::Result<PathBuf> {
     Ok(backup)
 }
 
-/// Like `settings::write_atomically`, but the new file is 0600 from its creation (no window in which the
-/// umask's mode exposes a token) and replaces `path` by rename.
+/// Replaces `path` atomically with a file that is 0600 from its creation (no window in which the
+/// umask's mode exposes a token): the one helper every whole-file write goes through.
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(dir) = dir {
-        std::fs::create_dir_all(dir)?;
-    }
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("settings");
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&tmp)?;
-        #[cfg(unix)]
-        {
-            // A leftover temp file from a crashed run keeps its old mode through open(): force it.
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        }
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    claude_mem_core::paths::write_atomically_with_mode(path, bytes, 0o600)
 }
 
 fn write_settings(path: &Path, value: &Value, original: Option<&str>) -> anyhow::Result<()> {
@@ -503,20 +496,16 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
     }
     let settings = Settings::load_effective(&data_dir.settings())?;
     let worker = settings.worker_url();
-    let mut plan = planned_hooks(&exe.to_string_lossy(), &worker);
-    if claude_mem_server::auth::token_required(&settings.host) {
-        let token = match claude_mem_server::auth::client_token(&data_dir) {
-            Some(t) => t,
-            None => {
-                data_dir
-                    .ensure()
-                    .with_context(|| format!("cannot create {}", data_dir.root().display()))?;
-                claude_mem_server::auth::load_or_create_token(&data_dir)
-                    .context("cannot create the API token")?
-            }
-        };
-        plan = with_token(plan, &token);
+    // The hook command reads the API token itself; making it now means hooks work from the first event
+    // even before the worker's first start.
+    if claude_mem_server::auth::client_token(&data_dir).is_none() {
+        data_dir
+            .ensure()
+            .with_context(|| format!("cannot create {}", data_dir.root().display()))?;
+        claude_mem_server::auth::load_or_create_token(&data_dir)
+            .context("cannot create the API token")?;
     }
+    let plan = planned_command_hooks(&exe.to_string_lossy());
 
     install_hooks(&path, &plan, &worker, args.dry_run)?;
     if args.mcp {

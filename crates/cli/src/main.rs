@@ -9,12 +9,14 @@ mod hook_cmd;
 mod install_cmd;
 mod mcp_cmd;
 mod migrate_cmd;
+mod open_cmd;
 mod portability_cmd;
 mod prune_cmd;
 mod retry_cmd;
 mod search_cmd;
 mod serve_cmd;
 mod team_cmd;
+mod worker_auth;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -46,6 +48,8 @@ enum Command {
     /// Serve claude-mem's MCP tools (search, timeline, get_observations, save_memory) on stdio, for
     /// Claude Code; the worker must be running.
     Mcp(mcp_cmd::McpArgs),
+    /// Open the viewer in your browser, signed in with a one-time link (`--print` shows the link).
+    Open(open_cmd::OpenArgs),
     /// Search your memories (hybrid full text + vectors) through the running worker.
     Search(search_cmd::SearchArgs),
     /// Rebuild the search indexes from SQLite, with progress.
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
         Command::Install(args) => install_cmd::install(args),
         Command::Uninstall { settings } => install_cmd::uninstall(settings),
         Command::Mcp(args) => mcp_cmd::run(args),
+        Command::Open(args) => open_cmd::run(args),
         Command::Search(args) => search_cmd::search(args),
         Command::Reindex => search_cmd::reindex(),
         Command::Models(cmd) => search_cmd::models(cmd),

@@ -32,13 +32,12 @@ pub fn run(args: McpArgs) -> anyhow::Result<()> {
         .with_ansi(false)
         .try_init();
 
+    let data_dir = DataDir::resolve().context("cannot locate the data directory")?;
     let worker_url = match args.worker_url {
         Some(url) => url,
-        None => {
-            let dir = DataDir::resolve().context("cannot locate the data directory")?;
-            Settings::load_effective(&dir.settings())?.worker_url()
-        }
+        None => Settings::load_effective(&data_dir.settings())?.worker_url(),
     };
+    let token = claude_mem_server::auth::client_token(&data_dir);
     let default_project = match args.project {
         Some(p) => p,
         None => {
@@ -56,6 +55,7 @@ pub fn run(args: McpArgs) -> anyhow::Result<()> {
     runtime.block_on(claude_mem_mcp::serve_stdio(claude_mem_mcp::Config {
         worker_url,
         default_project,
+        token,
     }))?;
     Ok(())
 }

@@ -51,16 +51,17 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 pub(crate) fn locate() -> anyhow::Result<(DataDir, Settings)> {
     let dir = DataDir::resolve().context("cannot locate the data directory")?;
-    let settings = Settings::load_effective(&dir.settings())?;
+    // The settings the worker would start with (a bad key keeps its last good value), so the CLI
+    // talks to the port the worker listens on.
+    let (settings, warnings) = Settings::load_effective_resilient(&dir.settings());
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
     Ok((dir, settings))
 }
 
 fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .build()
-        .into()
+    crate::worker_auth::agent(timeout)
 }
 
 /// The worker's base URL when something answers `/api/health` there.
@@ -108,7 +109,8 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
                 // Written beside the target and renamed: a failed export never leaves a truncated file
                 // that looks complete.
                 let tmp = path.with_extension("partial");
-                let file = std::fs::File::create(&tmp)
+                // Private (0600) from its first byte: an export holds every prompt and memory.
+                let file = claude_mem_core::paths::create_private(&tmp)
                     .with_context(|| format!("cannot create {}", tmp.display()))?;
                 let mut out = BufWriter::new(file);
                 let summary = store.export_jsonl(args.project.as_deref(), &mut out).await;

@@ -56,11 +56,7 @@ fn worker_url() -> anyhow::Result<String> {
 }
 
 fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .build()
-        .into()
+    crate::worker_auth::agent(timeout)
 }
 
 fn get_json(agent: &ureq::Agent, url: &str) -> anyhow::Result<Value> {
@@ -188,11 +184,15 @@ fn result_columns(r: &Value) -> (String, String, String, String) {
 }
 
 pub fn reindex() -> anyhow::Result<()> {
+    let (dir, settings) = crate::portability_cmd::locate()?;
+    if crate::portability_cmd::running_worker(&settings).is_none() {
+        return reindex_offline(&dir, &settings);
+    }
     let base = worker_url()?;
     let agent = agent(Duration::from_secs(60));
     let mut response = agent
         .post(&format!("{base}/api/reindex"))
-        .send_empty()
+        .send_json(serde_json::json!({}))
         .with_context(|| {
             format!("the worker is not reachable at {base} (is `claude-mem serve` running?)")
         })?;
@@ -231,6 +231,60 @@ pub fn reindex() -> anyhow::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// `reindex` with the worker stopped: the indexes are rebuilt here from SQLite. Opening them takes the
+/// index lock the worker takes, so a worker started meanwhile runs without search (and says so) instead
+/// of rebuilding under us; a damaged index (the reason to reindex) is thrown away first, never read.
+fn reindex_offline(dir: &DataDir, settings: &Settings) -> anyhow::Result<()> {
+    let db = dir.database();
+    if !db.exists() {
+        bail!("there is no database at {} to index", db.display());
+    }
+    eprintln!(
+        "no worker answers at {}; rebuilding the search indexes here",
+        settings.worker_url()
+    );
+    let rt = crate::portability_cmd::runtime()?;
+    rt.block_on(async {
+        let store = claude_mem_core::Store::open(&db).await?;
+        let result = async {
+            let index = match claude_mem_server::worker::open_search(settings, dir).await {
+                Ok(index) => index,
+                Err(e) if e.contains("in use by another") => bail!("{e}: stop it first"),
+                Err(e) => {
+                    // Whatever is there cannot even be opened: start from nothing.
+                    eprintln!("warning: {e}; removing {}", dir.index().display());
+                    std::fs::remove_dir_all(dir.index())
+                        .with_context(|| format!("cannot remove {}", dir.index().display()))?;
+                    claude_mem_server::worker::open_search(settings, dir)
+                        .await
+                        .map_err(anyhow::Error::msg)?
+                }
+            };
+            let index2 = index.clone();
+            tokio::task::spawn_blocking(move || index2.reset())
+                .await?
+                .map_err(|e| anyhow::anyhow!("cannot reset the search index: {e}"))?;
+            let bar = indicatif::ProgressBar::new_spinner();
+            claude_mem_server::indexer::catch_up(&store, &index, |source, last| {
+                bar.set_message(format!("{} {last}", source.as_str()));
+                bar.tick();
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("indexing failed: {e}"))?;
+            bar.finish_and_clear();
+            let status = index.status();
+            println!(
+                "reindexed: {} documents, {} vectors, {} summaries, {} prompts ({})",
+                status.documents, status.vectors, status.summaries, status.prompts, status.embedder
+            );
+            anyhow::Ok(())
+        }
+        .await;
+        store.close().await;
+        result
+    })
 }
 
 #[derive(Debug, clap::Subcommand)]

@@ -26,9 +26,12 @@ pub struct ServeArgs {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let data_dir = DataDir::resolve().context("cannot locate the data directory")?;
-    data_dir
-        .ensure()
-        .with_context(|| format!("cannot create {}", data_dir.root().display()))?;
+    data_dir.ensure().with_context(|| {
+        format!(
+            "cannot prepare the data directory {}",
+            data_dir.root().display()
+        )
+    })?;
     let settings_path = data_dir.settings();
     if !settings_path.exists() {
         // Written once so users can see (and edit) every setting with its default.
@@ -36,15 +39,31 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .save(&settings_path)
             .context("cannot write default settings")?;
     }
-    let mut settings = Settings::load_effective(&settings_path)?;
+    // Whatever the file says, the worker starts: a key that is wrong keeps its last good value (or its
+    // default) and is named in the log and in /api/health.
+    let (mut settings, warnings) = Settings::load_effective_resilient(&settings_path);
+    if warnings.is_empty() {
+        if let Err(e) = Settings::remember_last_good(&settings_path) {
+            eprintln!("claude-mem: cannot keep a copy of the good settings: {e}");
+        }
+    }
     if let Some(port) = args.port {
+        // `--port 0` (a free port) is for tests and scripts that read the first line; the file may not
+        // say 0, since hooks would post to it.
         settings.port = port;
     }
     if let Some(host) = args.host {
-        settings.host = host;
+        let mut check = settings.clone();
+        check.host = host;
+        check.port = check.port.max(1);
+        check.validate()?;
+        settings.host = check.host;
     }
-    settings.validate()?;
     let _log_guard = claude_mem_server::logging::init(&data_dir, &settings)?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+        eprintln!("claude-mem: {w}");
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -205,12 +205,12 @@ impl HookEvent {
 
         let payload_text = serde_json::to_string(&payload).unwrap_or_else(|_| "{}".to_owned());
         let event_key = match (&tool_use_id, is_tool_event) {
-            (Some(id), true) => format!("{event_name}:{session_id}:{id}"),
+            (Some(id), true) => event_key(&event_name, &session_id, id),
             _ => {
                 // No natural id: identical content is the same delivery. Key order is kept as received
                 // (preserve_order), so a byte-identical redelivery hashes identically.
                 let digest = Sha256::digest(payload_text.as_bytes());
-                format!("{event_name}:{session_id}:{}", hex::encode(&digest[..16]))
+                event_key(&event_name, &session_id, &hex::encode(&digest[..16]))
             }
         };
 
@@ -242,6 +242,33 @@ impl HookEvent {
     }
 }
 
+/// The dedup key of one delivery: `{event}:{session}:{id}` with `\` and `:` escaped (`\\`, `\:`) in the
+/// session and the id, so the key splits back into exactly its parts and two different (session, id)
+/// pairs never share one (`a:b` + `c` and `a` + `b:c` did before migration 0003). Event names are
+/// `[A-Za-z][A-Za-z0-9]*` and need no escaping. The team store keys events the same way.
+pub fn event_key(event_name: &str, session_id: &str, id: &str) -> String {
+    format!(
+        "{event_name}:{}:{}",
+        escape_key_part(session_id),
+        escape_key_part(id)
+    )
+}
+
+/// `s` with `\` and `:` escaped by a backslash (borrowed when there is nothing to escape).
+pub fn escape_key_part(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains([':', '\\']) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 4);
+    for c in s.chars() {
+        if c == ':' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The properties every input to `HookEvent::parse` must have, checked on one fuzz input: the first line is
 /// the endpoint's event name (`/hooks/{event}`), the rest the body (no newline: the whole input is a
 /// `PostToolUse` body). Shared by the `hook_event` fuzz target and the test that replays every input the
@@ -262,7 +289,7 @@ pub fn check_fuzz_input(data: &[u8]) -> Result<(), String> {
         Err(_) => return Ok(()),
     };
     // The dedup key names the event and session, so two sessions can never collide.
-    let prefix = format!("{}:{}:", e.event_name, e.session_id);
+    let prefix = format!("{}:{}:", e.event_name, escape_key_part(&e.session_id));
     if !e.event_key.starts_with(&prefix) {
         return Err(format!("key {} does not start with {prefix}", e.event_key));
     }
@@ -325,6 +352,27 @@ mod tests {
         assert_eq!(a.event_key, b.event_key);
         assert_eq!(a.project, "app");
         assert_eq!(a.tool_name.as_deref(), Some("Bash"));
+    }
+
+    #[test]
+    fn keys_escape_their_separator() {
+        let parse = |session: &str, id: &str| {
+            let body = serde_json::json!({
+                "session_id": session, "cwd": "/x/app", "tool_name": "Bash", "tool_use_id": id
+            });
+            HookEvent::parse("PostToolUse", body.to_string().as_bytes()).unwrap()
+        };
+        let a = parse("a:b", "c");
+        let b = parse("a", "b:c");
+        assert_ne!(a.event_key, b.event_key);
+        assert_eq!(a.event_key, "PostToolUse:a\\:b:c");
+        assert_eq!(b.event_key, "PostToolUse:a:b\\:c");
+        assert_ne!(parse("a\\", "b").event_key, parse("a", "\\b").event_key);
+        assert_eq!(
+            parse("s1", "t1").event_key,
+            "PostToolUse:s1:t1",
+            "plain ids are unchanged"
+        );
     }
 
     #[test]

@@ -216,8 +216,17 @@ fn json_list(v: Option<String>) -> String {
     }
 }
 
+/// Every text read from the original goes through the one redaction path (the original redacted
+/// less, or nothing), JSON-aware so its lists stay lists.
+/// A list column cut to [`crate::limits`].
+fn capped(column: &str, list: String) -> String {
+    crate::limits::cap_list_text(column, &list).unwrap_or(list)
+}
+
 fn text(row: &SqliteRow, col: &str) -> Option<String> {
-    row.try_get::<Option<String>, _>(col).ok().flatten()
+    let mut s = row.try_get::<Option<String>, _>(col).ok().flatten()?;
+    claude_mem_privacy::redactor().clean_json_text(&mut s);
+    Some(s)
 }
 
 fn int(row: &SqliteRow, col: &str) -> Option<i64> {
@@ -316,10 +325,10 @@ async fn read_original(conn: &mut SqliteConnection) -> Result<Original, sqlx::Er
                 title,
                 subtitle: text(&r, "subtitle").unwrap_or_default(),
                 narrative,
-                facts: json_list(text(&r, "facts")),
-                concepts: json_list(text(&r, "concepts")),
-                files_read: json_list(text(&r, "files_read")),
-                files_modified: json_list(text(&r, "files_modified")),
+                facts: capped("facts", json_list(text(&r, "facts"))),
+                concepts: capped("concepts", json_list(text(&r, "concepts"))),
+                files_read: capped("files_read", json_list(text(&r, "files_read"))),
+                files_modified: capped("files_modified", json_list(text(&r, "files_modified"))),
                 model: text(&r, "model"),
                 created_at: ms(int(&r, "created")),
             });

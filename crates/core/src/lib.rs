@@ -7,6 +7,7 @@ pub mod compress;
 pub mod context;
 pub mod hook_event;
 pub mod legacy_import;
+pub mod limits;
 pub mod paths;
 pub mod processor;
 pub mod project;

@@ -63,10 +63,21 @@ impl DataDir {
     /// that already exists with looser modes (made by hand, restored from an archive, created under a
     /// permissive umask) is tightened too, with a warning, and so are the files in it that hold data.
     pub fn ensure(&self) -> io::Result<()> {
+        if !self.root.exists() {
+            // Private from its creation, so a fresh data directory is not reported (and fixed) as loose.
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                builder.mode(0o700);
+            }
+            builder.create(&self.root)?;
+        }
         std::fs::create_dir_all(&self.root)?;
         #[cfg(unix)]
         {
-            if let Some(old) = restrict(&self.root, 0o700)? {
+            if let Some(old) = restrict(&self.root, 0o700).map_err(|e| named(&self.root, e))? {
                 tracing::warn!(
                     path = %self.root.display(),
                     mode = format!("{old:o}"),
@@ -91,6 +102,7 @@ impl DataDir {
             PathBuf::from(wal),
             PathBuf::from(shm),
             self.settings(),
+            crate::Settings::last_good_path(&self.settings()),
             self.api_token(),
         ]
     }
@@ -112,10 +124,155 @@ impl DataDir {
                 }
                 Ok(None) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(named(&path, e)),
             }
         }
         Ok(fixed)
+    }
+}
+
+/// Replaces `path` with `bytes` so that readers see either the old or the new file, never a mix: a temp
+/// file in the same directory, written, fsynced, renamed over `path`, and the directory fsynced. The new
+/// file keeps the mode of the one it replaces; a file that did not exist is created private (0600), so
+/// no file claude-mem writes is ever readable by other users because of the umask. The one helper for
+/// every file we write whole (settings, the token, index manifests and stamps, install backups).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    #[cfg(unix)]
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::metadata(path) {
+            Ok(m) => m.permissions().mode() & 0o7777,
+            Err(_) => 0o600,
+        }
+    };
+    #[cfg(not(unix))]
+    let mode = 0o600;
+    write_atomically_with_mode(path, bytes, mode)
+}
+
+/// [`write_atomically`] with an explicit mode for the new file (Unix; ignored elsewhere).
+pub fn write_atomically_with_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir)?;
+    }
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(io::Error::other(format!(
+            "{} is a directory, not a file: move it away",
+            path.display()
+        )));
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = create_with_mode(&tmp, mode)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)?;
+        sync_dir(dir);
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Creates (or truncates) `path` with `mode` from its first byte (Unix): no window in which the umask's
+/// mode exposes what is written. A leftover file keeps its old mode through `open`, so it is forced.
+pub fn create_with_mode(path: &Path, mode: u32) -> io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode);
+    }
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    Ok(file)
+}
+
+/// Creates (or truncates) `path` private to the user (0600).
+pub fn create_private(path: &Path) -> io::Result<std::fs::File> {
+    create_with_mode(path, 0o600)
+}
+
+/// Makes a rename in `dir` durable (best effort: not every platform can open a directory).
+fn sync_dir(dir: Option<&Path>) {
+    #[cfg(unix)]
+    if let Some(dir) = dir {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// `e` with the path it is about and [`io_hint`]'s cause in its message (same kind).
+pub fn named(path: &Path, e: io::Error) -> io::Error {
+    let hint = io_hint(path, &e);
+    io::Error::new(e.kind(), format!("{}: {e}{hint}", path.display()))
+}
+
+/// What an I/O error on `path` is really about, as a parenthesised hint for the message (empty when
+/// there is nothing to add): a directory where a file must be, or a file the user running claude-mem
+/// cannot write because another user owns it or its mode forbids it.
+pub fn io_hint(path: &Path, e: &io::Error) -> String {
+    let meta = std::fs::metadata(path).ok();
+    if meta.as_ref().is_some_and(|m| m.is_dir()) {
+        return format!(
+            " ({} is a directory; claude-mem needs a file there: move it away)",
+            path.display()
+        );
+    }
+    if e.kind() == io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(30) {
+        return permission_hint(path, meta.as_ref());
+    }
+    String::new()
+}
+
+/// Why `path` cannot be written: another owner, or its mode (empty when neither explains it).
+pub fn permission_hint(path: &Path, meta: Option<&std::fs::Metadata>) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let Some(meta) = meta else {
+            return String::new();
+        };
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return format!(
+                " ({} is owned by uid {}, not by the user running claude-mem (uid {me}): `sudo chown {me} {}`)",
+                path.display(),
+                meta.uid(),
+                path.display()
+            );
+        }
+        if meta.permissions().mode() & 0o200 == 0 {
+            return format!(
+                " ({} is read-only (mode {:o}): `chmod u+w {}`)",
+                path.display(),
+                meta.permissions().mode() & 0o7777,
+                path.display()
+            );
+        }
+        String::new()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, meta);
+        String::new()
     }
 }
 
@@ -156,5 +313,33 @@ mod tests {
         assert_eq!(mode(&dir.settings()), 0o600);
         // Already private: nothing to report the second time.
         assert!(dir.secure_files().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_fresh_directory_is_private_from_the_start() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::new(tmp.path().join("fresh").join("data"));
+        dir.ensure().unwrap();
+        assert_eq!(mode(dir.root()), 0o700);
+    }
+
+    #[test]
+    fn atomic_writes_keep_the_mode_and_create_private_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("f.json");
+        write_atomically(&path, b"one").unwrap();
+        assert_eq!(mode(&path), 0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomically(&path, b"two").unwrap();
+        assert_eq!(mode(&path), 0o640);
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        write_atomically_with_mode(&path, b"three", 0o600).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temp file is left behind");
+        let d = tmp.path().join("dir");
+        std::fs::create_dir(&d).unwrap();
+        let e = write_atomically(&d, b"x").unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
     }
 }

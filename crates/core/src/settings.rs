@@ -6,7 +6,6 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -297,11 +296,18 @@ impl CompressionSettings {
             ("anthropic_base_url", &self.anthropic_base_url),
             ("openai_base_url", &self.openai_base_url),
         ] {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
+            let rest = url
+                .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"));
+            let Some(rest) = rest else {
                 return invalid(
                     field,
                     format!("{url:?} must start with http:// or https://"),
                 );
+            };
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            if host.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return invalid(field, format!("{url:?} is not a URL with a host"));
             }
         }
         if self.claude_code_model.trim().is_empty()
@@ -471,6 +477,116 @@ impl Settings {
         Ok(settings)
     }
 
+    /// `settings.json.last-good` beside `path`: the last file a start found valid.
+    pub fn last_good_path(path: &Path) -> PathBuf {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "settings.json".into());
+        path.with_file_name(format!("{name}.last-good"))
+    }
+
+    /// Reads `path` the way a start must: whatever the file holds, the answer is valid settings. A key
+    /// whose value is refused (a wrong type, a value out of range, a log filter that does not parse)
+    /// keeps its value from `settings.json.last-good` (else its default), key by key, so one bad key
+    /// costs only that key; a file that is not JSON at all is replaced by the last good one whole. The
+    /// second value says, one line per key, what was wrong and what is used instead (empty: the file
+    /// was fine). Nothing is written: see [`Settings::remember_last_good`].
+    pub fn load_resilient(path: &Path) -> (Self, Vec<String>) {
+        if let Ok(s) = Self::load(path) {
+            return (s, Vec::new());
+        }
+        let mut warnings = Vec::new();
+        let base = Self::load(&Self::last_good_path(path)).ok();
+        let fallback_name = if base.is_some() {
+            "the last good value"
+        } else {
+            "the default"
+        };
+        let base = base.unwrap_or_default();
+        let file: Value = match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+        {
+            Ok(Value::Object(o)) => Value::Object(o),
+            Ok(_) => {
+                warnings.push(format!(
+                    "{} is not a JSON object; every setting uses {fallback_name}",
+                    path.display()
+                ));
+                return (base, warnings);
+            }
+            Err(e) => {
+                warnings.push(format!(
+                    "{} cannot be read as settings JSON ({e}); every setting uses {fallback_name}",
+                    path.display()
+                ));
+                return (base, warnings);
+            }
+        };
+        let mut merged = serde_json::to_value(&base).unwrap_or(Value::Object(Map::new()));
+        let mut leaves = Vec::new();
+        collect_leaves(&file, &mut Vec::new(), &mut leaves);
+        for (key, value) in leaves {
+            let mut candidate = merged.clone();
+            set_leaf(&mut candidate, &key, value.clone());
+            let checked = serde_json::from_value::<Settings>(candidate.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|s| s.validate().map_err(|e| e.to_string()));
+            match checked {
+                Ok(()) => merged = candidate,
+                Err(e) => warnings.push(format!(
+                    "setting {} = {value} in {} is invalid ({e}); using {fallback_name}",
+                    key.join("."),
+                    path.display()
+                )),
+            }
+        }
+        let settings = serde_json::from_value::<Settings>(merged)
+            .ok()
+            .filter(|s| s.validate().is_ok())
+            .unwrap_or(base);
+        (settings, warnings)
+    }
+
+    /// [`Settings::load_resilient`], then the `CLAUDE_MEM_*` overrides; an override that is refused is
+    /// left out (and reported) rather than stopping the start. What a worker starts with.
+    pub fn load_effective_resilient(path: &Path) -> (Self, Vec<String>) {
+        let (settings, mut warnings) = Self::load_resilient(path);
+        let mut with_env = settings.clone();
+        let applied = with_env
+            .apply_env(|var| std::env::var(var).ok())
+            .and_then(|()| with_env.validate());
+        let settings = match applied {
+            Ok(()) => with_env,
+            Err(e) => {
+                warnings.push(format!(
+                    "{e}; the environment's overrides are ignored until it is fixed"
+                ));
+                settings
+            }
+        };
+        set_load_warnings(&warnings);
+        (settings, warnings)
+    }
+
+    /// Keeps a copy of a valid `path` as `settings.json.last-good` (0600: it may hold API keys), for the
+    /// next start that finds the file broken. Does nothing when the file is invalid or the copy is the
+    /// same.
+    pub fn remember_last_good(path: &Path) -> std::io::Result<()> {
+        if Self::load(path).is_err() {
+            return Ok(());
+        }
+        let Ok(bytes) = std::fs::read(path) else {
+            return Ok(());
+        };
+        let copy = Self::last_good_path(path);
+        if std::fs::read(&copy).is_ok_and(|old| old == bytes) {
+            return Ok(());
+        }
+        crate::paths::write_atomically_with_mode(&copy, &bytes, 0o600)
+    }
+
     /// What the worker actually runs with: the file, then `CLAUDE_MEM_*` overrides, validated.
     pub fn load_effective(path: &Path) -> Result<Self, SettingsError> {
         let mut settings = Self::load(path)?;
@@ -602,8 +718,21 @@ impl Settings {
                 format!("{} is outside 50..=60000", self.hook_timeout_ms),
             );
         }
+        if self.port == 0 {
+            // 0 would listen on a random port while hooks keep posting to :0.
+            return invalid("port", "0 is outside 1..=65535".into());
+        }
         if self.log_level.trim().is_empty() {
             return invalid("log_level", "must not be empty".into());
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
+            return invalid(
+                "log_level",
+                format!(
+                    "{:?} is not a log filter such as \"info\" or \"claude_mem_server=debug\": {e}",
+                    self.log_level
+                ),
+            );
         }
         if !(1..=3650).contains(&self.log_retention_days) {
             return invalid(
@@ -646,28 +775,57 @@ impl Settings {
     }
 }
 
-/// Replaces `path` with `bytes` so that readers see either the old or the new file, never a mix.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(dir) = dir {
-        std::fs::create_dir_all(dir)?;
+/// The problems the last [`Settings::load_effective_resilient`] found (what `/api/health` reports).
+static LOAD_WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn set_load_warnings(warnings: &[String]) {
+    if let Ok(mut w) = LOAD_WARNINGS.lock() {
+        *w = warnings.to_vec();
     }
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("settings");
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
+
+/// What was wrong with the settings this process started with, one line per key (empty: nothing).
+pub fn load_warnings() -> Vec<String> {
+    LOAD_WARNINGS.lock().map(|w| w.clone()).unwrap_or_default()
+}
+
+fn collect_leaves(value: &Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, Value)>) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, v) in map {
+                path.push(k.clone());
+                collect_leaves(v, path, out);
+                path.pop();
+            }
+        }
+        other => out.push((path.clone(), other.clone())),
+    }
+}
+
+fn set_leaf(root: &mut Value, path: &[String], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut node = root;
+    for key in parents {
+        if !node.is_object() {
+            *node = Value::Object(Map::new());
+        }
+        let Value::Object(map) = node else { return };
+        node = map
+            .entry(key.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+    if !node.is_object() {
+        *node = Value::Object(Map::new());
+    }
+    if let Value::Object(map) = node {
+        map.insert(last.clone(), value);
+    }
+}
+
+/// Replaces `path` atomically, keeping its mode (a new file is 0600): [`crate::paths::write_atomically`].
+pub use crate::paths::write_atomically;
 
 #[cfg(test)]
 mod tests {
@@ -770,6 +928,71 @@ mod tests {
         s.apply_env(|k| (k == "CLAUDE_MEM_SKIP_TOOLS").then(String::new))
             .unwrap();
         assert!(s.capture.skip_tools.is_empty());
+    }
+
+    #[test]
+    fn log_filters_ports_and_urls_are_validated() {
+        let field_of = |s: &Settings| match s.validate() {
+            Err(SettingsError::Invalid { field, .. }) => field,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        let s = Settings {
+            log_level: "x=nope".into(),
+            ..Default::default()
+        };
+        assert_eq!(field_of(&s), "log_level");
+        let s = Settings {
+            port: 0,
+            ..Default::default()
+        };
+        assert_eq!(field_of(&s), "port");
+        let mut s = Settings::default();
+        s.compression.openai_base_url = "http://".into();
+        assert_eq!(field_of(&s), "compression.openai_base_url");
+        let s = Settings {
+            log_level: "info,claude_mem_server=debug".into(),
+            ..Default::default()
+        };
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn a_bad_key_at_start_keeps_the_last_good_value_and_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.json");
+        std::fs::write(&path, r#"{"port": 40001, "log_level": "debug"}"#).unwrap();
+        Settings::remember_last_good(&path).unwrap();
+        std::fs::write(
+            &path,
+            r#"{"port": 0, "log_level": "x=nope", "hook_timeout_ms": 900, "context": {"budget_tokens": "lots"}}"#,
+        )
+        .unwrap();
+        assert!(Settings::load(&path).is_err());
+        let (s, warnings) = Settings::load_resilient(&path);
+        assert_eq!(s.port, 40001, "the last good port");
+        assert_eq!(s.log_level, "debug");
+        assert_eq!(s.hook_timeout_ms, 900, "good keys still apply");
+        assert_eq!(
+            s.context.budget_tokens,
+            Settings::default().context.budget_tokens
+        );
+        let all = warnings.join("\n");
+        for key in [
+            "setting port",
+            "setting log_level",
+            "setting context.budget_tokens",
+        ] {
+            assert!(all.contains(key), "{key} not named in {all}");
+        }
+        assert_eq!(warnings.len(), 3, "{all}");
+        // Not JSON at all: the last good file whole.
+        std::fs::write(&path, "{ not json").unwrap();
+        let (s, warnings) = Settings::load_resilient(&path);
+        assert_eq!((s.port, warnings.len()), (40001, 1));
+        // No last good copy: defaults for the bad key.
+        std::fs::remove_file(Settings::last_good_path(&path)).unwrap();
+        std::fs::write(&path, r#"{"port": 0}"#).unwrap();
+        assert_eq!(Settings::load_resilient(&path).0.port, DEFAULT_PORT);
     }
 
     #[test]

@@ -32,11 +32,13 @@ pub struct Config {
     /// Project that `save_memory` files notes under when the model names none: the one Claude Code
     /// runs in (it starts MCP servers in the project directory).
     pub default_project: String,
+    /// The worker's API token (`<data dir>/api-token`), sent as a bearer token.
+    pub token: Option<String>,
 }
 
 /// Serves one MCP session on stdin/stdout until the client closes it.
 pub async fn serve_stdio(config: Config) -> Result<(), McpError> {
-    let worker = WorkerClient::new(config.worker_url)?;
+    let worker = WorkerClient::new(config.worker_url)?.with_token(config.token.as_deref())?;
     let server = MemoryServer::new(worker, config.default_project);
     let running = server
         .serve(rmcp::transport::stdio())

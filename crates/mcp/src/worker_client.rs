@@ -105,6 +105,29 @@ impl WorkerClient {
         })
     }
 
+    /// Sends `Authorization: Bearer <token>` with every call (the worker's API token, see
+    /// `claude_mem_server::auth`; the worker refuses memory routes without it).
+    pub fn with_token(mut self, token: Option<&str>) -> Result<Self, WorkerError> {
+        let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) else {
+            return Ok(self);
+        };
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| {
+                WorkerError::BadAnswer("the API token is not a valid header value".into())
+            })?;
+        value.set_sensitive(true);
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        self.http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(self.timeout)
+            .no_proxy()
+            .default_headers(headers)
+            .build()
+            .map_err(|e| WorkerError::BadAnswer(format!("cannot build the HTTP client: {e}")))?;
+        Ok(self)
+    }
+
     /// `127.0.0.1:37777`: what error messages show.
     pub fn address(&self) -> &str {
         self.base

@@ -361,13 +361,48 @@ impl Redactor {
     /// Same, walking every string in a JSON value in place (object values, array items, nested). An object
     /// value whose KEY names a secret (password, passwd, secret, token, api_key, apikey, access_key,
     /// private_key, client_secret, authorization, credentials, …, case-insensitive, `-`/`_` variants) is
-    /// replaced whole when it is a string/number. Keys themselves are not changed.
+    /// replaced whole when it is a string/number. Keys are cleaned like values (a secret used as a key
+    /// is as much a secret); order is kept, and a cleaned key that collides with another gets a `#n`
+    /// suffix so no entry is lost.
     ///
     /// An array under such a key has its string/number items replaced the same way (`"tokens"` is not such
     /// a key, `"credentials"` is); an object under it is walked normally, since its own keys say more.
     pub fn clean_json(&self, v: &mut Value) -> Report {
         let mut report = Report::default();
         self.walk(v, &mut report);
+        report
+    }
+
+    /// A text that may hold JSON (lists and payloads kept as text in SQLite and in exports): walked as
+    /// JSON when it is an object or array, so a redaction can never break its syntax, and written back
+    /// only when something changed; cleaned as plain text otherwise.
+    pub fn clean_json_text(&self, s: &mut String) -> Report {
+        let t = s.trim_start();
+        if t.starts_with('{') || t.starts_with('[') {
+            if let Ok(mut v) = serde_json::from_str::<Value>(s) {
+                let report = self.clean_json(&mut v);
+                if !report.is_clean() {
+                    if let Ok(text) = serde_json::to_string(&v) {
+                        *s = text;
+                    }
+                }
+                return report;
+            }
+        }
+        self.clean_string(s)
+    }
+
+    /// Every string of a row (an export's line, a memory's fields) through [`Self::clean_json_text`];
+    /// keys and non-string values are left as they are. The one path for rows that enter from outside.
+    pub fn clean_row(&self, row: &mut serde_json::Map<String, Value>) -> Report {
+        let mut report = Report::default();
+        for value in row.values_mut() {
+            match value {
+                Value::String(s) => report.add(self.clean_json_text(s)),
+                Value::Array(_) | Value::Object(_) => report.add(self.clean_json(value)),
+                _ => {}
+            }
+        }
         report
     }
 
@@ -380,6 +415,7 @@ impl Redactor {
                 }
             }
             Value::Object(map) => {
+                self.clean_keys(map, report);
                 for (key, value) in map.iter_mut() {
                     if !is_secret_key(key) {
                         self.walk(value, report);
@@ -402,6 +438,33 @@ impl Redactor {
                 }
             }
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+}
+
+impl Redactor {
+    /// Rewrites the object's keys that carry a secret or a `<private>` span; untouched (no copy) when
+    /// none does.
+    fn clean_keys(&self, map: &mut serde_json::Map<String, Value>, report: &mut Report) {
+        if !map
+            .keys()
+            .any(|k| matches!(self.clean_str(k).0, Cow::Owned(_)))
+        {
+            return;
+        }
+        let old = std::mem::take(map);
+        for (key, value) in old {
+            let (clean, r) = self.clean_str(&key);
+            report.add(r);
+            let mut key = clean.into_owned();
+            if map.contains_key(&key) {
+                let mut n = 2;
+                while map.contains_key(&format!("{key}#{n}")) {
+                    n += 1;
+                }
+                key = format!("{key}#{n}");
+            }
+            map.insert(key, value);
         }
     }
 }

@@ -765,11 +765,46 @@ fn json_empty_secret_value_kept() {
 }
 
 #[test]
-fn json_keys_never_changed() {
+fn json_secret_keys_redacted_order_kept() {
     let key = anthropic_key();
-    let mut v = json!({ key.clone(): "value" });
+    let other = format!("token={}", anthropic_key());
+    let mut v = json!({
+        "first": 1,
+        key.clone(): "value",
+        "nested": [{ other.clone(): {"password": "p"} }],
+        "last": 2,
+    });
+    let report = redactor().clean_json(&mut v);
+    let text = v.to_string();
+    assert!(!text.contains(&key) && !text.contains(&other), "{text}");
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys[0], "first");
+    assert_eq!(keys[3], "last");
+    assert!(keys[1].contains("[REDACTED:"), "{keys:?}");
+    assert_eq!(v["first"], 1);
+    assert_eq!(v[keys[1].as_str()], "value");
+    assert!(report.secrets >= 3);
+    // Idempotent.
+    assert!(redactor().clean_json(&mut v).is_clean());
+}
+
+#[test]
+fn json_keys_redacted_to_the_same_marker_both_kept() {
+    let (a, b) = (anthropic_key(), format!("{}x", anthropic_key()));
+    let mut v = json!({ a: 1, b: 2 });
     redactor().clean_json(&mut v);
-    assert!(v.get(&key).is_some());
+    let map = v.as_object().unwrap();
+    assert_eq!(map.len(), 2, "{v}");
+    let values: Vec<&Value> = map.values().collect();
+    assert_eq!(values, [&json!(1), &json!(2)]);
+}
+
+#[test]
+fn json_plain_and_secret_named_keys_unchanged() {
+    let mut v = json!({ "password": "x", "api_key": "y", "file_path": "/a/b" });
+    redactor().clean_json(&mut v);
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["password", "api_key", "file_path"]);
 }
 
 // ---------- API details ----------
@@ -966,4 +1001,25 @@ fn hook_payload_shapes() {
             secrets: 6
         }
     );
+}
+
+#[test]
+fn json_text_cleaned_structurally_and_rows_walked() {
+    let key = anthropic_key();
+    let mut list =
+        serde_json::to_string(&[format!("password: {key}\"]"), "src/a.rs".into()]).unwrap();
+    let report = redactor().clean_json_text(&mut list);
+    assert!(report.secrets >= 1);
+    let items: Vec<String> = serde_json::from_str(&list).expect("still JSON");
+    assert_eq!(items.len(), 2);
+    assert!(!list.contains(&key));
+    let mut plain = format!("use {key} here");
+    redactor().clean_json_text(&mut plain);
+    assert!(!plain.contains(&key));
+    let mut row =
+        json!({ "id": 7, "narrative": format!("k={key}"), "files_read": format!("[\"{key}\"]") });
+    let report = redactor().clean_row(row.as_object_mut().unwrap());
+    assert_eq!(report.secrets, 2);
+    assert_eq!(row["id"], 7);
+    assert!(!row.to_string().contains(&key));
 }

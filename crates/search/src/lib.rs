@@ -17,7 +17,9 @@ pub mod vector_index;
 
 pub use embedder_choice::embedder_from_settings;
 pub use fusion::{calibration, fuse, Fusion, Hit};
-pub use search_index::{IndexStatus, SearchIndex, SearchOutcome, SearchRequest, CANDIDATE_POOL};
+pub use search_index::{
+    check_files, FileCheck, IndexStatus, SearchIndex, SearchOutcome, SearchRequest, CANDIDATE_POOL,
+};
 pub use source::Source;
 
 use claude_mem_core::store::{ObservationRow, StreamPrompt, SummaryRow};
@@ -39,6 +41,10 @@ pub enum SearchError {
     Embed(String),
     #[error("store: {0}")]
     Store(#[from] claude_mem_core::StoreError),
+    /// Another process (a worker, or an offline `claude-mem reindex`) has the index open: nothing was
+    /// read or rebuilt.
+    #[error("the search index {0} is in use by another claude-mem process")]
+    InUse(String),
 }
 
 impl From<tantivy::directory::error::OpenDirectoryError> for SearchError {

@@ -33,6 +33,8 @@ const UPGRADABLE_SCHEMA: u32 = 2;
 const OBSERVATIONS: &[Source] = &[Source::Observation];
 
 const STAMP: &str = "index.json";
+/// The lock file a process holds while it has the index open.
+const LOCK: &str = ".lock";
 /// The text side of a query: BM25 hits best first, the query's reference score, milliseconds.
 type TextSide = (Vec<(i64, f32)>, f32, f64);
 /// The vector side: the query's vector, (id, cosine) best first, milliseconds embedding and searching.
@@ -147,8 +149,18 @@ impl Part {
 
     fn open(root: &Path, source: Source, dim: usize) -> Result<Self, SearchError> {
         let dir = Self::dir(root, source);
+        // Tantivy checks every file's checksum when it opens (`TextIndex::open_or_create`); a panic on a
+        // file too damaged for even that is a rebuild too, not a dead worker.
+        let tantivy = dir.join("tantivy");
+        let text =
+            std::panic::catch_unwind(|| TextIndex::open_or_create(&tantivy)).map_err(|_| {
+                SearchError::Incompatible(format!(
+                    "the full-text index in {} is damaged",
+                    tantivy.display()
+                ))
+            })??;
         Ok(Self {
-            text: TextIndex::open_or_create(&dir.join("tantivy"))?,
+            text,
             vectors: RwLock::new(VectorIndex::load(&dir.join("vectors"), dim)?),
             dirty: AtomicBool::new(false),
         })
@@ -187,6 +199,9 @@ impl Part {
 }
 
 pub struct SearchIndex {
+    /// Held (an exclusive advisory lock on `index/.lock`) for as long as the index is open, so a
+    /// worker and an offline `claude-mem reindex` never rebuild under each other.
+    _lock: std::fs::File,
     dir: PathBuf,
     observations: Part,
     summaries: Part,
@@ -223,6 +238,85 @@ fn wipe(dir: &Path) -> Result<(), SearchError> {
     Ok(())
 }
 
+/// Takes the index directory's lock, or says who has it.
+fn lock_dir(dir: &Path) -> Result<std::fs::File, SearchError> {
+    use fs4::fs_std::FileExt;
+    let path = dir.join(LOCK);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)?;
+    if !file.try_lock_exclusive()? {
+        return Err(SearchError::InUse(dir.display().to_string()));
+    }
+    Ok(file)
+}
+
+/// One derived file (or group of files) `claude-mem doctor` checked: what, and what is wrong with it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FileCheck {
+    pub what: String,
+    /// `None`: sound.
+    pub problem: Option<String>,
+}
+
+/// Checks the index files under `dir` the way a start does, reading them without taking the lock or
+/// changing anything (a running worker may hold it): the stamp, each part's vector files against their
+/// manifest, and each Tantivy index's checksums. A damaged file is what the worker rebuilds at its
+/// next start; `claude-mem reindex` rebuilds now.
+pub fn check_files(dir: &Path) -> Vec<FileCheck> {
+    let mut checks = Vec::new();
+    let stamp = std::fs::read(dir.join(STAMP))
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice::<Stamp>(&b).map_err(|e| e.to_string()));
+    checks.push(FileCheck {
+        what: STAMP.to_owned(),
+        problem: stamp.err(),
+    });
+    for source in Source::ALL {
+        let part = Part::dir(dir, source);
+        let vectors = part.join("vectors");
+        let problem = match crate::vector_index::verify_files(&vectors) {
+            Ok(true) => None,
+            Ok(false) => Some(format!(
+                "no {} (written by an older version, or lost)",
+                crate::vector_index::MANIFEST
+            )),
+            Err(e) => Some(e.to_string()),
+        };
+        checks.push(FileCheck {
+            what: format!("{} vectors", source.as_str()),
+            problem,
+        });
+        let tantivy = part.join("tantivy");
+        let problem = std::panic::catch_unwind(|| -> Result<(), String> {
+            let index = tantivy::Index::open_in_dir(&tantivy).map_err(|e| e.to_string())?;
+            let damaged = index.validate_checksum().map_err(|e| e.to_string())?;
+            if damaged.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "checksum mismatch in {}",
+                    damaged
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }
+        })
+        .unwrap_or_else(|_| Err("the full-text index is damaged".into()))
+        .err();
+        checks.push(FileCheck {
+            what: format!("{} full text", source.as_str()),
+            problem,
+        });
+    }
+    checks
+}
+
 impl SearchIndex {
     /// Opens the indexes under `dir`, rebuilding from scratch (empty, to be filled from SQLite by the
     /// indexer) when they are missing, corrupt, or stamped by another schema or embedder. A schema 2
@@ -234,6 +328,7 @@ impl SearchIndex {
         fusion: Fusion,
     ) -> Result<Self, SearchError> {
         std::fs::create_dir_all(dir)?;
+        let lock = lock_dir(dir)?;
         let dim = embedder.dim();
         let stamp: Option<Stamp> = std::fs::read(dir.join(STAMP))
             .ok()
@@ -326,6 +421,7 @@ impl SearchIndex {
         };
         let (observations, summaries, prompts) = parts;
         let index = Self {
+            _lock: lock,
             status: Mutex::new(IndexStatus {
                 state: "indexing".into(),
                 documents: observations.text.num_docs(),
@@ -364,9 +460,10 @@ impl SearchIndex {
     }
 
     fn write_stamp(&self, stamp: Stamp) -> Result<(), SearchError> {
-        let tmp = self.dir.join(format!("{STAMP}.tmp"));
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&stamp)?)?;
-        std::fs::rename(tmp, self.dir.join(STAMP))?;
+        claude_mem_core::paths::write_atomically(
+            &self.dir.join(STAMP),
+            &serde_json::to_vec_pretty(&stamp)?,
+        )?;
         Ok(())
     }
 

@@ -3,6 +3,14 @@
 //! HNSW graphs cannot delete, so deletes are tombstones filtered at query time and dropped by the next
 //! rebuild. The graph is dumped with hnsw_rs's own format beside a small JSON file of ids, filter metadata
 //! and tombstones, so a restart reloads instead of re-embedding.
+//!
+//! hnsw_rs trusts its files: on a truncated or garbled dump its loader calls `process::exit(1)` or
+//! allocates whatever length a damaged record claims, which no `catch_unwind` can stop. So every save
+//! ends with a manifest (`vectors.manifest.json`: each file's size and SHA-256, written atomically after
+//! the files), and a load checks the files against it before hnsw_rs reads a byte: a mismatch, a missing
+//! file or a missing or garbled manifest is an error, which the caller answers with a rebuild from
+//! SQLite. A dump from before manifests (none beside it) is walked record by record instead, which is
+//! what hnsw_rs would read, and gets its manifest once it loads.
 
 use crate::{Filters, SearchError};
 use hnsw_rs::hnswio::HnswIo;
@@ -12,6 +20,129 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 const BASENAME: &str = "vectors";
+/// The manifest of a vector directory: what [`VectorIndex::save`] wrote, with sizes and checksums.
+pub const MANIFEST: &str = "vectors.manifest.json";
+const GRAPH_FILE: &str = "vectors.hnsw.graph";
+const DATA_FILE: &str = "vectors.hnsw.data";
+const SIDECAR_FILE: &str = "vectors.meta.json";
+/// hnsw_rs's data-file magic (`hnswio::MAGICDATAP`), for walking a dump that has no manifest.
+const MAGIC_DATA: u32 = 0xa67f_0000;
+/// The graph-file formats hnsw_rs 0.3 loads without exiting (`MAGICDESCR_3`, `MAGICDESCR_4`).
+const GRAPH_MAGICS: [u32; 2] = [0x002a_6771, 0x002a_6779];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct FileSum {
+    size: u64,
+    sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+struct Manifest {
+    version: u32,
+    files: std::collections::BTreeMap<String, FileSum>,
+}
+
+fn sum_file(path: &Path) -> Result<FileSum, SearchError> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok(FileSum {
+        size,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
+fn corrupt(message: String) -> SearchError {
+    SearchError::Vector(message)
+}
+
+/// Checks the files of a vector directory against its manifest, before anything parses them. `Ok(false)`:
+/// there is no manifest (a dump from an older version); `Err`: what does not match.
+pub fn verify_files(dir: &Path) -> Result<bool, SearchError> {
+    let bytes = match std::fs::read(dir.join(MANIFEST)) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let manifest: Manifest = serde_json::from_slice(&bytes)
+        .map_err(|e| corrupt(format!("{MANIFEST} is unreadable: {e}")))?;
+    if !manifest.files.contains_key(SIDECAR_FILE) {
+        return Err(corrupt(format!("{MANIFEST} does not list {SIDECAR_FILE}")));
+    }
+    for (name, want) in &manifest.files {
+        let path = dir.join(name);
+        let size = std::fs::metadata(&path)
+            .map_err(|e| corrupt(format!("{name}: {e}")))?
+            .len();
+        if size != want.size {
+            return Err(corrupt(format!(
+                "{name} is {size} bytes, {} were written",
+                want.size
+            )));
+        }
+        if sum_file(&path)?.sha256 != want.sha256 {
+            return Err(corrupt(format!("{name} does not match its checksum")));
+        }
+    }
+    Ok(true)
+}
+
+/// Walks a graph dump's data file as hnsw_rs would read it, without trusting any length in it: the
+/// header's dimension must be `dim`, every record must hold exactly one vector of it, and the file must
+/// end at a record boundary after `points` records. For dumps older than manifests.
+fn walk_data_file(path: &Path, dim: usize, points: usize) -> Result<(), SearchError> {
+    use std::io::Read;
+    let len = std::fs::metadata(path)?.len();
+    let mut r = std::io::BufReader::new(std::fs::File::open(path)?);
+    let bad = |what: &str| corrupt(format!("{DATA_FILE} is damaged: {what}"));
+    let mut u32b = [0u8; 4];
+    let mut u64b = [0u8; 8];
+    let read = |r: &mut std::io::BufReader<std::fs::File>, b: &mut [u8]| {
+        r.read_exact(b).map_err(|_| bad("it ends inside a record"))
+    };
+    read(&mut r, &mut u32b)?;
+    if u32::from_ne_bytes(u32b) != MAGIC_DATA {
+        return Err(bad("wrong magic"));
+    }
+    read(&mut r, &mut u64b)?;
+    if u64::from_ne_bytes(u64b) != dim as u64 {
+        return Err(bad("wrong dimension"));
+    }
+    let record = (dim * std::mem::size_of::<f32>()) as u64;
+    let mut offset = 12u64;
+    let mut seen = 0usize;
+    let mut skip = vec![0u8; record as usize];
+    while offset < len {
+        read(&mut r, &mut u32b)?;
+        if u32::from_ne_bytes(u32b) != MAGIC_DATA {
+            return Err(bad("a record has a wrong magic"));
+        }
+        read(&mut r, &mut u64b)?;
+        read(&mut r, &mut u64b)?;
+        if u64::from_ne_bytes(u64b) != record {
+            return Err(bad("a record has a wrong length"));
+        }
+        read(&mut r, &mut skip)?;
+        offset += 20 + record;
+        seen += 1;
+    }
+    if seen != points {
+        return Err(bad(&format!("{seen} records for {points} points")));
+    }
+    Ok(())
+}
+
 const MAX_CONNECTIONS: usize = 16;
 const EF_CONSTRUCTION: usize = 200;
 
@@ -276,29 +407,50 @@ impl VectorIndex {
         all
     }
 
-    /// Dumps the graph and the sidecar into `dir` (replacing what was there).
+    /// Dumps the graph and the sidecar into `dir` (replacing what was there), then the manifest that
+    /// vouches for them. The manifest goes first out of the way, so a crash mid-dump leaves files that
+    /// no manifest vouches for (a rebuild), never a manifest over half-written files.
     pub fn save(&self, dir: &Path) -> Result<(), SearchError> {
         std::fs::create_dir_all(dir)?;
+        match std::fs::remove_file(dir.join(MANIFEST)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        let mut files = vec![SIDECAR_FILE];
         if !self.meta.is_empty() {
-            self.hnsw
+            let name = self
+                .hnsw
                 .file_dump(dir, BASENAME)
                 .map_err(|e| SearchError::Vector(e.to_string()))?;
+            if name != BASENAME {
+                // hnsw_rs picked another name (it does for graphs it thinks are memory-mapped): move
+                // the pair where a load looks.
+                for ext in ["hnsw.graph", "hnsw.data"] {
+                    std::fs::rename(
+                        dir.join(format!("{name}.{ext}")),
+                        dir.join(format!("{BASENAME}.{ext}")),
+                    )?;
+                }
+            }
+            files.extend([GRAPH_FILE, DATA_FILE]);
         }
         let sidecar = Sidecar {
             dim: self.dim,
             meta: self.meta.clone(),
             tombstones: self.tombstones.clone(),
         };
-        let tmp = dir.join(format!("{BASENAME}.meta.json.tmp"));
-        std::fs::write(&tmp, serde_json::to_vec(&sidecar)?)?;
-        std::fs::rename(tmp, dir.join(format!("{BASENAME}.meta.json")))?;
-        Ok(())
+        claude_mem_core::paths::write_atomically(
+            &dir.join(SIDECAR_FILE),
+            &serde_json::to_vec(&sidecar)?,
+        )?;
+        write_manifest(dir, &files)
     }
 
-    /// Reloads what [`VectorIndex::save`] wrote. Missing or unreadable files are an error: rebuild.
+    /// Reloads what [`VectorIndex::save`] wrote, after checking the files against the manifest (see the
+    /// module). Missing, unreadable or damaged files are an error: rebuild.
     pub fn load(dir: &Path, dim: usize) -> Result<Self, SearchError> {
-        let sidecar: Sidecar =
-            serde_json::from_slice(&std::fs::read(dir.join(format!("{BASENAME}.meta.json")))?)?;
+        let vouched = verify_files(dir)?;
+        let sidecar: Sidecar = serde_json::from_slice(&std::fs::read(dir.join(SIDECAR_FILE))?)?;
         if sidecar.dim != dim {
             return Err(SearchError::Incompatible(format!(
                 "stored vectors have dimension {}, the embedder makes {dim}",
@@ -306,16 +458,42 @@ impl VectorIndex {
             )));
         }
         if sidecar.meta.is_empty() {
+            if !vouched {
+                write_manifest(dir, &[SIDECAR_FILE])?;
+            }
             return Ok(Self::new(dim, 0));
+        }
+        if vouched {
+            let listed: Manifest = serde_json::from_slice(&std::fs::read(dir.join(MANIFEST))?)?;
+            if !(listed.files.contains_key(GRAPH_FILE) && listed.files.contains_key(DATA_FILE)) {
+                return Err(corrupt(format!(
+                    "{MANIFEST} does not list the graph of {} vectors",
+                    sidecar.meta.len()
+                )));
+            }
+        } else {
+            // An older dump: nothing vouches for it, so walk what hnsw_rs would trust. The graph's
+            // header names its format: one hnsw_rs cannot read makes it exit too.
+            let mut magic = [0u8; 4];
+            std::io::Read::read_exact(&mut std::fs::File::open(dir.join(GRAPH_FILE))?, &mut magic)
+                .map_err(|_| corrupt(format!("{GRAPH_FILE} is damaged: no header")))?;
+            if !GRAPH_MAGICS.contains(&u32::from_ne_bytes(magic)) {
+                return Err(corrupt(format!("{GRAPH_FILE} is damaged: unknown format")));
+            }
+            walk_data_file(&dir.join(DATA_FILE), dim, sidecar.meta.len())?;
         }
         // hnsw_rs ties the graph's lifetime to its loader; one loader per process start is leaked (a few
         // hundred bytes, data is copied since mmap is off) so the graph can live as long as the worker.
+        let root = dir;
         let dir = dir.to_owned();
         // hnsw_rs unwraps inside its loader on some corrupt files; a corrupt derived index must mean
         // "rebuild", never a crashed worker.
         let loaded = std::panic::catch_unwind(move || {
             let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(&dir, BASENAME)));
-            io.load_hnsw::<f32, UnitCosine>()
+            // Not `load_hnsw`: it marks the graph as memory-mapped (even with mmap off), and such a graph
+            // refuses to overwrite its dump: every later save went to a fresh `vectors-NNNN.*` pair
+            // beside the stale `vectors.*` one.
+            io.load_hnsw_with_dist::<f32, UnitCosine>(UnitCosine)
         });
         let hnsw: Hnsw<'static, f32, UnitCosine> = match loaded {
             Ok(Ok(h)) => h,
@@ -337,6 +515,9 @@ impl VectorIndex {
                 sidecar.meta.len()
             )));
         }
+        if !vouched {
+            write_manifest(root, &[SIDECAR_FILE, GRAPH_FILE, DATA_FILE])?;
+        }
         let mut index = Self {
             hnsw,
             dim,
@@ -348,6 +529,23 @@ impl VectorIndex {
         index.index_points();
         Ok(index)
     }
+}
+
+fn write_manifest(dir: &Path, files: &[&str]) -> Result<(), SearchError> {
+    let mut manifest = Manifest {
+        version: 1,
+        ..Default::default()
+    };
+    for name in files {
+        manifest
+            .files
+            .insert((*name).to_owned(), sum_file(&dir.join(name))?);
+    }
+    claude_mem_core::paths::write_atomically(
+        &dir.join(MANIFEST),
+        &serde_json::to_vec_pretty(&manifest)?,
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -411,6 +609,20 @@ mod tests {
         idx.save(dir.path()).unwrap();
         let back = VectorIndex::load(dir.path(), 3).unwrap();
         assert_eq!(back.len(), 3);
+        // A reloaded graph saves over its own files (no `vectors-NNNN` pair beside them).
+        back.save(dir.path()).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [DATA_FILE, GRAPH_FILE, MANIFEST, SIDECAR_FILE],
+            "{names:?}"
+        );
+        let back = VectorIndex::load(dir.path(), 3).unwrap();
+        assert_eq!(back.len(), 3);
         assert!(!back.contains(4));
         let q = unit(&[0.0, 1.0, 0.1]);
         assert_eq!(back.search(&q, &Filters::default(), 1)[0].0, 3);
@@ -419,6 +631,65 @@ mod tests {
             Err(SearchError::Incompatible(_))
         ));
         std::fs::write(dir.path().join("vectors.hnsw.graph"), b"garbage").unwrap();
+        assert!(VectorIndex::load(dir.path(), 3).is_err());
+    }
+
+    /// hnsw_rs exits the process on a truncated data file: the manifest must stop it first, for every
+    /// file and every kind of damage, and a dump without a manifest is walked before it is trusted.
+    #[test]
+    fn damaged_files_are_refused_before_hnsw_reads_them() {
+        type Damage = fn(&Path);
+        let damages: &[(&str, Damage)] = &[
+            ("truncate", |p| {
+                let len = std::fs::metadata(p).unwrap().len();
+                let f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
+                f.set_len(len.saturating_sub(100).min(len / 2)).unwrap();
+            }),
+            ("garble", |p| {
+                let mut b = std::fs::read(p).unwrap();
+                let mid = b.len() / 2;
+                b[mid] ^= 0xff;
+                std::fs::write(p, b).unwrap();
+            }),
+            ("delete", |p| std::fs::remove_file(p).unwrap()),
+        ];
+        for file in [GRAPH_FILE, DATA_FILE, SIDECAR_FILE, MANIFEST] {
+            for (how, damage) in damages {
+                let dir = tempfile::tempdir().unwrap();
+                sample().save(dir.path()).unwrap();
+                assert!(verify_files(dir.path()).unwrap());
+                damage(&dir.path().join(file));
+                let loaded = VectorIndex::load(dir.path(), 3);
+                if file == MANIFEST && *how == "delete" {
+                    // An older dump: walked, loaded, and given a manifest.
+                    assert_eq!(loaded.unwrap().len(), 4);
+                    assert!(verify_files(dir.path()).unwrap());
+                } else {
+                    assert!(loaded.is_err(), "{how} {file} was loaded");
+                }
+            }
+        }
+        // Without a manifest, a graph of a format hnsw_rs would exit on is refused.
+        let dir = tempfile::tempdir().unwrap();
+        sample().save(dir.path()).unwrap();
+        std::fs::remove_file(dir.path().join(MANIFEST)).unwrap();
+        let graph = dir.path().join(GRAPH_FILE);
+        let mut bytes = std::fs::read(&graph).unwrap();
+        bytes[..4].copy_from_slice(&0x002a_677fu32.to_ne_bytes());
+        std::fs::write(&graph, bytes).unwrap();
+        assert!(VectorIndex::load(dir.path(), 3).is_err());
+        // Without a manifest, a truncated data file is caught by the walk.
+        let dir = tempfile::tempdir().unwrap();
+        sample().save(dir.path()).unwrap();
+        std::fs::remove_file(dir.path().join(MANIFEST)).unwrap();
+        let data = dir.path().join(DATA_FILE);
+        let len = std::fs::metadata(&data).unwrap().len();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&data)
+            .unwrap()
+            .set_len(len - 5)
+            .unwrap();
         assert!(VectorIndex::load(dir.path(), 3).is_err());
     }
 }

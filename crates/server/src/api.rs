@@ -11,15 +11,45 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 
-pub async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// Without the token or the viewer's cookie only `status` and `version` (see `auth`).
+pub async fn health(
+    State(state): State<AppState>,
+    authorized: Option<axum::Extension<crate::auth::Authorized>>,
+) -> Result<Json<Value>, ApiError> {
+    if authorized.is_none() {
+        return Ok(Json(crate::auth::public_health()));
+    }
     health_json(&state).await.map(Json)
 }
 
 /// Also pushed to the viewer over the live stream.
 pub async fn health_json(state: &AppState) -> Result<Value, ApiError> {
     let counts = state.store.health_counts().await?;
+    // A database that cannot be written loses every hook (they fail open): not ok, and why.
+    let writes = match state
+        .store
+        .probe_write(std::time::Duration::from_secs(2))
+        .await
+    {
+        Ok(true) => json!({ "ok": true }),
+        Ok(false) => json!({ "ok": true, "busy": true }),
+        Err(error) => json!({ "ok": false, "error": error }),
+    };
+    let writable = writes["ok"] == json!(true);
+    let mut warnings: Vec<String> = claude_mem_core::settings::load_warnings();
+    if !writable {
+        warnings.insert(
+            0,
+            format!(
+                "writes to the database fail: {}",
+                writes["error"].as_str().unwrap_or("unknown error")
+            ),
+        );
+    }
     Ok(json!({
-        "status": "ok",
+        "status": if writable { "ok" } else { "error" },
+        "writes": writes,
+        "warnings": warnings,
         "version": claude_mem_core::VERSION,
         "pid": std::process::id(),
         "uptime_seconds": state.started.elapsed().as_secs(),
@@ -103,33 +133,96 @@ pub async fn list_sessions(
     ))
 }
 
+/// `GET /api/sessions/{id}?limit=&offset=`: one page of the session's events (oldest first), prompts
+/// (in order) and observations (newest first), each list sliced by the same `offset`/`limit` (default
+/// [`SESSION_PAGE`], at most [`MAX_PAGE`]), with the totals and the next offset (`null` on the last
+/// page). A 20k-event session used to be one 93 MB answer; now it is pages, and an event's payload over
+/// [`MAX_EVENT_PAYLOAD_BYTES`] is replaced by a preview.
 pub async fn get_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    query: Result<Query<SessionPageQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query?;
+    let limit = q.limit.unwrap_or(SESSION_PAGE);
+    let offset = q.offset.unwrap_or(0);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be between 1 and {MAX_PAGE}"),
+        ));
+    }
+    if offset < 0 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "offset must not be negative",
+        ));
+    }
     let session = state
         .store
         .get_session(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no session {id:?}")))?;
-    let prompts = state.store.session_prompts(&id).await?;
-    let events = state.store.session_events(&id).await?;
-    let observations = state
+    let (events_total, prompts_total, observations_total) = state.store.session_totals(&id).await?;
+    let prompts = state.store.session_prompts_page(&id, limit, offset).await?;
+    let mut events = state.store.session_events_page(&id, limit, offset).await?;
+    for e in &mut events {
+        bound_payload(&mut e.payload);
+    }
+    let mut observations = state
         .store
-        .list_observations(&ObservationFilter {
-            session_id: Some(id.clone()),
-            limit: 10_000,
-            ..Default::default()
-        })
+        .session_observations_page(&id, limit, offset)
         .await?;
-    let summaries = state.store.list_summaries(None, Some(&id), 1000).await?;
+    for o in &mut observations {
+        crate::search_api::cap_observation_lists(o);
+    }
+    let summaries = state
+        .store
+        .list_summaries(None, Some(&id), MAX_PAGE)
+        .await?;
+    let end = offset + limit;
+    let more = end < events_total.max(prompts_total).max(observations_total);
     Ok(Json(json!({
         "session": session,
         "prompts": prompts,
         "events": events,
         "observations": observations,
         "summaries": summaries,
+        "page": {
+            "limit": limit,
+            "offset": offset,
+            "next_offset": if more { Some(end) } else { None },
+            "totals": {
+                "events": events_total,
+                "prompts": prompts_total,
+                "observations": observations_total,
+            },
+        },
     })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SessionPageQuery {
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// Items per list in one page of `GET /api/sessions/{id}` when the client does not say.
+pub const SESSION_PAGE: i64 = 100;
+/// An event payload larger than this (as JSON text) is answered as a preview.
+pub const MAX_EVENT_PAYLOAD_BYTES: usize = 16 * 1024;
+
+/// Replaces a payload over [`MAX_EVENT_PAYLOAD_BYTES`] by `{"truncated": true, "bytes", "preview"}`.
+fn bound_payload(payload: &mut Value) {
+    let text = payload.to_string();
+    if text.len() <= MAX_EVENT_PAYLOAD_BYTES {
+        return;
+    }
+    let mut cut = MAX_EVENT_PAYLOAD_BYTES;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    *payload = json!({ "truncated": true, "bytes": text.len(), "preview": &text[..cut] });
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,7 +269,11 @@ pub async fn list_observations(
         before_id: q.before_id,
         limit: page_limit(q.limit)?,
     };
-    let observations = state.store.list_observations(&filter).await?;
+    let mut observations = state.store.list_observations(&filter).await?;
+    // Lists of older rows cut to the caps, as in search results: a page stays a page.
+    for o in &mut observations {
+        crate::search_api::cap_observation_lists(o);
+    }
     let next_before_id = if observations.len() as i64 == filter.limit {
         observations.last().map(|o| o.id)
     } else {

@@ -22,12 +22,17 @@ pub fn cors_origin_allowed(origin: &str, host: Option<&str>, extra: &[String]) -
     if TAURI_ORIGINS.contains(&origin) || extra.iter().any(|o| o.trim_end_matches('/') == origin) {
         return true;
     }
-    let Some(port) = host.and_then(|h| h.rsplit_once(':')).map(|(_, p)| p) else {
+    let Some(host) = host else {
         return false;
+    };
+    // The port the request reached (none: the scheme's default, 80).
+    let port = match host.rsplit_once(':') {
+        Some((_, p)) if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => format!(":{p}"),
+        _ => String::new(),
     };
     ["127.0.0.1", "localhost", "[::1]"]
         .iter()
-        .any(|name| origin == format!("http://{name}:{port}"))
+        .any(|name| origin == format!("http://{name}{port}"))
 }
 
 pub fn layer(extra_origins: &[String]) -> CorsLayer {
@@ -86,5 +91,20 @@ mod tests {
             assert!(!cors_origin_allowed(bad, host, &extra), "{bad}");
         }
         assert!(!cors_origin_allowed("http://127.0.0.1:41234", None, &[]));
+        assert!(cors_origin_allowed(
+            "http://localhost",
+            Some("localhost"),
+            &[]
+        ));
+        assert!(!cors_origin_allowed(
+            "http://localhost:8080",
+            Some("localhost"),
+            &[]
+        ));
+        assert!(!cors_origin_allowed(
+            "http://localhost",
+            Some("[::1]:80"),
+            &[]
+        ));
     }
 }

@@ -55,6 +55,30 @@ async fn next_page(store: &Store, index: &SearchIndex) -> Result<Option<Page>, S
     Ok(None)
 }
 
+/// Indexes everything past the cursors, then marks the index ready and saves it: an offline
+/// `claude-mem reindex`, with no worker (and no indexer task) running. `progress` sees each source's
+/// cursor after each page.
+pub async fn catch_up(
+    store: &Store,
+    index: &Arc<SearchIndex>,
+    mut progress: impl FnMut(Source, i64),
+) -> Result<(), String> {
+    while let Some(Page {
+        source, docs, last, ..
+    }) = next_page(store, index).await.map_err(|e| e.to_string())?
+    {
+        let worker = index.clone();
+        tokio::task::spawn_blocking(move || worker.index(&docs))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        index.advance(source, last);
+        progress(source, last);
+    }
+    index.set_state("ready");
+    index.save().map_err(|e| e.to_string())
+}
+
 pub async fn run(store: Store, index: Arc<SearchIndex>, mut shutdown: watch::Receiver<bool>) {
     let signal = store.observation_signal();
     loop {

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod retention;
 pub mod search_api;
+pub mod serve;
 pub mod settings_api;
 pub mod stream;
 pub mod viewer;

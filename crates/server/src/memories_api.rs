@@ -13,8 +13,7 @@ use claude_mem_core::store::NewMemory;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-const MAX_MEMORY_CHARS: usize = 10_000;
-const MAX_TITLE_CHARS: usize = 200;
+use claude_mem_core::limits::{check_list, MAX_TEXT_CHARS as MAX_MEMORY_CHARS, MAX_TITLE_CHARS};
 
 #[derive(Debug, Deserialize)]
 pub struct TimelineQuery {
@@ -64,11 +63,14 @@ pub async fn timeline(
     let Some(anchor) = anchor else {
         return Ok(Json(json!({ "anchor": null, "observations": [] })));
     };
-    let observations = state
+    let mut observations = state
         .store
         .timeline_around(anchor, before, after)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no observation {anchor}")))?;
+    for o in &mut observations {
+        crate::search_api::cap_observation_lists(o);
+    }
     Ok(Json(
         json!({ "anchor": anchor, "observations": observations }),
     ))
@@ -103,12 +105,27 @@ pub async fn save(
     })?;
     let invalid =
         |reason: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_memory", reason);
+    // Caps first (400: the request is too big, not malformed), so an oversized memory is refused whole
+    // instead of stored and then served by every search that hits it.
+    let too_large = |reason: String| ApiError::bad_request("memory_too_large", reason);
+    check_list("files", &m.files).map_err(too_large)?;
+    check_list("concepts", &m.concepts).map_err(too_large)?;
+    if let Some(project) = m
+        .project
+        .as_deref()
+        .filter(|p| p.chars().count() > MAX_TITLE_CHARS)
+    {
+        return Err(too_large(format!(
+            "project is {} characters; at most {MAX_TITLE_CHARS} are accepted",
+            project.chars().count()
+        )));
+    }
     let text = m.text.trim();
     if text.is_empty() {
         return Err(invalid("text must not be empty".into()));
     }
     if text.chars().count() > MAX_MEMORY_CHARS {
-        return Err(invalid(format!(
+        return Err(too_large(format!(
             "text is longer than {MAX_MEMORY_CHARS} characters"
         )));
     }
@@ -130,17 +147,23 @@ pub async fn save(
         .map(|t| t.trim().chars().take(MAX_TITLE_CHARS).collect::<String>())
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| claude_mem_search::first_line_title(text));
+    // Every field through the one redaction path (files and project included: a key pasted as a path
+    // would otherwise be served by /api/observations and /api/search).
     let redactor = claude_mem_privacy::redactor();
-    let clean = |s: &str| redactor.clean_str(s).0.into_owned();
+    let clean = |s: &str| {
+        let mut s = s.to_owned();
+        redactor.clean_json_text(&mut s);
+        s
+    };
     let saved = state
         .store
         .save_memory(NewMemory {
-            project,
+            project: clean(&project),
             title: clean(&title),
             text: clean(text),
             kind,
             concepts: m.concepts.iter().map(|c| clean(c)).collect(),
-            files: m.files,
+            files: m.files.iter().map(|f| clean(f)).collect(),
         })
         .await?;
     ::metrics::counter!(claude_mem_core::processor::OBSERVATIONS_CREATED_TOTAL).increment(1);

@@ -105,6 +105,9 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// Connections closed at the connection cap to make room (`crate::serve`).
+pub const HTTP_CONNECTIONS_EVICTED_TOTAL: &str = "claude_mem_http_connections_evicted_total";
+
 fn describe() {
     ::metrics::describe_histogram!(
         HOOK_LATENCY_MS,
@@ -126,8 +129,13 @@ fn describe() {
         HOOK_EVENTS_SKIPPED_TOTAL,
         "Hook events answered but not stored, by reason (own_tool: claude-mem's own MCP tools; skip_list: capture.skip_tools; internal: the claude-code compressor's own session)."
     );
+    ::metrics::describe_counter!(
+        HTTP_CONNECTIONS_EVICTED_TOTAL,
+        "Connections not being answered (idle, or still sending a request) closed to make room at the connection cap."
+    );
     // Present from the first scrape, so rate() has a starting point before the first observation.
     ::metrics::counter!(OBSERVATIONS_CREATED_TOTAL).increment(0);
+    ::metrics::counter!(HTTP_CONNECTIONS_EVICTED_TOTAL).increment(0);
     for reason in SkipReason::ALL {
         ::metrics::counter!(HOOK_EVENTS_SKIPPED_TOTAL, "reason" => reason.label()).increment(0);
     }

@@ -337,9 +337,16 @@ async fn load_results(
     }
     let ids_of = |s: Source| ids.get(&s).map(Vec::as_slice).unwrap_or_default();
     let mut rows: HashMap<i64, (i64, Value)> = HashMap::new();
-    for o in store.get_observations(ids_of(Source::Observation)).await? {
+    for mut o in store.get_observations(ids_of(Source::Observation)).await? {
         if let Some(key) = Source::Observation.key(o.id) {
-            rows.insert(key, (o.created_at, json!(o)));
+            // A row stored before the caps (or by a compressor) can hold any number of files: every
+            // search that hits it would carry them all. Lists are cut to the caps, and say so.
+            let cut = cap_observation_lists(&mut o);
+            let mut row = json!(o);
+            if cut {
+                row["truncated"] = json!(true);
+            }
+            rows.insert(key, (o.created_at, row));
         }
     }
     for s in store.get_summaries(ids_of(Source::Summary)).await? {
@@ -369,6 +376,17 @@ async fn load_results(
             })
         })
         .collect())
+}
+
+/// Cuts an observation's lists to [`claude_mem_core::limits`]; true when something was cut.
+pub fn cap_observation_lists(o: &mut claude_mem_core::store::ObservationRow) -> bool {
+    use claude_mem_core::limits::cap_list;
+    let mut cut = cap_list("files_read", &mut o.files_read);
+    cut |= cap_list("files_modified", &mut o.files_modified);
+    cut |= cap_list("facts", &mut o.facts);
+    cut |= cap_list("concepts", &mut o.concepts);
+    cut |= cap_list("keywords", &mut o.keywords);
+    cut
 }
 
 /// Drops the indexes and lets the indexer refill them from SQLite; progress is in `/api/health`.

@@ -15,28 +15,33 @@ use claude_mem_core::settings::{apply_changes, fields};
 use claude_mem_core::{Settings, SettingsError};
 use serde_json::{json, Map, Value};
 
+/// The file's settings as a start reads them: a key that is invalid there (the worker started with
+/// its last good value) shows that value, and the next save writes it back, repairing the file.
 fn file_settings(state: &AppState) -> Result<Settings, ApiError> {
-    Settings::load(&state.data_dir.settings()).map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "settings_unreadable",
-            e.to_string(),
-        )
-    })
+    Ok(Settings::load_resilient(&state.data_dir.settings()).0)
 }
 
 fn invalid(e: SettingsError) -> ApiError {
     match e {
-        SettingsError::Invalid { field, message } => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_setting", message)
-                .with_field(field)
-        }
+        // The same validation as at start (`Settings::validate`): what would not start is refused.
+        // A reason echoes the value (and the key) it refuses: through the one redaction path, so a key
+        // pasted into the wrong field is not sent back, logged or shown.
+        SettingsError::Invalid { field, message } => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_setting",
+            redacted(&message),
+        )
+        .with_field(redacted(&field)),
         other => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "settings_unwritable",
             other.to_string(),
         ),
     }
+}
+
+fn redacted(s: &str) -> String {
+    claude_mem_privacy::redactor().clean_str(s).0.into_owned()
 }
 
 pub async fn get(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -54,7 +59,7 @@ pub async fn put(
     let body = body?;
     let changes: Map<String, Value> = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::BAD_REQUEST,
             "invalid_setting",
             format!("expected an object of dotted keys to values: {e}"),
         )
@@ -66,7 +71,7 @@ pub async fn put(
     updated.save(&state.data_dir.settings()).map_err(invalid)?;
     state.set_context_settings(updated.context.clone());
     state.set_capture_settings(updated.capture.clone());
-    tracing::info!(keys = ?changes.keys().collect::<Vec<_>>(), restart = ?restart_required, "settings changed");
+    tracing::info!(keys = ?changes.keys().map(|k| redacted(k)).collect::<Vec<_>>(), restart = ?restart_required, "settings changed");
     Ok(Json(json!({
         "fields": fields(&updated),
         "restart_required": restart_required,

@@ -74,7 +74,7 @@ impl AppState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    #[error("cannot create the data directory {path}: {source}")]
+    #[error("cannot prepare the data directory {path}: {source}")]
     DataDir {
         path: std::path::PathBuf,
         source: std::io::Error,
@@ -85,7 +85,16 @@ pub enum WorkerError {
     Bind {
         addr: String,
         source: std::io::Error,
-        hint: &'static str,
+        hint: String,
+    },
+    /// A file in the data directory that the worker must make private or create (the database's WAL,
+    /// settings, the API token), named, so a directory in the token's place or a file owned by another
+    /// user is reported as what it is.
+    #[error("cannot prepare {path}: {source}{hint}")]
+    DataFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+        hint: String,
     },
     #[error("cannot set up the compressor: {0}")]
     Compressor(String),
@@ -105,6 +114,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/hooks/{event}", post(hooks::receive_hook))
         .route("/api/health", get(api::health))
+        .route(auth::CODE_PATH, post(auth::mint_code))
         .route("/metrics", get(crate::metrics::metrics))
         .route("/api/projects", get(api::list_projects))
         .route("/api/sessions", get(api::list_sessions))
@@ -129,9 +139,15 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Innermost: Content-Length and body deadline, JSON rejections (crate::serve).
+        .layer(axum::middleware::from_fn_with_state(
+            crate::serve::BodyLimits::new(state.settings.max_body_bytes),
+            crate::serve::bounded_body,
+        ))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
-        // Outermost last: rate limit, then the token, then Host/Origin, then CORS (which answers
-        // preflights only for origins the guard let through).
+        // Outermost last: rate limit, then the token or the viewer's cookie (auth), then Host, exact
+        // Origin and JSON content type (local guard), then CORS (which answers preflights only for
+        // origins the guard let through).
         .layer(cors)
         .layer(axum::middleware::from_fn_with_state(extra, require_local))
         .layer(axum::middleware::from_fn_with_state(
@@ -164,19 +180,19 @@ impl Worker {
         let store = Store::open(&data_dir.database()).await?;
         // SQLite created the database and its WAL under the umask; make them private, and make the token
         // remote clients need before the first request can arrive.
-        let secured = data_dir.secure_files().and_then(|_| {
-            if auth::token_required(&settings.host) {
-                auth::load_or_create_token(&data_dir).map(|_| ())
-            } else {
-                Ok(())
-            }
-        });
-        if let Err(source) = secured {
-            store.close().await;
-            return Err(WorkerError::DataDir {
-                path: data_dir.root().to_owned(),
-                source,
+        let secured = data_dir
+            .secure_files()
+            .map_err(|source| (data_dir.root().to_owned(), source))
+            .and_then(|_| {
+                // Every client needs it, loopback included (see `auth`).
+                auth::load_or_create_token(&data_dir)
+                    .map(|_| ())
+                    .map_err(|source| (data_dir.api_token(), source))
             });
+        if let Err((path, source)) = secured {
+            store.close().await;
+            let hint = claude_mem_core::paths::io_hint(&path, &source);
+            return Err(WorkerError::DataFile { path, source, hint });
         }
         let addr = format!("{}:{}", settings.host, settings.port);
         let listener = match TcpListener::bind((settings.host.as_str(), settings.port)).await {
@@ -184,9 +200,12 @@ impl Worker {
             Err(source) => {
                 store.close().await;
                 let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
-                    " (is another claude-mem worker already running? `curl http://127.0.0.1:37777/api/health`)"
+                    format!(
+                        " (is another claude-mem worker already running? `curl {}/api/health`)",
+                        settings.worker_url()
+                    )
                 } else {
-                    ""
+                    String::new()
                 };
                 return Err(WorkerError::Bind { addr, source, hint });
             }
@@ -194,7 +213,7 @@ impl Worker {
         let local_addr = listener.local_addr().map_err(|source| WorkerError::Bind {
             addr,
             source,
-            hint: "",
+            hint: String::new(),
         })?;
         let llm = match claude_mem_core::compress::select::llm_compressor_in(&settings, &data_dir) {
             Ok(llm) => llm,
@@ -284,10 +303,15 @@ impl Worker {
             shutdown.await;
             let _ = end_streams.send(true);
         };
-        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // Timeouts, a connection cap and a shutdown deadline (crate::serve); requests carry ConnectInfo.
+        let app = router(self.state);
+        let result = crate::serve::serve(
+            self.listener,
+            app,
+            crate::serve::Limits::default(),
+            shutdown,
+        )
+        .await;
         let _ = stop_processor.send(true);
         if let Some(task) = processor {
             let _ = task.await;

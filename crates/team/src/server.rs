@@ -149,10 +149,15 @@ impl TeamWorker {
             vectors = self.vectors.mode().as_str(),
             "team worker listening"
         );
-        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // The laptop worker's accept loop: timeouts, a connection cap, a shutdown deadline.
+        let app = router(self.state);
+        let result = claude_mem_server::serve::serve(
+            self.listener,
+            app,
+            claude_mem_server::serve::Limits::default(),
+            shutdown,
+        )
+        .await;
         let _ = stop.send(true);
         if let Some(task) = processor {
             let _ = task.await;
@@ -180,6 +185,10 @@ fn router(state: TeamState) -> Router {
         .route("/api/observations/{id}", get(get_observation))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            claude_mem_server::serve::BodyLimits::new(state.settings.max_body_bytes),
+            claude_mem_server::serve::bounded_body,
+        ))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

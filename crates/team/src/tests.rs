@@ -854,3 +854,66 @@ async fn other_replicas_wake_when_one_ingests() {
         assert!(Instant::now() < deadline, "replica b was never woken");
     }
 }
+
+/// Dedup keys escape `:` and `\` (`hook_event::event_key`), as in SQLite: two tool calls that shared one
+/// key before (`a:b` + `c`, `a` + `b:c`) are both stored, and migration 0003 rewrites keys written before
+/// it so a redelivery still matches.
+#[tokio::test]
+async fn escaped_event_keys_and_their_migration() {
+    let (_c, store) = setup("escaped_event_keys").await;
+    let alice = owner(&store, "acme", "alice").await;
+    let scoped = store.scoped(alice.clone());
+    let start = event(
+        "SessionStart",
+        json!({"session_id": "a:b", "cwd": "/w/app", "source": "startup"}),
+    );
+    scoped.ingest(start).await.unwrap();
+    // A key as the old code wrote it: rewritten by the migration (run again here on that row; the
+    // store ran it on an empty table when it connected).
+    sqlx::query(
+        "INSERT INTO pending_messages (event_key, session_id, team_id, user_id, event_name, payload,
+             created_at)
+         SELECT 'PostToolUse:a:b:old:1', 'a:b', team_id, user_id, 'PostToolUse', '{}'::jsonb, 0
+         FROM pending_messages WHERE session_id = 'a:b' LIMIT 1",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    sqlx::raw_sql(include_str!("../migrations/0003_escaped_event_keys.sql"))
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let tool = |session: &str, id: &str| {
+        event(
+            "PostToolUse",
+            json!({"session_id": session, "cwd": "/w/app", "tool_name": "Bash", "tool_use_id": id}),
+        )
+    };
+    let again = scoped.ingest(tool("a:b", "old:1")).await.unwrap();
+    assert!(
+        matches!(again, IngestOutcome::Duplicate { .. }),
+        "{again:?}"
+    );
+    for (session, id) in [("a:b", "c"), ("a", "b:c")] {
+        let got = scoped.ingest(tool(session, id)).await.unwrap();
+        assert!(
+            matches!(got, IngestOutcome::Stored { .. }),
+            "{session} {id}: {got:?}"
+        );
+    }
+    let keys: Vec<(String,)> = sqlx::query_as(
+        "SELECT event_key FROM pending_messages WHERE event_name = 'PostToolUse' ORDER BY id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let keys: Vec<String> = keys.into_iter().map(|k| k.0).collect();
+    assert_eq!(
+        keys,
+        [
+            r"PostToolUse:a\:b:old\:1",
+            r"PostToolUse:a\:b:c",
+            r"PostToolUse:a:b\:c"
+        ]
+    );
+}

@@ -94,7 +94,9 @@ export const api = {
     getJson<{ summaries: Summary[] }>('api/summaries', p),
   sessions: (p: { project?: string; limit?: number; offset?: number } = {}) =>
     getJson<{ sessions: Session[] }>('api/sessions', p),
-  session: (id: string) => getJson<SessionDetail>(`api/sessions/${encodeURIComponent(id)}`),
+  /** One page of a session (the worker's default page size unless `limit`); see `mergeSessionPage`. */
+  session: (id: string, p: { offset?: number; limit?: number } = {}) =>
+    getJson<SessionDetail>(`api/sessions/${encodeURIComponent(id)}`, p),
   search: (
     p: {
       q: string;
@@ -125,6 +127,8 @@ export function describeError(e: unknown, what = 'this'): string {
   if (e instanceof ApiError) {
     if (e.missing) return `This worker does not provide ${what} yet (404). Update claude-mem.`;
     if (e.status === 0) return 'The claude-mem worker is not reachable. Is it running?';
+    // The session cookie is gone (token rotated, another browser profile): the sign-in link brings it back.
+    if (e.status === 401) return 'This browser is signed out of claude-mem: run `claude-mem open` in a terminal.';
     return e.reason;
   }
   return e instanceof Error ? e.message : String(e);

@@ -1,5 +1,5 @@
 // The settings form: grouping, typed parsing of inputs, the diff sent with PUT, and mapping the worker's
-// 422 answer onto the field it names.
+// 400 (or, from older workers, 422) answer onto the field it names.
 
 import type { SettingField } from './types';
 
@@ -113,7 +113,7 @@ export function diffSettings(fields: SettingField[], drafts: Record<string, Draf
   return { changes, errors };
 }
 
-/** The field a 422 names, matched to the form (exactly, or the closest enclosing key). */
+/** The field a 400/422 names, matched to the form (exactly, or the closest enclosing key). */
 export function errorField(fields: SettingField[], field: string | undefined): string | null {
   if (!field) return null;
   if (fields.some((f) => f.key === field)) return field;

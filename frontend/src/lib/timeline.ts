@@ -41,3 +41,24 @@ export function neighbours(sessionObservations: Observation[], id: number): { pr
   }
   return { prev: sorted[i - 1] ?? null, next: sorted[i + 1] ?? null };
 }
+
+/**
+ * The session so far plus its next page: prompts and observations appended (each once, however pages
+ * overlap), summaries and the session row from the newer answer, `page` from the newer answer so its
+ * `next_offset` says whether there is more.
+ */
+export function mergeSessionPage(a: SessionDetail, b: SessionDetail): SessionDetail {
+  const prompts = new Map<number, PromptRow>();
+  for (const p of [...(a.prompts ?? []), ...(b.prompts ?? [])]) prompts.set(p.prompt_number, p);
+  const observations = new Map<number, Observation>();
+  for (const o of [...(a.observations ?? []), ...(b.observations ?? [])]) observations.set(o.id, o);
+  const summaries = new Map<number, Summary>();
+  for (const s of [...(a.summaries ?? []), ...(b.summaries ?? [])]) summaries.set(s.id, s);
+  return {
+    ...b,
+    prompts: [...prompts.values()],
+    observations: [...observations.values()],
+    summaries: [...summaries.values()],
+    events: [...(a.events ?? []), ...(b.events ?? [])],
+  };
+}

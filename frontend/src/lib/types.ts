@@ -68,12 +68,21 @@ export interface PromptRow {
   created_at: number;
 }
 
+/** One page of a session: each list is sliced by the same offset/limit; `next_offset` is null on the last. */
+export interface SessionPage {
+  limit: number;
+  offset: number;
+  next_offset: number | null;
+  totals: { events: number; prompts: number; observations: number };
+}
+
 export interface SessionDetail {
   session: Session;
   prompts: PromptRow[];
   events?: unknown[];
   observations: Observation[];
   summaries: Summary[];
+  page?: SessionPage;
 }
 
 export interface HealthCounts {

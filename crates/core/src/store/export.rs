@@ -404,6 +404,7 @@ async fn import_on(
         if table == "observations" {
             rewrite_event_ids(&mut row, remap.get("pending_messages"));
         }
+        clean_imported_row(&table, &mut row);
         let entry = report.tables.entry(table.clone()).or_default();
         let row_err = |source| PortabilityError::Row {
             line,
@@ -470,6 +471,27 @@ async fn import_on(
     report.summary_ids.sort_unstable();
     report.prompt_ids.sort_unstable();
     Ok(report)
+}
+
+/// What enters by import passes the same gates as what enters by a hook or the API: every string
+/// through the one redaction path (an export may be old, edited or someone else's), and an
+/// observation's lists cut to [`crate::limits`] (an import is not refused whole for one huge row).
+/// Our own exports are already clean, so re-importing them changes nothing.
+fn clean_imported_row(table: &str, row: &mut Map<String, Value>) {
+    claude_mem_privacy::redactor().clean_row(row);
+    if table == "observations" {
+        for (column, value) in row.iter_mut() {
+            if crate::limits::list_cap(column).is_none() {
+                continue;
+            }
+            if let Some(capped) = value
+                .as_str()
+                .and_then(|text| crate::limits::cap_list_text(column, text))
+            {
+                *value = Value::String(capped);
+            }
+        }
+    }
 }
 
 /// Rewrites `source_event_ids` through the events' id mapping, only when one of them changed (so an
@@ -591,5 +613,51 @@ impl Store {
             self.observation_signal().notify_one();
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod import_gate_tests {
+    use crate::store::{NewMemory, Store};
+
+    /// An export edited (or made by an older version) to carry a secret and 500 files: the import
+    /// redacts the one and caps the other, like every other way in.
+    #[tokio::test]
+    async fn imported_rows_are_redacted_and_capped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = Store::open(&tmp.path().join("a.db")).await.unwrap();
+        a.save_memory(NewMemory {
+            project: "p".into(),
+            title: "t".into(),
+            text: "plain".into(),
+            kind: crate::compress::ObservationType::Discovery,
+            concepts: vec![],
+            files: vec![],
+        })
+        .await
+        .unwrap();
+        let mut out = Vec::new();
+        a.export_jsonl(None, &mut out).await.unwrap();
+        let key = format!("sk-ant-api03-{}AA", "x7Y".repeat(30));
+        let files: Vec<String> = (0..500).map(|i| format!("src/{i}.rs")).collect();
+        let mut file = super::parse_export(std::io::Cursor::new(out)).unwrap();
+        for (_, table, row) in &mut file.rows {
+            if table == "observations" {
+                row.insert("narrative".into(), format!("use {key}").into());
+                row.insert(
+                    "files_read".into(),
+                    serde_json::to_string(&files).unwrap().into(),
+                );
+            }
+        }
+        let b = Store::open(&tmp.path().join("b.db")).await.unwrap();
+        let report = b.import_export(file).await.unwrap();
+        let rows = b.get_observations(&report.observation_ids).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(!rows[0].narrative.contains(&key), "{}", rows[0].narrative);
+        assert!(rows[0].narrative.contains("[REDACTED:"));
+        assert_eq!(rows[0].files_read.len(), crate::limits::MAX_FILES);
+        a.close().await;
+        b.close().await;
     }
 }

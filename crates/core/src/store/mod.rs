@@ -62,6 +62,10 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The database (or its directory) cannot be written by the user running claude-mem: named with
+    /// the real cause (another owner, a read-only mode or file system) instead of SQLite's wording.
+    #[error("cannot open the database {path} for writing: {detail}")]
+    Unwritable { path: PathBuf, detail: String },
 }
 
 /// SQLite's primary result code for "database or disk is full" (also what its VFS reports for ENOSPC).
@@ -167,6 +171,71 @@ async fn refuse_foreign(path: &Path) -> Result<(), StoreError> {
     })
 }
 
+/// Creates a missing database file private (0600) before SQLite does: SQLite creates it, and later its
+/// WAL and shared-memory files, with the mode of the database file, so they are private from the
+/// start instead of being made private (and reported as loose) afterwards.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => {
+            let hint = path
+                .parent()
+                .map(|d| crate::paths::io_hint(d, &source))
+                .unwrap_or_default();
+            Err(StoreError::Unwritable {
+                path: path.to_owned(),
+                detail: format!("{source}{hint}"),
+            })
+        }
+    }
+}
+
+/// Why the database at `path` cannot be written, when that explains a failed open: the file or its
+/// directory (where SQLite keeps the WAL) owned by another user or read-only. `None`: it can.
+fn unwritable(path: &Path) -> Option<StoreError> {
+    #[cfg(unix)]
+    {
+        let cannot_write = |p: &Path| {
+            let Ok(c) = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()) else {
+                return false;
+            };
+            // SAFETY: a valid NUL-terminated path; access has no other preconditions.
+            unsafe { libc::access(c.as_ptr(), libc::W_OK) != 0 }
+        };
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+        for p in [path, dir] {
+            if p.exists() && cannot_write(p) {
+                let meta = std::fs::metadata(p).ok();
+                let mut hint = crate::paths::permission_hint(p, meta.as_ref());
+                if hint.is_empty() {
+                    hint = format!(" ({} is on a read-only file system)", p.display());
+                }
+                return Some(StoreError::Unwritable {
+                    path: path.to_owned(),
+                    detail: format!("{} is not writable{hint}", p.display()),
+                });
+            }
+        }
+        None
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
@@ -177,9 +246,18 @@ impl Store {
             })?;
         }
         refuse_foreign(path).await?;
+        create_private(path)?;
         let options = connect_options(path);
-        let mut write_conn = options.clone().connect().await?;
-        sqlx::migrate!("./migrations").run(&mut write_conn).await?;
+        let opened = async {
+            let mut write_conn = options.clone().connect().await?;
+            sqlx::migrate!("./migrations").run(&mut write_conn).await?;
+            Ok::<_, StoreError>(write_conn)
+        }
+        .await;
+        let write_conn = match opened {
+            Ok(c) => c,
+            Err(e) => return Err(unwritable(path).unwrap_or(e)),
+        };
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
@@ -279,6 +357,38 @@ impl Store {
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Whether a write can commit right now: a transaction that writes a row and rolls back, on the
+    /// writer connection (between batches, like any write), so a database that became read-only, a
+    /// file owned by another user or a full disk shows in `/api/health` instead of only in each failing
+    /// hook. `Ok(false)`: the writer is busy beyond `wait` (not a failure); `Err`: the reason.
+    pub async fn probe_write(&self, wait: Duration) -> Result<bool, String> {
+        let probe = self.write(|conn| {
+            Box::pin(async move {
+                // An sqlx transaction, not a raw SAVEPOINT: sqlx counts transaction depth itself, and
+                // the writer's recovery after a failed write (a full disk ends SQLite's transaction
+                // behind its back) relies on that count to notice a transaction left open.
+                use sqlx::Connection;
+                let mut tx = conn.begin().await?;
+                let wrote = sqlx::query(
+                    "INSERT OR REPLACE INTO worker_meta (key, value, updated_at) VALUES ('health_probe', '1', 0)",
+                )
+                .execute(&mut *tx)
+                .await;
+                let _ = tx.rollback().await;
+                wrote?;
+                Ok(())
+            })
+        });
+        match tokio::time::timeout(wait, probe).await {
+            Err(_) => Ok(false),
+            Ok(Ok(())) => Ok(true),
+            Ok(Err(e)) => Err(match unwritable(self.path()) {
+                Some(why) => why.to_string(),
+                None => e.to_string(),
+            }),
+        }
     }
 
     /// Lets queued writes commit, then closes the database cleanly (the WAL is checkpointed).

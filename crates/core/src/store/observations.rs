@@ -136,6 +136,29 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// One page of a session's observations, newest first.
+    pub async fn session_observations_page(
+        &self,
+        session_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<ObservationRow>, StoreError> {
+        let sql = format!(
+            "SELECT {OBSERVATION_COLUMNS} FROM observations WHERE session_id = ?1
+             ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(session_id)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.read_pool())
+            .await?;
+        rows.iter()
+            .map(observation_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
+    }
+
     /// A project's newest observations, newest first (the context builder's candidates). Served by the
     /// (project, created_at) index, so the cost does not grow with the database.
     pub async fn recent_project_observations(

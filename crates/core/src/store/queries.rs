@@ -109,23 +109,59 @@ impl Store {
     }
 
     pub async fn session_prompts(&self, id: &str) -> Result<Vec<PromptRow>, StoreError> {
+        self.session_prompts_page(id, -1, 0).await
+    }
+
+    /// One page of the session's prompts in order (`limit` -1: all).
+    pub async fn session_prompts_page(
+        &self,
+        id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<PromptRow>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT prompt_number, prompt_id, text, created_at FROM user_prompts
-             WHERE session_id = ?1 ORDER BY prompt_number",
+             WHERE session_id = ?1 ORDER BY prompt_number, id LIMIT ?2 OFFSET ?3",
         )
         .bind(id)
+        .bind(limit)
+        .bind(offset)
         .fetch_all(self.read_pool())
+        .await?)
+    }
+
+    /// How many events, prompts and observations the session has (for paging through them).
+    pub async fn session_totals(&self, id: &str) -> Result<(i64, i64, i64), StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM pending_messages WHERE session_id = ?1),
+                    (SELECT COUNT(*) FROM user_prompts WHERE session_id = ?1),
+                    (SELECT COUNT(*) FROM observations WHERE session_id = ?1)",
+        )
+        .bind(id)
+        .fetch_one(self.read_pool())
         .await?)
     }
 
     /// The session's captured hook events in arrival order, payloads parsed back to JSON.
     pub async fn session_events(&self, id: &str) -> Result<Vec<EventRow>, StoreError> {
+        self.session_events_page(id, -1, 0).await
+    }
+
+    /// One page of [`Self::session_events`] (`limit` -1: all).
+    pub async fn session_events_page(
+        &self,
+        id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<EventRow>, StoreError> {
         type Raw = (i64, String, Option<String>, i64, String, i64, i64, String);
         let rows: Vec<Raw> = sqlx::query_as(
             "SELECT id, event_name, tool_name, prompt_number, state, attempts, created_at, payload
-             FROM pending_messages WHERE session_id = ?1 ORDER BY id",
+             FROM pending_messages WHERE session_id = ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
         )
         .bind(id)
+        .bind(limit)
+        .bind(offset)
         .fetch_all(self.read_pool())
         .await?;
         Ok(rows

@@ -466,3 +466,97 @@ async fn security_observation_types_are_stored() {
     kinds.sort();
     assert_eq!(kinds, ["security_alert", "security_note"]);
 }
+
+#[tokio::test]
+async fn keys_that_used_to_collide_are_both_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
+    let tool = |session: &str, id: &str| {
+        let body = serde_json::json!({
+            "session_id": session, "cwd": "/w/app", "tool_name": "Bash", "tool_use_id": id
+        });
+        event("PostToolUse", &body.to_string())
+    };
+    // Before the escaped key both were `PostToolUse:a:b:c`, and the second was dropped as a duplicate.
+    let first = store.ingest(tool("a:b", "c")).await.unwrap();
+    let second = store.ingest(tool("a", "b:c")).await.unwrap();
+    assert!(matches!(first, IngestOutcome::Stored { .. }), "{first:?}");
+    assert!(matches!(second, IngestOutcome::Stored { .. }), "{second:?}");
+    // A redelivery is still a duplicate.
+    assert!(matches!(
+        store.ingest(tool("a", "b:c")).await.unwrap(),
+        IngestOutcome::Duplicate { .. }
+    ));
+    assert_eq!(store.probe_write(Duration::from_secs(5)).await, Ok(true));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn migration_0003_rewrites_old_keys_so_redeliveries_still_match() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let store = Store::open(&path).await.unwrap();
+    for s in ["a:b", r"w\x", "plain"] {
+        let body = serde_json::json!({"session_id": s, "cwd": "/w/app", "source": "startup"});
+        store
+            .ingest(event("SessionStart", &body.to_string()))
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    // Keys as the old code wrote them (no escaping).
+    for (key, session) in [
+        ("PostToolUse:a:b:c:d", "a:b"),
+        (r"PostToolUse:w\x:t\1", r"w\x"),
+        ("PostToolUse:plain:t1", "plain"),
+        ("Imported-elsewhere", "plain"),
+    ] {
+        sqlx::query(
+            "INSERT INTO pending_messages (event_key, session_id, event_name, payload, created_at)
+             VALUES (?1, ?2, 'PostToolUse', '{}', 0)",
+        )
+        .bind(key)
+        .bind(session)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    sqlx::raw_sql(include_str!("../../migrations/0003_escaped_event_keys.sql"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let keys: Vec<String> = sqlx::query_scalar(
+        "SELECT event_key FROM pending_messages WHERE event_name = 'PostToolUse' ORDER BY id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    assert_eq!(
+        keys,
+        [
+            crate::hook_event::event_key("PostToolUse", "a:b", "c:d"),
+            crate::hook_event::event_key("PostToolUse", r"w\x", r"t\1"),
+            "PostToolUse:plain:t1".to_owned(),
+            "Imported-elsewhere".to_owned(),
+        ]
+    );
+    assert_eq!(keys[0], r"PostToolUse:a\:b:c\:d");
+    // The migrated store answers a redelivery of the old event as a duplicate.
+    let store = Store::open(&path).await.unwrap();
+    let body = serde_json::json!({
+        "session_id": "a:b", "cwd": "/w/app", "tool_name": "Bash", "tool_use_id": "c:d"
+    });
+    assert!(matches!(
+        store
+            .ingest(event("PostToolUse", &body.to_string()))
+            .await
+            .unwrap(),
+        IngestOutcome::Duplicate { .. }
+    ));
+    store.close().await;
+}
