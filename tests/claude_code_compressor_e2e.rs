@@ -15,54 +15,10 @@ use claude_mem_e2e::*;
 use claude_mem_llm::mock::{anthropic_message, anthropic_stream, MockLlm, MockReply};
 use claude_mem_llm::Usage;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The version scripts/setup.sh installs (keep in step with tests/claude_code_e2e.rs).
-const CLAUDE_CODE_VERSION: &str = "2.1.197";
-
-/// The CLI: `$CLAUDE_CODE_BIN`, else the platform binary of the npm package in `tests/.claude-code/`.
-fn claude_code() -> PathBuf {
-    if let Some(p) = std::env::var_os("CLAUDE_CODE_BIN") {
-        return PathBuf::from(p);
-    }
-    let root =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(".claude-code/node_modules/@anthropic-ai");
-    let platform = match (std::env::consts::OS, std::env::consts::ARCH) {
-        ("linux", "x86_64") => "linux-x64",
-        ("linux", "aarch64") => "linux-arm64",
-        ("macos", "aarch64") => "darwin-arm64",
-        ("macos", "x86_64") => "darwin-x64",
-        (os, arch) => panic!("no Claude Code binary is published for {os}/{arch}"),
-    };
-    let candidates = [
-        root.join(format!("claude-code-{platform}/claude")),
-        root.join("claude-code/bin/claude.exe"),
-    ];
-    let found = candidates.iter().find(|p| p.is_file()).unwrap_or_else(|| {
-        panic!(
-            "the Claude Code CLI is missing (looked for {}): run `CLAUDE_MEM_SETUP_TESTS=1 scripts/setup.sh`, \
-             which installs @anthropic-ai/claude-code@{CLAUDE_CODE_VERSION} into tests/.claude-code/ \
-             (or set CLAUDE_CODE_BIN)",
-            candidates[0].display()
-        )
-    });
-    let out = Command::new(found)
-        .arg("--version")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", found.display()));
-    let version = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        version.starts_with(CLAUDE_CODE_VERSION),
-        "{} is Claude Code {version:?}, this test is written against {CLAUDE_CODE_VERSION}",
-        found.display()
-    );
-    found.clone()
-}
 
 fn write_executable(path: &Path, script: &str) {
     std::fs::write(path, script).expect("write script");
@@ -230,7 +186,7 @@ fn metric(text: &str, name: &str) -> f64 {
 
 #[test]
 fn the_real_claude_code_cli_compresses_without_firing_any_hook() {
-    let real_cli = claude_code();
+    let real_cli = claude_code_cli();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -13,14 +13,11 @@ use claude_mem_e2e::*;
 use claude_mem_llm::mock::{anthropic_message, anthropic_stream, MockLlm, MockReply};
 use claude_mem_llm::Usage;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The version scripts/setup.sh installs (keep the two in step); hooks behave per version.
-const CLAUDE_CODE_VERSION: &str = "2.1.197";
 
 const WORKER_ENV: &[(&str, &str)] = &[
     ("CLAUDE_MEM_BATCH_LINGER_MS", "0"),
@@ -33,52 +30,6 @@ const SEARCH_ID: &str = "toolu_e2e_search_01";
 /// What the model runs: harmless in the session's own project directory, and worth an observation.
 const BASH_COMMAND: &str = "mkdir -p notes && touch notes/wal-decision.md";
 const PROMPT: &str = "Start a notes folder, then look up what we decided about WAL mode.";
-
-/// The CLI: `$CLAUDE_CODE_BIN`, else the platform binary of the npm package in `tests/.claude-code/`.
-fn claude_code() -> PathBuf {
-    if let Some(p) = std::env::var_os("CLAUDE_CODE_BIN") {
-        return PathBuf::from(p);
-    }
-    let root =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(".claude-code/node_modules/@anthropic-ai");
-    let platform = match (std::env::consts::OS, std::env::consts::ARCH) {
-        ("linux", "x86_64") => "linux-x64",
-        ("linux", "aarch64") => "linux-arm64",
-        ("macos", "aarch64") => "darwin-arm64",
-        ("macos", "x86_64") => "darwin-x64",
-        (os, arch) => panic!("no Claude Code binary is published for {os}/{arch}"),
-    };
-    let candidates = [
-        root.join(format!("claude-code-{platform}/claude")),
-        root.join("claude-code/bin/claude.exe"),
-    ];
-    let found = candidates.iter().find(|p| p.is_file()).unwrap_or_else(|| {
-        panic!(
-            "the Claude Code CLI is missing (looked for {}): run `CLAUDE_MEM_SETUP_TESTS=1 scripts/setup.sh`, \
-             which installs @anthropic-ai/claude-code@{CLAUDE_CODE_VERSION} into tests/.claude-code/ \
-             (or set CLAUDE_CODE_BIN){}",
-            candidates[0].display(),
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                "; CI must have it"
-            } else {
-                ""
-            }
-        )
-    });
-    let out = Command::new(found)
-        .arg("--version")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", found.display()));
-    let version = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        version.starts_with(CLAUDE_CODE_VERSION),
-        "{} is Claude Code {version:?}, this test is written against {CLAUDE_CODE_VERSION}: rerun \
-         `CLAUDE_MEM_SETUP_TESTS=1 scripts/setup.sh`",
-        found.display()
-    );
-    found.clone()
-}
 
 /// The ids of every tool call that already has its result in the conversation.
 fn answered_tool_calls(request: &Value) -> Vec<String> {
@@ -162,7 +113,7 @@ fn run_claude(
     // The directory of the claude-mem binary goes first on PATH: the plugin starts `claude-mem` by name.
     let bin_dir = bin().parent().expect("binary directory").to_owned();
     let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin_dir.to_string_lossy());
-    let mut child = Command::new(claude_code())
+    let mut child = Command::new(claude_code_cli())
         .current_dir(project)
         .env_clear()
         .env("PATH", path)

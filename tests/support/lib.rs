@@ -411,3 +411,52 @@ pub fn ok(out: Output) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The version scripts/setup.sh installs (keep the two in step); hooks behave per version.
+pub const CLAUDE_CODE_VERSION: &str = "2.1.197";
+
+/// The CLI: `$CLAUDE_CODE_BIN`, else the platform binary of the npm package in `tests/.claude-code/`.
+pub fn claude_code_cli() -> PathBuf {
+    if let Some(p) = std::env::var_os("CLAUDE_CODE_BIN") {
+        return PathBuf::from(p);
+    }
+    let root =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".claude-code/node_modules/@anthropic-ai");
+    let platform = match (std::env::consts::OS, std::env::consts::ARCH) {
+        ("linux", "x86_64") => "linux-x64",
+        ("linux", "aarch64") => "linux-arm64",
+        ("macos", "aarch64") => "darwin-arm64",
+        ("macos", "x86_64") => "darwin-x64",
+        (os, arch) => panic!("no Claude Code binary is published for {os}/{arch}"),
+    };
+    let candidates = [
+        root.join(format!("claude-code-{platform}/claude")),
+        root.join("claude-code/bin/claude.exe"),
+    ];
+    let found = candidates.iter().find(|p| p.is_file()).unwrap_or_else(|| {
+        panic!(
+            "the Claude Code CLI is missing (looked for {}): run `CLAUDE_MEM_SETUP_TESTS=1 scripts/setup.sh`, \
+             which installs @anthropic-ai/claude-code@{CLAUDE_CODE_VERSION} into tests/.claude-code/ \
+             (or set CLAUDE_CODE_BIN){}",
+            candidates[0].display(),
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                "; CI must have it"
+            } else {
+                ""
+            }
+        )
+    });
+    let out = Command::new(found)
+        .arg("--version")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", found.display()));
+    let version = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        version.starts_with(CLAUDE_CODE_VERSION),
+        "{} is Claude Code {version:?}, this test is written against {CLAUDE_CODE_VERSION}: rerun \
+         `CLAUDE_MEM_SETUP_TESTS=1 scripts/setup.sh`",
+        found.display()
+    );
+    found.clone()
+}
