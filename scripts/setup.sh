@@ -61,8 +61,8 @@ fi
 echo "==> building the viewer (frontend/dist)"
 (cd frontend && npm run --silent build >/dev/null)
 
-# The real Claude Code CLI, pinned (tests/claude_code_e2e.rs runs a real session against a scripted model
-# and names the same version): into tests/.claude-code/ (ignored by git), only when that version is missing.
+# The real Claude Code CLI, pinned (tests/claude_code_e2e.rs runs a real session against a scripted model;
+# tests/support/lib.rs names the same version): into tests/.claude-code/ (ignored by git), only when that version is missing.
 claude_code_version=2.1.197
 claude_code_dir=tests/.claude-code
 if [ "$tests" = 1 ]; then

@@ -13,64 +13,7 @@ use serde_json::{json, Value};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-const SEARCH_ENV: &[(&str, &str)] = &[
-    ("CLAUDE_MEM_BATCH_LINGER_MS", "0"),
-    ("CLAUDE_MEM_EMBEDDER", "hash"),
-];
-
-fn store_memories(worker: &Worker) {
-    let cwd = "/home/dev/work/acme-api";
-    for (i, file) in [
-        "src/api/routes.rs",
-        "src/auth/login.rs",
-        "src/queue/retry.rs",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let session = format!("idx-{i}");
-        let prompt = json!({"session_id": session, "cwd": cwd, "prompt": "work"});
-        assert_eq!(
-            post_hook(worker, "UserPromptSubmit", prompt.to_string()).0,
-            200
-        );
-        let edit = json!({"session_id": session, "cwd": cwd, "tool_name": "Edit",
-            "tool_use_id": format!("t{i}"),
-            "tool_input": {"file_path": format!("{cwd}/{file}"), "old_string": "todo!()",
-                           "new_string": "fn handler() {}"},
-            "tool_response": {}});
-        assert_eq!(post_hook(worker, "PostToolUse", edit.to_string()).0, 200);
-    }
-}
-
-/// Polls until `query` finds an observation whose title contains `expect`; every answer is a 200.
-fn wait_found(worker: &Worker, query: &str, expect: &str) {
-    let start = Instant::now();
-    loop {
-        let (status, answer) = get_json(
-            worker,
-            &format!("/api/search?q={}&limit=5", query.replace(' ', "%20")),
-        );
-        assert_eq!(status, 200, "search while the index rebuilds: {answer}");
-        let found = answer["results"].as_array().is_some_and(|r| {
-            r.iter().any(|x| {
-                x["observation"]["title"]
-                    .as_str()
-                    .is_some_and(|t| t.contains(expect))
-            })
-        });
-        if found {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{query:?} never found {expect:?}: {answer}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use std::time::Duration;
 
 /// Every non-empty file under the index directory but the lock files, sorted.
 fn index_files(index: &Path) -> Vec<PathBuf> {

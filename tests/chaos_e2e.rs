@@ -427,67 +427,11 @@ fn a_full_disk_gets_a_clear_error_never_a_false_ack_and_capture_resumes_after() 
     );
 }
 
-const SEARCH_ENV: &[(&str, &str)] = &[
-    ("CLAUDE_MEM_BATCH_LINGER_MS", "0"),
-    ("CLAUDE_MEM_EMBEDDER", "hash"),
-];
-
-/// Three sessions, each editing one file: the local compressor turns each into an observation whose title
-/// names the file.
-fn store_memories(worker: &Worker) {
-    let cwd = "/home/dev/work/acme-api";
-    for (i, file) in [
-        "src/api/routes.rs",
-        "src/auth/login.rs",
-        "src/queue/retry.rs",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let session = format!("idx-{i}");
-        let prompt = serde_json::json!({"session_id": session, "cwd": cwd, "prompt": "work"});
-        assert_eq!(
-            post_hook(worker, "UserPromptSubmit", prompt.to_string()).0,
-            200
-        );
-        let edit = serde_json::json!({"session_id": session, "cwd": cwd, "tool_name": "Edit",
-            "tool_use_id": format!("t{i}"),
-            "tool_input": {"file_path": format!("{cwd}/{file}"), "old_string": "todo!()",
-                           "new_string": "fn handler() {}"},
-            "tool_response": {}});
-        assert_eq!(post_hook(worker, "PostToolUse", edit.to_string()).0, 200);
-    }
-}
-
 fn search_titles(worker: &Worker, query: &str) -> (u16, Value) {
     get_json(
         worker,
         &format!("/api/search?q={}&limit=5", query.replace(' ', "%20")),
     )
-}
-
-/// Polls until `query` finds `expect`, asserting every answer on the way is a 200.
-fn wait_found(worker: &Worker, query: &str, expect: &str) {
-    let start = Instant::now();
-    loop {
-        let (status, answer) = search_titles(worker, query);
-        assert_eq!(status, 200, "search while the index rebuilds: {answer}");
-        let found = answer["results"].as_array().is_some_and(|r| {
-            r.iter().any(|x| {
-                x["observation"]["title"]
-                    .as_str()
-                    .is_some_and(|t| t.contains(expect))
-            })
-        });
-        if found {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{query:?} never found {expect:?}: {answer}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Overwrites bytes in the middle of a file in place (same length, no truncation): the kind of damage a
