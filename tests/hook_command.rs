@@ -131,8 +131,9 @@ fn a_worker_that_never_answers_is_abandoned_within_the_budget() {
         &fixture("SessionStart.startup.json"),
     );
     assert_silent_success(&out, took, "silent worker");
+    // It waits for the answer until the budget less the spool write's reserve (150 ms), not less.
     assert!(
-        took >= Duration::from_millis(900),
+        took >= Duration::from_millis(800),
         "gave up before its budget: {took:?}"
     );
 }

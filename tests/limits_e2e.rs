@@ -29,6 +29,8 @@ impl Limited {
             .env("CLAUDE_MEM_DATA_DIR", sandbox.data_dir())
             .env("HOME", sandbox.home())
             .env("CLAUDE_MEM_LOG_LEVEL", "warn")
+            // No test reaches the internet (the embedding model would be fetched from Hugging Face).
+            .env("CLAUDE_MEM_MODEL_DOWNLOAD", "off")
             .env_remove("CLAUDE_MEM_PORT")
             .env_remove("CLAUDE_MEM_HOST")
             .env_remove("ANTHROPIC_API_KEY")

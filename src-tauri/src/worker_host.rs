@@ -77,7 +77,8 @@ pub fn start(data_dir: DataDir, settings: Settings) -> Result<Hosted, HostError>
         .spawn(move || {
             runtime.block_on(async move {
                 let worker = match Worker::bind(data_dir, settings).await {
-                    Ok(w) => w,
+                    // The product's worker fetches the embedding model when it is missing.
+                    Ok(w) => w.with_model_download(),
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
                         return;

@@ -132,6 +132,15 @@ impl Sandbox {
             .env("HOME", self.home())
             .env_remove("CLAUDE_MEM_PORT")
             .env_remove("CLAUDE_MEM_HOST")
+            // A SessionStart hook with no worker on the port would start one (autostart) and leave it
+            // running after the test; tests/worker_autostart.rs turns it back on.
+            .env("CLAUDE_MEM_AUTOSTART", "0")
+            // No test reaches the internet: the worker would fetch the embedding model from Hugging Face
+            // (and every test would then run on MiniLM). tests/model_download.rs turns it back on,
+            // against a local mirror.
+            .env("CLAUDE_MEM_MODEL_DOWNLOAD", "off")
+            .env_remove("CLAUDE_MEM_MODEL_ENDPOINT")
+            .env_remove("HF_ENDPOINT")
             // Never let a developer's real key reach a test.
             .env_remove("ANTHROPIC_API_KEY")
             .env_remove("CLAUDE_MEM_COMPRESSOR")

@@ -13,7 +13,9 @@
 //!   restricted to the session's project; a hit is an observation of that session that covers the fact
 //!   (MRR@10, R@5).
 //!
-//! The `heldout` half is reported, never tuned on: misses are listed for `tune` only.
+//! Three splits, each reported on its own row and together as `all`: `tune` (look at its misses, tune on
+//! it), `heldout` (reported, never tuned on; its misses were read once, so it is no longer unseen) and
+//! `fresh` (written after that, the split nobody has read misses from). Misses are listed for `tune` only.
 
 use crate::{claude_mem_bin, start_worker, write_json};
 use anyhow::{bail, Context};
@@ -28,7 +30,9 @@ const K: usize = 10;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The corpus: a folder with `tune/` and `heldout/` (default: tests/fixtures/compression_corpus).
+    /// The corpus: a folder with `tune/`, `heldout/` and `fresh/` (default:
+    /// tests/fixtures/compression_corpus). A split folder that is absent is skipped, so older corpora
+    /// without `fresh/` still measure.
     #[arg(long)]
     corpus: Option<PathBuf>,
     /// Where to write the JSON report.
@@ -43,7 +47,7 @@ pub struct Args {
     /// The compressor under test (`compression.provider`).
     #[arg(long, default_value = "local")]
     compressor: String,
-    /// Only this half (`tune` or `heldout`); default both.
+    /// Only this split (`tune`, `heldout` or `fresh`); default all three.
     #[arg(long)]
     half: Option<String>,
     /// Post every recorded event, not only those the shipped plugin subscribes to
@@ -74,7 +78,8 @@ struct Session {
     hooks: Vec<Value>,
 }
 
-const HALVES: [&str; 2] = ["tune", "heldout"];
+/// The corpus splits, in report order.
+const HALVES: [&str; 3] = ["tune", "heldout", "fresh"];
 
 fn load(corpus: &Path, only: Option<&str>) -> anyhow::Result<Vec<Session>> {
     let mut out = Vec::new();
@@ -83,6 +88,9 @@ fn load(corpus: &Path, only: Option<&str>) -> anyhow::Result<Vec<Session>> {
             continue;
         }
         let dir = corpus.join(half);
+        if only.is_none() && !dir.exists() {
+            continue;
+        }
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .with_context(|| format!("reading {}", dir.display()))?
             .map(|e| e.map(|e| e.path()))
@@ -183,6 +191,9 @@ struct SessionResult {
     summaries: usize,
     cards_per_turn: f64,
     titles: Vec<String>,
+    /// Each observation's type, title, narrative and facts: what coverage was judged on, so a miss can be
+    /// read in the JSON without a second run.
+    cards: Vec<Value>,
     facts: Vec<FactResult>,
 }
 
@@ -421,6 +432,17 @@ async fn measure(
             .iter()
             .map(|o| o["title"].as_str().unwrap_or("").to_owned())
             .collect(),
+        cards: observations
+            .iter()
+            .map(|o| {
+                serde_json::json!({
+                    "type": o["type"],
+                    "title": o["title"],
+                    "narrative": o["narrative"],
+                    "facts": o["facts"],
+                })
+            })
+            .collect(),
         facts,
     })
 }
@@ -438,7 +460,7 @@ fn print(report: &Report) {
         report.events_not_subscribed,
         report.events_failed
     );
-    println!("| half | sessions | facts | turns | cards | cards/turn | coverage (obs) | coverage (+summaries) | MRR@10 | R@5 |");
+    println!("| split | sessions | facts | turns | cards | cards/turn | coverage (obs) | coverage (+summaries) | MRR@10 | R@5 |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for t in &report.totals {
         println!(
@@ -468,7 +490,7 @@ fn print(report: &Report) {
         .collect();
     if !misses.is_empty() {
         println!(
-            "\nuncovered tune facts ({}; heldout misses are in the JSON, not listed):",
+            "\nuncovered tune facts ({}; heldout and fresh misses are in the JSON, not listed):",
             misses.len()
         );
         for m in misses {
@@ -485,7 +507,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     });
     if let Some(h) = args.half.as_deref() {
         if !HALVES.contains(&h) {
-            bail!("--half must be tune or heldout, not {h:?}");
+            bail!("--half must be tune, heldout or fresh, not {h:?}");
         }
     }
     let sessions = load(&corpus, args.half.as_deref())?;

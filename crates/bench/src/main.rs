@@ -189,6 +189,8 @@ pub(crate) fn start_worker(bin: &Path, env: &[(&str, &str)]) -> anyhow::Result<W
         .args(["serve", "--port", "0"])
         .env("CLAUDE_MEM_DATA_DIR", data.path())
         .env("CLAUDE_MEM_LOG_LEVEL", "warn")
+        // A benchmark measures the embedder it asks for: no model download (and switch) mid-run.
+        .env("CLAUDE_MEM_MODEL_DOWNLOAD", "off")
         .env_remove("ANTHROPIC_API_KEY")
         .envs(env.iter().copied())
         .stdin(Stdio::null())

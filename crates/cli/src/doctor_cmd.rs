@@ -447,7 +447,7 @@ fn check_model(settings: &Settings, data_dir: &DataDir) -> Check {
         return ok(NAME, format!("all-MiniLM-L6-v2 in {}", dir.display()));
     }
     let detail = format!("{} lacks {}", dir.display(), missing.join(", "));
-    let hint = "download sentence-transformers/all-MiniLM-L6-v2 once, then `claude-mem models install --from DIR`";
+    let hint = "`claude-mem models download` (offline: fetch sentence-transformers/all-MiniLM-L6-v2 elsewhere, then `claude-mem models install --from DIR`)";
     if s.embedder == "minilm" {
         fail(NAME, format!("{detail}: search has no vectors"), hint)
     } else {

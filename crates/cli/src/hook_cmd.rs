@@ -13,6 +13,18 @@
 //! from `CLAUDE_MEM_SERVER` / `CLAUDE_MEM_TOKEN` when set, else from `<data dir>/team-server.json` (mode
 //! 0600), which `install --server` writes: Claude Code starts hooks with its own environment, so the file
 //! is what makes the setting stick.
+//!
+//! Silent is not lossy: when the local worker does not take the event (connection refused, a hung
+//! worker past the budget, a 5xx, 408 or 429), the event is written to the spool
+//! (`claude_mem_core::spool`, `<data dir>/spool/`) before the command exits, and the worker stores it
+//! when it next runs. The budget covers the spool write too: the request gets the budget less
+//! [`SPOOL_RESERVE`], and a connect gets at most [`CONNECT_TIMEOUT`] (the worker is on loopback: a
+//! connect either succeeds at once or nothing listens), so a down worker costs milliseconds and a hung
+//! one at most the budget — once: a hook that times out marks the worker unresponsive for a few seconds
+//! (`Spool::mark_worker_unresponsive`), and the hooks after it give the worker [`UNRESPONSIVE_PROBE`]
+//! instead of the budget, so a hung worker does not cost every tool call a second; the first answer
+//! clears the mark. Events for a team server are not spooled: the local worker would drain them
+//! into the local store, not the team's.
 
 use claude_mem_core::hook_event::normalize_event_name;
 use claude_mem_core::{DataDir, Settings};
@@ -25,6 +37,22 @@ use std::time::{Duration, Instant};
 
 /// Claude Code's hook JSON is small, but tool output can be large; anything past this is not ours to read.
 const MAX_STDIN_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A connect to the loopback worker succeeds in well under a millisecond or not at all; waiting longer
+/// only spends the budget that the spool write needs.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
+/// The request's whole budget after a hook found the worker unresponsive in the last few seconds
+/// (`Spool::worker_unresponsive_recently`): a healthy worker answers a hook in milliseconds, a hung one
+/// would otherwise cost every tool call the full budget.
+const UNRESPONSIVE_PROBE: Duration = Duration::from_millis(25);
+/// The request's budget for events whose answer carries nothing for Claude Code (everything but
+/// SessionStart and UserPromptSubmit, which may get context back): the worker answers those once the
+/// event is committed, in milliseconds even under load, and past this the spool takes the event
+/// losslessly, so waiting the whole budget on a hung worker would buy nothing.
+const ACK_ONLY_BUDGET: Duration = Duration::from_millis(300);
+/// Kept out of the request's timeout so that a hung worker still leaves time to spool the event (a
+/// parse, a small write and two fsyncs). Half the remaining budget at most, for tiny budgets.
+const SPOOL_RESERVE: Duration = Duration::from_millis(150);
 
 /// The team server's base URL (`https://team.example:443`), overriding `team-server.json`.
 pub(crate) const SERVER_ENV: &str = "CLAUDE_MEM_SERVER";
@@ -95,6 +123,7 @@ fn forward(event: Option<&str>) -> Result<Option<String>, String> {
         return Ok(None);
     }
     let started = Instant::now();
+    let received_at_ms = claude_mem_core::clock::now_ms();
     let data_dir = DataDir::resolve().ok();
     let settings = data_dir
         .as_ref()
@@ -117,16 +146,33 @@ fn forward(event: Option<&str>) -> Result<Option<String>, String> {
             .ok_or("no event name given and none in the payload")?,
     };
 
+    crate::worker_start::on_hook(&event, &settings, data_dir.as_ref(), started + budget);
     let remaining = budget
         .checked_sub(started.elapsed())
         .filter(|d| !d.is_zero())
         .ok_or("budget spent reading stdin")?;
+    let team = team_server(data_dir.as_ref());
+    // Only the local worker drains the spool (see the module doc).
+    let spool = match (&team, &data_dir) {
+        (None, Some(dir)) => Some(claude_mem_core::spool::Spool::in_data_dir(dir)),
+        _ => None,
+    };
+    let wary = spool
+        .as_ref()
+        .is_some_and(|s| s.worker_unresponsive_recently());
+    let mut request_budget = remaining.saturating_sub(SPOOL_RESERVE.min(remaining / 2));
+    if !matches!(event.as_str(), "SessionStart" | "UserPromptSubmit") {
+        request_budget = request_budget.min(ACK_ONLY_BUDGET);
+    }
+    if wary {
+        request_budget = request_budget.min(UNRESPONSIVE_PROBE);
+    }
     let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(remaining))
+        .timeout_global(Some(request_budget))
+        .timeout_connect(Some(CONNECT_TIMEOUT.min(request_budget)))
         .http_status_as_error(false)
         .build()
         .into();
-    let team = team_server(data_dir.as_ref());
     let base = match &team {
         Some(t) => t.server.clone(),
         None => settings.worker_url(),
@@ -142,19 +188,40 @@ fn forward(event: Option<&str>) -> Result<Option<String>, String> {
             request = request.header("authorization", &auth);
         }
     }
-    let mut response = request
-        .send(&body[..])
-        .map_err(|e| format!("worker unreachable at {url}: {e}"))?;
+    let undelivered = |reason: String| match &spool {
+        Some(spool) => spool_event(spool, &event, &body, received_at_ms, reason),
+        None => reason,
+    };
+    let mut response = match request.send(&body[..]) {
+        Ok(response) => response,
+        Err(e) => {
+            if let (ureq::Error::Timeout(_), Some(spool)) = (&e, &spool) {
+                let _ = spool.mark_worker_unresponsive();
+            }
+            return Err(undelivered(format!("worker unreachable at {url}: {e}")));
+        }
+    };
+    if wary {
+        if let Some(spool) = &spool {
+            spool.clear_worker_unresponsive();
+        }
+    }
     let status = response.status();
     let text = response
         .body_mut()
         .with_config()
         .limit(1024 * 1024)
-        .read_to_string()
-        .map_err(|e| format!("unreadable answer: {e}"))?;
+        .read_to_string();
     if !status.is_success() {
-        return Err(format!("worker answered {status}: {text}"));
+        let reason = format!("worker answered {status}: {}", text.unwrap_or_default());
+        return Err(if worth_retrying(status.as_u16()) {
+            undelivered(reason)
+        } else {
+            reason
+        });
     }
+    // A success status is sent after the commit: the event is stored even if the answer is lost.
+    let text = text.map_err(|e| format!("unreadable answer: {e}"))?;
     // Only a JSON object is passed on: anything else could be read by Claude Code as plain context.
     match serde_json::from_str::<Value>(&text) {
         // An empty answer is passed on as `{}`, what Claude Code read from the http hooks before: a
@@ -164,6 +231,38 @@ fn forward(event: Option<&str>) -> Result<Option<String>, String> {
         _ => Err(format!(
             "worker answered something that is not a JSON object: {text:.200}"
         )),
+    }
+}
+
+/// Whether an answer means the worker did not take the event but would later: it is failing or busy
+/// (5xx: starting, disk full, store error), timed the body out (408), or is shedding load (429). Any
+/// other 4xx is a refusal of this very event (bad JSON, no token, too large) that a retry would repeat.
+fn worth_retrying(status: u16) -> bool {
+    status >= 500 || status == 408 || status == 429
+}
+
+/// Writes the event the worker did not take to the spool; returns `reason` with what became of it (for
+/// `CLAUDE_MEM_DEBUG`). The body is privacy-filtered first, the same parse the worker runs, so nothing
+/// unfiltered reaches the disk; a body the worker would refuse anyway is not spooled.
+fn spool_event(
+    spool: &claude_mem_core::spool::Spool,
+    event: &str,
+    body: &[u8],
+    received_at_ms: i64,
+    reason: String,
+) -> String {
+    let parsed = match claude_mem_core::HookEvent::parse(event, body) {
+        Ok(parsed) => parsed,
+        Err(e) => return format!("{reason}; not spooled, the worker would refuse it: {e}"),
+    };
+    let entry = claude_mem_core::spool::Entry {
+        event: parsed.event_name.clone(),
+        received_at_ms,
+        body: parsed.payload_json().as_bytes().to_vec(),
+    };
+    match spool.write(&entry) {
+        Ok(path) => format!("{reason}; spooled to {}", path.display()),
+        Err(e) => format!("{reason}; could not spool the event: {e}"),
     }
 }
 

@@ -3,7 +3,10 @@
 //! writes) for users who do not install the plugin.
 //!
 //! The user's file is theirs: every hook that is not ours is kept exactly, a timestamped backup is made
-//! before any change, the file is replaced atomically, and running install twice changes nothing.
+//! before any change (the newest three per file are kept), the file is replaced atomically with its
+//! mode, indentation and final newline kept, and running install twice changes nothing. A file install
+//! had to create (recorded in `<data dir>/install-created.json`) is removed by uninstall once nothing
+//! but ours was in it, rather than left behind as `{}`.
 //!
 //! For the local worker every hook is the command `claude-mem hook <Event>`, which reads the worker's API
 //! token from the data directory (0600) on each call, so the token is never copied into settings.json.
@@ -42,6 +45,10 @@ pub struct InstallArgs {
     /// environment variable keeps it out of the shell history.
     #[arg(long, env = "CLAUDE_MEM_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Also run the worker as a systemd user service (`~/.config/systemd/user/claude-mem.service`,
+    /// `claude-mem serve`, restarted on failure), enabled and started when systemctl is there.
+    #[arg(long, conflicts_with = "server")]
+    service: bool,
 }
 
 /// Our key under `mcpServers`; Claude Code shows it to the user and prefixes tool names with it (which is
@@ -381,7 +388,7 @@ fn install_mcp(path: &Path, exe: &str, dry_run: bool) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    write_settings(path, &value, original.as_deref())?;
+    write_installed(path, &value, original.as_deref(), NEW_CLAUDE_JSON_MODE)?;
     println!(
         "registered the claude-mem MCP server in {} (Claude Code starts `{exe} mcp`)",
         path.display()
@@ -394,7 +401,7 @@ fn uninstall_mcp(path: &Path) -> anyhow::Result<()> {
     if original.is_none() || !remove_mcp(&mut value)? {
         return Ok(());
     }
-    write_settings(path, &value, original.as_deref())?;
+    write_uninstalled(path, &value, original.as_deref())?;
     println!("removed the claude-mem MCP server from {}", path.display());
     Ok(())
 }
@@ -427,8 +434,12 @@ fn read_settings(path: &Path) -> anyhow::Result<(Value, Option<String>)> {
     }
 }
 
-/// Copies the current file aside before the first byte changes. Private, since an earlier install may
-/// have put a token in it.
+/// Backups of one file kept beside it: every install and uninstall makes one, and they must not pile up.
+const BACKUPS_KEPT: usize = 3;
+
+/// Copies the current file aside before the first byte changes, then drops all but the newest
+/// [`BACKUPS_KEPT`] of that file's backups. Private, since an earlier install may have put a token in
+/// it.
 fn backup(path: &Path, original: &str) -> anyhow::Result<PathBuf> {
     let stamp = claude_mem_core::clock::now_ms();
     let name = path
@@ -438,25 +449,199 @@ fn backup(path: &Path, original: &str) -> anyhow::Result<PathBuf> {
     let backup = path.with_file_name(format!("{name}.claude-mem-backup-{stamp}"));
     write_private(&backup, original.as_bytes())
         .with_context(|| format!("cannot write the backup {}", backup.display()))?;
+    prune_backups(path, name);
     Ok(backup)
 }
 
+/// Deletes the oldest backups of `name` beyond [`BACKUPS_KEPT`] (by the stamp in the name). Best effort:
+/// a backup that cannot be deleted costs disk space, not the install.
+fn prune_backups(path: &Path, name: &str) {
+    let prefix = format!("{name}.claude-mem-backup-");
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut backups: Vec<(i64, PathBuf)> = entries
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let file_name = e.file_name();
+            let stamp = file_name.to_str()?.strip_prefix(&prefix)?.parse().ok()?;
+            Some((stamp, e.path()))
+        })
+        .collect();
+    backups.sort_unstable_by_key(|b| std::cmp::Reverse(b.0));
+    for (_, old) in backups.into_iter().skip(BACKUPS_KEPT) {
+        if let Err(e) = std::fs::remove_file(&old) {
+            eprintln!(
+                "claude-mem: cannot remove the old backup {}: {e}",
+                old.display()
+            );
+        }
+    }
+}
+
 /// Replaces `path` atomically with a file that is 0600 from its creation (no window in which the
-/// umask's mode exposes a token): the one helper every whole-file write goes through.
+/// umask's mode exposes a token): for the files that hold one (team-server.json, backups).
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     claude_mem_core::paths::write_atomically_with_mode(path, bytes, 0o600)
 }
 
-fn write_settings(path: &Path, value: &Value, original: Option<&str>) -> anyhow::Result<()> {
-    let mut text = serde_json::to_string_pretty(value)?;
-    text.push('\n');
+/// What a new `~/.claude/settings.json` gets: what Claude Code itself creates it with under the usual
+/// umask (it holds no secret of ours: the local hooks are commands that read the token elsewhere).
+const NEW_SETTINGS_MODE: u32 = 0o644;
+/// What a new `~/.claude.json` gets: it is where Claude Code keeps the user's account, so private.
+const NEW_CLAUDE_JSON_MODE: u32 = 0o600;
+
+/// Whether any hook carries an `Authorization` header (`install --server`): then the file is private
+/// whatever its mode was, since it holds the user's team token.
+fn holds_token(value: &Value) -> bool {
+    let Some(Value::Object(hooks)) = value.get("hooks") else {
+        return false;
+    };
+    hooks
+        .values()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|group| group.get("hooks")?.as_array())
+        .flatten()
+        .any(|h| {
+            h.get("headers")
+                .and_then(|x| x.get("Authorization"))
+                .is_some()
+        })
+}
+
+/// The indentation the file already uses (Claude Code writes two spaces; a user may have chosen
+/// tabs or four), so a rewrite changes only what we changed.
+fn indent_of(original: Option<&str>) -> String {
+    original
+        .and_then(|text| text.lines().nth(1))
+        .map(|line| {
+            line.chars()
+                .take_while(|c| *c == ' ' || *c == '\t')
+                .collect::<String>()
+        })
+        .filter(|indent| !indent.is_empty())
+        .unwrap_or_else(|| "  ".to_owned())
+}
+
+/// Writes `value` to `path` (a backup of `original` first): the existing file's mode, indentation and
+/// final newline are kept; a new file gets `new_mode`; a file holding a token is always 0600.
+fn write_settings(
+    path: &Path,
+    value: &Value,
+    original: Option<&str>,
+    new_mode: u32,
+) -> anyhow::Result<()> {
+    use serde::Serialize;
+    let indent = indent_of(original);
+    let mut bytes = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut bytes,
+        serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes()),
+    );
+    value.serialize(&mut ser)?;
+    if original.is_none_or(|o| o.ends_with('\n')) {
+        bytes.push(b'\n');
+    }
     if let Some(original) = original {
         let backup = backup(path, original)?;
         println!("backup: {}", backup.display());
     }
-    // Claude Code's settings (and ~/.claude.json) are read only by the user's own Claude Code, and ours
-    // may carry a bearer token: private costs nothing.
-    write_private(path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+    let mode = if holds_token(value) {
+        0o600
+    } else {
+        existing_mode(path).unwrap_or(new_mode)
+    };
+    claude_mem_core::paths::write_atomically_with_mode(path, &bytes, mode)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(unix)]
+fn existing_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    Some(std::fs::metadata(path).ok()?.permissions().mode() & 0o7777)
+}
+
+#[cfg(not(unix))]
+fn existing_mode(_path: &Path) -> Option<u32> {
+    None
+}
+
+/// In the data directory: the Claude Code files `install` created (they did not exist before), so
+/// that `uninstall` removes them again instead of leaving a `{}` behind.
+const CREATED_FILES: &str = "install-created.json";
+
+fn created_record() -> Option<PathBuf> {
+    Some(DataDir::resolve().ok()?.root().join(CREATED_FILES))
+}
+
+fn created_files() -> Vec<String> {
+    created_record()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Adds or removes `path` in the record; best effort (losing it only leaves a `{}` file behind).
+fn set_created(path: &Path, created: bool) {
+    let Some(record) = created_record() else {
+        return;
+    };
+    let key = path.to_string_lossy().into_owned();
+    let mut files = created_files();
+    files.retain(|f| *f != key);
+    if created {
+        files.push(key);
+    }
+    let result = if files.is_empty() {
+        match std::fs::remove_file(&record) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    } else {
+        serde_json::to_vec_pretty(&files)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| write_private(&record, &bytes))
+    };
+    if let Err(e) = result {
+        eprintln!("claude-mem: cannot update {}: {e}", record.display());
+    }
+}
+
+/// Whether `install` created `path` (see [`CREATED_FILES`]).
+fn created_by_us(path: &Path) -> bool {
+    created_files().contains(&path.to_string_lossy().into_owned())
+}
+
+/// Writes what install produced; a file that did not exist is recorded as ours to remove later.
+fn write_installed(
+    path: &Path,
+    value: &Value,
+    original: Option<&str>,
+    new_mode: u32,
+) -> anyhow::Result<()> {
+    write_settings(path, value, original, new_mode)?;
+    if original.is_none() {
+        set_created(path, true);
+    }
+    Ok(())
+}
+
+/// Writes what uninstall left; a file install created that now holds nothing is removed instead (there
+/// is nothing of the user's in it to back up).
+fn write_uninstalled(path: &Path, value: &Value, original: Option<&str>) -> anyhow::Result<()> {
+    let empty = value.as_object().is_some_and(Map::is_empty);
+    if empty && created_by_us(path) {
+        std::fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
+        set_created(path, false);
+        println!("removed {} (install had created it)", path.display());
+        return Ok(());
+    }
+    write_settings(path, value, original, NEW_SETTINGS_MODE)
 }
 
 pub fn install(args: InstallArgs) -> anyhow::Result<()> {
@@ -496,6 +681,9 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
     }
     let settings = Settings::load_effective(&data_dir.settings())?;
     let worker = settings.worker_url();
+    if !args.dry_run {
+        persist_address(&data_dir, &settings)?;
+    }
     // The hook command reads the API token itself; making it now means hooks work from the first event
     // even before the worker's first start.
     if claude_mem_server::auth::client_token(&data_dir).is_none() {
@@ -515,6 +703,33 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
         };
         install_mcp(&claude_json, &exe.to_string_lossy(), args.dry_run)?;
     }
+    if args.service {
+        crate::service::install(&exe, args.dry_run)?;
+    }
+    Ok(())
+}
+
+/// `CLAUDE_MEM_PORT=N claude-mem install` (or `CLAUDE_MEM_HOST`) must mean what it says for every
+/// client, but Claude Code starts the hook command, the MCP server and the worker with its own
+/// environment, which may not have the variable: they all read `<data dir>/settings.json`. So an
+/// address the environment sets at install time is written there, and every client reads one port.
+fn persist_address(data_dir: &DataDir, effective: &Settings) -> anyhow::Result<()> {
+    let path = data_dir.settings();
+    let mut file = Settings::load(&path)?;
+    if file.port == effective.port && file.host == effective.host {
+        return Ok(());
+    }
+    file.port = effective.port;
+    file.host.clone_from(&effective.host);
+    data_dir
+        .ensure()
+        .with_context(|| format!("cannot create {}", data_dir.root().display()))?;
+    file.save(&path)?;
+    println!(
+        "saved the worker's address ({}) to {}: the hooks, the MCP server and the worker read it there",
+        effective.worker_url(),
+        path.display()
+    );
     Ok(())
 }
 
@@ -572,7 +787,7 @@ fn install_hooks(
         println!("claude-mem hooks already installed in {}", path.display());
         return Ok(());
     }
-    write_settings(path, &value, original.as_deref())?;
+    write_installed(path, &value, original.as_deref(), NEW_SETTINGS_MODE)?;
     println!(
         "installed {} claude-mem hooks in {} (worker: {worker}){}",
         changes.added,
@@ -595,6 +810,9 @@ pub fn uninstall(settings: Option<PathBuf>) -> anyhow::Result<()> {
     uninstall_hooks(&path)?;
     if let Ok(data_dir) = DataDir::resolve() {
         forget_team_server(&data_dir)?;
+    }
+    if cfg!(target_os = "linux") {
+        crate::service::uninstall()?;
     }
     // Without a home directory there is no ~/.claude.json to clean; the hooks part already ran.
     if let Ok(claude_json) = default_claude_json_path() {
@@ -621,7 +839,7 @@ fn uninstall_hooks(path: &Path) -> anyhow::Result<()> {
         println!("no claude-mem hooks in {}", path.display());
         return Ok(());
     }
-    write_settings(path, &value, original.as_deref())?;
+    write_uninstalled(path, &value, original.as_deref())?;
     println!("removed {removed} claude-mem hooks from {}", path.display());
     Ok(())
 }

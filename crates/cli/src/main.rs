@@ -15,8 +15,10 @@ mod prune_cmd;
 mod retry_cmd;
 mod search_cmd;
 mod serve_cmd;
+mod service;
 mod team_cmd;
 mod worker_auth;
+mod worker_start;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -35,7 +35,11 @@ pub fn run(args: McpArgs) -> anyhow::Result<()> {
     let data_dir = DataDir::resolve().context("cannot locate the data directory")?;
     let worker_url = match args.worker_url {
         Some(url) => url,
-        None => Settings::load_effective(&data_dir.settings())?.worker_url(),
+        // Read the way the hook command and the worker read it (a bad key keeps its last good value),
+        // so all three agree on the port even when settings.json has a mistake in it.
+        None => Settings::load_effective_resilient(&data_dir.settings())
+            .0
+            .worker_url(),
     };
     let token = claude_mem_server::auth::client_token(&data_dir);
     let default_project = match args.project {

@@ -1,5 +1,5 @@
-//! `claude-mem search`, `claude-mem reindex` and `claude-mem models install`: thin clients of the running
-//! worker (which owns the indexes), plus the offline model installer.
+//! `claude-mem search`, `claude-mem reindex` and `claude-mem models install|download`: thin clients of
+//! the running worker (which owns the indexes), plus the model installer and downloader.
 
 use anyhow::{bail, Context};
 use claude_mem_core::{DataDir, Settings};
@@ -295,10 +295,33 @@ pub enum ModelsCommand {
         #[arg(long, env = "CLAUDE_MEM_MODEL_SOURCE")]
         from: Option<PathBuf>,
     },
+    /// Download all-MiniLM-L6-v2 (87 MiB) from Hugging Face or a mirror and install it: a pinned
+    /// revision, every file checked against a pinned SHA-256 before anything is installed, resumed
+    /// where an interrupted download stopped. With search.embedder auto the worker does the same by
+    /// itself in the background, unless search.model_download is off.
+    Download {
+        /// Base URL of Hugging Face or a mirror (files are fetched from
+        /// {endpoint}/sentence-transformers/all-MiniLM-L6-v2/resolve/{revision}/{file}). Default:
+        /// search.model_endpoint, else HF_ENDPOINT, else https://huggingface.co.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Another name for the pinned revision on a mirror (a branch or tag); the files must still
+        /// match the pinned SHA-256s.
+        #[arg(long)]
+        revision: Option<String>,
+        /// Download again even when the installed files already match the pins.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 pub fn models(cmd: ModelsCommand) -> anyhow::Result<()> {
     match cmd {
+        ModelsCommand::Download {
+            endpoint,
+            revision,
+            force,
+        } => download_model(endpoint.as_deref(), revision, force),
         ModelsCommand::Install { from } => {
             let Some(from) = from else {
                 bail!(
@@ -318,4 +341,61 @@ pub fn models(cmd: ModelsCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `claude-mem models download`: a progress bar on a terminal (indicatif draws nothing otherwise), the
+/// outcome on stdout, failures as errors (non-zero exit) that name the file and what went wrong.
+fn download_model(
+    endpoint: Option<&str>,
+    revision: Option<String>,
+    force: bool,
+) -> anyhow::Result<()> {
+    use claude_mem_embed::model_download::{self, ModelDownload, Outcome};
+    let dir = DataDir::resolve().context("cannot locate the data directory")?;
+    let settings = Settings::load_effective(&dir.settings())?;
+    let endpoint = model_download::resolve_endpoint(
+        endpoint,
+        &settings.search.model_endpoint,
+        std::env::var("HF_ENDPOINT").ok().as_deref(),
+    );
+    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+        bail!("--endpoint {endpoint:?} is not an http:// or https:// URL");
+    }
+    let mut request = ModelDownload::new(endpoint, settings.search.model_path(dir.root()));
+    if let Some(revision) = revision.filter(|r| !r.trim().is_empty()) {
+        request.revision = revision.trim().to_owned();
+    }
+    request.force = force;
+    eprintln!(
+        "downloading {} at {} from {}",
+        model_download::MINILM_REPO,
+        request.revision,
+        request.endpoint
+    );
+    let bar = indicatif::ProgressBar::new(model_download::minilm_download_size());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} ({eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let progress_bar = bar.clone();
+    let mut progress = move |p: claude_mem_embed::download::Progress| {
+        progress_bar.set_length(p.total);
+        progress_bar.set_position(p.done);
+    };
+    let rt = crate::portability_cmd::runtime()?;
+    let outcome = rt.block_on(model_download::download_model(&request, &mut progress));
+    bar.finish_and_clear();
+    match outcome.with_context(|| format!("cannot download the model from {}", request.endpoint))? {
+        Outcome::AlreadyInstalled => println!(
+            "all-MiniLM-L6-v2 is already installed in {} (checksums verified)",
+            request.model_dir.display()
+        ),
+        Outcome::Installed => println!(
+            "installed all-MiniLM-L6-v2 in {} (restart the worker to use it)",
+            request.model_dir.display()
+        ),
+    }
+    Ok(())
 }

@@ -95,7 +95,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         });
     }
     runtime.block_on(async move {
-        let worker = Worker::bind(data_dir, settings).await?;
+        let worker = match Worker::bind(data_dir.clone(), settings.clone()).await {
+            // The product's worker fetches the embedding model when it is missing (search.model_download).
+            Ok(worker) => worker.with_model_download(),
+            // Two starts at once (autostart from two sessions, the service and the app): the port is
+            // the lock, and the one that lost it has nothing to do. Only a worker answering with this
+            // data directory's token counts; anything else on the port is still an error.
+            Err(claude_mem_server::WorkerError::Bind { source, .. })
+                if source.kind() == std::io::ErrorKind::AddrInUse
+                    && our_worker_answers(&settings, &data_dir) =>
+            {
+                let url = settings.worker_url();
+                tracing::info!(%url, "another claude-mem worker already serves this port; exiting");
+                eprintln!(
+                    "claude-mem: another claude-mem worker already serves {url}; nothing to do"
+                );
+                return anyhow::Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
         // Machine-readable first line: scripts and tests wait for it (and learn the port with --port 0).
         println!(
             "claude-mem worker listening on http://{}",
@@ -105,6 +123,28 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         worker.run(shutdown_signal()).await?;
         anyhow::Ok(())
     })
+}
+
+/// Whether a claude-mem worker of this user (it accepts this data directory's API token) answers on the
+/// configured port: its full `/api/health` has `counts`, the public one only `version`.
+fn our_worker_answers(settings: &Settings, data_dir: &DataDir) -> bool {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(2)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut request = agent.get(&format!("{}/api/health", settings.worker_url()));
+    if let Some(auth) = crate::worker_auth::authorization(Some(data_dir)) {
+        request = request.header("authorization", &auth);
+    }
+    let Ok(mut response) = request.call() else {
+        return false;
+    };
+    response.status().as_u16() == 200
+        && response
+            .body_mut()
+            .read_json::<serde_json::Value>()
+            .is_ok_and(|health| health.get("counts").is_some())
 }
 
 async fn shutdown_signal() {

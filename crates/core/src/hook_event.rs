@@ -30,6 +30,10 @@ pub struct HookEvent {
     pub payload: Map<String, Value>,
     /// What privacy filtering removed (counts only, never the content).
     pub privacy: claude_mem_privacy::Report,
+    /// When the hook received the event, Unix ms, when that was before it reached the store (an event
+    /// drained from the hook spool after an outage); `None` means now. The store dates the event, its
+    /// prompt and its session's activity by it, so an outage does not reorder or re-date history.
+    pub received_at_ms: Option<i64>,
     /// `payload` serialized once: hashed for the key and stored as is.
     payload_text: String,
 }
@@ -227,6 +231,7 @@ impl HookEvent {
             event_key,
             payload,
             privacy,
+            received_at_ms: None,
             payload_text,
         })
     }

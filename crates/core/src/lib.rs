@@ -12,6 +12,7 @@ pub mod paths;
 pub mod processor;
 pub mod project;
 pub mod settings;
+pub mod spool;
 pub mod storage;
 pub mod store;
 

@@ -51,6 +51,8 @@ pub struct Settings {
     pub backup: BackupSettings,
     /// Scheduled pruning of old memories.
     pub retention: RetentionSettings,
+    /// How the worker comes to be running (started by the SessionStart hook when none answers).
+    pub worker: WorkerSettings,
     /// Keys this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -72,12 +74,37 @@ impl Default for Settings {
             security: SecuritySettings::default(),
             backup: BackupSettings::default(),
             retention: RetentionSettings::default(),
+            worker: WorkerSettings::default(),
+            extra: Map::new(),
+        }
+    }
+}
+
+/// `worker.*`: how a worker comes to be running when none is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkerSettings {
+    /// The SessionStart hook starts a worker (detached: the desktop app headless, else `claude-mem
+    /// serve`) when nothing answers on the port. On by default because a worker that is not running
+    /// loses every event of the session; off for machines where a service manager (`claude-mem install
+    /// --service`) or the user starts it, and in tests. `CLAUDE_MEM_AUTOSTART=0|1` overrides it.
+    pub autostart: bool,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            autostart: true,
             extra: Map::new(),
         }
     }
 }
 
 pub const EMBEDDERS: [&str; 4] = ["auto", "minilm", "hash", "openai"];
+/// `search.model_download` values.
+pub const MODEL_DOWNLOADS: [&str; 2] = ["auto", "off"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -87,6 +114,14 @@ pub struct SearchSettings {
     pub embedder: String,
     /// Where the all-MiniLM-L6-v2 files are; relative paths are inside the data directory.
     pub model_dir: String,
+    /// `auto`: with `embedder = auto` and no model installed, the worker downloads all-MiniLM-L6-v2 in
+    /// the background (pinned revision and SHA-256s) and switches to it; `off`: never touches the
+    /// network for it (air-gapped machines, CI, tests), the hashing fallback stays until `claude-mem
+    /// models download` or `models install`. `CLAUDE_MEM_MODEL_DOWNLOAD` overrides it.
+    pub model_download: String,
+    /// Where the model is downloaded from: a Hugging Face mirror's base URL. Empty: `HF_ENDPOINT`,
+    /// else https://huggingface.co. `CLAUDE_MEM_MODEL_ENDPOINT` overrides it.
+    pub model_endpoint: String,
     pub openai_base_url: String,
     pub openai_model: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -107,6 +142,8 @@ impl Default for SearchSettings {
         Self {
             embedder: "auto".into(),
             model_dir: "models/all-MiniLM-L6-v2".into(),
+            model_download: "auto".into(),
+            model_endpoint: String::new(),
             openai_base_url: "http://127.0.0.1:11434/v1".into(),
             openai_model: "nomic-embed-text".into(),
             openai_api_key: None,
@@ -132,6 +169,23 @@ impl SearchSettings {
             return invalid(
                 "embedder",
                 format!("{:?} is not one of {EMBEDDERS:?}", self.embedder),
+            );
+        }
+        if !MODEL_DOWNLOADS.contains(&self.model_download.as_str()) {
+            return invalid(
+                "model_download",
+                format!(
+                    "{:?} is not one of {MODEL_DOWNLOADS:?}",
+                    self.model_download
+                ),
+            );
+        }
+        let endpoint = self.model_endpoint.trim();
+        let url = endpoint.starts_with("http://") || endpoint.starts_with("https://");
+        if !(endpoint.is_empty() || url) {
+            return invalid(
+                "model_endpoint",
+                format!("{endpoint:?} is not an http:// or https:// URL (or empty)"),
             );
         }
         if !["weighted", "rrf"].contains(&self.fusion.as_str()) {
@@ -637,6 +691,20 @@ impl Settings {
         if let Some(v) = lookup("CLAUDE_MEM_MODEL_DIR") {
             self.search.model_dir = v.trim().to_owned();
         }
+        if let Some(v) = lookup("CLAUDE_MEM_MODEL_DOWNLOAD") {
+            self.search.model_download = v.trim().to_owned();
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_MODEL_ENDPOINT") {
+            self.search.model_endpoint = v.trim().to_owned();
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_AUTOSTART") {
+            // `0`/`1` as well as `false`/`true`: what people type in a unit file or a shell profile.
+            self.worker.autostart = match v.trim().to_ascii_lowercase().as_str() {
+                "1" | "yes" | "on" => true,
+                "0" | "no" | "off" => false,
+                other => parse("CLAUDE_MEM_AUTOSTART", other)?,
+            };
+        }
         if let Some(v) = lookup("CLAUDE_MEM_SKIP_TOOLS") {
             self.capture.skip_tools = CaptureSettings::parse_list(&v);
         }
@@ -1005,5 +1073,66 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("settings.json")]);
+    }
+
+    #[test]
+    fn autostart_is_on_by_default_and_the_environment_turns_it_off() {
+        assert!(Settings::default().worker.autostart);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.json");
+        std::fs::write(&path, r#"{"worker": {"autostart": false, "future": 1}}"#).unwrap();
+        let s = Settings::load(&path).unwrap();
+        assert!(!s.worker.autostart);
+        assert_eq!(s.worker.extra["future"], 1, "unknown worker keys are kept");
+        for (value, want) in [("0", false), ("off", false), ("1", true), ("true", true)] {
+            let mut s = Settings::default();
+            s.worker.autostart = !want;
+            s.apply_env(|k| (k == "CLAUDE_MEM_AUTOSTART").then(|| value.to_owned()))
+                .unwrap();
+            assert_eq!(s.worker.autostart, want, "{value}");
+        }
+        let err = Settings::default()
+            .apply_env(|k| (k == "CLAUDE_MEM_AUTOSTART").then(|| "maybe".to_owned()))
+            .unwrap_err();
+        assert!(err.to_string().contains("CLAUDE_MEM_AUTOSTART"), "{err}");
+        let changes = serde_json::json!({"worker.autostart": false});
+        let (edited, restart) =
+            apply_changes(&Settings::default(), changes.as_object().unwrap()).unwrap();
+        assert!(!edited.worker.autostart);
+        assert!(restart.is_empty(), "the hook reads it on every run");
+    }
+
+    #[test]
+    fn model_download_settings_validate_and_take_the_environment() {
+        let s = Settings::default();
+        assert_eq!(
+            (
+                s.search.model_download.as_str(),
+                s.search.model_endpoint.as_str()
+            ),
+            ("auto", "")
+        );
+        let mut s = Settings::default();
+        s.apply_env(|k| match k {
+            "CLAUDE_MEM_MODEL_DOWNLOAD" => Some(" off ".to_owned()),
+            "CLAUDE_MEM_MODEL_ENDPOINT" => Some("https://hf-mirror.com".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.search.model_download, "off");
+        assert_eq!(s.search.model_endpoint, "https://hf-mirror.com");
+        s.validate().unwrap();
+        s.search.model_download = "sometimes".into();
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("search.model_download"), "{err}");
+        s.search.model_download = "auto".into();
+        s.search.model_endpoint = "hf-mirror.com".into();
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("search.model_endpoint"), "{err}");
+        let changes = serde_json::json!({"search.model_download": "off"});
+        let (edited, restart) =
+            apply_changes(&Settings::default(), changes.as_object().unwrap()).unwrap();
+        assert_eq!(edited.search.model_download, "off");
+        assert_eq!(restart, vec!["search.model_download".to_owned()]);
     }
 }

@@ -1,5 +1,6 @@
-//! `claude-mem models install --from DIR`: the model is never downloaded by the product (no
-//! network at run time), so users fetch it once by any means and install it from a directory.
+//! `claude-mem models install --from DIR`: installs model files fetched by any means (an offline
+//! machine, a copy from another one). `claude-mem models download` and the worker's background fetch
+//! ([`crate::model_download`]) end here too, so every install is checked the same way.
 
 use std::path::Path;
 
@@ -8,7 +9,7 @@ use crate::EmbedError;
 
 /// Small sentence-transformers metadata, copied when present so the installed directory is
 /// still a complete model for other tools; the runtime itself does not read them.
-const OPTIONAL_FILES: [&str; 6] = [
+pub(crate) const OPTIONAL_FILES: [&str; 6] = [
     "tokenizer_config.json",
     "special_tokens_map.json",
     "sentence_bert_config.json",

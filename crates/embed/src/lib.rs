@@ -6,9 +6,11 @@
 //! are not; [`OpenAiEmbedder`] lets users who already run an embedding server use it instead.
 //! Every embedder returns unit-length vectors so callers can rank by plain dot product.
 
+pub mod download;
 mod hash;
 mod install;
 mod minilm;
+pub mod model_download;
 mod openai;
 
 use std::path::Path;
@@ -55,8 +57,9 @@ pub fn default_embedder(model_dir: &Path) -> (Box<dyn Embedder>, Option<String>)
         Err(err) => {
             let fallback = HashEmbedder::new(MINILM_DIM);
             let reason = format!(
-                "{err}; using the lexical hashing fallback ({}) — install the model with \
-                 `claude-mem models install --from DIR` for semantic search",
+                "{err}; using the lexical hashing fallback ({}) — get the model with \
+                 `claude-mem models download` (or `claude-mem models install --from DIR` offline) \
+                 for semantic search",
                 fallback.id()
             );
             tracing::warn!(model_dir = %model_dir.display(), "{reason}");

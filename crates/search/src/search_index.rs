@@ -206,7 +206,9 @@ pub struct SearchIndex {
     observations: Part,
     summaries: Part,
     prompts: Part,
-    embedder: Arc<dyn Embedder>,
+    /// Swapped once at most in a worker's life: when the model arrives while it runs
+    /// ([`SearchIndex::switch_embedder`]).
+    embedder: RwLock<Arc<dyn Embedder>>,
     fusion: Fusion,
     status: Mutex<IndexStatus>,
     unsaved: Mutex<(usize, Instant)>,
@@ -440,7 +442,7 @@ impl SearchIndex {
             observations,
             summaries,
             prompts,
-            embedder,
+            embedder: RwLock::new(embedder),
             fusion,
             unsaved: Mutex::new((0, Instant::now())),
         };
@@ -471,8 +473,53 @@ impl SearchIndex {
         self.status.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    pub fn embedder(&self) -> &Arc<dyn Embedder> {
-        &self.embedder
+    /// The embedder in use now (a clone of the handle: a switch may replace it at any time).
+    pub fn embedder(&self) -> Arc<dyn Embedder> {
+        match self.embedder.read() {
+            Ok(e) => e.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the embedder and empties every part, as a start with another embedder's stamp would
+    /// (the same rebuild: the indexer refills from SQLite past the reset cursors). For the worker that
+    /// was running on the hashing fallback when the model finished downloading. The caller must be
+    /// the indexer task (or hold it off): a page embedded with the old embedder and stored after the
+    /// reset would mix two vector spaces. The dimension must stay the same, so a query embedded just
+    /// before the switch still fits the graph it searches.
+    pub fn switch_embedder(
+        &self,
+        embedder: Arc<dyn Embedder>,
+        fallback: Option<String>,
+    ) -> Result<(), SearchError> {
+        let old = self.embedder();
+        if old.dim() != embedder.dim() {
+            return Err(SearchError::Vector(format!(
+                "cannot switch from {} ({}d) to {} ({}d) while running",
+                old.id(),
+                old.dim(),
+                embedder.id(),
+                embedder.dim()
+            )));
+        }
+        let reason = format!("embedder {} → {}", old.id(), embedder.id());
+        tracing::info!(
+            from = old.id(),
+            to = embedder.id(),
+            "switching embedders: re-embedding every memory"
+        );
+        let id = embedder.id().to_owned();
+        match self.embedder.write() {
+            Ok(mut e) => *e = embedder,
+            Err(poisoned) => *poisoned.into_inner() = embedder,
+        }
+        self.reset()?;
+        self.update(|s| {
+            s.embedder = id;
+            s.embedder_fallback = fallback;
+            s.rebuild_reason = Some(reason);
+        });
+        Ok(())
     }
 
     /// The highest observation id the indexer has passed.
@@ -581,6 +628,7 @@ impl SearchIndex {
             return Ok(());
         }
         let part = self.part(source);
+        let embedder = self.embedder();
         part.text.add(docs)?;
         part.text.commit()?;
         let texts: Vec<String> = docs.iter().map(Doc::embedding_text).collect();
@@ -588,7 +636,7 @@ impl SearchIndex {
         let mut vectors = Vec::with_capacity(docs.len());
         for chunk in refs.chunks(32) {
             vectors.extend(
-                self.embedder
+                embedder
                     .embed(chunk)
                     .map_err(|e| SearchError::Embed(e.to_string()))?,
             );
@@ -636,10 +684,11 @@ impl SearchIndex {
             }
         }
         let status = self.status();
+        let embedder = self.embedder();
         self.write_stamp(Stamp {
             schema: SCHEMA_VERSION,
-            embedder: self.embedder.id().to_owned(),
-            dim: self.embedder.dim(),
+            embedder: embedder.id().to_owned(),
+            dim: embedder.dim(),
             last_indexed_id: status.last_indexed_id,
             last_indexed_summary_id: status.last_indexed_summary_id,
             last_indexed_prompt_id: status.last_indexed_prompt_id,
@@ -655,7 +704,7 @@ impl SearchIndex {
         for source in Source::ALL {
             let part = self.part(source);
             part.text.clear()?;
-            *part.write_vectors()? = VectorIndex::new(self.embedder.dim(), 0);
+            *part.write_vectors()? = VectorIndex::new(self.embedder().dim(), 0);
             part.dirty.store(true, Ordering::Release);
         }
         self.update(|s| {
@@ -719,7 +768,7 @@ impl SearchIndex {
         let mut n = 0usize;
         for q in queries {
             let v = self
-                .embedder
+                .embedder()
                 .embed(&[q])
                 .map_err(|e| SearchError::Embed(e.to_string()))?
                 .pop()
@@ -743,7 +792,7 @@ impl SearchIndex {
     fn embed_query(&self, query: &str) -> Result<(Vec<f32>, f64), SearchError> {
         let t = Instant::now();
         let q = self
-            .embedder
+            .embedder()
             .embed(&[query])
             .map_err(|e| SearchError::Embed(e.to_string()))?
             .pop()
@@ -887,7 +936,7 @@ impl SearchIndex {
                 reference,
                 background,
                 lean: lexical_lean(query),
-                semantic: self.embedder.semantic(),
+                semantic: self.embedder().semantic(),
             },
             embed_ms,
             search_ms: text_ms.max(vector_ms) + fill_started.elapsed().as_secs_f64() * 1000.0,

@@ -58,8 +58,17 @@ pub async fn health_json(state: &AppState) -> Result<Value, ApiError> {
         "counts": counts,
         "processor": state.processor.as_ref().map(|p| p.status()),
         "index": state.search.as_ref().map(|s| s.status()),
+        "model": state.model.status(),
         "capture": { "paused": state.capture_paused.load(Ordering::Relaxed) },
+        "spool": spool_status(state),
     }))
+}
+
+/// Hook events waiting in the spool (the worker was away when they came; `crate::spool_drain`) and
+/// entries set aside as unreadable: a backlog that stays up means the drain is failing.
+fn spool_status(state: &AppState) -> Value {
+    let spool = claude_mem_core::spool::Spool::in_data_dir(&state.data_dir);
+    json!({ "backlog": spool.backlog(), "quarantined": spool.quarantined() })
 }
 
 pub async fn capture(State(state): State<AppState>) -> Json<Value> {

@@ -21,21 +21,52 @@ pub async fn receive_hook(
     Path(event): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let answer = accept(&state, &event, body, Delivery::Live).await?;
+    // A hook got through, so the worker is answering again: anything an earlier hook spooled can go in.
+    crate::spool_drain::wake();
+    Ok(Json(answer))
+}
+
+/// How an event reached the worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// `POST /hooks/{event}`: Claude Code waits for the answer (recall for SessionStart and
+    /// UserPromptSubmit).
+    Live,
+    /// Drained from the hook spool (`crate::spool_drain`): stored the same way, dated when the hook
+    /// received it (Unix ms), but nobody reads an answer, so no recall runs.
+    Spooled { received_at_ms: i64 },
+}
+
+/// The one ingest path for a hook event, live or spooled: parse (privacy filter included), the capture
+/// pause, skip rules, the durable commit (idempotent on `event_key`), then recall for a live delivery.
+/// Returns the answer for Claude Code once the event is committed (or deliberately not stored).
+pub async fn accept(
+    state: &AppState,
+    event: &str,
+    body: Result<Bytes, BytesRejection>,
+    delivery: Delivery,
+) -> Result<Value, ApiError> {
     let started = std::time::Instant::now();
     if state
         .capture_paused
         .load(std::sync::atomic::Ordering::Relaxed)
     {
         tracing::debug!(event = %event, "capture paused: hook acknowledged and dropped");
-        return Ok(Json(hook_answer(&event, "")));
+        return Ok(hook_answer(event, ""));
     }
-    let parsed = parse_hook(&event, body)?;
+    let mut parsed = parse_hook(event, body)?;
+    if let Delivery::Spooled { received_at_ms } = delivery {
+        parsed.received_at_ms = Some(received_at_ms);
+    }
     let event_name = parsed.event_name.clone();
     let session_id = parsed.session_id.clone();
     if let Some(reason) = state.skip_reason(&parsed) {
         skipped(&parsed, reason);
-        crate::metrics::record_hook(&event_name, started.elapsed());
-        return Ok(Json(hook_answer(&event_name, "")));
+        if delivery == Delivery::Live {
+            crate::metrics::record_hook(&event_name, started.elapsed());
+        }
+        return Ok(hook_answer(&event_name, ""));
     }
     if !parsed.privacy.is_clean() {
         tracing::info!(
@@ -46,28 +77,35 @@ pub async fn receive_hook(
             "privacy filter removed content before storage"
         );
     }
+    let live = delivery == Delivery::Live;
     // Read before the event is stored: storing it moves the session's last activity to now.
-    let resumed_after = context_api::resumed_after(&state, &parsed).await;
-    let recall_for =
-        matches!(event_name.as_str(), "SessionStart" | "UserPromptSubmit").then(|| parsed.clone());
+    let resumed_after = if live {
+        context_api::resumed_after(state, &parsed).await
+    } else {
+        None
+    };
+    let recall_for = (live && matches!(event_name.as_str(), "SessionStart" | "UserPromptSubmit"))
+        .then(|| parsed.clone());
     let outcome = state.store.ingest(parsed).await?;
     match outcome {
         IngestOutcome::Stored { event_id, .. } => {
-            tracing::debug!(event = %event_name, session = %session_id, event_id, "hook event stored")
+            tracing::debug!(event = %event_name, session = %session_id, event_id, ?delivery, "hook event stored")
         }
         IngestOutcome::Duplicate { event_id } => {
-            tracing::debug!(event = %event_name, session = %session_id, event_id, "duplicate hook event ignored")
+            tracing::debug!(event = %event_name, session = %session_id, event_id, ?delivery, "duplicate hook event ignored")
         }
     }
     let context = match &recall_for {
         Some(event) if event_name == "SessionStart" => {
-            context_api::session_start(&state, event, resumed_after).await
+            context_api::session_start(state, event, resumed_after).await
         }
-        Some(event) => context_api::prompt_recall(&state, event).await,
+        Some(event) => context_api::prompt_recall(state, event).await,
         None => String::new(),
     };
-    crate::metrics::record_hook(&event_name, started.elapsed());
-    Ok(Json(hook_answer(&event_name, &context)))
+    if live {
+        crate::metrics::record_hook(&event_name, started.elapsed());
+    }
+    Ok(hook_answer(&event_name, &context))
 }
 
 /// A tool event capture leaves out: nothing is stored (it would never make a memory), the answer is the

@@ -5,10 +5,52 @@
 //! work, so it runs on the blocking pool, never on the request path.
 
 use claude_mem_core::{Store, StoreError};
+use claude_mem_embed::Embedder;
 use claude_mem_search::{Doc, SearchIndex, Source};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
+
+/// An embedder that became available while the worker runs (the downloaded model), waiting for the
+/// indexer to switch to it. The indexer does the switch itself, between two pages, because it is the
+/// only task that stores vectors: nothing embedded with the old model can land after the reset.
+#[derive(Default)]
+pub struct EmbedderSwitch {
+    pending: Mutex<Option<Arc<dyn Embedder>>>,
+    wake: Notify,
+}
+
+impl EmbedderSwitch {
+    /// Asks the indexer to switch to `embedder` and re-embed everything.
+    pub fn request(&self, embedder: Arc<dyn Embedder>) {
+        match self.pending.lock() {
+            Ok(mut p) => *p = Some(embedder),
+            Err(poisoned) => *poisoned.into_inner() = Some(embedder),
+        }
+        self.wake.notify_one();
+    }
+
+    fn take(&self) -> Option<Arc<dyn Embedder>> {
+        match self.pending.lock() {
+            Ok(mut p) => p.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }
+    }
+}
+
+/// Switches the index to a requested embedder, if one is waiting (on the blocking pool: the reset
+/// writes files).
+async fn switch_if_requested(index: &Arc<SearchIndex>, switch: &EmbedderSwitch) {
+    let Some(embedder) = switch.take() else {
+        return;
+    };
+    let worker = index.clone();
+    match tokio::task::spawn_blocking(move || worker.switch_embedder(embedder, None)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => index.record_error(&e),
+        Err(e) => tracing::error!(error = %e, "switching embedders panicked"),
+    }
+}
 
 const PAGE: i64 = 256;
 
@@ -79,9 +121,15 @@ pub async fn catch_up(
     index.save().map_err(|e| e.to_string())
 }
 
-pub async fn run(store: Store, index: Arc<SearchIndex>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    store: Store,
+    index: Arc<SearchIndex>,
+    switch: Arc<EmbedderSwitch>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let signal = store.observation_signal();
     loop {
+        switch_if_requested(&index, &switch).await;
         let page = match next_page(&store, &index).await {
             Ok(p) => p,
             Err(e) => {
@@ -111,6 +159,7 @@ pub async fn run(store: Store, index: Arc<SearchIndex>, mut shutdown: watch::Rec
             }
             tokio::select! {
                 _ = signal.notified() => continue,
+                _ = switch.wake.notified() => continue,
                 _ = tokio::time::sleep(Duration::from_secs(30)) => continue,
                 _ = shutdown.changed() => break,
             }

@@ -28,6 +28,10 @@ pub use claude_mem_core::processor::{OBSERVATIONS_CREATED_TOTAL, OBSERVATIONS_PR
 pub const HOOK_LATENCY_MS: &str = "claude_mem_hook_latency_ms";
 pub const SEARCH_LATENCY_MS: &str = "claude_mem_search_latency_ms";
 pub const HOOK_EVENTS_SKIPPED_TOTAL: &str = "claude_mem_hook_events_skipped_total";
+/// Hook events taken from the spool (`crate::spool_drain`) and committed (stored or found duplicate).
+pub const SPOOL_DRAINED_TOTAL: &str = "claude_mem_spool_drained_total";
+/// Spool entries that could never be stored, moved to `spool/quarantine/`.
+pub const SPOOL_QUARANTINED_TOTAL: &str = "claude_mem_spool_quarantined_total";
 
 /// The Prometheus text format, version 0.0.4: what Prometheus expects from a plain scrape.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -133,7 +137,17 @@ fn describe() {
         HTTP_CONNECTIONS_EVICTED_TOTAL,
         "Connections not being answered (idle, or still sending a request) closed to make room at the connection cap."
     );
+    ::metrics::describe_counter!(
+        SPOOL_DRAINED_TOTAL,
+        "Hook events a hook spooled while the worker did not answer, committed from the spool since the worker started."
+    );
+    ::metrics::describe_counter!(
+        SPOOL_QUARANTINED_TOTAL,
+        "Spool entries that could not be stored (corrupt, or refused) and were moved to spool/quarantine/."
+    );
     // Present from the first scrape, so rate() has a starting point before the first observation.
+    ::metrics::counter!(SPOOL_DRAINED_TOTAL).increment(0);
+    ::metrics::counter!(SPOOL_QUARANTINED_TOTAL).increment(0);
     ::metrics::counter!(OBSERVATIONS_CREATED_TOTAL).increment(0);
     ::metrics::counter!(HTTP_CONNECTIONS_EVICTED_TOTAL).increment(0);
     for reason in SkipReason::ALL {
@@ -165,6 +179,14 @@ pub fn record_hook(event_name: &str, elapsed: Duration) {
 
 pub fn record_skipped(reason: SkipReason) {
     ::metrics::counter!(HOOK_EVENTS_SKIPPED_TOTAL, "reason" => reason.label()).increment(1);
+}
+
+pub fn record_spool_drained() {
+    ::metrics::counter!(SPOOL_DRAINED_TOTAL).increment(1);
+}
+
+pub fn record_spool_quarantined() {
+    ::metrics::counter!(SPOOL_QUARANTINED_TOTAL).increment(1);
 }
 
 pub fn record_search(mode: Mode, elapsed: Duration) {

@@ -30,6 +30,8 @@ pub struct AppState {
     /// Absent only in tests that exercise the HTTP layer alone.
     pub processor: Option<Arc<Processor>>,
     pub search: Option<Arc<SearchIndex>>,
+    /// The embedding model's download and switch, for `/api/health` (`crate::model_fetch`).
+    pub model: Arc<crate::model_fetch::ModelFetch>,
     /// Recall settings: the viewer changes them without a restart.
     pub context: Arc<std::sync::RwLock<ContextSettings>>,
     /// What capture leaves out (`capture.skip_tools`): the viewer changes it without a restart.
@@ -166,6 +168,8 @@ pub struct Worker {
     listener: TcpListener,
     state: AppState,
     local_addr: SocketAddr,
+    /// Fetch the embedding model in the background when it is missing ([`Worker::with_model_download`]).
+    download_model: bool,
 }
 
 impl Worker {
@@ -236,11 +240,17 @@ impl Worker {
             llm,
             settings.compression.processor_config(),
         ));
+        let embedder_id = search.as_ref().map(|s| s.embedder().id().to_owned());
+        let model = Arc::new(crate::model_fetch::ModelFetch::new(
+            crate::model_fetch::initial_state(&settings, embedder_id.as_deref()),
+        ));
         let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
         Ok(Self {
             listener,
             local_addr,
+            download_model: false,
             state: AppState {
+                model,
                 store,
                 context: Arc::new(std::sync::RwLock::new(settings.context.clone())),
                 capture: Arc::new(std::sync::RwLock::new(settings.capture.clone())),
@@ -261,6 +271,15 @@ impl Worker {
         self.local_addr
     }
 
+    /// Lets this worker download the embedding model in the background when `search.embedder` and
+    /// `search.model_download` are `auto` and the model is missing (`crate::model_fetch`). Opt-in, and
+    /// only the product's entry points (`claude-mem serve`, the desktop app) opt in: a worker built by
+    /// a test or a benchmark must never reach the network on its own.
+    pub fn with_model_download(mut self) -> Self {
+        self.download_model = true;
+        self
+    }
+
     pub fn state(&self) -> &AppState {
         &self.state
     }
@@ -279,13 +298,23 @@ impl Worker {
             .clone()
             .filter(|_| self.state.settings.compression.enabled)
             .map(|p| tokio::spawn(p.run(stopped)));
+        let switch = Arc::new(indexer::EmbedderSwitch::default());
         let indexer = self.state.search.clone().map(|index| {
             tokio::spawn(indexer::run(
                 store.clone(),
                 index,
+                switch.clone(),
                 stop_processor.subscribe(),
             ))
         });
+        let model_fetch =
+            (self.download_model && crate::model_fetch::wanted(&self.state)).then(|| {
+                tokio::spawn(crate::model_fetch::run(
+                    self.state.clone(),
+                    switch,
+                    stop_processor.subscribe(),
+                ))
+            });
         let retention = tokio::spawn(crate::retention::run(
             store.clone(),
             self.state.search.clone(),
@@ -297,6 +326,8 @@ impl Worker {
             self.state.settings.backup.clone(),
             stop_processor.subscribe(),
         );
+        // Events hooks spooled while this worker was down go in now, and whenever a hook gets through.
+        let spool = crate::spool_drain::spawn(self.state.clone(), stop_processor.subscribe());
         tracing::info!(addr = %self.local_addr, database = %store.path().display(), "worker listening");
         let end_streams = self.state.shutdown_tx.clone();
         let shutdown = async move {
@@ -320,6 +351,10 @@ impl Worker {
             let _ = task.await;
         }
         let _ = retention.await;
+        if let Some(task) = model_fetch {
+            let _ = task.await;
+        }
+        let _ = spool.await;
         if let Some(task) = backups {
             let _ = task.await;
         }

@@ -9,6 +9,7 @@
 //! text; types come from outcomes (a failure, an edit, then a pass is a `bugfix`); risky commands and
 //! redacted secrets make a `security_alert`. Fixed text is English or Chinese ([`lang`]).
 
+mod errtext;
 mod lang;
 mod shell;
 
@@ -581,14 +582,19 @@ static CODE_LINE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Lines that report an exception or error (`KeyError: …`, `java.lang.NullPointerException: …`,
-/// `ActiveRecord::PendingMigrationError (…)`) in the output of a run that succeeded, a few.
+/// `ActiveRecord::PendingMigrationError (…)`) or a failure status (`CrashLoopBackOff`, `ECONNREFUSED`)
+/// in the output of a run that succeeded, a few: a `grep` of a log or a `kubectl get pods` that turned up
+/// a problem found what was being looked for.
 fn findings_in(output: &str) -> Vec<String> {
     unique(
         output
             .lines()
             .map(str::trim)
-            .filter(|l| REPORTED_EXCEPTION.is_match(l) && !CODE_LINE.is_match(l))
-            .map(|l| clip(&squash(l), 160)),
+            .filter(|l| {
+                (REPORTED_EXCEPTION.is_match(l) || errtext::reports_status(l))
+                    && !CODE_LINE.is_match(l)
+            })
+            .map(|l| errtext::clip_keeping(&squash(l), 160)),
     )
     .into_iter()
     .take(2)
@@ -786,7 +792,11 @@ fn error_info(text: &str) -> (Option<String>, Vec<String>, Vec<String>) {
                 .find(|l| l.contains("[rejected]"))
                 .map(str::to_owned)
         })
-        .or_else(|| lint.first().cloned())
+        .or_else(|| lint.first().cloned());
+    // Past the shapes above (a traceback, a panic, an assertion, a rejected push, lint findings), the
+    // first line of a kind is only a guess; `weak` marks the guesses by error words or position alone.
+    let mut weak = false;
+    let line = line
         .or_else(|| {
             // What the tool itself calls its error: `Error: …`, `error[E0308]: …`, `fatal: …`, `e: …`.
             body.iter()
@@ -799,6 +809,7 @@ fn error_info(text: &str) -> (Option<String>, Vec<String>, Vec<String>) {
                 .map(|i| strip_e(&or_next(i)))
         })
         .or_else(|| {
+            weak = true;
             body.iter()
                 .position(|l| ERROR_LINE.is_match(l) && !is_summary(l.trim()))
                 .map(or_next)
@@ -811,12 +822,37 @@ fn error_info(text: &str) -> (Option<String>, Vec<String>, Vec<String>) {
                 .map(str::to_owned)
         })
         .or_else(|| body.first().map(|l| l.trim().to_owned()));
-    let line = line.map(|l| clip(&squash(&l), 160));
-    // Other problems: more lint findings, other exceptions, other `error…` lines.
+    // When the line chosen is only a tool's trailer or banner (`collect2: error: ld returned 1 exit
+    // status`, `FAILURE: Build failed with an exception.`), or names nothing while another line clearly
+    // does, the line that names the error (`undefined reference to …`, `… checksum mismatch …`) is kept
+    // instead. A line found by its shape (a panic's message, an assertion) or named an error by the tool
+    // itself (`Error: …`) needs a wider margin than a guess by error words.
+    let ranked: Vec<String> = errtext::informative(&body, 5)
+        .into_iter()
+        // ESLint's rows are in `lint` already, as `file:line rule: message`.
+        .filter(|l| !DIAGNOSTIC.is_match(&format!(" {l}")))
+        .take(4)
+        .collect();
+    let margin = if weak { 1 } else { 2 };
+    let line = match (line, ranked.first()) {
+        (Some(l), Some(best))
+            if errtext::is_generic(&l)
+                || errtext::score(&l) < 2
+                    && errtext::score(best) > errtext::score(&l).max(0) + margin =>
+        {
+            Some(strip_e(best))
+        }
+        (None, Some(best)) => Some(strip_e(best)),
+        (l, _) => l,
+    };
+    let line = line.map(|l| errtext::clip_keeping(&squash(&l), 160));
+    // Other problems: more lint findings, the other lines that name an error, other exceptions, other
+    // `error…` lines.
     let details: Vec<String> = unique(
         lint.iter()
             .skip(1)
             .cloned()
+            .chain(ranked.iter().map(|l| strip_e(l)))
             .chain(
                 body.iter()
                     .map(|l| l.trim())
@@ -828,7 +864,7 @@ fn error_info(text: &str) -> (Option<String>, Vec<String>, Vec<String>) {
                     })
                     .map(strip_e),
             )
-            .map(|d| clip(&squash(&d), 120)),
+            .map(|d| errtext::clip_keeping(&squash(&d), 120)),
     )
     .into_iter()
     .filter(|d| {
@@ -990,7 +1026,8 @@ fn turn_cards(
     }
     // The prompt, quoted once.
     if let (Some(first), Some(p)) = (cards.first_mut(), ctx.prompt(prompt)) {
-        let quote = lang.f(M::Request, &[&clip(one_line(p), 200)]);
+        // The whole prompt, not its first line; past 200 characters, the names it mentions.
+        let quote = lang.f(M::Request, &[&clip_code(&squash(p), 200)]);
         first.narrative = if first.narrative.is_empty() {
             format!("{quote}{}", lang.stop().trim_end())
         } else {
@@ -1081,12 +1118,15 @@ fn unit_card(
     let mut new_text = String::new();
     let mut old_text = String::new();
     let mut edit_facts: Vec<String> = Vec::new();
+    // Per edit: its file and the identifiers it introduced, for the edits past those shown in full.
+    let mut edit_idents: Vec<(String, Vec<String>)> = Vec::new();
     let mut read: Vec<String> = Vec::new();
     let mut patterns: Vec<String> = Vec::new();
     let mut search_facts: Vec<String> = Vec::new();
     let mut web: Vec<String> = Vec::new();
     let mut web_facts: Vec<String> = Vec::new();
     let mut enclosing: Vec<String> = Vec::new();
+    let mut config_keys: Vec<String> = Vec::new();
     let mut tasks: Vec<(String, String)> = Vec::new();
     let mut tools: Vec<(String, String, String)> = Vec::new();
     let mut file_fails: Vec<(String, String, String)> = Vec::new();
@@ -1116,25 +1156,36 @@ fn unit_card(
                     old_text.push('\n');
                     enclosing.extend(enclosing_symbol(all, i, old));
                     let (removed, added) = changed_lines(old, new);
+                    if is_config(file) {
+                        config_keys.extend(added.iter().filter_map(|l| config_key(l)));
+                    }
                     let removed = removed.join(" ⏎ ");
                     let added = added.join(" ⏎ ");
+                    let before = identifiers(&removed);
+                    edit_idents.push((
+                        file.clone(),
+                        distinctive_identifiers(&added)
+                            .into_iter()
+                            .filter(|w| !before.contains(w))
+                            .collect(),
+                    ));
                     edit_facts.push(if old.trim().is_empty() {
                         lang.f(
                             M::FactWrote,
                             &[
                                 file,
                                 &new.lines().count().to_string(),
-                                &clip(one_line(new), 80),
+                                &errtext::gist(new, 160),
                             ],
                         )
                     } else if removed.is_empty() {
-                        lang.f(M::FactAdded, &[file, &clip(&added, 200)])
+                        lang.f(M::FactAdded, &[file, &clip_code(&added, 200)])
                     } else if added.is_empty() {
                         lang.f(M::FactRemoved, &[file, &clip(&removed, 100)])
                     } else {
                         lang.f(
                             M::FactChanged,
-                            &[file, &clip(&removed, 60), &clip(&added, 180)],
+                            &[file, &clip(&removed, 60), &clip_code(&added, 180)],
                         )
                     });
                 }
@@ -1183,8 +1234,10 @@ fn unit_card(
                 .filter(|x| !s.contains(x))
                 .collect::<Vec<_>>(),
         );
-        // Then the functions the edits were in, as `git diff` names them in its hunk headers.
-        for e in unique(enclosing) {
+        // Then the functions the edits were in, as `git diff` names them in its hunk headers, and the
+        // keys an edit of a config file set (`queue_adapter:`, `timeout =`): a config edit has no
+        // function to name it by.
+        for e in unique(enclosing).into_iter().chain(unique(config_keys)) {
             if !s.contains(&e) {
                 s.push(e);
             }
@@ -1501,26 +1554,51 @@ fn unit_card(
     if !packages.is_empty() {
         facts.push(lang.f(M::FactPackages, &[&lang.list(&packages, 8)]));
     }
-    edit_facts.truncate(4);
+    if edit_facts.len() > 4 {
+        // The edits past the fourth in one line: their files and the names they brought in.
+        let rest = &edit_idents[4.min(edit_idents.len())..];
+        let files = unique(rest.iter().map(|(f, _)| f.clone()));
+        let idents: Vec<String> = unique(rest.iter().flat_map(|(_, ids)| ids.iter().cloned()))
+            .into_iter()
+            .take(8)
+            .collect();
+        edit_facts.truncate(4);
+        if !idents.is_empty() {
+            edit_facts.push(lang.f(
+                M::FactAdded,
+                &[&lang.list(&files, 3), &clip(&idents.join(", "), 160)],
+            ));
+        }
+    }
     facts.extend(edit_facts);
     // Each command once: reruns with no edit in between fold into one line.
-    let mut folded: Vec<(String, usize, usize, &Run)> = Vec::new();
+    // A folded run keeps every distinct error its reruns printed, not only the last one's: a check that
+    // failed one way and then another says both.
+    let mut folded: Vec<(String, usize, usize, &Run, Vec<String>)> = Vec::new();
     let mut last_edit_seen = 0usize;
     for (i, r) in &runs {
         let edits_before = idx.iter().filter(|&&e| e < *i && all[e].is_edit()).count();
         let key = r.key.clone();
+        let error = r.error.clone().filter(|_| r.failed);
         match folded.last_mut() {
             Some(last) if last.0 == key && edits_before == last_edit_seen => {
                 last.1 += 1;
                 last.2 += usize::from(r.failed);
                 last.3 = r;
+                last.4.extend(error);
             }
-            _ => folded.push((key, 1, usize::from(r.failed), r)),
+            _ => folded.push((
+                key,
+                1,
+                usize::from(r.failed),
+                r,
+                error.into_iter().collect(),
+            )),
         }
         last_edit_seen = edits_before;
     }
-    let ran: Vec<String> = unique(folded.iter().map(|(_, _, _, r)| tick(&r.shown, 60)));
-    for (_, count, failed, r) in &folded {
+    let ran: Vec<String> = unique(folded.iter().map(|(_, _, _, r, _)| tick(&r.shown, 60)));
+    for (_, count, failed, r, errors) in &folded {
         if command_card && folded.len() == 1 && *count == 1 {
             break;
         }
@@ -1533,7 +1611,12 @@ fn unit_card(
             continue;
         }
         let outcome = if r.failed {
-            problem_of(r, 100)
+            let errors = unique(errors.iter().rev().cloned());
+            if errors.len() > 1 && r.failing_tests.is_empty() {
+                clip(&errors.join(" / "), 200)
+            } else {
+                problem_of(r, 100)
+            }
         } else {
             r.result.clone().unwrap_or_else(|| "ok".into())
         };
@@ -1996,6 +2079,29 @@ fn language_of(path: &str) -> Option<&'static str> {
     })
 }
 
+/// Files whose edits are best named by the keys they set.
+fn is_config(path: &str) -> bool {
+    let ext = path.rsplit_once('.').map_or("", |(_, e)| e);
+    matches!(
+        ext,
+        "toml" | "yaml" | "yml" | "json" | "ini" | "cfg" | "conf" | "env" | "properties" | "tfvars"
+    ) || path
+        .rsplit('/')
+        .next()
+        .is_some_and(|n| n.starts_with(".env"))
+}
+
+/// The key a config line sets: `timeout: 5s`, `max_conns = 20`, `"name": …`, `RUST_LOG=debug`.
+fn config_key(line: &str) -> Option<String> {
+    static KEY: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"^-?\s*["']?([A-Za-z_][A-Za-z0-9_.-]{2,})["']?\s*(?::(?:\s|$)|=)"#)
+            .expect("constant regex")
+    });
+    KEY.captures(line.trim())
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_owned())
+}
+
 fn path_keywords(path: &str) -> Vec<String> {
     let name = path.rsplit('/').next().unwrap_or(path);
     let stem = name.split('.').next().unwrap_or(name);
@@ -2090,6 +2196,53 @@ fn enclosing_symbol(all: &[Step], at: usize, old: &str) -> Option<String> {
             .rev()
             .find_map(|l| code_symbols(l).into_iter().next())
     })
+}
+
+/// Names that identify code, not English: with `_`, `.`/`::` paths, inner capitals or digits
+/// (`queue_adapter`, `RoundingMode.HALF_EVEN`, `useCallback`, `v2`), at least 4 characters.
+fn distinctive_identifiers(text: &str) -> Vec<String> {
+    static PATH: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"[A-Za-z_][A-Za-z0-9_]*(?:(?:\.|::)[A-Za-z_][A-Za-z0-9_]*)*")
+            .expect("constant regex")
+    });
+    unique(
+        PATH.find_iter(text)
+            .map(|m| m.as_str())
+            .filter(|w| {
+                w.chars().count() >= 4
+                    && (w.contains(['_', '.', ':'])
+                        || w.chars().skip(1).any(|c| c.is_ascii_uppercase())
+                        || w.chars().any(|c| c.is_ascii_digit()))
+            })
+            .map(str::to_owned),
+    )
+}
+
+/// [`clip`] for code: the distinctive identifiers of the part cut off are kept after the cut, up to
+/// about 60 more characters, so a long edit still names what it introduced.
+fn clip_code(s: &str, max_chars: usize) -> String {
+    let clipped = clip(s, max_chars);
+    if clipped == s {
+        return clipped;
+    }
+    let head = clipped.trim_end_matches('…');
+    let rest = s.get(head.len()..).unwrap_or("");
+    let mut extra = String::new();
+    for w in distinctive_identifiers(rest) {
+        if head.contains(&w) || extra.contains(&w) {
+            continue;
+        }
+        if extra.chars().count() + w.chars().count() > 60 {
+            break;
+        }
+        extra.push(' ');
+        extra.push_str(&w);
+    }
+    if extra.is_empty() {
+        clipped
+    } else {
+        format!("{head} …{extra}")
+    }
 }
 
 /// Whitespace runs as one space.

@@ -11,7 +11,7 @@ use crate::hook_event::HookEvent;
 use serde::Serialize;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite, SqliteConnection};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -23,7 +23,8 @@ const MAX_BATCH: usize = 512;
 pub enum IngestOutcome {
     /// Newly written.
     Stored { event_id: i64, prompt_number: i64 },
-    /// Already stored earlier under the same event key; nothing changed.
+    /// Already stored earlier under the same event key; nothing changed. Also the answer, with
+    /// `event_id` 0, for an event deliberately not stored: a lone `SessionEnd` (see [`apply_batch`]).
     Duplicate { event_id: i64 },
 }
 
@@ -191,27 +192,59 @@ struct SessionDelta<'a> {
     transcript_path: Option<&'a str>,
     /// The last lifecycle event of the batch wins: Some(true) ended, Some(false) (re)started.
     ended: Option<(bool, Option<&'a str>)>,
+    /// When the latest of the batch's new events of this session happened (see [`event_time`]).
+    at: i64,
+}
+
+/// When an event happened: when its hook received it (a spooled event drained later), never later than
+/// now (a clock that moved backwards must not date an event in the future).
+fn event_time(e: &HookEvent, now: i64) -> i64 {
+    e.received_at_ms.map_or(now, |t| t.min(now))
 }
 
 enum Slot {
     Existing(i64),
-    New { row: usize },
-    SameAsEarlier { key: usize },
+    /// A lone SessionEnd: acknowledged, not stored.
+    Dropped,
+    New {
+        row: usize,
+    },
+    SameAsEarlier {
+        key: usize,
+    },
 }
 
+/// Applies a batch of hook events in the caller's transaction.
+///
+/// A `SessionEnd` of a session the store has never seen, with no other event of that session in the
+/// batch, is dropped (answered as [`IngestOutcome::Duplicate`] with id 0): `claude mcp list` / `claude
+/// mcp get` and other short-lived Claude Code runs fire a lone SessionEnd, and storing it made a phantom
+/// session with nothing in it. A real session always has an earlier event (SessionStart at least),
+/// committed before its end arrives.
 pub(super) async fn apply_batch(
     conn: &mut SqliteConnection,
     events: &[&HookEvent],
     now: i64,
 ) -> Result<Vec<IngestOutcome>, StoreError> {
+    let lone_ends = lone_session_ends(conn, events).await?;
     // 1. Sessions first (foreign keys), first occurrence wins for project/cwd.
     let mut sessions: HashMap<&str, SessionDelta> = HashMap::new();
     let mut session_order: Vec<&HookEvent> = Vec::new();
     for e in events {
+        if lone_ends.contains(e.session_id.as_str()) {
+            continue;
+        }
         if !sessions.contains_key(e.session_id.as_str()) {
             sessions.insert(&e.session_id, SessionDelta::default());
             session_order.push(e);
         }
+    }
+    if session_order.is_empty() {
+        // Nothing but lone SessionEnds: nothing to write.
+        return Ok(events
+            .iter()
+            .map(|_| IngestOutcome::Duplicate { event_id: 0 })
+            .collect());
     }
     let mut q = QueryBuilder::<Sqlite>::new(
         "INSERT INTO sdk_sessions (id, project, cwd, transcript_path, started_at, last_seen_at) ",
@@ -221,8 +254,8 @@ pub(super) async fn apply_batch(
             .push_bind(&e.project)
             .push_bind(&e.cwd)
             .push_bind(&e.transcript_path)
-            .push_bind(now)
-            .push_bind(now);
+            .push_bind(event_time(e, now))
+            .push_bind(event_time(e, now));
     });
     q.push(" ON CONFLICT (id) DO NOTHING");
     q.build().execute(&mut *conn).await?;
@@ -262,6 +295,11 @@ pub(super) async fn apply_batch(
     let mut slots = Vec::with_capacity(events.len());
     let mut rows: Vec<(usize, i64)> = Vec::new(); // (event index, prompt number)
     for (i, e) in events.iter().enumerate() {
+        if lone_ends.contains(e.session_id.as_str()) {
+            tracing::debug!(session = %e.session_id, "lone SessionEnd of an unknown session not stored");
+            slots.push(Slot::Dropped);
+            continue;
+        }
         if let Some(id) = existing.get(&e.event_key) {
             slots.push(Slot::Existing(*id));
             continue;
@@ -275,6 +313,7 @@ pub(super) async fn apply_batch(
             continue;
         };
         d.events += 1;
+        d.at = d.at.max(event_time(e, now));
         if e.prompt.is_some() {
             d.prompts += 1;
         }
@@ -308,7 +347,7 @@ pub(super) async fn apply_batch(
                 .push_bind(&e.tool_name)
                 .push_bind(*prompt_number)
                 .push_bind(e.payload_json())
-                .push_bind(now);
+                .push_bind(event_time(e, now));
         });
         q.push(" RETURNING event_key, id");
         ids_by_key = q
@@ -324,7 +363,7 @@ pub(super) async fn apply_batch(
         sessions.iter().filter(|(_, d)| d.events > 0).collect();
     if !changed.is_empty() {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "WITH d(id, events, prompts, cwd, transcript_path, set_status, ended, reason) AS (",
+            "WITH d(id, at, events, prompts, cwd, transcript_path, set_status, ended, reason) AS (",
         );
         q.push_values(&changed, |mut b, (id, d)| {
             let (set_status, ended, reason) = match d.ended {
@@ -332,6 +371,7 @@ pub(super) async fn apply_batch(
                 None => (false, false, None),
             };
             b.push_bind(**id)
+                .push_bind(d.at)
                 .push_bind(d.events)
                 .push_bind(d.prompts)
                 .push_bind(d.cwd)
@@ -340,20 +380,16 @@ pub(super) async fn apply_batch(
                 .push_bind(ended)
                 .push_bind(reason);
         });
-        q.push(") UPDATE sdk_sessions SET last_seen_at = ")
-            .push_bind(now)
-            .push(
-                ", event_count = event_count + d.events,
+        q.push(
+            ") UPDATE sdk_sessions SET last_seen_at = MAX(sdk_sessions.last_seen_at, d.at),
+                 event_count = event_count + d.events,
                  prompt_count = prompt_count + d.prompts,
                  cwd = CASE WHEN sdk_sessions.cwd = '' THEN d.cwd ELSE sdk_sessions.cwd END,
                  transcript_path = COALESCE(sdk_sessions.transcript_path, d.transcript_path),
                  status = CASE WHEN d.set_status THEN (CASE WHEN d.ended THEN 'ended' ELSE 'active' END)
                           ELSE status END,
-                 ended_at = CASE WHEN d.set_status THEN (CASE WHEN d.ended THEN ",
-            )
-            .push_bind(now)
-            .push(
-                " ELSE NULL END) ELSE ended_at END,
+                 ended_at = CASE WHEN d.set_status THEN (CASE WHEN d.ended THEN d.at ELSE NULL END)
+                          ELSE ended_at END,
                  end_reason = CASE WHEN d.set_status THEN d.reason ELSE end_reason END
              FROM d WHERE sdk_sessions.id = d.id",
             );
@@ -375,7 +411,7 @@ pub(super) async fn apply_batch(
                 .push_bind(*n)
                 .push_bind(&e.prompt_id)
                 .push_bind(e.prompt.as_deref().unwrap_or_default())
-                .push_bind(now);
+                .push_bind(event_time(e, now));
         });
         q.build().execute(&mut *conn).await?;
     }
@@ -386,6 +422,7 @@ pub(super) async fn apply_batch(
         .into_iter()
         .map(|slot| match slot {
             Slot::Existing(event_id) => IngestOutcome::Duplicate { event_id },
+            Slot::Dropped => IngestOutcome::Duplicate { event_id: 0 },
             Slot::SameAsEarlier { key } => IngestOutcome::Duplicate {
                 event_id: id_of(key),
             },
@@ -394,5 +431,45 @@ pub(super) async fn apply_batch(
                 prompt_number: rows[row].1,
             },
         })
+        .collect())
+}
+
+/// The sessions of `events` that have only SessionEnd events in the batch and no row in the store:
+/// their events are dropped (see [`apply_batch`]).
+async fn lone_session_ends<'e>(
+    conn: &mut SqliteConnection,
+    events: &[&'e HookEvent],
+) -> Result<HashSet<&'e str>, StoreError> {
+    let mut only_ends: HashMap<&str, bool> = HashMap::new();
+    for e in events {
+        let is_end = e.event_name == "SessionEnd";
+        only_ends
+            .entry(e.session_id.as_str())
+            .and_modify(|all| *all &= is_end)
+            .or_insert(is_end);
+    }
+    let candidates: Vec<&str> = only_ends
+        .into_iter()
+        .filter_map(|(id, all_ends)| all_ends.then_some(id))
+        .collect();
+    if candidates.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM sdk_sessions WHERE id IN (");
+    let mut list = q.separated(", ");
+    for id in &candidates {
+        list.push_bind(*id);
+    }
+    q.push(")");
+    let known: HashSet<String> = q
+        .build_query_as::<(String,)>()
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|(id,)| id)
+        .collect();
+    Ok(candidates
+        .into_iter()
+        .filter(|id| !known.contains(*id))
         .collect())
 }

@@ -560,3 +560,108 @@ async fn migration_0003_rewrites_old_keys_so_redeliveries_still_match() {
     ));
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_lone_session_end_makes_no_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
+    // What `claude mcp list` fires: a SessionEnd of a session nothing else was ever heard of.
+    let lone = event(
+        "SessionEnd",
+        r#"{"session_id":"mcp-list","cwd":"/w/app","reason":"other"}"#,
+    );
+    assert_eq!(
+        store.ingest(lone.clone()).await.unwrap(),
+        IngestOutcome::Duplicate { event_id: 0 }
+    );
+    assert!(store.get_session("mcp-list").await.unwrap().is_none());
+    assert!(store.session_events("mcp-list").await.unwrap().is_empty());
+
+    // A real session's end is stored, whether its start came earlier or in the same batch.
+    store
+        .ingest(event(
+            "SessionStart",
+            r#"{"session_id":"real","source":"startup"}"#,
+        ))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .ingest(event(
+                "SessionEnd",
+                r#"{"session_id":"real","reason":"logout"}"#
+            ))
+            .await
+            .unwrap(),
+        IngestOutcome::Stored { .. }
+    ));
+    assert_eq!(
+        store.get_session("real").await.unwrap().unwrap().status,
+        "ended"
+    );
+    let batch = [
+        event("Stop", r#"{"session_id":"same-batch"}"#),
+        event(
+            "SessionEnd",
+            r#"{"session_id":"same-batch","reason":"clear"}"#,
+        ),
+        lone,
+    ];
+    let outcomes = store
+        .write(move |conn| {
+            Box::pin(async move {
+                let refs: Vec<&HookEvent> = batch.iter().collect();
+                let mut tx = sqlx::Connection::begin(conn).await?;
+                let out = ingest::apply_batch(&mut tx, &refs, 1).await?;
+                tx.commit().await?;
+                Ok(out)
+            })
+        })
+        .await
+        .unwrap();
+    assert!(matches!(outcomes[1], IngestOutcome::Stored { .. }));
+    assert_eq!(outcomes[2], IngestOutcome::Duplicate { event_id: 0 });
+    assert_eq!(store.session_events("same-batch").await.unwrap().len(), 2);
+    assert!(store.get_session("mcp-list").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn events_received_earlier_keep_their_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
+    // Drained from the spool an hour after the hooks received them (a worker outage).
+    let hour_ago = crate::clock::now_ms() - 3_600_000;
+    let mut bodies = [
+        (
+            "SessionStart",
+            r#"{"session_id":"late","cwd":"/w/app","source":"startup"}"#,
+        ),
+        (
+            "UserPromptSubmit",
+            r#"{"session_id":"late","cwd":"/w/app","prompt":"rename the flag"}"#,
+        ),
+        (
+            "SessionEnd",
+            r#"{"session_id":"late","cwd":"/w/app","reason":"exit"}"#,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (name, body))| {
+        let mut e = event(name, body);
+        e.received_at_ms = Some(hour_ago + i as i64 * 1000);
+        e
+    });
+    for e in bodies.by_ref() {
+        store.ingest(e).await.unwrap();
+    }
+    let session = store.get_session("late").await.unwrap().unwrap();
+    assert_eq!(session.started_at, hour_ago);
+    assert_eq!(session.last_seen_at, hour_ago + 2000);
+    assert_eq!(session.ended_at, Some(hour_ago + 2000));
+    let prompts = store.session_prompts("late").await.unwrap();
+    assert_eq!(prompts[0].created_at, hour_ago + 1000);
+    let events = store.session_events("late").await.unwrap();
+    let times: Vec<i64> = events.iter().map(|e| e.created_at).collect();
+    assert_eq!(times, vec![hour_ago, hour_ago + 1000, hour_ago + 2000]);
+}

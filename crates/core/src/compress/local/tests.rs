@@ -1095,3 +1095,141 @@ fn a_subagents_answer_is_kept() {
         o.facts
     );
 }
+
+// Issue 17, unseen sessions: the lines that name an error, not the tool's trailer; facts that keep the
+// distinctive tokens of long lines, written files and many edits.
+
+#[test]
+fn a_tools_trailer_gives_way_to_the_line_that_names_the_error() {
+    let text = |output: &str| text_of(only(&run(&[bash_failed(1, "./build.sh", output)])));
+    // The linker's message, not collect2's closing line.
+    let t = text("Exit code 2\n[ 50%] Linking CXX executable server\n/usr/bin/ld: server.cpp.o: in function `serve':\nserver.cpp:(.text+0x88): undefined reference to `Codec::decode(char const*)'\ncollect2: error: ld returned 1 exit status\nmake[2]: *** [server] Error 1");
+    assert!(t.contains("undefined reference to `Codec::decode"), "{t}");
+    // Gradle's banner is not what went wrong; the plugin's own words under it are.
+    let t = text("Exit code 1\n> Task :liquibaseUpdate FAILED\n\nFAILURE: Build failed with an exception.\n\n* What went wrong:\nExecution failed for task ':liquibaseUpdate'.\n> Liquibase update failed\n  Validation Failed:\n     1 changesets check sum mismatch\n       db/changelog/003-users.xml::3::dev was: 9:aa11 but is now: 9:bb22");
+    assert!(t.contains("check sum mismatch"), "{t}");
+}
+
+#[test]
+fn a_long_error_line_keeps_its_status_code_past_the_cut() {
+    let long = format!(
+        "Exit code 1\nTraceback (most recent call last):\n  File \"/app/sync.py\", line 9, in <module>\nurllib3.exceptions.MaxRetryError: HTTPSConnectionPool(host='{}.example.org', port=443): Max retries exceeded (Caused by ProxyError('Unable to connect to proxy', OSError('Tunnel connection failed: 407 Proxy Authentication Required [PROXY_AUTH_REQUIRED_FAILED]')))",
+        "mirror".repeat(12)
+    );
+    let o = only(&run(&[bash_failed(1, "python /app/sync.py", &long)])).clone();
+    assert!(text_of(&o).contains("PROXY_AUTH_REQUIRED_FAILED"), "{o:?}");
+    assert!(
+        o.facts.iter().all(|f| f.chars().count() < 420),
+        "{:?}",
+        o.facts
+    );
+}
+
+#[test]
+fn a_status_word_in_a_listing_is_what_was_found() {
+    let events = [bash_ok(
+        1,
+        "kubectl get pods -n jobs",
+        "NAME           READY   STATUS             RESTARTS   AGE\nindexer-7c9d   0/1     CrashLoopBackOff   6          11m\nweb-5d8f       1/1     Running            0          2d",
+    )];
+    let o = only(&run(&events)).clone();
+    assert!(
+        o.facts.iter().any(|f| f.contains("CrashLoopBackOff")),
+        "{:?}",
+        o.facts
+    );
+    // A listing with nothing wrong in it is still only looking around.
+    assert!(run(&[bash_ok(
+        1,
+        "kubectl get pods -n jobs",
+        "NAME       READY   STATUS    RESTARTS   AGE\nweb-5d8f   1/1     Running   0          2d"
+    )])
+    .is_empty());
+}
+
+#[test]
+fn a_written_file_is_remembered_past_its_first_line() {
+    let events = [tool(
+        1,
+        "Write",
+        json!({"file_path": "/home/dev/work/acme-api/config/workers.toml", "content": "# worker pools\n[pools]\ndefault = 4\nreports = 1\nwebhooks = 2\n"}),
+        json!({"type": "create"}),
+    )];
+    let t = text_of(only(&run(&events)));
+    assert!(t.contains("webhooks = 2"), "{t}");
+    // Imports are not what a file is.
+    let events = [tool(
+        1,
+        "Write",
+        json!({"file_path": "/home/dev/work/acme-api/src/retry.py", "content": "import time\nfrom random import random\n\n\ndef backoff_delay(attempt):\n    return min(30, 2 ** attempt) * (0.5 + random())\n"}),
+        json!({"type": "create"}),
+    )];
+    let o = only(&run(&events)).clone();
+    assert!(
+        o.facts.iter().any(|f| f.contains("def backoff_delay")),
+        "{:?}",
+        o.facts
+    );
+}
+
+#[test]
+fn a_config_edit_is_named_by_the_keys_it_set() {
+    let events = [tool(
+        1,
+        "Edit",
+        json!({"file_path": "/home/dev/work/acme-api/config/app.yml", "old_string": "cache:\n  ttl: 60\n", "new_string": "cache:\n  ttl: 60\n  stale_while_revalidate: 30\n"}),
+        json!({}),
+    )];
+    let o = only(&run(&events)).clone();
+    assert!(o.title.contains("stale_while_revalidate"), "{}", o.title);
+}
+
+#[test]
+fn many_edits_still_name_what_the_later_ones_brought_in() {
+    let events: Vec<QueuedEvent> = (1..=6)
+        .map(|i| {
+            tool(
+                i,
+                "Edit",
+                json!({"file_path": format!("/home/dev/work/acme-api/src/m{i}.rs"), "old_string": "let x = 1;", "new_string": format!("let x = limits::MAX_BATCH_{i};")}),
+                json!({}),
+            )
+        })
+        .collect();
+    let t = text_of(only(&run(&events)));
+    assert!(
+        t.contains("limits::MAX_BATCH_5") && t.contains("limits::MAX_BATCH_6"),
+        "{t}"
+    );
+}
+
+#[test]
+fn reruns_folded_into_one_line_keep_each_error() {
+    let events = [
+        edit(1, "src/app.rs"),
+        bash_failed(
+            2,
+            "cargo run --bin migrate",
+            "Exit code 1\nError: connection refused (os error 111)",
+        ),
+        bash_failed(
+            3,
+            "cargo run --bin migrate",
+            "Exit code 1\nError: role \"app\" does not exist",
+        ),
+    ];
+    let t = text_of(only(&run(&events)));
+    assert!(
+        t.contains("connection refused") && t.contains("role \"app\" does not exist"),
+        "{t}"
+    );
+}
+
+#[test]
+fn the_whole_prompt_is_quoted_not_its_first_line() {
+    let ctx =
+        with_prompt("the export is slow\nit should stream rows with fetch_size = 500 instead");
+    let cards = compress_events(&ctx, &[edit(1, "src/export.rs")], &HashSet::new(), 0.3);
+    let t = text_of(only(&cards));
+    assert!(t.contains("fetch_size = 500"), "{t}");
+}
