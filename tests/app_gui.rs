@@ -5,7 +5,7 @@
 
 use claude_mem_e2e::*;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -186,4 +186,46 @@ fn without_a_display_the_app_is_a_plain_worker_and_a_second_one_attaches() {
     let _ = Command::new("kill").args(["-TERM", &pid]).status();
     let status = wait_with_deadline(&mut first, Duration::from_secs(20));
     assert!(status.success(), "graceful stop: {status:?}");
+}
+
+#[test]
+fn help_and_version_print_and_start_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    for (flag, expect) in [
+        ("--help", "Usage: claude-mem-app"),
+        ("-h", "Usage: claude-mem-app"),
+        (
+            "--version",
+            concat!("claude-mem-app ", env!("CARGO_PKG_VERSION")),
+        ),
+    ] {
+        let mut child = Command::new(app_bin())
+            .arg(flag)
+            .env("HOME", home.path())
+            .env("CLAUDE_MEM_DATA_DIR", home.path().join(".claude-mem"))
+            .env("CLAUDE_MEM_PORT", free_port().to_string())
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn app");
+        // A worker would keep running: the deadline is what makes "printed and exited" fail loudly.
+        let status = wait_with_deadline(&mut child, Duration::from_secs(20));
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert!(status.success(), "{flag}: {status:?}");
+        assert!(out.contains(expect), "{flag} printed {out:?}");
+        assert!(!out.contains("listening"), "{flag} started a worker: {out}");
+    }
+    assert!(
+        !home.path().join(".claude-mem").exists(),
+        "--help/--version created the data directory"
+    );
 }

@@ -5,7 +5,8 @@
 // /work/shared/fixtures/hooks or ../../shared/fixtures/hooks), CHROMIUM (default /usr/bin/chromium),
 // VIEWER_URL (use an already running viewer+worker instead of spawning one: its data gets modified!),
 // E2E_MODE=proxy (serve dist/ ourselves even if the worker embeds a viewer), E2E_STRICT=1 (skips fail),
-// SCREENSHOTS_DIR (default ../docs/screenshots; empty string to not copy).
+// SCREENSHOTS_DIR (default ../docs/screenshots; empty string to not copy), VIEWER_DIST (the built viewer
+// E2E_MODE=proxy serves, default dist/), E2E_ONLY (run only the checks whose name matches this regex).
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -27,6 +28,8 @@ const fixturesDir = [process.env.CLAUDE_MEM_FIXTURES, '/work/shared/fixtures/hoo
   .filter(Boolean)
   .find((p) => fs.existsSync(p));
 const strict = process.env.E2E_STRICT === '1';
+const distDir = path.resolve(root, process.env.VIEWER_DIST ?? 'dist');
+const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY, 'i') : null;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.log('[e2e]', ...a);
@@ -222,6 +225,7 @@ const results = [];
 const shots = [];
 
 async function check(name, fn, { needs = [] } = {}) {
+  if (only && !only.test(name)) return;
   const missing = [];
   for (const ep of needs) {
     const [method, p] = ep.includes(' ') ? ep.split(' ') : ['GET', ep];
@@ -292,11 +296,11 @@ async function main() {
       mode = 'embedded';
       pageBase = `${workerBase}/`;
     } else {
-      if (!fs.existsSync(path.join(root, 'dist', 'index.html'))) {
-        log('dist/ missing: building');
-        execFileSync(process.execPath, [path.join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'], { cwd: root, stdio: 'inherit' });
+      if (!fs.existsSync(path.join(distDir, 'index.html'))) {
+        log(`${distDir} missing: building`);
+        execFileSync(process.execPath, [path.join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--outDir', distDir], { cwd: root, stdio: 'inherit' });
       }
-      viewer = await startViewerServer({ dist: path.join(root, 'dist'), target: workerBase, token });
+      viewer = await startViewerServer({ dist: distDir, target: workerBase, token });
       mode = 'proxy';
       pageBase = viewer.url;
     }
@@ -567,6 +571,85 @@ async function main() {
       }
     }
     await shot('health');
+  });
+
+  // The worker's background model download, driven through its states with a mocked /api/health (a real
+  // download needs the network): the page shows the bar, polls every 2 s only while the model is busy,
+  // and says the hook spool's backlog only while there is one.
+  await check('health: search model download progress and hook spool (mocked health)', async () => {
+    const real = (await api('/api/health')).body;
+    const TOTAL = 90_868_376;
+    const reason = 'model.safetensors missing; using the lexical hashing fallback (hash-384) — get the model with `claude-mem models download` for semantic search';
+    const hashIndex = real.index ? { ...real.index, embedder: 'hash-384', embedder_fallback: reason } : null;
+    const minilmIndex = real.index ? { ...real.index, embedder: 'minilm-l6-v2', embedder_fallback: null } : null;
+    const model = (over) => ({ state: 'absent', bytes_done: 0, bytes_total: TOTAL, reembed_done: 0, reembed_total: 0, attempts: 1, last_error: null, ...over });
+    let body = {
+      ...real,
+      index: hashIndex,
+      model: model({ state: 'downloading', bytes_done: TOTAL / 4, endpoint: 'https://huggingface.co' }),
+      spool: { backlog: 3, quarantined: 1 },
+    };
+    const asked = [];
+    const { ctx, p } = await openPage();
+    // No stream (it would push the real health every 5 s): the page falls back to asking.
+    await p.route('**/api/stream*', (r) => r.fulfill({ status: 404, contentType: 'application/json', body: '{"error":"not_found"}' }));
+    await p.route('**/api/health', (r) => {
+      asked.push(Date.now());
+      return r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
+    });
+    try {
+      await goto('health', p);
+      const text = async (id) => (await p.locator(`[data-testid="${id}"]`).innerText()).trim();
+      await p.waitForSelector('[data-testid="model"][data-state="downloading"]');
+      assert.equal(await text('model-status'), 'Downloading all-MiniLM-L6-v2');
+      assert.equal(await text('model-progress-label'), '22.7 / 90.9 MB (25%)');
+      assert.equal(await p.getAttribute('[data-testid="model-progress"]', 'aria-valuenow'), '25');
+      // The index's reason says to run `models download`: not while the worker is downloading it.
+      assert.ok(!(await p.textContent('[data-testid="view-health"]')).includes('claude-mem models download'), 'no download hint while downloading');
+      assert.match(await text('health-spool'), /3 events waiting to be stored · 1 unreadable event set aside in spool\/quarantine/);
+      await shot('health-model-download', p);
+      await p.setViewportSize({ width: 400, height: 600 });
+      await sleep(300);
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `tray: horizontal overflow of ${overflow}px`);
+      await p.locator('[data-testid="model"]').scrollIntoViewIfNeeded();
+      await shot('tray-health-model-download', p);
+      await p.setViewportSize({ width: 1200, height: 800 });
+
+      // Busy: asked every 2 s (the 5 s fallback poll alone would ask once or twice in 6 s).
+      body = { ...body, model: model({ state: 'downloading', bytes_done: TOTAL / 2, endpoint: 'https://huggingface.co' }) };
+      await waitFor(async () => (await text('model-progress-label')) === '45.4 / 90.9 MB (50%)', { timeout: 4000, what: 'the bar at 50% within one 2 s poll' });
+      const t0 = Date.now();
+      await sleep(6000);
+      const busyAsks = asked.filter((t) => t >= t0).length;
+      assert.ok(busyAsks >= 3, `health asked ${busyAsks} times in 6 s while downloading`);
+
+      body = { ...body, index: minilmIndex, model: model({ state: 'reembedding', bytes_done: TOTAL, reembed_done: 1200, reembed_total: 4800 }) };
+      await waitFor(async () => (await text('model-status')) === 'Re-embedding memories 1,200 / 4,800', { timeout: 4000, what: 're-embedding progress' });
+      assert.equal(await p.getAttribute('[data-testid="model-progress"]', 'aria-valuenow'), '25');
+
+      body = { ...body, model: model({ state: 'installed', bytes_done: TOTAL, reembed_done: 4800, reembed_total: 4800 }), spool: { backlog: 0, quarantined: 0 } };
+      await waitFor(async () => (await text('model-status')) === 'all-MiniLM-L6-v2 · semantic search on', { timeout: 4000, what: 'installed' });
+      assert.equal(await p.locator('[data-testid="model-progress"]').count(), 0);
+      assert.equal(await p.locator('[data-testid="health-spool"]').count(), 0, 'no spool line when nothing waits');
+      // Idle again: back to the 5 s fallback poll.
+      const t1 = Date.now();
+      await sleep(6000);
+      const idleAsks = asked.filter((t) => t >= t1).length;
+      assert.ok(idleAsks <= 2, `health asked ${idleAsks} times in 6 s once installed`);
+
+      body = { ...body, index: hashIndex, model: model({ state: 'failed', last_error: 'model.safetensors: SHA-256 mismatch' }) };
+      await p.click('[data-testid="view-health"] .toolbar button');
+      await p.waitForSelector('[data-testid="model"][data-state="failed"]');
+      assert.match(await text('model-error'), /SHA-256 mismatch/);
+      assert.equal(await text('model-hint'), 'claude-mem models download');
+      assert.equal(await p.locator('[data-testid="model-retry"]').count(), 0);
+      const page = await p.textContent('[data-testid="view-health"]');
+      assert.equal(page.split('claude-mem models download').length - 1, 2, 'the hint once in the block, once in the warning');
+      await shot('health-model-failed', p);
+    } finally {
+      await ctx.close();
+    }
   });
 
   await check('theme: dark follows prefers-color-scheme', async () => {

@@ -45,6 +45,15 @@ fn settings_for(data_dir: &DataDir) -> anyhow::Result<Settings> {
 fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let options = Options::parse(&args);
+    // Before anything starts: `--help` must never launch a worker or a window.
+    if options.help {
+        println!("{}", mode::USAGE);
+        return Ok(());
+    }
+    if options.version {
+        println!("claude-mem-app {}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    }
     let mode = mode::decide(&options, |k| {
         std::env::var_os(k).is_some_and(|v| !v.is_empty())
     });

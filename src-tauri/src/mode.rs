@@ -7,7 +7,26 @@ pub struct Options {
     pub headless: bool,
     /// `--minimized`: start in the tray without a window (how autostart launches the app at login).
     pub minimized: bool,
+    /// `--help` / `-h`: print the usage and exit, starting nothing.
+    pub help: bool,
+    /// `--version` / `-V`: print the version and exit, starting nothing.
+    pub version: bool,
 }
+
+/// What `--help` prints: the app's own flags, and where the rest of claude-mem lives.
+pub const USAGE: &str = "\
+claude-mem-app: the claude-mem tray app. It hosts the memory worker (or attaches to one already
+running on the configured port) and shows the viewer.
+
+Usage: claude-mem-app [--minimized | --headless]
+
+Options:
+  --minimized   start in the tray without a window (what start-at-login uses)
+  --headless    run the worker only, without a GUI (also chosen when there is no display)
+  -h, --help    print this help and exit
+  -V, --version print the version and exit
+
+Connect Claude Code with `claude-mem install` (the CLI installed beside the app).";
 
 impl Options {
     /// Unknown arguments are ignored: the OS or a launcher may add its own (a file, `--no-sandbox`).
@@ -17,6 +36,8 @@ impl Options {
             match a.as_ref() {
                 "--headless" => o.headless = true,
                 "--minimized" => o.minimized = true,
+                "--help" | "-h" => o.help = true,
+                "--version" | "-V" => o.version = true,
                 _ => {}
             }
         }
@@ -65,11 +86,13 @@ mod tests {
         assert_eq!(
             Options::parse(&["--minimized", "--whatever"]),
             Options {
-                headless: false,
-                minimized: true
+                minimized: true,
+                ..Options::default()
             }
         );
         assert!(Options::parse(&["--headless"]).headless);
+        assert!(Options::parse(&["-h"]).help && Options::parse(&["--help"]).help);
+        assert!(Options::parse(&["-V"]).version && Options::parse(&["--version"]).version);
     }
 
     #[test]

@@ -50,6 +50,11 @@ const UNRESPONSIVE_PROBE: Duration = Duration::from_millis(25);
 /// event is committed, in milliseconds even under load, and past this the spool takes the event
 /// losslessly, so waiting the whole budget on a hung worker would buy nothing.
 const ACK_ONLY_BUDGET: Duration = Duration::from_millis(300);
+/// The request's budget for SessionStart and UserPromptSubmit, whose answer may carry context: a
+/// healthy worker builds it in ~12 ms at p95 (docs/BENCHMARKS.md, recall), so past half a second it is
+/// hung or starved, and a turn's whole hook cost (at most ~1 s with a hung worker: this wait once,
+/// then short probes) matters more than one block of context. The event is spooled either way.
+const CONTEXT_BUDGET: Duration = Duration::from_millis(500);
 /// Kept out of the request's timeout so that a hung worker still leaves time to spool the event (a
 /// parse, a small write and two fsyncs). Half the remaining budget at most, for tiny budgets.
 const SPOOL_RESERVE: Duration = Duration::from_millis(150);
@@ -161,9 +166,13 @@ fn forward(event: Option<&str>) -> Result<Option<String>, String> {
         .as_ref()
         .is_some_and(|s| s.worker_unresponsive_recently());
     let mut request_budget = remaining.saturating_sub(SPOOL_RESERVE.min(remaining / 2));
-    if !matches!(event.as_str(), "SessionStart" | "UserPromptSubmit") {
-        request_budget = request_budget.min(ACK_ONLY_BUDGET);
-    }
+    request_budget = request_budget.min(
+        if matches!(event.as_str(), "SessionStart" | "UserPromptSubmit") {
+            CONTEXT_BUDGET
+        } else {
+            ACK_ONLY_BUDGET
+        },
+    );
     if wary {
         request_budget = request_budget.min(UNRESPONSIVE_PROBE);
     }

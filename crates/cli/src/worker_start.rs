@@ -67,7 +67,10 @@ pub(crate) fn on_hook(
 ) -> Autostart {
     let team_server = crate::hook_cmd::team_server(data_dir).is_some();
     let outcome = ensure_worker(event, settings, data_dir, team_server, deadline);
-    if std::env::var_os("CLAUDE_MEM_DEBUG").is_some() && outcome != Autostart::Running {
+    // Only what happened is worth a line: `CLAUDE_MEM_DEBUG` output on stderr is what tests and users
+    // read when a hook misbehaves, and "not this event" on every tool call would drown it.
+    let noteworthy = !matches!(outcome, Autostart::Running | Autostart::NotApplicable(_));
+    if std::env::var_os("CLAUDE_MEM_DEBUG").is_some() && noteworthy {
         eprintln!("claude-mem hook: autostart: {outcome:?}");
     }
     outcome

@@ -48,9 +48,13 @@ pub struct ModelStatus {
     pub reembed_total: u64,
     /// Download attempts in this run.
     pub attempts: u32,
-    /// Seconds until the next attempt, after a transient failure.
+    /// Seconds until the next attempt, after a transient failure (counted down at each read).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_in_s: Option<u64>,
+    /// When the next attempt is due: what `retry_in_s` is computed from when the status is read, so
+    /// the viewer's "retrying in …" counts down instead of repeating the delay set at the failure.
+    #[serde(skip)]
+    retry_at: Option<std::time::Instant>,
     pub last_error: Option<String>,
     /// Where the model is fetched from, when a download is under way or failed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -75,10 +79,16 @@ impl ModelFetch {
     }
 
     pub fn status(&self) -> ModelStatus {
-        match self.status.lock() {
+        let mut status = match self.status.lock() {
             Ok(s) => s.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if let Some(at) = status.retry_at {
+            let left = at.saturating_duration_since(std::time::Instant::now());
+            // Rounded up: "retrying in 0 s" would read as "never" while the attempt is still ahead.
+            status.retry_in_s = Some(left.as_secs() + u64::from(left.subsec_nanos() > 0));
         }
+        status
     }
 
     fn update(&self, f: impl FnOnce(&mut ModelStatus)) {
@@ -168,6 +178,7 @@ pub async fn run(
             st.state = "failed".into();
             st.last_error = Some(error.to_string());
             st.retry_in_s = retry.map(|d| d.as_secs());
+            st.retry_at = retry.map(|d| std::time::Instant::now() + d);
         });
         let Some(delay) = retry else {
             return;
@@ -182,6 +193,7 @@ pub async fn run(
         st.state = "installing".into();
         st.last_error = None;
         st.retry_in_s = None;
+        st.retry_at = None;
     });
     let loaded = tokio::task::spawn_blocking(move || MiniLm::load(&model_dir)).await;
     let model = match loaded {
@@ -251,5 +263,6 @@ fn fail(fetch: &ModelFetch, error: String) {
         st.state = "failed".into();
         st.last_error = Some(error);
         st.retry_in_s = None;
+        st.retry_at = None;
     });
 }

@@ -1,5 +1,6 @@
 // What the header badge and the health view say about the worker.
 
+import { fallbackWarning } from './model';
 import type { Health, RetryResponse } from './types';
 
 export interface HealthSummary {
@@ -32,7 +33,7 @@ export function summarizeHealth(h: Health | null, reachable = true): HealthSumma
     level = 'warn';
   } else {
     if (idx.embedder_fallback) {
-      warnings.push(`Fallback hashing embedder in use (${idx.embedder}): ${idx.embedder_fallback}. Vector search is lexical only.`);
+      warnings.push(fallbackWarning(idx, h.model));
       level = 'warn';
     } else if (idx.embedder.startsWith('hash')) {
       warnings.push(`Hashing embedder in use (${idx.embedder}): vector search is lexical only, not semantic.`);

@@ -123,6 +123,35 @@ export interface IndexStatus {
   last_error: string | null;
 }
 
+/** `model` in `/api/health` (crates/server/src/model_fetch.rs `ModelStatus`): the background download of
+ * all-MiniLM-L6-v2 and the re-embedding after it. */
+export type ModelState = 'installed' | 'downloading' | 'installing' | 'reembedding' | 'failed' | 'absent' | 'not_used';
+
+export interface ModelStatus {
+  /** A newer worker may add states: unknown ones are shown as they come. */
+  state: ModelState | (string & {});
+  bytes_done: number;
+  bytes_total: number;
+  /** Observations re-embedded with the model after the switch, out of all of them. */
+  reembed_done: number;
+  reembed_total: number;
+  /** Download attempts in this run. */
+  attempts: number;
+  /** Seconds until the next attempt after a transient failure; absent when none is planned. */
+  retry_in_s?: number;
+  last_error: string | null;
+  /** Where the model is fetched from, while a download is under way or failed. */
+  endpoint?: string;
+}
+
+/** `spool` in `/api/health`: hook events written to disk while the worker was away, drained by it. */
+export interface SpoolStatus {
+  /** Entries waiting to be stored. */
+  backlog: number;
+  /** Unreadable entries set aside in `spool/quarantine/`. */
+  quarantined: number;
+}
+
 export interface Health {
   status: string;
   version: string;
@@ -133,6 +162,10 @@ export interface Health {
   counts: HealthCounts;
   processor: ProcessorStatus | null;
   index: IndexStatus | null;
+  /** Absent from workers before the model download. */
+  model?: ModelStatus;
+  /** Absent from workers before the hook spool. */
+  spool?: SpoolStatus;
 }
 
 export interface CostTotals {
