@@ -598,6 +598,9 @@ async function main() {
       return r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
     });
     try {
+      // The embedded viewer's sign-in already loaded the app (stream open, health fetched) before the
+      // routes above existed; a hash change would keep that document, so start it afresh.
+      await p.goto('about:blank');
       await goto('health', p);
       const text = async (id) => (await p.locator(`[data-testid="${id}"]`).innerText()).trim();
       await p.waitForSelector('[data-testid="model"][data-state="downloading"]');
