@@ -29,6 +29,13 @@ cargo test --workspace --locked
 step "viewer end to end (real worker, Debian's chromium)"
 (cd frontend && E2E_STRICT=1 CLAUDE_MEM_BIN=../target/debug/claude-mem npm run --silent e2e)
 
+# The desktop package as a user gets it: a .deb of the debug app with the CLI beside it (bundling only,
+# ~15 s; the release package is scripts/package.sh), unpacked with dpkg -x, connected, and a hook through it.
+step "package: .deb carries the CLI, the app hosts the worker, an installed hook reaches it"
+(cd src-tauri && ../frontend/node_modules/.bin/tauri bundle --bundles deb --debug \
+  --config '{"bundle":{"linux":{"deb":{"files":{"/usr/bin/claude-mem":"../target/debug/claude-mem"}}}}}')
+scripts/package_smoke.sh target/debug/bundle/deb/claude-mem_*.deb
+
 # Deterministic: every committed fuzz input (fuzz/seeds, fuzz/regressions) once, no random mutation, so
 # CI fails for a known bug and never for an unlucky walk. Exploration is `scripts/fuzz.sh` without --replay.
 step "fuzz replay: hook payload and search query parsers (committed corpus + past crashes)"
