@@ -57,7 +57,8 @@ fn build_menu<R: Runtime>(
     autostart: bool,
 ) -> tauri::Result<Menu<R>> {
     let menu = Menu::new(app)?;
-    for item in tray_model::menu(status, autostart) {
+    let claude_code = crate::claude_code::cli_path().map(|_| crate::claude_code::connected());
+    for item in tray_model::menu(status, autostart, claude_code) {
         match item.kind {
             ItemKind::Separator => menu.append(&PredefinedMenuItem::separator(app)?)?,
             ItemKind::Normal => menu.append(&MenuItem::with_id(
@@ -217,6 +218,23 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             };
             if let Err(e) = result {
                 tracing::warn!(error = %e, "cannot change start at login");
+            }
+            let status = shell
+                .status
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            refresh_tray(app, &status);
+        }
+        Some(Action::ToggleClaudeCode) => {
+            let result = match crate::claude_code::cli_path() {
+                Some(cli) => {
+                    crate::claude_code::set_connected(&cli, !crate::claude_code::connected())
+                }
+                None => Err("the claude-mem CLI is not installed beside the app or on PATH".into()),
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "cannot connect or disconnect Claude Code");
             }
             let status = shell
                 .status

@@ -7,6 +7,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod app;
+mod claude_code;
 mod mode;
 mod tray_model;
 mod worker_host;

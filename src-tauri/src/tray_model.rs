@@ -18,6 +18,8 @@ pub enum Action {
     OpenViewer,
     ToggleCapture,
     ToggleAutostart,
+    /// Connect / disconnect Claude Code (`claude-mem install` / `uninstall`).
+    ToggleClaudeCode,
     OpenDataFolder,
     OpenLogs,
     Quit,
@@ -38,10 +40,11 @@ pub struct Item {
     pub enabled: bool,
 }
 
-const ITEMS: [(&str, Action); 6] = [
+const ITEMS: [(&str, Action); 7] = [
     ("open-viewer", Action::OpenViewer),
     ("toggle-capture", Action::ToggleCapture),
     ("autostart", Action::ToggleAutostart),
+    ("claude-code", Action::ToggleClaudeCode),
     ("open-data", Action::OpenDataFolder),
     ("open-logs", Action::OpenLogs),
     ("quit", Action::Quit),
@@ -60,7 +63,9 @@ fn item(id: &'static str, label: &str, kind: ItemKind, enabled: bool) -> Item {
     }
 }
 
-pub fn menu(status: &WorkerStatus, autostart: bool) -> Vec<Item> {
+/// `claude_code`: whether Claude Code is connected, `None` when the `claude-mem` CLI that connects it is
+/// not found (the item is shown, disabled, so the user learns the feature exists).
+pub fn menu(status: &WorkerStatus, autostart: bool, claude_code: Option<bool>) -> Vec<Item> {
     let reachable = !matches!(status, WorkerStatus::Error(_));
     let capture_label = match status {
         WorkerStatus::Paused => "Resume capture",
@@ -76,6 +81,12 @@ pub fn menu(status: &WorkerStatus, autostart: bool) -> Vec<Item> {
             "Start at login",
             ItemKind::Check(autostart),
             true,
+        ),
+        item(
+            "claude-code",
+            "Connect Claude Code",
+            ItemKind::Check(claude_code == Some(true)),
+            claude_code.is_some(),
         ),
         item("sep-2", "", ItemKind::Separator, false),
         item("open-data", "Open data folder", ItemKind::Normal, true),
@@ -135,7 +146,7 @@ mod tests {
             WorkerStatus::Paused,
             WorkerStatus::Error("down".into()),
         ] {
-            for i in menu(&status, false) {
+            for i in menu(&status, false, Some(false)) {
                 if i.enabled {
                     assert!(action_for(i.id).is_some(), "{}", i.id);
                 }
@@ -147,14 +158,22 @@ mod tests {
 
     #[test]
     fn menu_follows_the_worker() {
-        let running = menu(&WorkerStatus::Running, true);
+        let running = menu(&WorkerStatus::Running, true, Some(true));
+        let connect = running.iter().find(|i| i.id == "claude-code").unwrap();
+        assert_eq!(connect.kind, ItemKind::Check(true));
+        assert!(connect.enabled);
+        assert_eq!(action_for("claude-code"), Some(Action::ToggleClaudeCode));
+        let no_cli = menu(&WorkerStatus::Running, true, None);
+        let connect = no_cli.iter().find(|i| i.id == "claude-code").unwrap();
+        assert_eq!(connect.kind, ItemKind::Check(false));
+        assert!(!connect.enabled);
         let capture = running.iter().find(|i| i.id == "toggle-capture").unwrap();
         assert_eq!(capture.label, "Pause capture");
         assert!(capture.enabled);
         let autostart = running.iter().find(|i| i.id == "autostart").unwrap();
         assert_eq!(autostart.kind, ItemKind::Check(true));
 
-        let paused = menu(&WorkerStatus::Paused, false);
+        let paused = menu(&WorkerStatus::Paused, false, Some(false));
         assert_eq!(
             paused
                 .iter()
@@ -163,7 +182,11 @@ mod tests {
                 .label,
             "Resume capture"
         );
-        let down = menu(&WorkerStatus::Error("connection refused".into()), false);
+        let down = menu(
+            &WorkerStatus::Error("connection refused".into()),
+            false,
+            Some(false),
+        );
         assert!(
             !down
                 .iter()

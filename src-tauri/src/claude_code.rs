@@ -1,0 +1,97 @@
+//! The tray's "Connect Claude Code": the same code as `claude-mem install` / `uninstall`, by running the
+//! `claude-mem` CLI the package installs beside the app. One implementation of the settings merge (with
+//! its backups, modes and formatting rules) is worth more than saving a process start on a click.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The `claude-mem` CLI: beside the app's own binary (the package puts both in /usr/bin), else on PATH.
+pub fn cli_path() -> Option<PathBuf> {
+    let name = format!("claude-mem{}", std::env::consts::EXE_SUFFIX);
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(&name)))
+        .filter(|p| p.is_file());
+    beside.or_else(|| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(&name))
+                .find(|p| p.is_file())
+        })
+    })
+}
+
+/// Claude Code's user settings, where `install` writes the hooks.
+fn settings_path() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|home| Path::new(&home).join(".claude").join("settings.json"))
+}
+
+/// Whether Claude Code's settings hold claude-mem's hooks: a `claude-mem … hook <Event>` command, or an
+/// http hook to a `/hooks/<Event>` endpoint (a team server).
+pub fn has_our_hooks(settings: &Value) -> bool {
+    let Some(hooks) = settings.get("hooks").and_then(Value::as_object) else {
+        return false;
+    };
+    hooks
+        .values()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|group| group.get("hooks").and_then(Value::as_array))
+        .flatten()
+        .any(|handler| {
+            let command = handler.get("command").and_then(Value::as_str).unwrap_or("");
+            let url = handler.get("url").and_then(Value::as_str).unwrap_or("");
+            (command.contains("claude-mem") && command.contains(" hook "))
+                || url.contains("/hooks/")
+        })
+}
+
+/// Whether Claude Code is connected now (no settings file: not connected).
+pub fn connected() -> bool {
+    settings_path()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .is_some_and(|v| has_our_hooks(&v))
+}
+
+/// Runs `claude-mem install` (connect) or `uninstall`; the error is the CLI's own message.
+pub fn set_connected(cli: &Path, connect: bool) -> Result<(), String> {
+    let verb = if connect { "install" } else { "uninstall" };
+    let out = Command::new(cli)
+        .arg(verb)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", cli.display()))?;
+    if out.status.success() {
+        tracing::info!(verb, cli = %cli.display(), "Claude Code connection changed from the tray");
+        Ok(())
+    } else {
+        Err(format!(
+            "claude-mem {verb} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn our_hooks_are_recognised_and_others_are_not() {
+        let ours = json!({"hooks": {"PostToolUse": [{"hooks": [
+            {"type": "command", "command": "/usr/bin/claude-mem hook PostToolUse"}]}]}});
+        assert!(has_our_hooks(&ours));
+        let team = json!({"hooks": {"Stop": [{"hooks": [
+            {"type": "http", "url": "https://team.example/hooks/Stop"}]}]}});
+        assert!(has_our_hooks(&team));
+        let theirs = json!({"hooks": {"PostToolUse": [{"matcher": "Bash", "hooks": [
+            {"type": "command", "command": "prettier --write"}]}]}, "model": "opus"});
+        assert!(!has_our_hooks(&theirs));
+        assert!(!has_our_hooks(&json!({})));
+        assert!(!has_our_hooks(&json!({"hooks": "nonsense"})));
+    }
+}
