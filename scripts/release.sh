@@ -43,6 +43,7 @@ export AR_x86_64_pc_windows_gnu=x86_64-w64-mingw32-ar
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Runs one built binary through serve / hook / install. $1 = how to run it (a command prefix + path).
+# Called in a subshell: it points HOME at a throwaway directory, which must not reach cargo and rustup.
 smoke() {
   local name=$1; shift
   local run=("$@")
@@ -110,7 +111,6 @@ C
   x86_64-w64-mingw32-gcc -shared -O2 -o "$dir/bcryptprimitives.dll" "$dir/bcryptprimitives.c"
 }
 
-: > "$DIST/SHA256SUMS"
 for target in $TARGETS; do
   step "build $target"
   start=$(date +%s)
@@ -119,17 +119,16 @@ for target in $TARGETS; do
   exe=claude-mem; [[ $target == *windows* ]] && exe=claude-mem.exe
   out=$DIST/claude-mem-$VERSION-$target${exe#claude-mem}
   cp "target/$target/release/$exe" "$out"
-  (cd "$DIST" && sha256sum "$(basename "$out")" >> SHA256SUMS)
   ls -la "$out"
 
   step "smoke $target"
   case $target in
-    x86_64-unknown-linux-gnu) smoke "$target" "$out" ;;
-    aarch64-unknown-linux-gnu) smoke "$target" qemu-aarch64 -L /usr/aarch64-linux-gnu "$out" ;;
+    x86_64-unknown-linux-gnu) (smoke "$target" "$out") ;;
+    aarch64-unknown-linux-gnu) (smoke "$target" qemu-aarch64 -L /usr/aarch64-linux-gnu "$out") ;;
     x86_64-pc-windows-gnu)
       dir=$(mktemp -d); cp "$out" "$dir/claude-mem.exe"; prng_stub "$dir"
-      WINEPREFIX=$dir/prefix smoke "$target" wine "$dir/claude-mem.exe" ;;
+      (WINEPREFIX=$dir/prefix smoke "$target" wine "$dir/claude-mem.exe") ;;
   esac
 done
 step "dist"
-cat "$DIST/SHA256SUMS"
+(cd "$DIST" && sha256sum claude-mem-"$VERSION"-* > SHA256SUMS && cat SHA256SUMS)
