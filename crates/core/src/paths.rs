@@ -110,6 +110,8 @@ impl DataDir {
     /// Sets every existing private file to 0600; returns the ones that were looser. Called again after
     /// the database is opened, because SQLite creates it (and its WAL) under the process umask.
     pub fn secure_files(&self) -> io::Result<Vec<PathBuf>> {
+        // Mutated only on unix (modes are a unix notion); elsewhere nothing is ever fixed.
+        #[cfg_attr(not(unix), allow(unused_mut))]
         let mut fixed = Vec::new();
         #[cfg(unix)]
         for path in self.private_files() {
