@@ -14,7 +14,6 @@ use claude_mem_llm::mock::{anthropic_message, anthropic_stream, MockLlm, MockRep
 use claude_mem_llm::Usage;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,37 +109,10 @@ fn run_claude(
     let debug_file = dir.join("claude-debug.log");
     let stdout_file = dir.join("claude-stdout.jsonl");
     let stderr_file = dir.join("claude-stderr.txt");
-    // The directory of the claude-mem binary goes first on PATH: the plugin starts `claude-mem` by name.
-    let bin_dir = bin().parent().expect("binary directory").to_owned();
-    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin_dir.to_string_lossy());
-    let mut child = Command::new(claude_code_cli())
-        .current_dir(project)
-        .env_clear()
-        .env("PATH", path)
-        .env("HOME", sandbox.home())
-        .env("LANG", "C.UTF-8")
-        .env("TERM", "dumb")
-        // What hooks and the MCP server inherit: this sandbox's worker, data and settings.
-        .env("CLAUDE_MEM_DATA_DIR", sandbox.data_dir())
-        .env("CLAUDE_MEM_PORT", worker.port.to_string())
-        .env("ANTHROPIC_BASE_URL", mock.base_url())
-        .env("ANTHROPIC_API_KEY", "sk-ant-test-000")
-        .env("IS_SANDBOX", "1")
-        .env("DISABLE_TELEMETRY", "1")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .args([
-            "-p",
-            PROMPT,
-            "--dangerously-skip-permissions",
-            "--output-format",
-            "stream-json",
-            "--verbose",
-            "--debug-file",
-        ])
+    let mut child = claude_code_session(sandbox, project, worker.port, &mock.base_url(), PROMPT)
+        .arg("--debug-file")
         .arg(&debug_file)
         .args(extra_args)
-        .stdin(Stdio::null())
         .stdout(std::fs::File::create(&stdout_file).expect("stdout file"))
         .stderr(std::fs::File::create(&stderr_file).expect("stderr file"))
         .spawn()
@@ -170,33 +142,6 @@ fn tail(text: &str, bytes: usize) -> &str {
     &text[start..]
 }
 
-/// Lines of Claude Code's debug log that report a hook going wrong: an unreachable http hook
-/// (`[ERROR] Hooks: HTTP hook error: connect ECONNREFUSED …`), a hook that answered badly or failed
-/// (`"Hook Stop (Stop) error:…"`, `HTTP hook must return JSON…`, `… failed to run: …`), a timeout.
-/// Telemetry that has nowhere to go (`[3P telemetry] Event dropped … hook_execution_start`) is not one.
-fn hook_errors(debug: &str) -> Vec<&str> {
-    debug
-        .lines()
-        .filter(|l| !l.contains("[3P telemetry]"))
-        .filter(|l| {
-            let lower = l.to_lowercase();
-            let about_hooks = lower.contains("hook");
-            (l.contains("[ERROR]") && (about_hooks || lower.contains("failed to run")))
-                || (about_hooks
-                    && [
-                        ") error:",
-                        "must return",
-                        "timed out",
-                        "timeout",
-                        "non-blocking",
-                        "cancelled",
-                    ]
-                    .iter()
-                    .any(|w| lower.contains(w)))
-        })
-        .collect()
-}
-
 /// The detector against lines Claude Code 2.1.197 really wrote (a hook to a closed port, a command hook
 /// exiting 1, an http hook answering non-JSON), and against its lines for hooks that went well.
 #[test]
@@ -216,7 +161,7 @@ fn hook_errors_are_recognised_in_claude_codes_debug_log() {
         r#"2026-12-02T21:12:36.248Z [DEBUG] Successfully parsed and validated hook JSON output"#,
     ];
     let log = [bad.as_slice(), good.as_slice()].concat().join("\n");
-    assert_eq!(hook_errors(&log), bad);
+    assert_eq!(claude_code_hook_errors(&log), bad);
 }
 
 /// Runs one session with claude-mem registered by `setup`, and checks what the worker kept.
@@ -296,7 +241,7 @@ fn session_leaves_no_trace_of_the_search(
             .unwrap_or_else(|| panic!("no result for {id}: {tool_results:?}"));
         assert_ne!(r["is_error"], true, "{id} failed: {r}");
     }
-    let errors = hook_errors(&debug);
+    let errors = claude_code_hook_errors(&debug);
     assert!(
         errors.is_empty(),
         "Claude Code logged hook errors:\n{}",

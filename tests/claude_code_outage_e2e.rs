@@ -22,7 +22,7 @@ use claude_mem_llm::Usage;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -123,37 +123,10 @@ fn run_session(sandbox: &Sandbox, port: u16, mock: &MockLlm, name: &str) -> Sess
     let debug_file = dir.join(format!("{name}-debug.log"));
     let stdout_file = dir.join(format!("{name}-stdout.jsonl"));
     let stderr_file = dir.join(format!("{name}-stderr.txt"));
-    let bin_dir = bin().parent().expect("binary directory").to_owned();
-    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin_dir.to_string_lossy());
     let start = Instant::now();
-    let mut child = Command::new(claude_code_cli())
-        .current_dir(&project)
-        .env_clear()
-        .env("PATH", path)
-        .env("HOME", sandbox.home())
-        .env("LANG", "C.UTF-8")
-        .env("TERM", "dumb")
-        .env("CLAUDE_MEM_DATA_DIR", sandbox.data_dir())
-        .env("CLAUDE_MEM_PORT", port.to_string())
-        // The outage is the point: no hook may start a worker of its own.
-        .env("CLAUDE_MEM_AUTOSTART", "0")
-        .env("ANTHROPIC_BASE_URL", mock.base_url())
-        .env("ANTHROPIC_API_KEY", "sk-ant-test-000")
-        .env("IS_SANDBOX", "1")
-        .env("DISABLE_TELEMETRY", "1")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .args([
-            "-p",
-            PROMPT,
-            "--dangerously-skip-permissions",
-            "--output-format",
-            "stream-json",
-            "--verbose",
-            "--debug-file",
-        ])
+    let mut child = claude_code_session(sandbox, &project, port, &mock.base_url(), PROMPT)
+        .arg("--debug-file")
         .arg(&debug_file)
-        .stdin(Stdio::null())
         .stdout(std::fs::File::create(&stdout_file).expect("stdout file"))
         .stderr(std::fs::File::create(&stderr_file).expect("stderr file"))
         .spawn()
@@ -197,31 +170,6 @@ fn run_session(sandbox: &Sandbox, port: u16, mock: &MockLlm, name: &str) -> Sess
     }
 }
 
-/// Lines of Claude Code's debug log that report a hook going wrong (the detector of claude_code_e2e,
-/// which tests it against lines Claude Code really wrote).
-fn hook_errors(debug: &str) -> Vec<&str> {
-    debug
-        .lines()
-        .filter(|l| !l.contains("[3P telemetry]"))
-        .filter(|l| {
-            let lower = l.to_lowercase();
-            let about_hooks = lower.contains("hook");
-            (l.contains("[ERROR]") && (about_hooks || lower.contains("failed to run")))
-                || (about_hooks
-                    && [
-                        ") error:",
-                        "must return",
-                        "timed out",
-                        "timeout",
-                        "non-blocking",
-                        "cancelled",
-                    ]
-                    .iter()
-                    .any(|w| lower.contains(w)))
-        })
-        .collect()
-}
-
 /// What the user must never see from claude-mem, whatever the worker does.
 fn assert_quiet(session: &Session, name: &str) {
     for (stream, text) in [("stdout", &session.stdout), ("stderr", &session.stderr)] {
@@ -240,7 +188,7 @@ fn assert_quiet(session: &Session, name: &str) {
             );
         }
     }
-    let errors = hook_errors(&session.debug);
+    let errors = claude_code_hook_errors(&session.debug);
     assert!(
         errors.is_empty(),
         "{name}: Claude Code logged hook errors:\n{}",

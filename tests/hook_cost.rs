@@ -17,7 +17,7 @@ use claude_mem_e2e::*;
 use claude_mem_llm::mock::{anthropic_message, anthropic_stream, MockLlm, MockReply};
 use claude_mem_llm::Usage;
 use serde_json::{json, Value};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -139,36 +139,18 @@ fn run(sandbox: &Sandbox, worker: &Worker, mock: &MockLlm, tag: &str) -> (Durati
     let project = dir.join("work/acme-api");
     std::fs::create_dir_all(&project).unwrap();
     let stdout_file = dir.join(format!("{tag}.jsonl"));
-    let bin_dir = bin().parent().expect("binary directory").to_owned();
-    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin_dir.to_string_lossy());
     let start = Instant::now();
-    let mut child = Command::new(claude_code_cli())
-        .current_dir(&project)
-        .env_clear()
-        .env("PATH", path)
-        .env("HOME", sandbox.home())
-        .env("LANG", "C.UTF-8")
-        .env("TERM", "dumb")
-        .env("CLAUDE_MEM_DATA_DIR", sandbox.data_dir())
-        .env("CLAUDE_MEM_PORT", worker.port.to_string())
-        .env("CLAUDE_MEM_AUTOSTART", "0")
-        .env("ANTHROPIC_BASE_URL", mock.base_url())
-        .env("ANTHROPIC_API_KEY", "sk-ant-test-000")
-        .env("IS_SANDBOX", "1")
-        .env("DISABLE_TELEMETRY", "1")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .args([
-            "-p",
-            "Run true a few times.",
-            "--dangerously-skip-permissions",
-        ])
-        .args(["--output-format", "stream-json", "--verbose"])
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout_file).expect("stdout file"))
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn claude");
+    let mut child = claude_code_session(
+        sandbox,
+        &project,
+        worker.port,
+        &mock.base_url(),
+        "Run true a few times.",
+    )
+    .stdout(std::fs::File::create(&stdout_file).expect("stdout file"))
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("spawn claude");
     let status = wait_with_deadline(&mut child, Duration::from_secs(300));
     let wall = start.elapsed();
     let stdout = std::fs::read_to_string(&stdout_file).unwrap_or_default();

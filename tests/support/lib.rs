@@ -470,6 +470,42 @@ pub fn claude_code_cli() -> PathBuf {
     found.clone()
 }
 
+/// A real Claude Code session in print mode, as every real-CLI test runs it: a clean environment (the
+/// claude-mem binary's directory first on PATH, since hooks and the plugin start `claude-mem` by name),
+/// the sandbox's HOME and data directory, hooks aimed at `port` with autostart off (the test decides
+/// which worker runs), the Anthropic wire mock at `mock_url`, and stream-json output. The caller adds
+/// `--debug-file`, extra arguments and where the output goes.
+pub fn claude_code_session(
+    sandbox: &Sandbox,
+    project: &Path,
+    port: u16,
+    mock_url: &str,
+    prompt: &str,
+) -> Command {
+    let bin_dir = bin().parent().expect("binary directory").to_owned();
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin_dir.to_string_lossy());
+    let mut cmd = Command::new(claude_code_cli());
+    cmd.current_dir(project)
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", sandbox.home())
+        .env("LANG", "C.UTF-8")
+        .env("TERM", "dumb")
+        .env("CLAUDE_MEM_DATA_DIR", sandbox.data_dir())
+        .env("CLAUDE_MEM_PORT", port.to_string())
+        .env("CLAUDE_MEM_AUTOSTART", "0")
+        .env("ANTHROPIC_BASE_URL", mock_url)
+        .env("ANTHROPIC_API_KEY", "sk-ant-test-000")
+        .env("IS_SANDBOX", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .args(["-p", prompt, "--dangerously-skip-permissions"])
+        .args(["--output-format", "stream-json", "--verbose"])
+        .stdin(Stdio::null());
+    cmd
+}
+
 /// A worker for the damaged-index tests: events compressed at once, the hashing embedder.
 pub const SEARCH_ENV: &[(&str, &str)] = &[
     ("CLAUDE_MEM_BATCH_LINGER_MS", "0"),
@@ -529,4 +565,31 @@ pub fn wait_found(worker: &Worker, query: &str, expect: &str) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Lines of Claude Code's debug log that report a hook going wrong: an unreachable http hook
+/// (`[ERROR] Hooks: HTTP hook error: connect ECONNREFUSED …`), a hook that answered badly or failed
+/// (`"Hook Stop (Stop) error:…"`, `HTTP hook must return JSON…`, `… failed to run: …`), a timeout.
+/// Telemetry that has nowhere to go (`[3P telemetry] Event dropped … hook_execution_start`) is not one.
+pub fn claude_code_hook_errors(debug: &str) -> Vec<&str> {
+    debug
+        .lines()
+        .filter(|l| !l.contains("[3P telemetry]"))
+        .filter(|l| {
+            let lower = l.to_lowercase();
+            let about_hooks = lower.contains("hook");
+            (l.contains("[ERROR]") && (about_hooks || lower.contains("failed to run")))
+                || (about_hooks
+                    && [
+                        ") error:",
+                        "must return",
+                        "timed out",
+                        "timeout",
+                        "non-blocking",
+                        "cancelled",
+                    ]
+                    .iter()
+                    .any(|w| lower.contains(w)))
+        })
+        .collect()
 }
