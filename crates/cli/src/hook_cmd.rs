@@ -151,12 +151,18 @@ fn forward(event: Option<&str>) -> Result<Option<String>, String> {
             .ok_or("no event name given and none in the payload")?,
     };
 
-    crate::worker_start::on_hook(&event, &settings, data_dir.as_ref(), started + budget);
+    let team = team_server(data_dir.as_ref());
+    crate::worker_start::on_hook(
+        &event,
+        &settings,
+        data_dir.as_ref(),
+        team.is_some(),
+        started + budget,
+    );
     let remaining = budget
         .checked_sub(started.elapsed())
         .filter(|d| !d.is_zero())
         .ok_or("budget spent reading stdin")?;
-    let team = team_server(data_dir.as_ref());
     // Only the local worker drains the spool (see the module doc).
     let spool = match (&team, &data_dir) {
         (None, Some(dir)) => Some(claude_mem_core::spool::Spool::in_data_dir(dir)),

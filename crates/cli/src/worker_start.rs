@@ -59,13 +59,14 @@ pub(crate) enum Autostart {
 
 /// Called by the hook command before it sets up the event's request (whose timeout is what is left of
 /// the budget after this); never fails, never outlives `deadline` (when the hook's whole budget ends).
+/// `team_server`: whether this machine's hooks go to a team server (the hook has read that already).
 pub(crate) fn on_hook(
     event: &str,
     settings: &Settings,
     data_dir: Option<&DataDir>,
+    team_server: bool,
     deadline: Instant,
 ) -> Autostart {
-    let team_server = crate::hook_cmd::team_server(data_dir).is_some();
     let outcome = ensure_worker(event, settings, data_dir, team_server, deadline);
     // Only what happened is worth a line: `CLAUDE_MEM_DEBUG` output on stderr is what tests and users
     // read when a hook misbehaves, and "not this event" on every tool call would drown it.
