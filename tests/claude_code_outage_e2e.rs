@@ -21,7 +21,6 @@ use claude_mem_llm::mock::{anthropic_message, anthropic_stream, MockLlm, MockRep
 use claude_mem_llm::Usage;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -318,16 +317,9 @@ fn a_session_is_as_fast_and_as_complete_with_the_worker_down_hung_or_killed() {
     eprintln!("down: {:?}, spooled {spooled}", down.wall);
 
     // (c) Hung: accepted, never answered.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let hung_port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
+    let wedged = hung_port();
     let hung_box = installed_sandbox();
-    let hung = run_session(&hung_box, hung_port, &mock, "hung");
+    let hung = run_session(&hung_box, wedged, &mock, "hung");
     assert_quiet(&hung, "hung");
     let spooled = spool_backlog(&hung_box);
     let _worker = restart_and_drain(&hung_box);

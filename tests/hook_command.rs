@@ -115,15 +115,8 @@ fn no_worker_means_silent_success() {
 
 #[test]
 fn a_worker_that_never_answers_is_abandoned_within_the_budget() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     // Accept and hold connections open without answering.
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
+    let port = hung_port();
     let sandbox = Sandbox::new();
     let (out, took) = run_hook(
         hook_against_port(&sandbox, port),

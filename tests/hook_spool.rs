@@ -170,15 +170,8 @@ fn a_down_worker_costs_little_and_the_next_one_stores_the_event_once() {
 
 #[test]
 fn a_hung_worker_is_abandoned_within_the_budget_and_the_event_spooled() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     // Accepts and holds every connection without a word, as a wedged worker would.
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
+    let port = hung_port();
     let sandbox = Sandbox::new();
     let (out, took) = run_hook(
         hook_to(&sandbox, port),

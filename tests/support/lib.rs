@@ -362,6 +362,20 @@ pub fn sqlite_count(db: &Path, sql: &str) -> i64 {
 }
 
 /// A loopback port that nothing listens on (bound, then released): for commands that must find no worker.
+/// A port that accepts every connection and never answers, as a wedged worker would (the connections
+/// are held for the rest of the test process).
+pub fn hung_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("local addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    port
+}
+
 pub fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
