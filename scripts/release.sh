@@ -12,7 +12,8 @@
 # packages gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user mingw-w64 wine wine64. Debian's wine 8.0
 # lacks bcryptprimitives.dll, which Rust's std imports for ProcessPrng; the smoke test puts a stub
 # beside the exe (built here with mingw) that forwards to advapi32's SystemFunction036 (RtlGenRandom).
-# The shipped exe does not carry the stub: real Windows has the DLL.
+# The shipped exe does not carry the stub: real Windows has the DLL. At the end the plugin's launcher
+# (plugin/bin/claude-mem-launch) is pinned to the new SHA256SUMS (scripts/pin-release.sh).
 #
 # Not in CI (three release builds take CI past its time); the last run's output is in
 # docs/release-last-run.txt. macOS is not built here (no SDK on Debian).
@@ -132,3 +133,7 @@ for target in $TARGETS; do
 done
 step "dist"
 (cd "$DIST" && sha256sum claude-mem-"$VERSION"-* > SHA256SUMS && cat SHA256SUMS)
+# Publish target/dist/ as the GitHub release v$VERSION (SHA256SUMS is its manifest: `claude-mem update`
+# and the plugin's launcher read it), and commit the launcher pinned to these sums.
+step "pin the plugin's launcher to this release"
+scripts/pin-release.sh "$VERSION" "$DIST/SHA256SUMS"

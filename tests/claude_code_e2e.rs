@@ -345,21 +345,8 @@ fn installed_session_keeps_bash_and_drops_its_own_search() {
 fn plugin_session_keeps_bash_and_drops_its_own_search() {
     session_leaves_no_trace_of_the_search(
         "mcp__plugin_claude-mem_claude-mem__search",
-        |sandbox, worker| {
-            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin");
-            let copy = sandbox.dir.path().join("plugin");
-            for file in [
-                ".claude-plugin/plugin.json",
-                ".mcp.json",
-                "hooks/hooks.json",
-            ] {
-                let text = std::fs::read_to_string(source.join(file))
-                    .unwrap_or_else(|e| panic!("plugin/{file}: {e}"));
-                let text = text.replace("127.0.0.1:37777", &format!("127.0.0.1:{}", worker.port));
-                let target = copy.join(file);
-                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-                std::fs::write(target, text).unwrap();
-            }
+        |sandbox, _worker| {
+            let copy = plugin_copy(sandbox.dir.path(), None);
             vec!["--plugin-dir".into(), copy.to_string_lossy().into_owned()]
         },
     );

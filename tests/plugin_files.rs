@@ -27,9 +27,11 @@ fn hook_table(hooks: &Value) -> BTreeMap<String, Vec<(Value, Value)>> {
                 let mut handler = handler.clone();
                 if let Some(command) = handler["command"].as_str() {
                     let (program, rest) = command.split_once(' ').unwrap_or((command, ""));
-                    let program = program.trim_matches('\'');
+                    let program = program.trim_matches(['\'', '"']);
+                    // The installer writes the binary's path; the plugin its launcher, which runs it.
                     assert!(
-                        program.ends_with("claude-mem"),
+                        program.ends_with("/claude-mem")
+                            || program == "${CLAUDE_PLUGIN_ROOT}/bin/claude-mem-launch",
                         "{event}: unexpected command {command}"
                     );
                     handler["command"] = json!(format!("claude-mem {rest}"));
@@ -82,7 +84,8 @@ fn manifest_mcp_config_and_marketplace_agree() {
     let mcp = read_json(&repo().join("plugin/.mcp.json"));
     assert_eq!(
         mcp,
-        json!({"mcpServers": {"claude-mem": {"command": "claude-mem", "args": ["mcp"]}}})
+        json!({"mcpServers": {"claude-mem": {
+            "command": "${CLAUDE_PLUGIN_ROOT}/bin/claude-mem-launch", "args": ["mcp"]}}})
     );
 
     let market = read_json(&repo().join(".claude-plugin/marketplace.json"));
@@ -118,8 +121,42 @@ fn the_plugin_mcp_server_is_the_one_install_registers() {
     let theirs = &plugin["mcpServers"]["claude-mem"];
     assert_eq!(ours["args"], theirs["args"]);
     let command = ours["command"].as_str().unwrap();
+    assert!(command.ends_with("/claude-mem"), "{command}");
     assert!(
-        command.ends_with(theirs["command"].as_str().unwrap()),
-        "{command}"
+        theirs["command"]
+            .as_str()
+            .is_some_and(|c| c.ends_with("/bin/claude-mem-launch")),
+        "{theirs}"
     );
+}
+
+/// The launcher the plugin's hooks and MCP server run: executable, valid `sh`, and pinned to this
+/// version's release for every platform `scripts/release.sh` builds.
+#[test]
+fn the_launcher_is_executable_and_pinned_to_this_release() {
+    use std::os::unix::fs::PermissionsExt;
+    let launcher = repo().join("plugin/bin/claude-mem-launch");
+    let mode = std::fs::metadata(&launcher).unwrap().permissions().mode();
+    assert_eq!(mode & 0o111, 0o111, "not executable: {mode:o}");
+    let syntax = std::process::Command::new("sh")
+        .arg("-n")
+        .arg(&launcher)
+        .output()
+        .unwrap();
+    assert!(syntax.status.success(), "{syntax:?}");
+    let text = std::fs::read_to_string(&launcher).unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(text.contains(&format!("\nVERSION={version}\n")));
+    for target in [
+        "x86_64-unknown-linux-gnu",
+        "aarch64-unknown-linux-gnu",
+        "x86_64-pc-windows-gnu.exe",
+    ] {
+        let pinned = text.lines().any(|l| {
+            l.len() > 66
+                && l[..64].bytes().all(|b| b.is_ascii_hexdigit())
+                && l[64..] == format!("  claude-mem-{version}-{target}")
+        });
+        assert!(pinned, "no pinned SHA-256 for {target}");
+    }
 }

@@ -607,3 +607,109 @@ pub fn claude_code_hook_errors(debug: &str) -> Vec<&str> {
         })
         .collect()
 }
+
+/// A directory served over loopback HTTP by Python's `http.server`: a stand-in for a release host
+/// (GitHub releases) that the launcher and `claude-mem update` fetch from.
+pub struct StaticMirror {
+    child: Child,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl StaticMirror {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("mirror dir");
+        let mut child = Command::new("python3")
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server");
+        let stdout = child.stdout.take().expect("mirror stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("mirror banner");
+        // "Serving HTTP on 127.0.0.1 port 43123 (http://127.0.0.1:43123/) ..."
+        let port: u16 = line
+            .split_whitespace()
+            .skip_while(|w| *w != "port")
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in the mirror's banner: {line:?}"));
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+        }
+    }
+
+    /// Publishes this build's `claude-mem` as release `version` for this platform, with its
+    /// `SHA256SUMS`, as `scripts/release.sh` lays a release out; returns the sums file's path.
+    pub fn publish_release(&self, version: &str) -> PathBuf {
+        let target = match (std::env::consts::OS, std::env::consts::ARCH) {
+            ("linux", "x86_64") => "x86_64-unknown-linux-gnu",
+            ("linux", "aarch64") => "aarch64-unknown-linux-gnu",
+            (os, arch) => panic!("no release target for {os}/{arch}"),
+        };
+        let name = format!("claude-mem-{version}-{target}");
+        std::fs::copy(bin(), self.dir.path().join(&name)).expect("copy the binary");
+        let out = Command::new("sha256sum")
+            .arg(&name)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("sha256sum");
+        let sums = self.dir.path().join("SHA256SUMS");
+        std::fs::write(&sums, &out.stdout).expect("write SHA256SUMS");
+        sums
+    }
+}
+
+impl Drop for StaticMirror {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A copy of the plugin (`plugin/`, modes kept) in `dest`, its launcher pinned to the release whose
+/// `SHA256SUMS` is `sums` (with `scripts/pin-release.sh`, as a release does) when given.
+pub fn plugin_copy(dest: &Path, pinned: Option<(&str, &Path)>) -> PathBuf {
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("plugin copy dir");
+        for entry in std::fs::read_dir(from).expect("read plugin dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                copy_dir(&path, &to.join(entry.file_name()));
+            } else {
+                std::fs::copy(&path, to.join(entry.file_name())).expect("copy plugin file");
+            }
+        }
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let copy = dest.join("plugin");
+    copy_dir(&repo.join("plugin"), &copy);
+    if let Some((version, sums)) = pinned {
+        let out = Command::new(repo.join("scripts/pin-release.sh"))
+            .arg(version)
+            .arg(sums)
+            .arg(copy.join("bin/claude-mem-launch"))
+            .output()
+            .expect("scripts/pin-release.sh");
+        assert!(
+            out.status.success(),
+            "pin-release: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    copy
+}

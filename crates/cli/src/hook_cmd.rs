@@ -105,6 +105,51 @@ pub(crate) fn team_server(data_dir: Option<&DataDir>) -> Option<TeamServer> {
     }
 }
 
+/// Set (to Unix milliseconds) by the plugin's launcher when it hands over an event it kept while no
+/// binary was installed yet: [`spool_at`] instead of a delivery.
+pub const SPOOL_AT_ENV: &str = "CLAUDE_MEM_HOOK_SPOOL_AT_MS";
+
+/// Writes one event from stdin to the spool, dated `at_ms` (when Claude Code sent it), without
+/// contacting the worker: the worker drains it like any spooled event, in arrival order. Unlike a live
+/// hook this reports failure (exit 1) — its caller is the launcher, which keeps its copy until the
+/// spool has the event.
+pub fn spool_at(event: Option<&str>, at_ms: &str) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let fail = |why: String| {
+        eprintln!("claude-mem hook: {why}");
+        ExitCode::FAILURE
+    };
+    let Some(received_at_ms) = at_ms.trim().parse::<i64>().ok().filter(|ms| *ms > 0) else {
+        return fail(format!(
+            "{SPOOL_AT_ENV}={at_ms:?} is not a time in Unix milliseconds"
+        ));
+    };
+    let Some(event) = event else {
+        return fail("no event name given".into());
+    };
+    let event = match normalize_event_name(event) {
+        Ok(event) => event,
+        Err(e) => return fail(e.to_string()),
+    };
+    let data_dir = match DataDir::resolve() {
+        Ok(dir) => dir,
+        Err(e) => return fail(format!("no data directory: {e}")),
+    };
+    let mut body = Vec::new();
+    if let Err(e) = std::io::stdin()
+        .lock()
+        .take(MAX_STDIN_BYTES)
+        .read_to_end(&mut body)
+    {
+        return fail(format!("cannot read stdin: {e}"));
+    }
+    let spool = claude_mem_core::spool::Spool::in_data_dir(&data_dir);
+    match spool_entry(&spool, &event, &body, received_at_ms) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
 pub fn run(event: Option<&str>) {
     match forward(event) {
         Ok(Some(output)) => {
@@ -266,19 +311,29 @@ fn spool_event(
     received_at_ms: i64,
     reason: String,
 ) -> String {
-    let parsed = match claude_mem_core::HookEvent::parse(event, body) {
-        Ok(parsed) => parsed,
-        Err(e) => return format!("{reason}; not spooled, the worker would refuse it: {e}"),
-    };
+    match spool_entry(spool, event, body, received_at_ms) {
+        Ok(path) => format!("{reason}; spooled to {}", path.display()),
+        Err(e) => format!("{reason}; {e}"),
+    }
+}
+
+/// Parses (with the privacy filter) and writes one spool entry.
+fn spool_entry(
+    spool: &claude_mem_core::spool::Spool,
+    event: &str,
+    body: &[u8],
+    received_at_ms: i64,
+) -> Result<PathBuf, String> {
+    let parsed = claude_mem_core::HookEvent::parse(event, body)
+        .map_err(|e| format!("not spooled, the worker would refuse it: {e}"))?;
     let entry = claude_mem_core::spool::Entry {
         event: parsed.event_name.clone(),
         received_at_ms,
         body: parsed.payload_json().as_bytes().to_vec(),
     };
-    match spool.write(&entry) {
-        Ok(path) => format!("{reason}; spooled to {}", path.display()),
-        Err(e) => format!("{reason}; could not spool the event: {e}"),
-    }
+    spool
+        .write(&entry)
+        .map_err(|e| format!("could not spool the event: {e}"))
 }
 
 /// Reads all of stdin, but gives up at the deadline: a stdin that never closes must not hang Claude Code.

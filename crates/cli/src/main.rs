@@ -17,6 +17,7 @@ mod search_cmd;
 mod serve_cmd;
 mod service;
 mod team_cmd;
+mod update_cmd;
 mod worker_auth;
 mod worker_start;
 
@@ -86,6 +87,12 @@ enum Command {
     /// Manage a team server's teams, users and API tokens (on its PostgreSQL database).
     #[command(subcommand)]
     Team(team_cmd::TeamCommand),
+    /// Replace this binary with the newest release for this platform (checksum-verified).
+    Update(update_cmd::UpdateArgs),
+    /// Start a worker in the background if none answers on the configured port (what the SessionStart
+    /// hook does; the plugin's launcher calls it after fetching the binary).
+    #[command(hide = true)]
+    StartWorker,
 }
 
 fn main() -> ExitCode {
@@ -93,6 +100,11 @@ fn main() -> ExitCode {
     // error exit code.
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("hook") {
+        // The plugin's launcher hands over events it kept while it fetched this binary: they go
+        // straight to the spool, dated when Claude Code sent them (see `hook_cmd::spool_at`).
+        if let Some(at) = std::env::var_os(hook_cmd::SPOOL_AT_ENV) {
+            return hook_cmd::spool_at(args.get(2).map(String::as_str), &at.to_string_lossy());
+        }
         hook_cmd::run(args.get(2).map(String::as_str));
         return ExitCode::SUCCESS;
     }
@@ -119,6 +131,11 @@ fn main() -> ExitCode {
         Command::Doctor(args) => doctor_cmd::run(args),
         Command::Migrate(args) => migrate_cmd::run(args),
         Command::Team(cmd) => team_cmd::run(cmd),
+        Command::Update(args) => update_cmd::run(args),
+        Command::StartWorker => {
+            worker_start::start_if_down();
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

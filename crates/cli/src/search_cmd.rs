@@ -343,6 +343,29 @@ pub fn models(cmd: ModelsCommand) -> anyhow::Result<()> {
     }
 }
 
+/// A byte progress bar for a [`claude_mem_embed::download`] transfer (drawn only on a terminal), and the
+/// callback that feeds it. `len` is the expected total; the downloader's own total replaces it.
+pub(crate) fn download_bar(
+    len: u64,
+) -> (
+    indicatif::ProgressBar,
+    impl FnMut(claude_mem_embed::download::Progress) + Send,
+) {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} ({eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let progress_bar = bar.clone();
+    let progress = move |p: claude_mem_embed::download::Progress| {
+        progress_bar.set_length(p.total);
+        progress_bar.set_position(p.done);
+    };
+    (bar, progress)
+}
+
 /// `claude-mem models download`: a progress bar on a terminal (indicatif draws nothing otherwise), the
 /// outcome on stdout, failures as errors (non-zero exit) that name the file and what went wrong.
 fn download_model(
@@ -372,18 +395,7 @@ fn download_model(
         request.revision,
         request.endpoint
     );
-    let bar = indicatif::ProgressBar::new(model_download::minilm_download_size());
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} ({eta})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let progress_bar = bar.clone();
-    let mut progress = move |p: claude_mem_embed::download::Progress| {
-        progress_bar.set_length(p.total);
-        progress_bar.set_position(p.done);
-    };
+    let (bar, mut progress) = download_bar(model_download::minilm_download_size());
     let rt = crate::portability_cmd::runtime()?;
     let outcome = rt.block_on(model_download::download_model(&request, &mut progress));
     bar.finish_and_clear();

@@ -39,6 +39,8 @@ const START_GRACE: Duration = Duration::from_secs(15);
 const PROBE_TIMEOUT: Duration = Duration::from_millis(200);
 /// Kept free at the end of the hook's budget for the event's own request after the wait.
 const SEND_RESERVE: Duration = Duration::from_millis(250);
+/// How long `start-worker` waits for the worker it started to listen.
+const START_WAIT: Duration = Duration::from_secs(5);
 /// The desktop app's binary name.
 const APP_BIN: &str = "claude-mem-app";
 
@@ -75,6 +77,25 @@ pub(crate) fn on_hook(
         eprintln!("claude-mem hook: autostart: {outcome:?}");
     }
     outcome
+}
+
+/// `claude-mem start-worker`: the SessionStart hook's decision without an event, for the plugin's
+/// launcher once it has fetched this binary (the session that triggered the fetch would otherwise run
+/// without a worker until its next SessionStart).
+pub(crate) fn start_if_down() -> Autostart {
+    let data_dir = DataDir::resolve().ok();
+    let settings = data_dir
+        .as_ref()
+        .map(|dir| Settings::load_effective_resilient(&dir.settings()).0)
+        .unwrap_or_default();
+    let team = crate::hook_cmd::team_server(data_dir.as_ref()).is_some();
+    on_hook(
+        "SessionStart",
+        &settings,
+        data_dir.as_ref(),
+        team,
+        Instant::now() + START_WAIT,
+    )
 }
 
 fn ensure_worker(
