@@ -6,7 +6,10 @@
 //! - (b) down: nothing listens on the port;
 //! - (c) hung: a listener on the port accepts and never answers;
 //! - (d) killed mid-session: `kill -9` when the model gets its first request (SessionStart and
-//!   UserPromptSubmit have landed, PostToolUse, Stop and SessionEnd have not).
+//!   UserPromptSubmit have landed, PostToolUse, Stop and SessionEnd have not);
+//! - (e) no binary yet: the plugin's first session on a machine without `claude-mem` (its launcher
+//!   keeps the first events, fetches the pinned release from a local mirror in the background and
+//!   hands them to the spool).
 //!
 //! Each outage session must look to the user like the healthy one: exit 0, no claude-mem text in
 //! stdout, stderr or the stream-json, no hook error in Claude Code's debug log, and a wall time within
@@ -116,6 +119,17 @@ fn installed_sandbox() -> Sandbox {
 
 /// One `claude -p` session whose hooks post to `port`.
 fn run_session(sandbox: &Sandbox, port: u16, mock: &MockLlm, name: &str) -> Session {
+    run_session_with(sandbox, port, mock, name, |_| {})
+}
+
+/// [`run_session`], with the command adjusted first (extra arguments, environment).
+fn run_session_with(
+    sandbox: &Sandbox,
+    port: u16,
+    mock: &MockLlm,
+    name: &str,
+    adjust: impl FnOnce(&mut Command),
+) -> Session {
     let dir = sandbox.dir.path();
     let project = dir.join("work/acme-api");
     std::fs::create_dir_all(&project).unwrap();
@@ -123,7 +137,9 @@ fn run_session(sandbox: &Sandbox, port: u16, mock: &MockLlm, name: &str) -> Sess
     let stdout_file = dir.join(format!("{name}-stdout.jsonl"));
     let stderr_file = dir.join(format!("{name}-stderr.txt"));
     let start = Instant::now();
-    let mut child = claude_code_session(sandbox, &project, port, &mock.base_url(), PROMPT)
+    let mut command = claude_code_session(sandbox, &project, port, &mock.base_url(), PROMPT);
+    adjust(&mut command);
+    let mut child = command
         .arg("--debug-file")
         .arg(&debug_file)
         .stdout(std::fs::File::create(&stdout_file).expect("stdout file"))
@@ -361,6 +377,82 @@ fn a_session_is_as_fast_and_as_complete_with_the_worker_down_hung_or_killed() {
         killed.wall
     );
 
+    // (e) No binary yet: the plugin on a machine without claude-mem, the release on a local mirror.
+    // Its baseline is a healthy session through the plugin (which also starts the MCP server).
+    script(&mock, None);
+    let plugin_box = Sandbox::new();
+    std::fs::create_dir_all(plugin_box.home()).unwrap();
+    std::fs::write(
+        plugin_box.home().join(".claude.json"),
+        json!({"hasCompletedOnboarding": true}).to_string(),
+    )
+    .unwrap();
+    let plugin = plugin_copy(plugin_box.dir.path(), None);
+    let worker = Worker::start_with(&plugin_box, WORKER_ENV);
+    let with_plugin = run_session_with(&plugin_box, worker.port, &mock, "plugin", |cmd| {
+        cmd.arg("--plugin-dir").arg(&plugin);
+    });
+    assert_quiet(&with_plugin, "plugin");
+    assert_eq!(stored(&plugin_box, &with_plugin.id), expected);
+    drop(worker);
+    let mirror = StaticMirror::start();
+    let sums = mirror.publish_release(env!("CARGO_PKG_VERSION"));
+    let fresh_box = Sandbox::new();
+    std::fs::create_dir_all(fresh_box.home()).unwrap();
+    std::fs::write(
+        fresh_box.home().join(".claude.json"),
+        json!({"hasCompletedOnboarding": true}).to_string(),
+    )
+    .unwrap();
+    let plugin = plugin_copy(
+        fresh_box.dir.path(),
+        Some((env!("CARGO_PKG_VERSION"), &sums)),
+    );
+    let worker = Worker::start_with(&fresh_box, WORKER_ENV);
+    let fresh = run_session_with(&fresh_box, worker.port, &mock, "no-binary", |cmd| {
+        cmd.env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("CLAUDE_MEM_RELEASE_BASE", &mirror.url)
+            .arg("--plugin-dir")
+            .arg(&plugin);
+    });
+    assert_quiet(&fresh, "no-binary");
+    let installed = fresh_box.data_dir().join("bin/claude-mem");
+    let incoming = fresh_box.data_dir().join("spool/incoming");
+    let start = Instant::now();
+    let pending = || {
+        std::fs::read_dir(&incoming)
+            .map(|r| r.flatten().count())
+            .unwrap_or(0)
+    };
+    while !installed.is_file() || pending() > 0 || spool_backlog(&fresh_box) > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no-binary: installed {}, {} kept, {} spooled; launcher log: {}",
+            installed.is_file(),
+            pending(),
+            spool_backlog(&fresh_box),
+            std::fs::read_to_string(fresh_box.data_dir().join("logs/launcher.log"))
+                .unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The mirror's release is a copy of this build's binary.
+    let published = std::fs::read(bin()).unwrap();
+    assert!(
+        std::fs::read(&installed).unwrap() == published,
+        "the installed binary is not the release's"
+    );
+    assert_eq!(
+        stored(&fresh_box, &fresh.id),
+        expected,
+        "no-binary: every event of the first session is stored once"
+    );
+    drop(worker);
+    eprintln!(
+        "no-binary: {:?}, through the plugin with the binary: {:?}",
+        fresh.wall, with_plugin.wall
+    );
+
     // Wall time: an outage costs the user (almost) nothing. A hung worker costs at most one hook
     // budget, once (the first hook that times out marks it, the next ones probe for 25 ms), which the
     // issue's one second of slack covers.
@@ -375,4 +467,12 @@ fn a_session_is_as_fast_and_as_complete_with_the_worker_down_hung_or_killed() {
             session.wall,
         );
     }
+    // The first plugin session pays the download once, only where it must: the MCP server cannot
+    // start without the binary, so its launcher waits for the fetch; the hooks never do.
+    assert!(
+        fresh.wall <= with_plugin.wall + SLACK,
+        "no-binary: {:?}, through the plugin with the binary: {:?} (+{SLACK:?} allowed)",
+        fresh.wall,
+        with_plugin.wall
+    );
 }
