@@ -5,6 +5,7 @@
 
 mod backup_cmd;
 mod doctor_cmd;
+mod exclude_cmd;
 mod hook_cmd;
 mod install_cmd;
 mod mcp_cmd;
@@ -87,6 +88,9 @@ enum Command {
     /// Manage a team server's teams, users and API tokens (on its PostgreSQL database).
     #[command(subcommand)]
     Team(team_cmd::TeamCommand),
+    /// Places claude-mem never records (folders, globs, project names): add, remove, list.
+    #[command(subcommand)]
+    Exclude(exclude_cmd::ExcludeCommand),
     /// Replace this binary with the newest release for this platform (checksum-verified).
     Update(update_cmd::UpdateArgs),
     /// Start a worker in the background if none answers on the configured port (what the SessionStart
@@ -132,6 +136,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => migrate_cmd::run(args),
         Command::Team(cmd) => team_cmd::run(cmd),
         Command::Update(args) => update_cmd::run(args),
+        Command::Exclude(cmd) => exclude_cmd::run(cmd),
         Command::StartWorker => {
             worker_start::start_if_down();
             Ok(())

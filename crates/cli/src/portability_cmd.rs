@@ -76,11 +76,25 @@ pub(crate) fn running_worker(settings: &Settings) -> Option<String> {
 
 /// POSTs JSON to the worker; its `{error, reason}` becomes the error message.
 pub(crate) fn post_json(base: &str, path: &str, body: &Value) -> anyhow::Result<Value> {
+    send_json("POST", base, path, body)
+}
+
+/// [`post_json`] for any method with a body (`PUT`, `PATCH`, `DELETE`).
+pub(crate) fn send_json(
+    method: &str,
+    base: &str,
+    path: &str,
+    body: &Value,
+) -> anyhow::Result<Value> {
     let url = format!("{base}{path}");
-    let mut response = agent(Duration::from_secs(600))
-        .post(&url)
-        .send_json(body)
-        .with_context(|| format!("the worker at {base} stopped answering"))?;
+    let agent = agent(Duration::from_secs(600));
+    let sent = match method {
+        "PUT" => agent.put(&url).send_json(body),
+        "PATCH" => agent.patch(&url).send_json(body),
+        "DELETE" => agent.delete(&url).force_send_body().send_json(body),
+        _ => agent.post(&url).send_json(body),
+    };
+    let mut response = sent.with_context(|| format!("the worker at {base} stopped answering"))?;
     let status = response.status();
     let answer: Value = response
         .body_mut()

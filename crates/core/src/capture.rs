@@ -4,6 +4,11 @@
 //! claude-mem's own MCP tools — a lookup in memory is not new work, and storing it would fill the next
 //! session's context with "Used claude-mem search" — or when the user's `capture.skip_tools` names it.
 //! A skipped event is answered like a stored one: Claude Code never sees the difference.
+//!
+//! Any event is skipped, with no context given back, in a place `capture.exclude` names: a client's
+//! folder, a secret project. Entries with a `/` (or a leading `~`) are paths or path globs matched
+//! against the working directory and each folder above it, so excluding a folder excludes everything
+//! under it; entries without one are project names or name globs (`acme-*`).
 
 use crate::hook_event::HookEvent;
 use crate::settings::CaptureSettings;
@@ -26,13 +31,16 @@ pub enum SkipReason {
     /// Any event of claude-mem's own Claude Code session (the `claude-code` compressor's CLI), recognised by
     /// its working directory: compressing must never feed the memory it writes.
     Internal,
+    /// Any event in a place `capture.exclude` names.
+    Excluded,
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 3] = [
+    pub const ALL: [SkipReason; 4] = [
         SkipReason::OwnTool,
         SkipReason::SkipList,
         SkipReason::Internal,
+        SkipReason::Excluded,
     ];
 
     pub fn label(self) -> &'static str {
@@ -40,8 +48,61 @@ impl SkipReason {
             SkipReason::OwnTool => "own_tool",
             SkipReason::SkipList => "skip_list",
             SkipReason::Internal => "internal",
+            SkipReason::Excluded => "excluded",
         }
     }
+}
+
+/// Whether an exclude entry is a path (or path glob) rather than a project name.
+fn is_path_entry(entry: &str) -> bool {
+    entry.contains('/') || entry.contains('\\') || entry.starts_with('~')
+}
+
+/// `~` and `~/…` with the home directory (`HOME`, else `USERPROFILE`); other entries as they are.
+fn expand_home(entry: &str) -> String {
+    let home = || {
+        std::env::var("HOME")
+            .ok()
+            .or_else(|| std::env::var("USERPROFILE").ok())
+            .filter(|h| !h.is_empty())
+    };
+    match entry.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => match home() {
+            Some(home) => format!("{}{rest}", home.trim_end_matches('/')),
+            None => entry.to_owned(),
+        },
+        _ => entry.to_owned(),
+    }
+}
+
+/// The matcher for one `capture.exclude` entry: `*` stays inside one folder, `**` crosses folders.
+pub fn exclude_glob(entry: &str) -> Result<globset::GlobMatcher, globset::Error> {
+    let pattern = expand_home(entry.trim());
+    let pattern = if is_path_entry(entry) {
+        pattern.trim_end_matches('/').to_owned()
+    } else {
+        pattern
+    };
+    Ok(globset::GlobBuilder::new(&pattern)
+        .literal_separator(true)
+        .build()?
+        .compile_matcher())
+}
+
+/// Whether `capture.exclude` names the place of an event in `cwd`, of project `project`.
+pub fn is_excluded(settings: &CaptureSettings, cwd: &str, project: &str) -> bool {
+    let cwd = std::path::Path::new(cwd.trim_end_matches('/'));
+    settings.exclude.iter().any(|entry| {
+        // Entries were validated when the settings were loaded; one that fails here excludes nothing.
+        let Ok(glob) = exclude_glob(entry) else {
+            return false;
+        };
+        if is_path_entry(entry) {
+            cwd.is_absolute() && cwd.ancestors().any(|dir| glob.is_match(dir))
+        } else {
+            glob.is_match(project)
+        }
+    })
 }
 
 /// Whether `tool_name` is a tool of claude-mem's MCP server, registered either way: by
@@ -94,6 +155,9 @@ pub fn tool_skip_reason(settings: &CaptureSettings, tool_name: &str) -> Option<S
 pub fn skip_reason(settings: &CaptureSettings, event: &HookEvent) -> Option<SkipReason> {
     if is_internal_cwd(&event.cwd) {
         return Some(SkipReason::Internal);
+    }
+    if is_excluded(settings, &event.cwd, &event.project) {
+        return Some(SkipReason::Excluded);
     }
     if !event.is_tool_event() {
         return None;
@@ -239,6 +303,41 @@ mod tests {
         let servers = read(".mcp.json");
         let names: Vec<&String> = servers["mcpServers"].as_object().unwrap().keys().collect();
         assert_eq!(names, vec![MCP_SERVER_NAME]);
+    }
+
+    #[test]
+    fn excluded_places_skip_every_event_and_only_there() {
+        let home = std::env::var("HOME").unwrap_or_default();
+        let settings = CaptureSettings {
+            exclude: vec![
+                "/srv/clients/acme".into(),
+                "~/secret/*".into(),
+                "**/private-*".into(),
+                "scratch-*".into(),
+            ],
+            ..CaptureSettings::default()
+        };
+        let at = |cwd: &str, project: &str| is_excluded(&settings, cwd, project);
+        // A folder, everything under it, and nothing beside it.
+        assert!(at("/srv/clients/acme", "acme"));
+        assert!(at("/srv/clients/acme/src/api/", "acme"));
+        assert!(!at("/srv/clients/acme-2", "acme-2"));
+        // `~` is the home directory; `*` stays in one folder but what is under a match is excluded too.
+        assert!(at(&format!("{home}/secret/diary"), "diary"));
+        assert!(at(&format!("{home}/secret/diary/2026"), "diary"));
+        assert!(!at(&format!("{home}/secretive"), "secretive"));
+        assert!(at("/home/x/work/private-notes/a", "private-notes"));
+        // Names without a `/` are project names.
+        assert!(at("/anywhere/at/all", "scratch-pad"));
+        assert!(!at("/anywhere/scratch-pad-not", "pad"));
+        // Every event there, not only tool events.
+        let prompt = HookEvent::parse(
+            "UserPromptSubmit",
+            br#"{"session_id":"s","cwd":"/srv/clients/acme/web","prompt":"hi"}"#,
+        )
+        .unwrap();
+        assert_eq!(skip_reason(&settings, &prompt), Some(SkipReason::Excluded));
+        assert_eq!(skip_reason(&CaptureSettings::default(), &prompt), None);
     }
 
     #[test]

@@ -708,6 +708,9 @@ impl Settings {
         if let Some(v) = lookup("CLAUDE_MEM_SKIP_TOOLS") {
             self.capture.skip_tools = CaptureSettings::parse_list(&v);
         }
+        if let Some(v) = lookup("CLAUDE_MEM_EXCLUDE") {
+            self.capture.exclude = CaptureSettings::parse_list(&v);
+        }
         let c = &mut self.compression;
         if let Some(v) = lookup("CLAUDE_MEM_COMPRESSION_ENABLED") {
             c.enabled = parse("CLAUDE_MEM_COMPRESSION_ENABLED", &v)?;

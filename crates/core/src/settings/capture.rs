@@ -16,6 +16,7 @@ pub const DEFAULT_SKIP_TOOLS: [&str; 5] = [
 /// Longest accepted entry: the same bound as a hook's `tool_name`.
 const MAX_TOOL_NAME: usize = 256;
 const MAX_ENTRIES: usize = 500;
+const MAX_EXCLUDE_LEN: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -23,6 +24,10 @@ pub struct CaptureSettings {
     /// Tools whose calls are acknowledged and dropped, never stored: exact names, or a prefix ending in
     /// `*` (`mcp__github__*`). claude-mem's own MCP tools are skipped whatever this says.
     pub skip_tools: Vec<String>,
+    /// Places never captured and never given context: a path (`~/clients/acme`, everything under it),
+    /// a path glob (`~/clients/*`, `**/secret-*`), or a project name or name glob (`acme-*`, no `/`).
+    /// Events there are acknowledged and dropped before anything is stored.
+    pub exclude: Vec<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -31,6 +36,7 @@ impl Default for CaptureSettings {
     fn default() -> Self {
         Self {
             skip_tools: DEFAULT_SKIP_TOOLS.iter().map(|t| (*t).to_owned()).collect(),
+            exclude: Vec::new(),
             extra: Map::new(),
         }
     }
@@ -65,6 +71,32 @@ impl CaptureSettings {
                 return invalid(format!(
                     "{tool:?}: `*` may only end an entry (a prefix: `mcp__github__*`)"
                 ));
+            }
+        }
+        self.validate_exclude()
+    }
+
+    fn validate_exclude(&self) -> Result<(), SettingsError> {
+        let invalid = |message: String| {
+            Err(SettingsError::Invalid {
+                field: "capture.exclude".into(),
+                message,
+            })
+        };
+        if self.exclude.len() > MAX_ENTRIES {
+            return invalid(format!(
+                "{} entries, at most {MAX_ENTRIES}",
+                self.exclude.len()
+            ));
+        }
+        for entry in &self.exclude {
+            if entry.trim().is_empty() || entry.len() > MAX_EXCLUDE_LEN {
+                return invalid(format!(
+                    "{entry:?} must be a path, a glob or a project name of 1 to {MAX_EXCLUDE_LEN} characters"
+                ));
+            }
+            if let Err(e) = crate::capture::exclude_glob(entry) {
+                return invalid(format!("{entry:?} is not a valid glob: {e}"));
             }
         }
         Ok(())

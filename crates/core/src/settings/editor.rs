@@ -51,6 +51,7 @@ const SPECS: &[Spec] = &[
     spec("hook_timeout_ms", Integer, false, "Budget of the `claude-mem hook` command; Claude Code waits at most this long."),
     spec("worker.autostart", Boolean, true, "Start a worker in the background when a Claude Code session starts and none is running. Off: you start it yourself (or a service does)."),
     spec("capture.skip_tools", List, true, "Tools whose calls are never captured (a trailing * matches a prefix: mcp__github__*). claude-mem's own MCP tools are always skipped."),
+    spec("capture.exclude", List, true, "Places never captured and never given context: a folder (everything under it), a path glob (~/clients/*) or a project name glob (acme-*)."),
     spec("compression.enabled", Boolean, false, "Turn raw tool events into observations. Off: events are kept pending."),
     Spec { key: "compression.provider", kind: Enum, options: &super::PROVIDERS, live: false, description: "Who writes observations: auto (Anthropic when a key is set, else a logged-in Claude Code CLI, else local rules), local, anthropic, openai-compatible, or claude-code (your own `claude` CLI, on your Claude plan)." },
     Spec { key: "compression.language", kind: Text, options: &super::LOCAL_LANGUAGES, live: false, description: "Language of observations, summaries and the SessionStart block's fixed text: a tag such as en, zh, ja or pt-BR. LLM compressors write any language; the local rules know en and zh (others fall back to English)." },
