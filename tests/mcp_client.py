@@ -122,7 +122,20 @@ async def full(session, args, report):
             break
         await asyncio.sleep(0.2)
 
+    # A second note, forgotten again as a user asking Claude to would: gone from search at once.
+    regret = f"{args.note_word}regret"
+    calls["save_regret"] = await call(
+        session, "save_memory", {"text": f"The {regret} password is hunter2.", "title": f"{regret} secret"})
+    report["regret_id"] = first_id(calls["save_regret"].get("text"))
+    if report["regret_id"] is not None:
+        calls["forget"] = await call(
+            session, "forget", {"ids": [report["regret_id"]], "reason": "the user said it is private"})
+        calls["search_forgotten"] = await call(session, "search", {"query": regret, "mode": "text"})
+
     bad = {
+        "forget_no_reason": ("forget", {"ids": [1], "reason": " "}),
+        "forget_nothing": ("forget", {"reason": "x"}),
+        "forget_too_many": ("forget", {"ids": list(range(1, 60)), "reason": "x"}),
         "search_missing_query": ("search", {}),
         "search_limit_500": ("search", {"query": "x", "limit": 500}),
         "search_wrong_type": ("search", {"query": 42}),

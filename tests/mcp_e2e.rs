@@ -154,13 +154,20 @@ fn the_python_sdk_lists_searches_reads_and_survives_bad_arguments() {
     names.sort_unstable();
     assert_eq!(
         names,
-        ["get_observations", "save_memory", "search", "timeline"]
+        [
+            "forget",
+            "get_observations",
+            "save_memory",
+            "search",
+            "timeline"
+        ]
     );
     for (name, required) in [
         ("search", json!(["query"])),
         ("get_observations", json!(["ids"])),
         ("save_memory", json!(["text"])),
         ("timeline", json!([])),
+        ("forget", json!(["reason"])),
     ] {
         assert_eq!(tools[name]["type"], "object", "{name}");
         assert_eq!(tools[name]["required"], required, "{name}");
@@ -281,6 +288,29 @@ fn timeline_and_save_memory_go_through_the_worker() {
         .as_str()
         .unwrap_or("")
         .contains("quokkacache"));
+
+    // A second note, saved and forgotten through the tools: gone from search and the store.
+    let regret = report["regret_id"]
+        .as_i64()
+        .expect("the second save_memory names its id");
+    let forgot = &calls["forget"];
+    assert_ok(forgot, "forget");
+    assert!(text(forgot).contains("Forgot 1 of 1"), "{forgot:#}");
+    assert!(
+        !text(&calls["search_forgotten"]).contains(&format!("#{regret} ")),
+        "{:#}",
+        calls["search_forgotten"]
+    );
+    let (status, _) = get_json(&worker, &format!("/api/observations/{regret}"));
+    assert_eq!(status, 404);
+    assert_eq!(
+        get_json(&worker, &format!("/api/observations/{saved_id}")).0,
+        200
+    );
+    let bad = &report["bad"];
+    assert!(assert_tool_error(&bad["forget_no_reason"], "no reason").contains("reason"));
+    assert!(assert_tool_error(&bad["forget_nothing"], "no ids").contains("1 to 50"));
+    assert!(assert_tool_error(&bad["forget_too_many"], "too many").contains("1 to 50"));
 }
 
 #[test]

@@ -12,7 +12,7 @@
 
 use claude_mem_e2e::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -30,20 +30,11 @@ fn launcher(sandbox: &Sandbox, plugin: &Path, mirror: &StaticMirror) -> Command 
     cmd
 }
 
-fn hook_via(mut cmd: Command, event: &str) -> (std::process::Output, Duration) {
-    let payload = std::fs::read(fixtures_dir().join("PostToolUse.Bash.json")).expect("fixture");
-    let start = Instant::now();
-    let mut child = cmd
-        .args(["hook", event])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("launcher");
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(&payload).unwrap();
-    let out = child.wait_with_output().expect("launcher output");
-    (out, start.elapsed())
+/// A real PostToolUse payload through the launcher's `hook PostToolUse`.
+fn hook_via(cmd: Command) -> (std::process::Output, Duration) {
+    let payload =
+        std::fs::read_to_string(fixtures_dir().join("PostToolUse.Bash.json")).expect("fixture");
+    run_hook(cmd, "PostToolUse", &payload)
 }
 
 fn files_in(dir: &Path, ext: &str) -> Vec<PathBuf> {
@@ -77,7 +68,7 @@ fn a_hook_without_the_binary_is_silent_keeps_the_event_and_fetches_the_pinned_re
     let sandbox = Sandbox::new();
     let plugin = plugin_copy(sandbox.dir.path(), Some((VERSION, &sums)));
 
-    let (out, took) = hook_via(launcher(&sandbox, &plugin, &mirror), "PostToolUse");
+    let (out, took) = hook_via(launcher(&sandbox, &plugin, &mirror));
     assert!(out.status.success(), "{out:?}");
     assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
     // It keeps the payload and leaves: the fetch runs detached (a generous bound for a loaded machine;
@@ -139,7 +130,7 @@ fn a_binary_that_is_not_the_pinned_one_is_refused_and_the_event_kept() {
             std::fs::write(entry.path(), b"#!/bin/sh\necho pwned\n").unwrap();
         }
     }
-    let (out, _) = hook_via(launcher(&sandbox, &plugin, &mirror), "PostToolUse");
+    let (out, _) = hook_via(launcher(&sandbox, &plugin, &mirror));
     assert!(
         out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
         "{out:?}"

@@ -75,6 +75,7 @@ async function signInUrl(base = workerBase, tok = token) {
 
 // ---------------------------------------------------------------------------------------------- worker
 let worker = null;
+let workerEnv = null;
 let tmp = null;
 let viewer = null;
 let workerBase;
@@ -94,18 +95,26 @@ async function startWorker() {
     CLAUDE_MEM_COMPRESSOR: 'local',
     CLAUDE_MEM_EMBEDDER: 'hash',
     CLAUDE_MEM_BATCH_LINGER_MS: '0',
-    CLAUDE_MEM_LOG_LEVEL: 'warn',
+    // info, not warn: the Logs page has lines to show.
+    CLAUDE_MEM_LOG_LEVEL: 'info',
+    CLAUDE_MEM_MODEL_DOWNLOAD: 'off',
     HOME: home,
   };
   delete env.ANTHROPIC_API_KEY;
   delete env.CLAUDE_MEM_HOST;
-  const logFile = fs.openSync(path.join(artifacts, 'worker.log'), 'w');
-  worker = spawn(bin, ['serve'], { env, detached: true, stdio: ['ignore', logFile, logFile] });
-  worker.on('exit', (code, sig) => log(`worker exited (${code ?? sig})`));
+  workerEnv = env;
+  spawnWorker('w');
   workerBase = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${workerBase}/api/health`)).ok, { timeout: 30000, what: 'worker /api/health' });
   token = tokenOf(path.join(tmp, 'data'));
   log(`worker up at ${workerBase} (data in ${tmp})`);
+}
+
+/** `claude-mem serve` with the suite's environment (the same data directory and port each time). */
+function spawnWorker(flag) {
+  const logFile = fs.openSync(path.join(artifacts, 'worker.log'), flag);
+  worker = spawn(bin, ['serve'], { env: workerEnv, detached: true, stdio: ['ignore', logFile, logFile] });
+  worker.on('exit', (code, sig) => log(`worker exited (${code ?? sig})`));
 }
 
 function stopWorker() {
@@ -202,7 +211,14 @@ async function drained(minObservations) {
   );
 }
 
+const SESSION_C = '0c0c0c0c-1111-4222-8333-944455556666';
+const C = session(SESSION_C, 'notes');
+/** More prompts than one history page (30): paging prompts back is exercised. */
+const C_PROMPTS = 34;
+
 async function seed() {
+  await C.start();
+  for (let i = 1; i <= C_PROMPTS; i++) await C.prompt(`note ${i}: jot down the release checklist item ${i}`, `prompt-c-${i}`);
   await B.start();
   await B.prompt('refactor the widgets to use the new theme tokens');
   for (let i = 1; i <= 36; i++) {
@@ -339,6 +355,46 @@ async function main() {
     const ids = await page.locator('[data-testid="observation-card"]').evaluateAll((els) => els.map((e) => Number(e.dataset.id)));
     assert.equal(new Set(ids).size, ids.length, 'no duplicate cards');
     assert.equal(ids.length, total);
+    // Prompts and summaries page in too, however many there are (issue 23: 9 of 12 summaries showed).
+    const summaries = (await api('/api/summaries?limit=500')).body.summaries.length;
+    assert.equal(await page.locator('[data-testid="feed"] [data-testid="summary-card"]').count(), summaries, 'every summary');
+    assert.equal(await page.locator('[data-testid="feed"] [data-testid="prompt-card"]').count(), seeded.counts.prompts, 'every prompt');
+    assert.ok(seeded.counts.prompts > 30, `more prompts (${seeded.counts.prompts}) than one page`);
+  });
+
+  await check('live: reload keeps prompts', async () => {
+    await goto('live');
+    await page.waitForSelector('[data-testid="feed"] [data-testid="prompt-card"]');
+    await page.reload();
+    await page.waitForSelector('[data-testid="feed"] [data-testid="prompt-card"]', { timeout: 5000 });
+    const texts = await page.locator('[data-testid="feed"] [data-testid="prompt-card"] .title').allInnerTexts();
+    assert.ok(texts.some((t) => t.includes('WAL mode')), `prompts after a reload: ${texts.slice(0, 4).join(' | ')}`);
+    await page.waitForSelector('[data-testid="day-separator"]');
+  });
+
+  await check('live: a filter that matches nothing says so, not "no memories yet"', async () => {
+    await goto('live');
+    await page.waitForSelector('[data-testid="observation-card"]');
+    await page.selectOption('[data-testid="live-type"]', 'security_alert');
+    await page.waitForSelector('[data-testid="live-empty"][data-kind="filtered"]');
+    assert.match(await page.innerText('[data-testid="live-empty"]'), /Nothing matches this filter/);
+    await page.selectOption('[data-testid="live-type"]', '');
+    await page.waitForSelector('[data-testid="observation-card"]');
+  });
+
+  await check('live: capture can be paused and resumed, and says so', async () => {
+    await goto('live');
+    await page.waitForSelector('[data-testid="observation-card"]');
+    await page.click('[data-testid="capture-toggle"]');
+    await page.waitForSelector('[data-testid="stream-status"][data-paused="true"]');
+    assert.match(await page.innerText('[data-testid="stream-status"]'), /paused/);
+    assert.equal((await page.innerText('[data-testid="health-badge"]')).trim(), 'paused');
+    assert.equal((await api('/api/capture')).body.paused, true);
+    await page.waitForSelector('[data-testid="paused-notice"]');
+    await shot('live-paused');
+    await page.click('[data-testid="capture-toggle"]');
+    await page.waitForSelector('[data-testid="stream-status"][data-paused="false"]');
+    assert.equal((await api('/api/capture')).body.paused, false);
   });
 
   await check('live: SSE stream connected', async () => {
@@ -389,11 +445,47 @@ async function main() {
     await page.waitForSelector('[data-testid="detail"]', { state: 'detached' });
   });
 
+  await check('detail: edit a memory, forget it with undo', async () => {
+    const title = 'Quokka cache decision for the e2e forget check';
+    const res = await fetch(`${workerBase}/api/memories`, withToken(token, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'We keep quokka entries for ten minutes.', title, project: 'webapp' }),
+    }));
+    assert.ok(res.ok, await res.text());
+    await page.goto(`${pageBase}#/search?q=${encodeURIComponent('quokka')}`);
+    await page.locator('[data-testid="observation-card"]', { hasText: 'Quokka' }).first().click();
+    await page.waitForSelector('[data-testid="detail-edit"]');
+    // Edit: title, type and facts, saved and shown.
+    await page.click('[data-testid="detail-edit"]');
+    await page.fill('[data-testid="edit-title"]', 'Quokka cache keeps entries for 10 minutes');
+    await page.selectOption('[data-testid="edit-type"]', 'decision');
+    await page.fill('[data-testid="edit-facts"]', 'TTL is 10 minutes\nupstream resets every 10 minutes');
+    await page.click('[data-testid="edit-save"]');
+    await waitFor(async () => (await page.locator('[data-testid="detail-title"]').innerText()) === 'Quokka cache keeps entries for 10 minutes', { what: 'edited title' });
+    assert.equal(await page.locator('[data-testid="detail-facts"] li').count(), 2);
+    const id = Number((await page.locator('[data-testid="detail"] .detail-head .muted').innerText()).replace('#', ''));
+    assert.equal((await api(`/api/observations/${id}`)).body.observation.type, 'decision');
+    // Forget, then Undo: nothing is deleted.
+    await page.click('[data-testid="detail-forget"]');
+    await page.waitForSelector('[data-testid="forget-pending"]');
+    await page.click('[data-testid="forget-undo"]');
+    await page.waitForSelector('[data-testid="detail-forget"]');
+    await new Promise((r) => setTimeout(r, 5500));
+    assert.equal((await api(`/api/observations/${id}`)).status, 200, 'undo kept it');
+    // Forget for real: after the undo window the memory is gone from the worker and the page.
+    await page.click('[data-testid="detail-forget"]');
+    await page.waitForSelector('[data-testid="detail"]', { state: 'detached', timeout: 15000 });
+    assert.equal((await api(`/api/observations/${id}`)).status, 404, 'forgotten');
+    const found = (await api(`/api/search?q=quokka&min_score=0`)).body.results ?? [];
+    assert.ok(!found.some((r) => r.observation?.id === id), 'search no longer finds it');
+  });
+
   await check('search: filters and empty state', async () => {
     await page.goto(`${pageBase}#/live`);
     await page.goto(`${pageBase}#/search?q=${encodeURIComponent('Widget12')}&project=webapp`);
     await page.waitForSelector('[data-testid="search-results"][data-query="Widget12"] [data-testid="observation-card"]');
-    assert.equal(await page.inputValue('[data-testid="search-project"]'), 'webapp');
+    assert.equal(await page.inputValue('[data-testid="project-filter"]'), 'webapp');
     const projects = await page.locator('[data-testid="search-results"] .project').allInnerTexts();
     assert.ok(projects.every((p) => p === 'webapp'), `projects: ${projects.join(',')}`);
     // Hybrid (the default) knows when nothing is relevant: no rows of noise for a query nothing answers.
@@ -446,7 +538,7 @@ async function main() {
     await goto('sessions');
     await page.waitForSelector('[data-testid="session-row"]');
     assert.ok((await page.locator('[data-testid="session-row"]').count()) >= 2);
-    await page.selectOption('[data-testid="sessions-project"]', 'acme-api');
+    await page.selectOption('[data-testid="project-filter"]', 'acme-api');
     await waitFor(async () => (await page.locator('[data-testid="session-row"]').count()) === 1, { what: 'filtered to one session' });
     await shot('sessions');
     await page.click(`[data-testid="session-row"][data-id="${SESSION_A}"]`);
@@ -456,6 +548,50 @@ async function main() {
     await page.waitForSelector('[data-testid="timeline-summary"]');
     assert.ok((await page.locator('[data-testid="timeline"] [data-testid="observation-card"]').count()) >= 2);
     await shot('session-timeline');
+    await page.selectOption('[data-testid="project-filter"]', '');
+  });
+
+  await check('sessions: rows are titled by their first prompt; an unknown id is "not found"', async () => {
+    await goto('sessions');
+    await page.waitForSelector(`[data-testid="session-row"][data-id="${SESSION_A}"]`);
+    await waitFor(async () => /WAL mode/.test(await page.innerText(`[data-testid="session-row"][data-id="${SESSION_A}"] [data-testid="session-title"]`)), { what: 'title from the first prompt' });
+    await goto('sessions/no-such-session-0000');
+    await page.waitForSelector('[data-testid="session-error"]');
+    const msg = await page.innerText('[data-testid="session-error"]');
+    assert.match(msg, /not in the database/);
+    assert.doesNotMatch(msg, /Update claude-mem/);
+  });
+
+  await check('sessions: a session the user turned off is listed as not recorded', async () => {
+    const res = await fetch(`${workerBase}/api/sessions/off`, withToken(token, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ session_id: 'off-session-e2e-1', cwd: '/home/dev/work/secret-lab', how: 'env' }),
+    }));
+    assert.ok(res.ok, await res.text());
+    await page.goto(`${pageBase}#/sessions`);
+    await page.waitForSelector('[data-testid="session-off"][data-id="off-session-e2e-1"]');
+    assert.match(await page.innerText('[data-testid="session-off"][data-id="off-session-e2e-1"]'), /not recorded[\s\S]*CLAUDE_MEM=off/);
+  }, { needs: ['/api/sessions/off'] });
+
+  await check('project filter: one for every page, kept in the URL', async () => {
+    await goto('live');
+    await page.waitForSelector('[data-testid="observation-card"]');
+    await page.selectOption('[data-testid="project-filter"]', 'acme-api');
+    await waitFor(async () => page.url().includes('project=acme-api'), { what: 'project in the URL' });
+    await waitFor(async () => {
+      const ps = await page.locator('[data-testid="feed"] .project').allInnerTexts();
+      return ps.length > 0 && ps.every((p) => p === 'acme-api');
+    }, { what: 'live filtered to acme-api' });
+    await page.click('[data-testid="nav-sessions"]');
+    await page.waitForSelector('[data-testid="session-row"]');
+    assert.ok(page.url().includes('#/sessions?project=acme-api'), page.url());
+    await waitFor(async () => (await page.locator('[data-testid="session-row"]').count()) === 1, { what: 'one acme-api session' });
+    await page.reload();
+    await page.waitForSelector('[data-testid="session-row"]');
+    assert.equal(await page.inputValue('[data-testid="project-filter"]'), 'acme-api');
+    await page.selectOption('[data-testid="project-filter"]', '');
+    await waitFor(async () => !page.url().includes('project='), { what: 'filter cleared' });
   });
 
   await check('settings: form lists every field with its description', async () => {
@@ -533,6 +669,144 @@ async function main() {
     assert.ok(msg.length > 3, `inline reason: ${msg}`);
     await shot('settings-invalid');
   }, { needs: ['/api/settings'] });
+
+  await check('settings: values set by the environment are labelled with what runs', async () => {
+    await goto('settings');
+    const port = new URL(workerBase).port;
+    const row = '[data-testid="setting-port"]';
+    await page.waitForSelector(`${row} [data-testid="setting-source"][data-kind="env"]`);
+    const text = await page.innerText(`${row} [data-testid="setting-source"]`);
+    assert.match(text, /CLAUDE_MEM_PORT/);
+    assert.ok(text.includes(port), `the port that runs (${port}) in: ${text}`);
+    assert.match(await page.innerText('[data-testid="setting-compression.provider"] [data-testid="setting-source"]'), /CLAUDE_MEM_COMPRESSOR.*local/);
+    // f32 settings read as typed, not 0.30000001192092896.
+    assert.equal(await page.inputValue('[data-testid="setting-compression.min_significance"] input'), '0.3');
+    assert.doesNotMatch(await page.innerText('[data-testid="view-settings"]'), /0\.3000000/);
+    await page.locator(row).scrollIntoViewIfNeeded();
+    await shot('settings-env');
+  }, { needs: ['/api/settings'] });
+
+  await check('settings: an invalid log level is refused with a sentence', async () => {
+    await goto('settings');
+    const row = '[data-testid="setting-log_level"]';
+    await page.fill(`${row} input`, 'verbose!!');
+    await page.click('[data-testid="settings-save"]');
+    await page.waitForSelector(`${row} [data-testid="field-error"]`);
+    const msg = await page.innerText(`${row} [data-testid="field-error"]`);
+    assert.match(msg, /"verbose!!" is not a log level: use one of trace, debug, info, warn, error, off/);
+    assert.doesNotMatch(msg, /invalid value|expected|EnvFilter/);
+    const port = '[data-testid="setting-port"]';
+    await page.fill(`${row} input`, 'info');
+    await page.fill(`${port} input`, '99999');
+    await page.click('[data-testid="settings-save"]');
+    await page.waitForSelector(`${port} [data-testid="field-error"]`);
+    assert.equal(await page.innerText(`${port} [data-testid="field-error"]`), '99999 is too large: use a number from 0 to 65535.');
+    const fileLevel = (await api('/api/settings')).body.fields.find((f) => f.key === 'log_level').value;
+    assert.equal(fileLevel, 'info', 'nothing was saved');
+    await page.click('text=Discard');
+  }, { needs: ['/api/settings'] });
+
+  await check('settings: unsaved edits survive a visit to another page', async () => {
+    await goto('settings');
+    const sel = '[data-testid="setting-compression.batch_size"] input';
+    await page.waitForSelector(sel);
+    const before = await page.inputValue(sel);
+    await page.fill(sel, '7');
+    await page.waitForSelector('[data-testid="settings-unsaved"]');
+    await page.click('[data-testid="nav-live"]');
+    await page.waitForSelector('[data-testid="view-live"]');
+    await page.click('[data-testid="nav-settings"]');
+    await page.waitForSelector(sel);
+    assert.equal(await page.inputValue(sel), '7');
+    await page.click('text=Discard');
+    assert.equal(await page.inputValue(sel), before);
+  }, { needs: ['/api/settings'] });
+
+  await check('settings: the context preview changes when the budget changes', async () => {
+    await goto('settings');
+    await page.waitForSelector('[data-testid="context-preview"]');
+    await page.selectOption('[data-testid="context-project"]', 'webapp');
+    await waitFor(async () => Number(await page.getAttribute('[data-testid="context-preview"]', 'data-tokens')) > 0, { what: 'a preview for webapp' });
+    const wide = Number(await page.getAttribute('[data-testid="context-preview"]', 'data-tokens'));
+    const shown = (await page.innerText('[data-testid="context-preview-text"]')).length;
+    await page.fill('[data-testid="setting-context.budget_tokens"] input', '200');
+    await waitFor(async () => (await page.getAttribute('[data-testid="context-preview"]', 'data-budget')) === '200', { what: 'the preview rebuilt for 200 tokens' });
+    const narrow = Number(await page.getAttribute('[data-testid="context-preview"]', 'data-tokens'));
+    assert.ok(narrow <= 200 && narrow < wide, `tokens ${wide} → ${narrow}`);
+    assert.ok((await page.innerText('[data-testid="context-preview-text"]')).length < shown, 'the text shrank');
+    await page.locator('[data-testid="context-preview"]').scrollIntoViewIfNeeded();
+    await shot('settings-context-preview');
+    await page.click('text=Discard');
+    await waitFor(async () => (await page.getAttribute('[data-testid="context-preview"]', 'data-budget')) !== '200', { what: 'the saved budget again' });
+  }, { needs: ['/api/context?project=webapp'] });
+
+  await check('settings: restart the worker applies what waits for a restart', async () => {
+    await goto('settings');
+    const sel = '[data-testid="setting-compression.daily_budget_usd"] input';
+    await page.waitForSelector(sel);
+    await page.fill(sel, '4.75');
+    await page.click('[data-testid="settings-save"]');
+    await page.waitForSelector('[data-testid="restart-pending"]');
+    assert.match(await page.innerText('[data-testid="restart-pending"]'), /compression\.daily_budget_usd/);
+    assert.notEqual((await api('/api/costs')).body.budget.daily_usd, 4.75, 'not running before the restart');
+    const pid = (await api('/api/health')).body.pid;
+    await page.click('[data-testid="restart-worker"]');
+    await page.waitForSelector('[data-testid="settings-notice"]:has-text("Restarted")', { timeout: 30000 });
+    assert.equal(await page.locator('[data-testid="restart-pending"]').count(), 0, 'nothing waits any more');
+    assert.equal((await api('/api/costs')).body.budget.daily_usd, 4.75, 'the new budget runs');
+    assert.equal((await api('/api/health')).body.pid, pid, 'the same process');
+  }, { needs: ['/api/settings'] });
+
+  await check('logs: recent worker lines, filtered by level', async () => {
+    await goto('logs');
+    await page.waitForSelector('[data-testid="log-line"]');
+    const levels = await page.locator('[data-testid="log-line"]').evaluateAll((els) => els.map((e) => e.dataset.level));
+    assert.ok(levels.length > 0 && levels.every((l) => ['info', 'warn', 'error'].includes(l)), `levels: ${levels.join(',')}`);
+    assert.match(await page.innerText('[data-testid="log-lines"]'), /restart|worker listening/);
+    await shot('logs');
+    await page.selectOption('[data-testid="logs-level"]', 'error');
+    await waitFor(async () => {
+      const ls = await page.locator('[data-testid="log-line"]').evaluateAll((els) => els.map((e) => e.dataset.level));
+      return ls.every((l) => l === 'error') && ((await page.locator('[data-testid="logs-empty"]').count()) > 0 || ls.length > 0);
+    }, { what: 'errors only' });
+  }, { needs: ['/api/logs'] });
+
+  await check('setup: the first-run checklist states what the worker knows', async () => {
+    await goto('health');
+    await page.waitForSelector('[data-testid="setup"] [data-testid="setup-reached"]');
+    assert.equal(await page.getAttribute('[data-testid="setup-reached"]', 'data-state'), 'ok', 'events arrived');
+    // The e2e HOME has no Claude Code settings: hooks are not installed, and the fix is named.
+    assert.equal(await page.getAttribute('[data-testid="setup-hooks"]', 'data-state'), 'fail');
+    assert.match(await page.innerText('[data-testid="setup-hooks"]'), /claude-mem install/);
+    assert.equal(await page.getAttribute('[data-testid="setup-compressor"]', 'data-state'), 'ok');
+    // The first run's offer: Connect Claude Code runs `claude-mem install --mcp` for this user.
+    await page.click('[data-testid="connect-claude-code"]');
+    await page.waitForSelector('[data-testid="setup-hooks"][data-state="ok"]', { timeout: 20000 });
+    const settings = JSON.parse(fs.readFileSync(path.join(tmp, 'home', '.claude', 'settings.json'), 'utf8'));
+    assert.match(JSON.stringify(settings.hooks.SessionStart), /claude-mem.*hook SessionStart/);
+    const claudeJson = JSON.parse(fs.readFileSync(path.join(tmp, 'home', '.claude.json'), 'utf8'));
+    assert.ok(claudeJson.mcpServers?.['claude-mem'], 'the MCP server is registered too');
+    assert.equal(await page.locator('[data-testid="connect-claude-code"]').count(), 0, 'no offer once connected');
+  }, { needs: ['/api/setup'] });
+
+  await check('theme: the toggle overrides the system and is remembered', async () => {
+    const { ctx, p } = await openPage({ colorScheme: 'light' });
+    await goto('live', p);
+    const dark = async () => {
+      const [r, g, b] = (await p.evaluate(() => getComputedStyle(document.body).backgroundColor)).match(/\d+/g).map(Number);
+      return r + g + b < 150;
+    };
+    assert.equal(await dark(), false);
+    while ((await p.getAttribute('[data-testid="theme-toggle"]', 'data-theme')) !== 'dark') await p.click('[data-testid="theme-toggle"]');
+    assert.equal(await dark(), true, 'dark on a light system');
+    await p.reload();
+    await p.waitForSelector('[data-testid="view-live"]');
+    assert.equal(await dark(), true, 'kept across a reload');
+    await p.click('[data-testid="theme-toggle"]');
+    assert.equal(await p.getAttribute('[data-testid="theme-toggle"]', 'data-theme'), 'system');
+    assert.equal(await dark(), false);
+    await ctx.close();
+  });
 
   await check('costs: zero state matches /api/costs', async () => {
     await goto('costs');
@@ -685,6 +959,84 @@ async function main() {
     assert.ok(box && box.width >= 380, `detail is full width in the tray, got ${box?.width}`);
     await shot('tray-detail', p);
     await ctx.close();
+  });
+
+  // The worker goes away and comes back (same data, same port): every page that failed meanwhile loads
+  // again by itself, within 3 s of the worker answering, with no click.
+  await check('pages recover within 3 s of the worker\'s return', async () => {
+    const views = [
+      ['live', '[data-testid="observation-card"]'],
+      ['search?q=db.rs', '[data-testid="search-results"] [data-testid="observation-card"]'],
+      ['sessions', '[data-testid="session-row"]'],
+      ['costs', '[data-testid="cost-today-usd"]'],
+      ['settings', '[data-testid="settings-form"]'],
+      ['health', '[data-testid="health-status"][data-status="ok"]'],
+      ['logs', '[data-testid="log-line"]'],
+    ];
+    // A context per page: each holds a live stream, and Chromium allows six connections per host and
+    // profile, so seven tabs of one profile would queue the seventh.
+    const opened = [];
+    for (let i = 0; i < views.length; i++) opened.push(await openPage());
+    const pages = opened.map((o) => o.p);
+    try {
+      for (const p of pages) await goto('live', p);
+      await pages[0].waitForSelector('[data-testid="observation-card"]');
+      await killWorkerGroup();
+      // In-app navigation (the viewer is loaded): each page asks the worker that is not there.
+      for (let i = 0; i < views.length; i++) await pages[i].evaluate((h) => { location.hash = h; }, `#/${views[i][0]}`);
+      for (let i = 0; i < views.length; i++) {
+        const p = pages[i];
+        await waitFor(async () => (await p.innerText('[data-testid="health-badge"]')).trim() === 'offline', { what: `${views[i][0]} offline` });
+        if (i > 0 && views[i][0] !== 'health') await p.waitForSelector('.notice.error [data-testid="retry"]', { timeout: 10000 });
+      }
+      assert.equal(await pages[5].getAttribute('[data-testid="health-status"]', 'data-status'), 'offline', 'not "ok" in red while offline');
+      await shot('offline-sessions', pages[2]);
+      spawnWorker('a');
+      await waitFor(async () => (await fetch(`${workerBase}/api/health`)).ok, { timeout: 30000, interval: 25, what: 'the worker back' });
+      const t0 = Date.now();
+      const took = await Promise.all(pages.map(async (p, i) => {
+        await p.waitForSelector(views[i][1], { timeout: 15000 });
+        await waitFor(async () => (await p.locator('.notice.error').count()) === 0, { interval: 50, what: `${views[i][0]} without an error` });
+        return [views[i][0], Date.now() - t0];
+      }));
+      log(`  recovery: ${took.map(([v, ms]) => `${v} ${ms} ms`).join(', ')}`);
+      for (const [v, ms] of took) assert.ok(ms <= 3000, `${v} recovered ${ms} ms after the worker returned`);
+    } finally {
+      for (const o of opened) await o.ctx.close();
+    }
+  });
+
+  await check('screenshots: every page at 1280x800 and 420x700, light and dark', async () => {
+    const views = [
+      ['live', '[data-testid="observation-card"]'],
+      ['search?q=WAL', '[data-testid="search-results"] [data-testid="observation-card"]'],
+      ['sessions', '[data-testid="session-row"]'],
+      [`sessions/${SESSION_A}`, '[data-testid="timeline"]'],
+      ['costs', '[data-testid="cost-chart"]'],
+      ['settings', '[data-testid="settings-form"]'],
+      ['health', '[data-testid="health-status"]'],
+      ['logs', '[data-testid="log-line"]'],
+    ];
+    for (const colorScheme of ['light', 'dark']) {
+      for (const [width, height] of [[1280, 800], [420, 700]]) {
+        const { ctx, p } = await openPage({ colorScheme, viewport: { width, height } });
+        try {
+          for (const [v, sel] of views) {
+            await goto(v, p);
+            await p.waitForSelector(sel);
+            await sleep(350);
+            if (width < 500) {
+              const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+              assert.ok(overflow <= 0, `${v} at ${width}px: horizontal overflow of ${overflow}px`);
+            }
+            const name = v.startsWith('sessions/') ? 'session' : v.split('?')[0];
+            await shot(`page-${name}-${width}x${height}-${colorScheme}`, p);
+          }
+        } finally {
+          await ctx.close();
+        }
+      }
+    }
   });
 
   await check('no request leaves the worker origin', async () => {

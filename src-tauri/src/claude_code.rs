@@ -4,22 +4,10 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-/// The `claude-mem` CLI: beside the app's own binary (the package puts both in /usr/bin), else on PATH.
+/// The `claude-mem` CLI the app runs (beside the app's binary, else on PATH): the worker's own lookup.
 pub fn cli_path() -> Option<PathBuf> {
-    let name = format!("claude-mem{}", std::env::consts::EXE_SUFFIX);
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join(&name)))
-        .filter(|p| p.is_file());
-    beside.or_else(|| {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join(&name))
-                .find(|p| p.is_file())
-        })
-    })
+    claude_mem_server::setup_api::claude_mem_cli()
 }
 
 /// Claude Code's user settings, where `install` writes the hooks.
@@ -57,22 +45,9 @@ pub fn connected() -> bool {
         .is_some_and(|v| has_our_hooks(&v))
 }
 
-/// Runs `claude-mem install` (connect) or `uninstall`; the error is the CLI's own message.
+/// Runs `claude-mem install --mcp` (connect) or `uninstall`, as the viewer's checklist does.
 pub fn set_connected(cli: &Path, connect: bool) -> Result<(), String> {
-    let verb = if connect { "install" } else { "uninstall" };
-    let out = Command::new(cli)
-        .arg(verb)
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", cli.display()))?;
-    if out.status.success() {
-        tracing::info!(verb, cli = %cli.display(), "Claude Code connection changed from the tray");
-        Ok(())
-    } else {
-        Err(format!(
-            "claude-mem {verb} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+    claude_mem_server::setup_api::connect_claude_code(cli, connect)
 }
 
 #[cfg(test)]

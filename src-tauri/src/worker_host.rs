@@ -65,6 +65,8 @@ pub fn is_claude_mem(url: &str) -> bool {
 
 pub fn start(data_dir: DataDir, settings: Settings) -> Result<Hosted, HostError> {
     let url = settings.worker_url();
+    let settings_path = data_dir.settings();
+    let rebind_dir = data_dir.clone();
     let (ready_tx, ready_rx) = mpsc::channel::<Result<String, WorkerError>>();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -85,11 +87,20 @@ pub fn start(data_dir: DataDir, settings: Settings) -> Result<Hosted, HostError>
                     }
                 };
                 let _ = ready_tx.send(Ok(format!("http://{}", worker.local_addr())));
-                if let Err(e) = worker
-                    .run(async move {
-                        let _ = stop_rx.await;
-                    })
-                    .await
+                // `POST /api/admin/restart` starts the worker again on this thread with the settings
+                // re-read, at the same address: the window and the tray keep the URL they have.
+                let reload = move |previous: std::net::SocketAddr| {
+                    let (mut next, _) = Settings::load_effective_resilient(&settings_path);
+                    next.host = previous.ip().to_string();
+                    next.port = previous.port();
+                    next
+                };
+                let stop = async move {
+                    let _ = stop_rx.await;
+                };
+                if let Err(e) =
+                    claude_mem_server::restart::run_with_restarts(worker, rebind_dir, reload, stop)
+                        .await
                 {
                     tracing::error!(error = %e, "the worker stopped with an error");
                 }

@@ -17,6 +17,9 @@ pub struct Args {
     builds: usize,
     #[arg(long, default_value_t = 2000)]
     budget: usize,
+    /// File-context lookups (PreToolUse before a Read/Edit) to time, over the generated files.
+    #[arg(long, default_value_t = 500)]
+    file_lookups: usize,
     #[arg(long)]
     json: Option<PathBuf>,
 }
@@ -31,6 +34,9 @@ struct Report {
     mean_tokens: f64,
     max_tokens: usize,
     mean_listed: f64,
+    file_context: Latency,
+    /// Share of file-context lookups that found memories (the generated files are all remembered).
+    file_context_hit_rate: f64,
 }
 
 pub(crate) async fn seed(store: &Store, n: usize) -> anyhow::Result<()> {
@@ -125,6 +131,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             tokens.push(block.tokens);
             listed.push(block.observation_ids.len());
         }
+        // File context before a Read: an absolute path under the project, one generated file each time.
+        let docs = generate(args.observations.min(20_000));
+        let mut file_times = Vec::with_capacity(args.file_lookups);
+        let mut hits = 0usize;
+        for i in 0..args.file_lookups {
+            let d = &docs[(i * 7919) % docs.len().max(1)];
+            let Some(file) = d.files.first() else { continue };
+            let cwd = format!("/home/dev/{}", d.project);
+            let t = Instant::now();
+            let text = claude_mem_core::context::file_context(
+                &store,
+                &d.project,
+                &cwd,
+                &format!("{cwd}/{file}"),
+                Default::default(),
+                now_ms,
+            )
+            .await?;
+            file_times.push(t.elapsed());
+            hits += usize::from(!text.is_empty());
+        }
         store.close().await;
         let report = Report {
             observations: args.observations,
@@ -135,6 +162,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             mean_tokens: tokens.iter().sum::<usize>() as f64 / tokens.len().max(1) as f64,
             max_tokens: tokens.iter().copied().max().unwrap_or(0),
             mean_listed: listed.iter().sum::<usize>() as f64 / listed.len().max(1) as f64,
+            file_context_hit_rate: hits as f64 / file_times.len().max(1) as f64,
+            file_context: Latency::from(file_times),
         };
         println!(
             "context builds over {} observations in {} projects (budget {} tokens): mean {:.0} tokens (max {}), {:.1} observations listed",
@@ -143,6 +172,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("| measurement                        | samples |  p50 ms  |  p90 ms  |  p95 ms  |  p99 ms  |  max ms  |");
         println!("|------------------------------------|---------|----------|----------|----------|----------|----------|");
         crate::row("SessionStart context build", &report.build);
+        crate::row("file context (PreToolUse Read)", &report.file_context);
+        println!(
+            "file context found memories for {:.0} % of lookups",
+            report.file_context_hit_rate * 100.0
+        );
         if let Some(path) = &args.json {
             write_json(path, &report)?;
         }

@@ -12,13 +12,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod backlog;
 mod compression;
 mod compression_eval;
 mod context;
+mod embed_ort;
 mod locomo;
 mod ops;
 mod search;
 mod team;
+mod vectors;
 
 #[derive(Debug, Parser)]
 #[command(about = "Benchmarks of claude-mem; each prints a table and can write a JSON report")]
@@ -41,6 +44,15 @@ enum Bench {
     /// Key-fact coverage, cards per turn and paraphrase retrieval of a compressor on the labelled corpus
     /// in tests/fixtures/compression_corpus, through a real worker (issue 17).
     CompressionEval(compression_eval::Args),
+    /// Our MiniLM embedder against ONNX Runtime (and candle, the engine before) on the same texts and
+    /// threads, back to back: texts/s at each batch size and the ratio (issue 22).
+    EmbedVsOrt(embed_ort::Args),
+    /// Durable vectors: graph rebuild from SQLite (vectors/s), bytes per memory and recall@10 of int8
+    /// against f32 (issue 22).
+    Vectors(vectors::Args),
+    /// A burst of memories through `POST /api/memories` with MiniLM: worker peak RSS, SIGTERM time
+    /// during the backlog and what a restart re-embeds (issue 22).
+    Backlog(backlog::Args),
     /// Recall@5 and MRR of text, vector and hybrid search on tests/eval.
     SearchEval {
         /// all-MiniLM-L6-v2 files (default: ../shared/models/all-MiniLM-L6-v2); `hash` for the fallback.
@@ -381,6 +393,9 @@ fn main() -> anyhow::Result<()> {
         Bench::Team(args) => team::run(args),
         Bench::Locomo(args) => locomo::run(args),
         Bench::CompressionEval(args) => compression_eval::run(args),
+        Bench::EmbedVsOrt(args) => embed_ort::run(args),
+        Bench::Vectors(args) => vectors::run(args),
+        Bench::Backlog(args) => backlog::run(args),
         Bench::SearchEval {
             model_dir,
             rrf,

@@ -14,6 +14,10 @@
 //! 0600), which `install --server` writes: Claude Code starts hooks with its own environment, so the file
 //! is what makes the setting stick.
 //!
+//! Under `CLAUDE_MEM=off` (Claude Code started as `CLAUDE_MEM=off claude`) nothing of the session is sent:
+//! the SessionStart hook only tells the worker the session's id (`POST /api/sessions/off`), so the viewer
+//! lists it as not recorded.
+//!
 //! Silent is not lossy: when the local worker does not take the event (connection refused, a hung
 //! worker past the budget, a 5xx, 408 or 429), the event is written to the spool
 //! (`claude_mem_core::spool`, `<data dir>/spool/`) before the command exits, and the worker stores it
@@ -103,6 +107,18 @@ pub(crate) fn team_server(data_dir: Option<&DataDir>) -> Option<TeamServer> {
             token: env_token.or(f.token),
         }),
     }
+}
+
+/// `CLAUDE_MEM=off` (or `0`, `false`, `no`) in Claude Code's environment: this session is not recorded.
+pub const SESSION_ENV: &str = "CLAUDE_MEM";
+
+fn session_off_env() -> bool {
+    std::env::var(SESSION_ENV).is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "off" | "0" | "false" | "no"
+        )
+    })
 }
 
 /// Set (to Unix milliseconds) by the plugin's launcher when it hands over an event it kept while no
@@ -197,6 +213,34 @@ fn forward(event: Option<&str>) -> Result<Option<String>, String> {
     };
 
     let team = team_server(data_dir.as_ref());
+    if session_off_env() {
+        // The user started Claude Code with CLAUDE_MEM=off: nothing of this session is sent. The worker
+        // only hears its id once (SessionStart), so the viewer can show it as not recorded.
+        if event == "SessionStart" && team.is_none() {
+            let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            if let Some(session) = payload["session_id"].as_str() {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .timeout_global(Some(ACK_ONLY_BUDGET))
+                    .timeout_connect(Some(CONNECT_TIMEOUT))
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                let mut request = agent
+                    .post(&format!("{}/api/sessions/off", settings.worker_url()))
+                    .header("content-type", "application/json");
+                if let Some(auth) = crate::worker_auth::authorization(data_dir.as_ref()) {
+                    request = request.header("authorization", &auth);
+                }
+                let body = serde_json::json!({
+                    "session_id": session,
+                    "cwd": payload["cwd"].as_str().unwrap_or(""),
+                    "how": "env",
+                });
+                let _ = request.send(body.to_string().as_bytes());
+            }
+        }
+        return Ok(Some("{}".to_owned()));
+    }
     crate::worker_start::on_hook(
         &event,
         &settings,

@@ -90,6 +90,8 @@ pub fn planned_hooks(exe: &str, worker_url: &str) -> Vec<PlannedHook> {
             }),
         },
         http("UserPromptSubmit", None, HTTP_TIMEOUT_S),
+        // File context: the memories about a file, before Claude reads or edits it.
+        http("PreToolUse", Some("Read|Edit|MultiEdit"), HTTP_TIMEOUT_S),
         http("PostToolUse", Some("*"), HTTP_TIMEOUT_S),
         http("PostToolUseFailure", Some("*"), HTTP_TIMEOUT_S),
         http("Stop", None, HTTP_TIMEOUT_S),

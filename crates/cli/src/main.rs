@@ -6,6 +6,7 @@
 mod backup_cmd;
 mod doctor_cmd;
 mod exclude_cmd;
+mod forget_cmd;
 mod hook_cmd;
 mod install_cmd;
 mod mcp_cmd;
@@ -88,6 +89,19 @@ enum Command {
     /// Manage a team server's teams, users and API tokens (on its PostgreSQL database).
     #[command(subcommand)]
     Team(team_cmd::TeamCommand),
+    /// Forget memories for good (database, search index, future context): observation ids, `summary:ID`,
+    /// `prompt:ID`, `session:ID`, or `--project NAME --yes`.
+    Forget(forget_cmd::ForgetArgs),
+    /// Correct an observation: title, narrative, facts or type.
+    Edit(forget_cmd::EditArgs),
+    /// Projects: list them (the default), `rename OLD NEW`, `merge FROM INTO`.
+    Projects {
+        #[command(subcommand)]
+        cmd: Option<forget_cmd::ProjectsCommand>,
+    },
+    /// Sessions: `off ID` stops recording one (what `/claude-mem:off` runs), `list-off` lists them.
+    #[command(subcommand)]
+    Session(forget_cmd::SessionCommand),
     /// Places claude-mem never records (folders, globs, project names): add, remove, list.
     #[command(subcommand)]
     Exclude(exclude_cmd::ExcludeCommand),
@@ -137,6 +151,10 @@ fn main() -> ExitCode {
         Command::Team(cmd) => team_cmd::run(cmd),
         Command::Update(args) => update_cmd::run(args),
         Command::Exclude(cmd) => exclude_cmd::run(cmd),
+        Command::Forget(args) => forget_cmd::forget(args),
+        Command::Edit(args) => forget_cmd::edit(args),
+        Command::Session(cmd) => forget_cmd::session(cmd),
+        Command::Projects { cmd } => forget_cmd::projects(cmd),
         Command::StartWorker => {
             worker_start::start_if_down();
             Ok(())

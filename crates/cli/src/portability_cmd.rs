@@ -74,6 +74,13 @@ pub(crate) fn running_worker(settings: &Settings) -> Option<String> {
     response.status().is_success().then_some(base)
 }
 
+/// GETs JSON from the worker; its `{error, reason}` becomes the error message.
+pub(crate) fn get_json(base: &str, path: &str) -> anyhow::Result<Value> {
+    let url = format!("{base}{path}");
+    let sent = agent(Duration::from_secs(60)).get(&url).call();
+    answer_of(base, sent)
+}
+
 /// POSTs JSON to the worker; its `{error, reason}` becomes the error message.
 pub(crate) fn post_json(base: &str, path: &str, body: &Value) -> anyhow::Result<Value> {
     send_json("POST", base, path, body)
@@ -94,6 +101,14 @@ pub(crate) fn send_json(
         "DELETE" => agent.delete(&url).force_send_body().send_json(body),
         _ => agent.post(&url).send_json(body),
     };
+    answer_of(base, sent)
+}
+
+/// The worker's JSON answer, or its `{error, reason}` as the error.
+fn answer_of(
+    base: &str,
+    sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> anyhow::Result<Value> {
     let mut response = sent.with_context(|| format!("the worker at {base} stopped answering"))?;
     let status = response.status();
     let answer: Value = response

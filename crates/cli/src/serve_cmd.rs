@@ -47,6 +47,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             eprintln!("claude-mem: cannot keep a copy of the good settings: {e}");
         }
     }
+    let (port_given, host_given) = (args.port.is_some(), args.host.is_some());
     if let Some(port) = args.port {
         // `--port 0` (a free port) is for tests and scripts that read the first line; the file may not
         // say 0, since hooks would post to it.
@@ -120,7 +121,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             worker.local_addr()
         );
         std::io::stdout().flush().ok();
-        worker.run(shutdown_signal()).await?;
+        // `POST /api/admin/restart` starts the worker again in this process with the settings re-read;
+        // `--host`/`--port` keep applying (a `--port 0` keeps the port it got).
+        let reload = move |previous: std::net::SocketAddr| {
+            let (mut next, _) = Settings::load_effective_resilient(&settings_path);
+            if port_given {
+                next.port = previous.port();
+            }
+            if host_given {
+                next.host = previous.ip().to_string();
+            }
+            next
+        };
+        claude_mem_server::restart::run_with_restarts(worker, data_dir, reload, shutdown_signal())
+            .await?;
         anyhow::Ok(())
     })
 }

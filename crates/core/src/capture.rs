@@ -33,14 +33,17 @@ pub enum SkipReason {
     Internal,
     /// Any event in a place `capture.exclude` names.
     Excluded,
+    /// Any event of a session the user turned off (`CLAUDE_MEM=off`, `/claude-mem:off`).
+    SessionOff,
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 4] = [
+    pub const ALL: [SkipReason; 5] = [
         SkipReason::OwnTool,
         SkipReason::SkipList,
         SkipReason::Internal,
         SkipReason::Excluded,
+        SkipReason::SessionOff,
     ];
 
     pub fn label(self) -> &'static str {
@@ -49,6 +52,7 @@ impl SkipReason {
             SkipReason::SkipList => "skip_list",
             SkipReason::Internal => "internal",
             SkipReason::Excluded => "excluded",
+            SkipReason::SessionOff => "session_off",
         }
     }
 }

@@ -727,5 +727,86 @@ pub fn render_recall_in(
     }
 }
 
+/// File context (PreToolUse before a Read or Edit of `path`, absolute or relative to `cwd`): the 1–3
+/// memories of `project` that read or modified the file, decisions and fixes first, then the newest,
+/// rendered by [`render_file_context`] within [`crate::settings::FILE_CONTEXT_CHARS`]. Empty when none.
+/// One indexed lookup and one fetch: it runs before every such tool call.
+pub async fn file_context(
+    store: &Store,
+    project: &str,
+    cwd: &str,
+    path: &str,
+    lang: Lang,
+    now_ms: i64,
+) -> Result<String, crate::StoreError> {
+    const MAX_MEMORIES: usize = 3;
+    // Memories name files relative to the project (`src/db.rs`); the tool gives an absolute path.
+    let cwd = cwd.trim_end_matches('/');
+    let relative = path
+        .strip_prefix(cwd)
+        .map(|p| p.trim_start_matches('/'))
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path);
+    let ids = store
+        .observation_ids_touching(relative, Some(project), None, None, None)
+        .await?;
+    // The newest few dozen are plenty to choose three from.
+    let recent: Vec<i64> = ids.iter().rev().take(30).copied().collect();
+    let mut rows = store.get_observations(&recent).await?;
+    let weight = |kind: &str| match kind {
+        "decision" | "bugfix" | "security_alert" | "security_note" => 0,
+        "feature" | "refactor" => 1,
+        _ => 2,
+    };
+    rows.sort_by(|a, b| {
+        weight(&a.kind)
+            .cmp(&weight(&b.kind))
+            .then(b.created_at.cmp(&a.created_at))
+    });
+    rows.truncate(MAX_MEMORIES);
+    Ok(render_file_context(
+        lang,
+        &rows,
+        crate::settings::FILE_CONTEXT_CHARS,
+        now_ms,
+    ))
+}
+
+/// File context (PreToolUse before a Read or Edit): the recall header, then each memory's index line
+/// with the start of its narrative, within `max_chars`. Empty when nothing fits.
+pub fn render_file_context(
+    lang: Lang,
+    hits: &[ObservationRow],
+    max_chars: usize,
+    now_ms: i64,
+) -> String {
+    let mut text = String::from(texts(lang).recall);
+    let mut any = false;
+    for o in hits {
+        let mut line = index_line(o, now_ms);
+        let narrative: String = o.narrative.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !narrative.is_empty() {
+            let snippet: String = narrative.chars().take(160).collect();
+            let cut = if snippet.len() < narrative.len() {
+                "…"
+            } else {
+                ""
+            };
+            line.push_str(&format!("\n  {snippet}{cut}"));
+        }
+        line.push('\n');
+        if text.len() + line.len() > max_chars {
+            break;
+        }
+        text.push_str(&line);
+        any = true;
+    }
+    if any {
+        text
+    } else {
+        String::new()
+    }
+}
+
 #[cfg(test)]
 mod tests;

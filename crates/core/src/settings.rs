@@ -14,8 +14,10 @@ mod context;
 mod editor;
 mod ops;
 pub use capture::{CaptureSettings, DEFAULT_SKIP_TOOLS};
-pub use context::ContextSettings;
-pub use editor::{apply_changes, fields, FieldInfo, FieldKind};
+pub use context::{ContextSettings, FILE_CONTEXT_CHARS};
+pub use editor::{
+    apply_changes, fields, fields_running, humanize, lookup, FieldInfo, FieldKind, ENV_OVERRIDES,
+};
 pub use ops::{BackupSettings, RetentionSettings, SecuritySettings};
 
 pub const DEFAULT_PORT: u16 = 37777;
@@ -133,6 +135,10 @@ pub struct SearchSettings {
     pub text_weight: f32,
     pub vector_weight: f32,
     pub rrf_k: f32,
+    /// How each memory's vector is kept in the database: `f32` (exact) or `int8` (one scale per vector,
+    /// a quarter of the bytes). The graph is built from what is stored. `CLAUDE_MEM_VECTOR_ENCODING`
+    /// overrides it.
+    pub vector_encoding: String,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -152,6 +158,7 @@ impl Default for SearchSettings {
             text_weight: 0.3,
             vector_weight: 0.7,
             rrf_k: 60.0,
+            vector_encoding: "f32".into(),
             extra: Map::new(),
         }
     }
@@ -165,6 +172,12 @@ impl SearchSettings {
                 message,
             })
         };
+        if crate::store::VectorEncoding::parse(&self.vector_encoding).is_none() {
+            return invalid(
+                "vector_encoding",
+                format!("{:?} is not f32 or int8", self.vector_encoding),
+            );
+        }
         if !EMBEDDERS.contains(&self.embedder.as_str()) {
             return invalid(
                 "embedder",
@@ -685,8 +698,14 @@ impl Settings {
         if let Some(v) = lookup("CLAUDE_MEM_PROMPT_RECALL") {
             self.context.prompt_recall = parse("CLAUDE_MEM_PROMPT_RECALL", &v)?;
         }
+        if let Some(v) = lookup("CLAUDE_MEM_FILE_CONTEXT") {
+            self.context.file_context = parse("CLAUDE_MEM_FILE_CONTEXT", &v)?;
+        }
         if let Some(v) = lookup("CLAUDE_MEM_CONTEXT_BUDGET_TOKENS") {
             self.context.budget_tokens = parse("CLAUDE_MEM_CONTEXT_BUDGET_TOKENS", &v)?;
+        }
+        if let Some(v) = lookup("CLAUDE_MEM_VECTOR_ENCODING") {
+            self.search.vector_encoding = v.trim().to_owned();
         }
         if let Some(v) = lookup("CLAUDE_MEM_MODEL_DIR") {
             self.search.model_dir = v.trim().to_owned();
@@ -796,6 +815,9 @@ impl Settings {
         if self.log_level.trim().is_empty() {
             return invalid("log_level", "must not be empty".into());
         }
+        if let Err(message) = check_log_filter(&self.log_level) {
+            return invalid("log_level", message);
+        }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
             return invalid(
                 "log_level",
@@ -844,6 +866,45 @@ impl Settings {
             _ => format!("http://{host}:{}", self.port),
         }
     }
+}
+
+/// Levels a log filter may name, quietest last.
+pub const LOG_LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+/// Checks a `log_level` more strictly than `tracing`'s parser, which takes almost any word as a module
+/// name: "verbose!!" parses as "everything in a module called verbose!!", so the worker started and
+/// logged nothing at all. Each comma-separated part must be a level (`info`) or `module=level`
+/// (`claude_mem_server=debug`, optionally with a `[span]`); the error is a sentence a user can act on.
+pub fn check_log_filter(filter: &str) -> Result<(), String> {
+    let levels = LOG_LEVELS.join(", ");
+    let is_level = |s: &str| LOG_LEVELS.contains(&s.trim().to_ascii_lowercase().as_str());
+    for part in filter.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.rsplit_once('=') {
+            None if is_level(part) => {}
+            None => {
+                return Err(format!(
+                    "{part:?} is not a log level: use one of {levels}, or module=level such as claude_mem_server=debug"
+                ))
+            }
+            Some((target, level)) => {
+                if !is_level(level) {
+                    return Err(format!(
+                        "{level:?} in {part:?} is not a log level: use one of {levels}"
+                    ));
+                }
+                let module = target.split('[').next().unwrap_or("").trim();
+                let name_ok = module
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-' | '.'));
+                if module.is_empty() && !target.trim_start().starts_with('[') || !name_ok {
+                    return Err(format!(
+                        "{target:?} in {part:?} is not a module name such as claude_mem_server"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The problems the last [`Settings::load_effective_resilient`] found (what `/api/health` reports).
@@ -1025,6 +1086,37 @@ mod tests {
             ..Default::default()
         };
         assert!(s.validate().is_ok());
+        // tracing takes these as module names and the worker then logs nothing: refused, with a sentence.
+        for bad in [
+            "verbose!!",
+            "verbose",
+            "info,chatty",
+            "claude_mem_server=loud",
+            "=info",
+        ] {
+            let s = Settings {
+                log_level: bad.into(),
+                ..Default::default()
+            };
+            match s.validate() {
+                Err(SettingsError::Invalid { field, message }) => {
+                    assert_eq!(field, "log_level", "{bad}");
+                    assert!(
+                        message.contains("log level") || message.contains("module"),
+                        "{bad}: {message}"
+                    );
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        for good in [
+            "WARN",
+            "off",
+            "claude_mem_server::worker=trace,warn",
+            "tower_http[request]=debug",
+        ] {
+            assert_eq!(check_log_filter(good), Ok(()), "{good}");
+        }
     }
 
     #[test]

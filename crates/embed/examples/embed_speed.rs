@@ -1,10 +1,12 @@
 //! Throughput of MiniLM on this machine: `cargo run --release -p claude-mem-embed --example
 //! embed_speed [MODEL_DIR]`. Kept out of the tests because timings are machine-dependent.
+//! `EMBED_THREADS=N` sets the threads per forward pass (default: the product's choice). The side by
+//! side with ONNX Runtime is `scripts/bench/embed_vs_ort.sh` (claude-mem-bench embed-vs-ort).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use claude_mem_embed::{Embedder, HashEmbedder, MiniLm};
+use claude_mem_embed::{CandleMiniLm, Embedder, HashEmbedder, MiniLm};
 
 const SAMPLES: [&str; 8] = [
     "Fixed off-by-one in Paginator::next_page",
@@ -26,16 +28,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("../../../shared/models/all-MiniLM-L6-v2")
         });
+    let threads: Option<usize> = std::env::var("EMBED_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok());
     let t = Instant::now();
-    let model = MiniLm::load(&dir)?;
+    let model = match threads {
+        Some(n) => MiniLm::load_with_threads(&dir, n)?,
+        None => MiniLm::load(&dir)?,
+    };
     println!(
-        "load: {:.0} ms ({})",
+        "load: {:.0} ms ({}, {})",
         t.elapsed().as_secs_f64() * 1e3,
-        dir.display()
+        dir.display(),
+        model.engine()
     );
 
-    let hash = HashEmbedder::new(384);
-    for (name, e) in [("minilm", &model as &dyn Embedder), ("hash-384", &hash)] {
+    let mut engines: Vec<(&str, Box<dyn Embedder>)> = vec![("minilm", Box::new(model))];
+    if let Ok(m) = MiniLm::load_int8(&dir, threads.unwrap_or(2)) {
+        engines.push(("int8", Box::new(m)));
+    }
+    if std::env::var_os("EMBED_CANDLE").is_some() {
+        engines.push(("candle", Box::new(CandleMiniLm::load(&dir)?)));
+    }
+    engines.push(("hash-384", Box::new(HashEmbedder::new(384))));
+    for (name, e) in &engines {
         for batch in [1usize, 16, 64] {
             let texts: Vec<&str> = SAMPLES.iter().copied().cycle().take(batch).collect();
             e.embed(&texts)?; // warm-up

@@ -2,14 +2,17 @@
 //!
 //! Three interchangeable [`Embedder`]s exist because the product must keep working in every
 //! install: [`MiniLm`] is the quality default and runs fully offline once the model files are
-//! on disk; [`HashEmbedder`] keeps vector search meaningful (lexical, identifier-aware) when they
+//! on disk (our own BERT forward pass; [`CandleMiniLm`] is the candle-based one it replaced, kept as
+//! its parity reference); [`HashEmbedder`] keeps vector search meaningful (lexical, identifier-aware) when they
 //! are not; [`OpenAiEmbedder`] lets users who already run an embedding server use it instead.
 //! Every embedder returns unit-length vectors so callers can rank by plain dot product.
 
+mod bert;
 pub mod download;
 mod hash;
 mod install;
 mod minilm;
+mod minilm_candle;
 pub mod model_download;
 mod openai;
 
@@ -17,7 +20,8 @@ use std::path::Path;
 
 pub use hash::HashEmbedder;
 pub use install::install_model;
-pub use minilm::{MiniLm, MAX_TOKENS, MINILM_DIM, MINILM_ID};
+pub use minilm::{MiniLm, MAX_TOKENS, MINILM_DIM, MINILM_ID, MINILM_INT8_ID};
+pub use minilm_candle::CandleMiniLm;
 pub use openai::OpenAiEmbedder;
 
 /// A text-to-vector model. Object-safe so the server can pick one at start-up.

@@ -1,21 +1,27 @@
-//! all-MiniLM-L6-v2 on CPU through candle's BERT, reproducing the sentence-transformers
-//! pipeline of that model (Transformer → mean pooling → Normalize) so vectors match what the
-//! rest of the ecosystem computes for the same text.
+//! all-MiniLM-L6-v2 on CPU, reproducing the sentence-transformers pipeline of that model
+//! (Transformer → mean pooling → Normalize) so vectors match what the rest of the ecosystem
+//! computes for the same text.
+//!
+//! The forward pass is our own ([`crate::bert`]): about 3× faster than candle's BERT on the short
+//! texts memories are (docs/BENCHMARKS.md, "Embeddings vs ONNX Runtime"), with the same vectors
+//! (cosine ≥ 0.999 against [`crate::CandleMiniLm`], which is kept as the parity reference).
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{
     PaddingDirection, PaddingParams, PaddingStrategy, Tokenizer, TruncationDirection,
     TruncationParams, TruncationStrategy,
 };
 
-use crate::{l2_normalize, EmbedError, Embedder};
+use crate::bert::{int8_supported, Bert, BertConfig, Isa, Precision};
+use crate::CandleMiniLm;
+use crate::{EmbedError, Embedder};
 
 /// Id stamped into vector indexes built with this model.
 pub const MINILM_ID: &str = "minilm-l6-v2";
+/// Id of the opt-in int8 variant ([`MiniLm::load_int8`]): its vectors are close to the f32 ones
+/// (cosine ≥ 0.99) but not the same, so an index must not mix the two.
+pub const MINILM_INT8_ID: &str = "minilm-l6-v2-int8";
 /// Output width of all-MiniLM-L6-v2; the hashing fallback uses the same width.
 pub const MINILM_DIM: usize = 384;
 /// sentence-transformers' `max_seq_length` for this model (its tokenizer.json says 128, which
@@ -26,139 +32,175 @@ pub const MAX_TOKENS: usize = 256;
 /// Files without which the model cannot run.
 pub(crate) const REQUIRED_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 
-/// Texts per forward pass. Bounded because activations grow with batch × longest² (attention): at 32 the
-/// worker peaked at 316 MiB while indexing, over the 300 MiB budget, and on 2 cores batching buys nothing
-/// (17 sentences/s at batch 1, 15 at 16; docs/BENCHMARKS.md).
-const MAX_BATCH: usize = 8;
+/// Texts per forward pass at most. Nothing is padded, so grouping costs no wasted work; the cap and
+/// [`MAX_BATCH_TOKENS`] bound the activations (~17 KB per token) so a long backlog cannot balloon
+/// the worker's memory.
+const MAX_BATCH: usize = 32;
+/// Tokens per forward pass at most (2,048 tokens ≈ 35 MB of activations).
+const MAX_BATCH_TOKENS: usize = 2048;
+
+/// Threads one forward pass uses when the caller does not say: the model is small enough that more
+/// than four cores mostly wait on each other, and the worker has other work (search, SQLite).
+const DEFAULT_MAX_THREADS: usize = 4;
+
+/// Checks the model directory and reads its config.json; shared by both engines.
+pub(crate) fn read_config<C: serde::de::DeserializeOwned>(
+    model_dir: &Path,
+) -> Result<C, EmbedError> {
+    let missing: Vec<&str> = REQUIRED_FILES
+        .iter()
+        .copied()
+        .filter(|f| !model_dir.join(f).is_file())
+        .collect();
+    if !missing.is_empty() {
+        return Err(EmbedError::ModelMissing(format!(
+            "{} lacks {}",
+            model_dir.display(),
+            missing.join(", ")
+        )));
+    }
+    let text = std::fs::read_to_string(model_dir.join("config.json"))
+        .map_err(|e| EmbedError::Load(format!("config.json: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| EmbedError::Load(format!("config.json: {e}")))
+}
+
+/// tokenizer.json with truncation at [`MAX_TOKENS`]; padded to each batch's longest text when
+/// `pad_id` is given (candle's padded batches), else not padded at all.
+pub(crate) fn load_tokenizer(
+    model_dir: &Path,
+    pad_id: Option<u32>,
+) -> Result<Tokenizer, EmbedError> {
+    let mut tokenizer = Tokenizer::from_file(model_dir.join("tokenizer.json"))
+        .map_err(|e| EmbedError::Load(format!("tokenizer.json: {e}")))?;
+    // tokenizer.json ships fixed 128-token padding: always replace it.
+    let padding = pad_id.map(|pad_id| PaddingParams {
+        strategy: PaddingStrategy::BatchLongest,
+        direction: PaddingDirection::Right,
+        pad_to_multiple_of: None,
+        pad_id,
+        pad_type_id: 0,
+        pad_token: tokenizer
+            .get_padding()
+            .map(|p| p.pad_token.clone())
+            .unwrap_or_else(|| "[PAD]".to_string()),
+    });
+    tokenizer.with_padding(padding);
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            direction: TruncationDirection::Right,
+            max_length: MAX_TOKENS,
+            strategy: TruncationStrategy::LongestFirst,
+            stride: 0,
+        }))
+        .map_err(|e| EmbedError::Load(format!("tokenizer truncation: {e}")))?;
+    Ok(tokenizer)
+}
 
 /// A loaded all-MiniLM-L6-v2. Immutable after load, so one instance can be shared across
 /// threads behind an `Arc`.
 pub struct MiniLm {
-    model: BertModel,
-    tokenizer: Tokenizer,
-    device: Device,
+    engine: Engine,
+    id: &'static str,
+}
+
+enum Engine {
+    /// Our forward pass: x86-64 with AVX2+FMA or AVX-512.
+    Own { model: Bert, tokenizer: Tokenizer },
+    /// candle, on CPUs our kernels do not cover (e.g. aarch64), where its GEMM has NEON/SSE code;
+    /// same vectors (the parity tests hold the two engines to each other).
+    Candle(CandleMiniLm),
 }
 
 impl MiniLm {
+    /// Loads the model with up to [`DEFAULT_MAX_THREADS`] threads per forward pass (fewer on
+    /// smaller machines).
     pub fn load(model_dir: &Path) -> Result<Self, EmbedError> {
-        let missing: Vec<&str> = REQUIRED_FILES
-            .iter()
-            .copied()
-            .filter(|f| !model_dir.join(f).is_file())
-            .collect();
-        if !missing.is_empty() {
-            return Err(EmbedError::ModelMissing(format!(
-                "{} lacks {}",
-                model_dir.display(),
-                missing.join(", ")
-            )));
-        }
-        let path = |f: &str| -> PathBuf { model_dir.join(f) };
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(DEFAULT_MAX_THREADS);
+        Self::load_with_threads(model_dir, threads)
+    }
 
-        let config_text = std::fs::read_to_string(path("config.json"))
-            .map_err(|e| EmbedError::Load(format!("config.json: {e}")))?;
-        let config: Config = serde_json::from_str(&config_text)
-            .map_err(|e| EmbedError::Load(format!("config.json: {e}")))?;
+    /// Loads the model with exactly `threads` (≥ 1) threads per forward pass.
+    pub fn load_with_threads(model_dir: &Path, threads: usize) -> Result<Self, EmbedError> {
+        Self::load_precision(model_dir, threads, Precision::F32)
+    }
+
+    /// The int8 variant (id [`MINILM_INT8_ID`]): about twice as fast, on CPUs with AVX-512 VNNI only
+    /// (an error elsewhere). Not the default: its vectors differ slightly from every f32 engine's.
+    pub fn load_int8(model_dir: &Path, threads: usize) -> Result<Self, EmbedError> {
+        if !int8_supported() {
+            return Err(EmbedError::Load(
+                "int8 MiniLM needs AVX-512 VNNI, which this CPU lacks".to_string(),
+            ));
+        }
+        Self::load_precision(model_dir, threads, Precision::Int8)
+    }
+
+    fn load_precision(
+        model_dir: &Path,
+        threads: usize,
+        precision: Precision,
+    ) -> Result<Self, EmbedError> {
+        let config: BertConfig = read_config(model_dir)?;
         if config.hidden_size != MINILM_DIM {
             return Err(EmbedError::Load(format!(
                 "config.json: hidden_size {} is not {MINILM_DIM}; not all-MiniLM-L6-v2",
                 config.hidden_size
             )));
         }
-
-        let mut tokenizer = Tokenizer::from_file(path("tokenizer.json"))
-            .map_err(|e| EmbedError::Load(format!("tokenizer.json: {e}")))?;
-        let pad_id = u32::try_from(config.pad_token_id)
-            .map_err(|e| EmbedError::Load(format!("config.json: pad_token_id: {e}")))?;
-        let pad_token = tokenizer
-            .get_padding()
-            .map(|p| p.pad_token.clone())
-            .unwrap_or_else(|| "[PAD]".to_string());
-        // tokenizer.json ships fixed 128-token padding; padding each batch only to its longest
-        // text is what keeps short texts cheap.
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            direction: PaddingDirection::Right,
-            pad_to_multiple_of: None,
-            pad_id,
-            pad_type_id: 0,
-            pad_token,
-        }));
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                direction: TruncationDirection::Right,
-                max_length: MAX_TOKENS,
-                strategy: TruncationStrategy::LongestFirst,
-                stride: 0,
-            }))
-            .map_err(|e| EmbedError::Load(format!("tokenizer truncation: {e}")))?;
-
-        let device = Device::Cpu;
+        if config.max_position_embeddings < MAX_TOKENS {
+            return Err(EmbedError::Load(format!(
+                "config.json: {} positions, fewer than {MAX_TOKENS}",
+                config.max_position_embeddings
+            )));
+        }
+        let Some(isa) = Isa::detect() else {
+            return Ok(Self {
+                engine: Engine::Candle(CandleMiniLm::load(model_dir)?),
+                id: MINILM_ID,
+            });
+        };
+        let tokenizer = load_tokenizer(model_dir, None)?;
+        let path = |f: &str| -> PathBuf { model_dir.join(f) };
         // Read into memory rather than mmap: mmap needs `unsafe` and its safety depends on
-        // nobody rewriting the file (e.g. `models install`) while we run; 90 MB is affordable.
-        let weights = std::fs::read(path("model.safetensors"))
+        // nobody rewriting the file (e.g. `models install`) while we run. The bytes are dropped
+        // once the weights are unpacked.
+        let bytes = std::fs::read(path("model.safetensors"))
             .map_err(|e| EmbedError::Load(format!("model.safetensors: {e}")))?;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
+        let model = Bert::load(&config, &bytes, threads, isa, precision)
             .map_err(|e| EmbedError::Load(format!("model.safetensors: {e}")))?;
-        let model = BertModel::load(vb, &config)
-            .map_err(|e| EmbedError::Load(format!("model.safetensors: {e}")))?;
-
         Ok(Self {
-            model,
-            tokenizer,
-            device,
+            engine: Engine::Own { model, tokenizer },
+            id: match precision {
+                Precision::F32 => MINILM_ID,
+                Precision::Int8 => MINILM_INT8_ID,
+            },
         })
     }
 
-    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let infer = |e: candle_core::Error| EmbedError::Inference(e.to_string());
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| EmbedError::Inference(format!("tokenize: {e}")))?;
-        let batch = encodings.len();
-        let seq = encodings.first().map_or(0, |e| e.get_ids().len());
-        let mut ids = Vec::with_capacity(batch * seq);
-        let mut mask = Vec::with_capacity(batch * seq);
-        for enc in &encodings {
-            if enc.get_ids().len() != seq {
-                return Err(EmbedError::Inference(
-                    "tokenizer returned ragged batch".to_string(),
-                ));
-            }
-            ids.extend_from_slice(enc.get_ids());
-            mask.extend_from_slice(enc.get_attention_mask());
+    /// Which kernels run on this CPU ("avx512", "avx2+fma" or "baseline") and with how many threads:
+    /// for benchmark reports.
+    pub fn engine(&self) -> String {
+        match &self.engine {
+            Engine::Own { model, .. } => format!(
+                "{}{} x{}",
+                model.isa(),
+                if self.id == MINILM_INT8_ID {
+                    "+vnni int8"
+                } else {
+                    ""
+                },
+                model.threads()
+            ),
+            Engine::Candle(_) => "candle".to_string(),
         }
-        let ids = Tensor::from_vec(ids, (batch, seq), &self.device).map_err(infer)?;
-        let mask = Tensor::from_vec(mask, (batch, seq), &self.device).map_err(infer)?;
-        let type_ids = ids.zeros_like().map_err(infer)?;
-
-        let hidden = self
-            .model
-            .forward(&ids, &type_ids, Some(&mask))
-            .map_err(infer)?; // (batch, seq, dim)
-
-        // Mean over real tokens only: padding positions still get hidden states and must not
-        // dilute the average, or a text's vector would depend on its batch neighbours.
-        let mask = mask
-            .to_dtype(DType::F32)
-            .and_then(|m| m.unsqueeze(2))
-            .map_err(infer)?; // (batch, seq, 1)
-        let summed = hidden
-            .broadcast_mul(&mask)
-            .and_then(|h| h.sum(1))
-            .map_err(infer)?; // (batch, dim)
-        let counts = mask.sum(1).map_err(infer)?; // (batch, 1)
-        let mean = summed.broadcast_div(&counts).map_err(infer)?;
-        let mut rows = mean.to_vec2::<f32>().map_err(infer)?;
-        rows.iter_mut().for_each(|r| l2_normalize(r));
-        Ok(rows)
     }
 }
 
 impl Embedder for MiniLm {
     fn id(&self) -> &str {
-        MINILM_ID
+        self.id
     }
 
     fn dim(&self) -> usize {
@@ -166,25 +208,48 @@ impl Embedder for MiniLm {
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        // Batch texts of similar length together so padding (wasted attention work) stays
-        // small, then put the vectors back in the caller's order. Byte length is a cheap,
-        // good-enough proxy for token count.
+        let (model, tokenizer) = match &self.engine {
+            Engine::Own { model, tokenizer } => (model, tokenizer),
+            Engine::Candle(c) => return c.embed(texts),
+        };
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encodings = tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| EmbedError::Inference(format!("tokenize: {e}")))?;
+        if encodings.len() != texts.len() {
+            return Err(EmbedError::Inference(format!(
+                "tokenizer returned {} encodings for {} texts",
+                encodings.len(),
+                texts.len()
+            )));
+        }
+        // Group texts of similar length (attention cost grows with length², and a forward pass is
+        // cheapest when its work splits evenly), bounded by MAX_BATCH / MAX_BATCH_TOKENS; vectors go
+        // back in the caller's order.
         let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| texts[i].len());
+        order.sort_by_key(|&i| encodings[i].get_ids().len());
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(MAX_BATCH) {
-            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-            let vectors = self.embed_batch(&batch)?;
-            if vectors.len() != chunk.len() {
-                return Err(EmbedError::Inference(format!(
-                    "model returned {} vectors for {} texts",
-                    vectors.len(),
-                    chunk.len()
-                )));
+        let mut start = 0;
+        while start < order.len() {
+            let mut end = start;
+            let mut tokens = 0;
+            while end < order.len() && end - start < MAX_BATCH {
+                let len = encodings[order[end]].get_ids().len();
+                if end > start && tokens + len > MAX_BATCH_TOKENS {
+                    break;
+                }
+                tokens += len;
+                end += 1;
             }
+            let chunk = &order[start..end];
+            let seqs: Vec<&[u32]> = chunk.iter().map(|&i| encodings[i].get_ids()).collect();
+            let vectors = model.embed(&seqs).map_err(EmbedError::Inference)?;
             for (&i, v) in chunk.iter().zip(vectors) {
                 out[i] = v;
             }
+            start = end;
         }
         Ok(out)
     }

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use claude_mem_embed::{
-    cosine, default_embedder, install_model, EmbedError, Embedder, MiniLm, MAX_TOKENS, MINILM_DIM,
-    MINILM_ID,
+    cosine, default_embedder, install_model, CandleMiniLm, EmbedError, Embedder, MiniLm,
+    MAX_TOKENS, MINILM_DIM, MINILM_ID, MINILM_INT8_ID,
 };
 use serde::Deserialize;
 
@@ -91,6 +91,98 @@ fn matches_independent_reference() {
         worst = worst.min(c_batch).min(c_single);
     }
     eprintln!("worst cosine vs reference: {worst:.7}");
+}
+
+/// The product's engine against candle's BERT, which made every vector stored before the switch
+/// (the id stayed `minilm-l6-v2`, so old and new vectors must be interchangeable): the reference
+/// sentences (3 to 256 tokens, the last truncated), the benchmark's samples and edge cases, all at
+/// once (batched, reordered) and one by one, with 1 and 2 threads.
+#[test]
+fn matches_candle_engine() {
+    let candle = CandleMiniLm::load(&model_dir()).unwrap();
+    let reference = reference();
+    let mut texts: Vec<String> = reference.sentences.iter().map(|s| s.text.clone()).collect();
+    texts.extend(
+        [
+            "",
+            " ",
+            "src/store/db.rs",
+            "userAccountId is null in getUserProfile() after the session cache expires",
+            "Ünïcödé, emoji 🚀 and CJK 漢字 in one note",
+            "ran cargo test -p claude-mem-core: 212 passed, 0 failed",
+        ]
+        .map(String::from),
+    );
+    texts.push("a much longer memory about the build ".repeat(60)); // well past 256 tokens
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let want = candle.embed(&refs).unwrap();
+    let mut worst = f32::MAX;
+    for threads in [1, 2] {
+        let ours = MiniLm::load_with_threads(&model_dir(), threads).unwrap();
+        let batched = ours.embed(&refs).unwrap();
+        assert_eq!(batched.len(), refs.len());
+        for (i, (text, w)) in refs.iter().zip(&want).enumerate() {
+            let single = ours.embed(&[text]).unwrap().remove(0);
+            for v in [&batched[i], &single] {
+                assert_eq!(v.len(), MINILM_DIM);
+                let c = cosine(v, w);
+                assert!(c >= 0.999, "text {i} ({threads} threads): cosine {c}");
+                worst = worst.min(c);
+            }
+        }
+    }
+    eprintln!("worst cosine vs candle: {worst:.7}");
+}
+
+/// The opt-in int8 engine against candle's f32 vectors, and its refusal where the CPU cannot run it.
+/// Measured: ≥ 0.997 on every text with words in it, but 0.986 on "ok" and 0.988 on "" (3 and 2
+/// tokens) — short of the 0.99 parity bar, which is why int8 is not the default
+/// (docs/BENCHMARKS.md). The
+/// assertions pin what holds today so a regression shows: 0.98 for every text, 0.99 for texts of
+/// more than 5 words.
+#[test]
+fn int8_close_to_f32_or_refused() {
+    let ours = match MiniLm::load_int8(&model_dir(), 2) {
+        Ok(m) => m,
+        Err(EmbedError::Load(msg)) => {
+            assert!(msg.contains("VNNI"), "{msg}");
+            eprintln!("int8 not run: {msg}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(ours.id(), MINILM_INT8_ID);
+    assert_eq!(ours.dim(), MINILM_DIM);
+    let candle = CandleMiniLm::load(&model_dir()).unwrap();
+    let reference = reference();
+    let texts: Vec<&str> = reference
+        .sentences
+        .iter()
+        .map(|s| s.text.as_str())
+        .chain([
+            "",
+            "src/store/db.rs",
+            "Ünïcödé, emoji 🚀 and CJK 漢字 in one note",
+        ])
+        .collect();
+    let want = candle.embed(&texts).unwrap();
+    let got = ours.embed(&texts).unwrap();
+    let mut worst = f32::MAX;
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!((norm(g) - 1.0).abs() < 1e-4);
+        let c = cosine(g, w);
+        let words = texts[i].split_whitespace().count();
+        eprintln!(
+            "int8 cos {c:.5} {:?}",
+            texts[i].chars().take(50).collect::<String>()
+        );
+        assert!(c >= 0.98, "text {i}: cosine {c}");
+        if words > 5 {
+            assert!(c >= 0.99, "text {i}: cosine {c}");
+        }
+        worst = worst.min(c);
+    }
+    eprintln!("worst int8 cosine vs candle f32: {worst:.5}");
 }
 
 #[test]

@@ -20,6 +20,8 @@ pub const MAX_TIMELINE_SIDE: u32 = 50;
 pub const DEFAULT_TIMELINE_SIDE: u32 = 5;
 pub const MAX_IDS: usize = 20;
 pub const MAX_MEMORY_CHARS: usize = 10_000;
+/// Most memories one `forget` call deletes: a model forgetting more than this is doing something else.
+pub const MAX_FORGET: usize = 50;
 
 /// Observation types, as the compressor assigns them.
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
@@ -194,6 +196,21 @@ pub struct SaveMemoryParams {
     /// Project to file it under; defaults to the project of the directory Claude Code runs in.
     #[serde(default)]
     pub project: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ForgetParams {
+    /// Observation ids to forget (the `#12` of search, timeline and get_observations).
+    #[serde(default)]
+    pub ids: Vec<i64>,
+    /// Session summary ids to forget.
+    #[serde(default)]
+    pub summary_ids: Vec<i64>,
+    /// Prompt ids to forget.
+    #[serde(default)]
+    pub prompt_ids: Vec<i64>,
+    /// Why, in the user's words or yours (kept in the worker's log, never stored as a memory).
+    pub reason: String,
 }
 
 /// The MCP server: stateless apart from the worker client, so every call reads the worker's current
@@ -419,6 +436,60 @@ done. Write it self-contained. Filed under the current project unless `project` 
             Err(e) => Ok(worker_error(&e)),
         }
     }
+
+    #[tool(
+        description = "Forget memories for good: deleted from the database, search and future context at once. Use it \
+when the user asks you to forget something, or a memory is wrong or private. Give the ids (from search, timeline \
+or get_observations) and the reason. At most 50 per call; whole sessions and projects are forgotten by the user \
+in the viewer or with `claude-mem forget`, not here."
+    )]
+    async fn forget(
+        &self,
+        Parameters(p): Parameters<ForgetParams>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let reason = p.reason.trim();
+        if reason.is_empty() {
+            return Ok(tool_error(
+                "reason must say why these memories are forgotten",
+            ));
+        }
+        let targets: Vec<serde_json::Value> = [
+            ("observation", &p.ids),
+            ("summary", &p.summary_ids),
+            ("prompt", &p.prompt_ids),
+        ]
+        .into_iter()
+        .flat_map(|(kind, ids)| {
+            ids.iter()
+                .map(move |id| serde_json::json!({"kind": kind, "id": id}))
+        })
+        .collect();
+        if targets.is_empty() || targets.len() > MAX_FORGET {
+            return Ok(tool_error(format!(
+                "give 1 to {MAX_FORGET} ids in ids, summary_ids or prompt_ids (got {})",
+                targets.len()
+            )));
+        }
+        match self.worker.forget(&targets, reason).await {
+            Ok(body) => {
+                let deleted: u64 = body["deleted"]
+                    .as_object()
+                    .map(|m| m.values().filter_map(serde_json::Value::as_u64).sum())
+                    .unwrap_or(0);
+                let missing = body["missing"].as_array().map_or(0, Vec::len);
+                let mut text = format!(
+                    "Forgot {} of {} memories (with what they were made from: {deleted} rows).",
+                    targets.len() - missing,
+                    targets.len()
+                );
+                if missing > 0 {
+                    text.push_str(&format!(" {missing} were not found (already forgotten?)."));
+                }
+                Ok(CallToolResult::success(vec![ContentBlock::text(text)]))
+            }
+            Err(e) => Ok(worker_error(&e)),
+        }
+    }
 }
 
 #[tool_handler(router = self.tool_router)]
@@ -429,7 +500,7 @@ impl ServerHandler for MemoryServer {
             .with_instructions(
                 "claude-mem remembers past Claude Code sessions. Look things up progressively: search \
 (compact index) → get_observations (full entries for chosen ids) → timeline (what happened around one). \
-save_memory stores a note for future sessions.",
+save_memory stores a note for future sessions; forget deletes memories the user wants gone.",
             )
     }
 }
@@ -455,7 +526,13 @@ mod tests {
         let server = MemoryServer::new(WorkerClient::new("http://127.0.0.1:1").unwrap(), "p");
         let tools = server.tool_router.list_all();
         let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
-        for name in ["search", "timeline", "get_observations", "save_memory"] {
+        for name in [
+            "search",
+            "timeline",
+            "get_observations",
+            "save_memory",
+            "forget",
+        ] {
             assert!(names.contains(&name.to_owned()), "{names:?}");
         }
         let search = tools.iter().find(|t| t.name == "search").unwrap();

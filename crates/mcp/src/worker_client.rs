@@ -162,6 +162,15 @@ impl WorkerClient {
         self.send(request, "/api/memories").await
     }
 
+    /// `POST /api/forget`: `targets` as the worker reads them (`{"kind": "observation", "id": 12}`).
+    pub async fn forget(&self, targets: &[Value], reason: &str) -> Result<Value, WorkerError> {
+        let request = self
+            .http
+            .post(self.url("/api/forget"))
+            .json(&serde_json::json!({ "targets": targets, "reason": reason }));
+        self.send(request, "/api/forget").await
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

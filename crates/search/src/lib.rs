@@ -7,6 +7,7 @@
 //! puts them in one key space.
 
 pub mod code_tokenizer;
+pub mod durable;
 pub mod embedder_choice;
 pub mod eval;
 pub mod fusion;
@@ -18,7 +19,8 @@ pub mod vector_index;
 pub use embedder_choice::embedder_from_settings;
 pub use fusion::{calibration, fuse, Fusion, Hit};
 pub use search_index::{
-    check_files, FileCheck, IndexStatus, SearchIndex, SearchOutcome, SearchRequest, CANDIDATE_POOL,
+    check_files, FileCheck, IndexStatus, ReembedStatus, SearchIndex, SearchOutcome, SearchRequest,
+    CANDIDATE_POOL, EMBED_BATCH,
 };
 pub use source::Source;
 
@@ -45,6 +47,9 @@ pub enum SearchError {
     /// read or rebuilt.
     #[error("the search index {0} is in use by another claude-mem process")]
     InUse(String),
+    /// Indexing was abandoned (the worker is stopping): nothing of the page was indexed.
+    #[error("indexing was cancelled")]
+    Cancelled,
 }
 
 impl From<tantivy::directory::error::OpenDirectoryError> for SearchError {

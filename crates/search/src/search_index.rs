@@ -13,6 +13,7 @@ use crate::fusion::{calibration, lexical_lean, rank, Candidate, QueryScale};
 use crate::text_index::TextIndex;
 use crate::vector_index::{VectorIndex, VectorMeta};
 use crate::{Doc, Filters, Fusion, Hit, Mode, SearchError, Source};
+use claude_mem_core::store::vectors::{round_trip, VectorEncoding};
 use claude_mem_embed::Embedder;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -39,6 +40,9 @@ const LOCK: &str = ".lock";
 type TextSide = (Vec<(i64, f32)>, f32, f64);
 /// The vector side: the query's vector, (id, cosine) best first, milliseconds embedding and searching.
 type VectorSide = (Vec<f32>, Vec<(i64, f32)>, f64, f64);
+/// Texts embedded per model call while indexing: the cancellation point of a backlog (a SIGTERM waits
+/// for one batch at most, ~0.3 s with MiniLM on 2 cores) and what bounds the model's activations.
+pub const EMBED_BATCH: usize = 8;
 /// Candidates each side contributes to a query: enough that a relevant memory one side ranks poorly can
 /// still be lifted by the other, few enough that filling in the missing side stays under a millisecond.
 pub const CANDIDATE_POOL: usize = 100;
@@ -125,6 +129,25 @@ pub struct IndexStatus {
     /// Why the indexes were rebuilt at start, if they were.
     pub rebuild_reason: Option<String>,
     pub last_error: Option<String>,
+    /// Memory texts this process has embedded with the model (queries excluded). Vectors stored in the
+    /// database are reused instead, so a restart, a graph rebuild or a reindex adds nothing here.
+    pub embedded: u64,
+    /// Vectors put back into the graphs from the database (no model call) since the start.
+    pub vectors_restored: u64,
+    /// How new vectors are stored in the database: `f32` or `int8`.
+    pub vector_encoding: String,
+    /// A switch to another embedder under way: it embeds every memory in the background while the
+    /// current embedder and its vectors keep serving, and takes over when it is done.
+    pub reembed: Option<ReembedStatus>,
+}
+
+/// Progress of a background switch to another embedder.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ReembedStatus {
+    pub embedder: String,
+    /// Memories (all sources) that have a vector of the new embedder.
+    pub done: u64,
+    pub total: u64,
 }
 
 /// One source's indexes.
@@ -147,7 +170,46 @@ impl Part {
         }
     }
 
-    fn open(root: &Path, source: Source, dim: usize) -> Result<Self, SearchError> {
+    /// Opens a part's indexes. A graph that cannot be loaded (missing, damaged, another dimension) is
+    /// not an error: the part opens with an empty graph and the reason, and the graph is rebuilt from
+    /// the vectors stored in the database ([`crate::durable::restore`]). Only an unreadable full-text
+    /// index fails.
+    fn open(
+        root: &Path,
+        source: Source,
+        dim: usize,
+    ) -> Result<(Self, Option<String>), SearchError> {
+        let text = Self::open_text(root, source)?;
+        let dir = Self::dir(root, source).join("vectors");
+        let (vectors, lost) = match VectorIndex::load(&dir, dim) {
+            Ok(v) => (v, None),
+            Err(e) => (VectorIndex::new(dim, 0), Some(e.to_string())),
+        };
+        Ok((
+            Self {
+                text,
+                vectors: RwLock::new(vectors),
+                dirty: AtomicBool::new(lost.is_some()),
+            },
+            lost,
+        ))
+    }
+
+    /// The full-text index kept, the graph emptied (vectors of another embedder): to be rebuilt from the
+    /// vectors stored for the new one. Nothing is saved in the graph's place until then: a crash before
+    /// the rebuilt graph is saved leaves no loadable graph, so the next start rebuilds it again instead
+    /// of loading an empty one.
+    fn keep_text(root: &Path, source: Source, dim: usize) -> Result<Self, SearchError> {
+        let text = Self::open_text(root, source)?;
+        wipe(&Self::dir(root, source).join("vectors"))?;
+        Ok(Self {
+            text,
+            vectors: RwLock::new(VectorIndex::new(dim, 0)),
+            dirty: AtomicBool::new(true),
+        })
+    }
+
+    fn open_text(root: &Path, source: Source) -> Result<TextIndex, SearchError> {
         let dir = Self::dir(root, source);
         // Tantivy checks every file's checksum when it opens (`TextIndex::open_or_create`); a panic on a
         // file too damaged for even that is a rebuild too, not a dead worker.
@@ -159,11 +221,7 @@ impl Part {
                     tantivy.display()
                 ))
             })??;
-        Ok(Self {
-            text,
-            vectors: RwLock::new(VectorIndex::load(&dir.join("vectors"), dim)?),
-            dirty: AtomicBool::new(false),
-        })
+        Ok(text)
     }
 
     /// Empty indexes, whatever was there before. The (empty) vectors are saved at once, so a stamp
@@ -212,6 +270,12 @@ pub struct SearchIndex {
     fusion: Fusion,
     status: Mutex<IndexStatus>,
     unsaved: Mutex<(usize, Instant)>,
+    /// How vectors are stored in the database; the graph is given them as they read back, so a graph
+    /// rebuilt from the database is the graph that was built live.
+    encoding: VectorEncoding,
+    /// Parts whose graph could not be loaded at open: [`crate::durable::restore`] rebuilds them from the
+    /// stored vectors.
+    lost: Mutex<Vec<Source>>,
 }
 
 /// A query's candidates, filled in on both sides, with their calibration scale and what finding them
@@ -353,25 +417,41 @@ impl SearchIndex {
             && stamp
                 .as_ref()
                 .is_some_and(|s| s.schema == UPGRADABLE_SCHEMA);
-        let opened = if reason.is_none() {
+        // Another embedder's stamp on a current schema: the full-text indexes do not depend on the
+        // embedder and are kept; only the graphs are rebuilt, from the vectors stored for this embedder.
+        let embedder_changed = reason.is_some()
+            && stamp.as_ref().is_some_and(|s| {
+                s.schema == SCHEMA_VERSION && (s.embedder != embedder.id() || s.dim != dim)
+            });
+        let mut lost: Vec<Source> = Vec::new();
+        let mut problems: Vec<String> = Vec::new();
+        let opened = if reason.is_none() || embedder_changed {
+            let mut open_part = |source: Source| -> Result<Part, SearchError> {
+                if embedder_changed {
+                    lost.push(source);
+                    return Part::keep_text(dir, source, dim);
+                }
+                if upgrading && source != Source::Observation {
+                    return Part::fresh(dir, source, dim);
+                }
+                let (part, problem) = Part::open(dir, source, dim)?;
+                if let Some(problem) = problem {
+                    lost.push(source);
+                    problems.push(format!("{} vectors: {problem}", source.as_str()));
+                }
+                Ok(part)
+            };
             let parts = (|| -> Result<(Part, Part, Part), SearchError> {
-                let observations = Part::open(dir, Source::Observation, dim)?;
-                let (summaries, prompts) = if upgrading {
-                    (
-                        Part::fresh(dir, Source::Summary, dim)?,
-                        Part::fresh(dir, Source::Prompt, dim)?,
-                    )
-                } else {
-                    (
-                        Part::open(dir, Source::Summary, dim)?,
-                        Part::open(dir, Source::Prompt, dim)?,
-                    )
-                };
-                Ok((observations, summaries, prompts))
+                Ok((
+                    open_part(Source::Observation)?,
+                    open_part(Source::Summary)?,
+                    open_part(Source::Prompt)?,
+                ))
             })();
             match parts {
                 Ok(parts) => Some(parts),
                 Err(e) => {
+                    lost.clear();
                     reason = Some(format!("index unreadable: {e}"));
                     None
                 }
@@ -379,6 +459,17 @@ impl SearchIndex {
         } else {
             None
         };
+        if !problems.is_empty() && reason.is_none() {
+            reason = Some(format!(
+                "index unreadable: {}; the graphs are rebuilt from the vectors in the database",
+                problems.join("; ")
+            ));
+        }
+        if embedder_changed && !lost.is_empty() {
+            if let Some(r) = reason.as_mut() {
+                r.push_str(": full text kept, vectors from the database or embedded anew");
+            }
+        }
         let (parts, stamp) = match opened {
             Some(parts) => {
                 let mut stamp = stamp.unwrap_or_else(|| Stamp {
@@ -389,6 +480,8 @@ impl SearchIndex {
                     last_indexed_summary_id: 0,
                     last_indexed_prompt_id: 0,
                 });
+                stamp.embedder = embedder.id().to_owned();
+                stamp.dim = dim;
                 if upgrading {
                     reason = Some(format!(
                         "index schema {UPGRADABLE_SCHEMA} → {SCHEMA_VERSION}: summaries and prompts \
@@ -437,6 +530,8 @@ impl SearchIndex {
                 embedder_fallback,
                 rebuild_reason: reason,
                 last_error: None,
+                vector_encoding: VectorEncoding::default().as_str().to_owned(),
+                ..IndexStatus::default()
             }),
             dir: dir.to_owned(),
             observations,
@@ -445,6 +540,8 @@ impl SearchIndex {
             embedder: RwLock::new(embedder),
             fusion,
             unsaved: Mutex::new((0, Instant::now())),
+            encoding: VectorEncoding::default(),
+            lost: Mutex::new(lost),
         };
         index.write_stamp(Stamp {
             schema: SCHEMA_VERSION,
@@ -582,38 +679,26 @@ impl SearchIndex {
 
     /// Indexes documents (ids ascending within each source) in their source's indexes; each `Doc::id` is
     /// a key ([`Source::key`]), and one that no source made is skipped. Blocking: embedding is CPU work.
+    /// Embeds every document whose vector is not in the graph yet; the worker's indexer goes through
+    /// [`crate::durable::index_page`] instead, which reuses and stores vectors in the database.
     pub fn index(&self, docs: &[Doc]) -> Result<(), SearchError> {
         if docs.is_empty() {
             return Ok(());
         }
-        let source_of = |d: &Doc| Source::of_key(d.id).map(|(s, _)| s);
-        let first = docs.first().and_then(source_of);
-        if let Some(source) = first.filter(|_| docs.iter().all(|d| source_of(d) == first)) {
-            // The indexer's case: one source per page, no copies.
-            self.index_part(source, docs)?;
-        } else {
-            for source in Source::ALL {
-                let mine: Vec<Doc> = docs
-                    .iter()
-                    .filter(|d| source_of(d) == Some(source))
-                    .cloned()
-                    .collect();
-                self.index_part(source, &mine)?;
-            }
-            let foreign = docs.iter().filter(|d| source_of(d).is_none()).count();
-            if foreign > 0 {
-                tracing::warn!(
-                    foreign,
-                    "documents whose key names no source were not indexed"
-                );
-            }
-        }
+        let embedder = self.embedder();
+        self.index_docs(docs, &HashMap::new(), &embedder, &AtomicBool::new(false))?;
+        self.save_if_due(docs.len())
+    }
+
+    /// Saves when 2,000 documents or 30 s have gone by since the last save: the graph dump is the
+    /// expensive part, so it is not paid per page.
+    pub fn save_if_due(&self, indexed: usize) -> Result<(), SearchError> {
         let due = {
             let mut u = self
                 .unsaved
                 .lock()
                 .map_err(|_| SearchError::Vector("lock poisoned".into()))?;
-            u.0 += docs.len();
+            u.0 += indexed;
             u.0 >= 2000 || u.1.elapsed().as_secs() >= 30
         };
         if due {
@@ -622,42 +707,120 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Indexes one source's documents in its part and moves its cursor past them.
-    fn index_part(&self, source: Source, docs: &[Doc]) -> Result<(), SearchError> {
-        if docs.is_empty() {
-            return Ok(());
+    /// Indexes `docs` with `embedder` (which must be the index's own: a page embedded by an embedder
+    /// that was switched away meanwhile is refused). Vectors come from the graph when it has them, then
+    /// from `stored` (by key: vectors read from the database), and only the rest are embedded, in
+    /// batches of [`EMBED_BATCH`] with `cancel` checked before each, so a shutdown abandons a backlog
+    /// within one batch (nothing is indexed then: the cursor stays and the page is done again, with
+    /// whatever vectors were stored). Returns the vectors it embedded, for the caller to store.
+    pub fn index_docs(
+        &self,
+        docs: &[Doc],
+        stored: &HashMap<i64, Vec<f32>>,
+        embedder: &Arc<dyn Embedder>,
+        cancel: &AtomicBool,
+    ) -> Result<Vec<(i64, Vec<f32>, VectorMeta)>, SearchError> {
+        let source_of = |d: &Doc| Source::of_key(d.id).map(|(s, _)| s);
+        let first = docs.first().and_then(source_of);
+        if let Some(source) = first.filter(|_| docs.iter().all(|d| source_of(d) == first)) {
+            // The indexer's case: one source per page, no copies.
+            return self.index_part(source, docs, stored, embedder, cancel);
         }
-        let part = self.part(source);
-        let embedder = self.embedder();
-        part.text.add(docs)?;
-        part.text.commit()?;
-        let texts: Vec<String> = docs.iter().map(Doc::embedding_text).collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let mut vectors = Vec::with_capacity(docs.len());
-        for chunk in refs.chunks(32) {
-            vectors.extend(
-                embedder
-                    .embed(chunk)
-                    .map_err(|e| SearchError::Embed(e.to_string()))?,
+        let mut fresh = Vec::new();
+        for source in Source::ALL {
+            let mine: Vec<Doc> = docs
+                .iter()
+                .filter(|d| source_of(d) == Some(source))
+                .cloned()
+                .collect();
+            fresh.extend(self.index_part(source, &mine, stored, embedder, cancel)?);
+        }
+        let foreign = docs.iter().filter(|d| source_of(d).is_none()).count();
+        if foreign > 0 {
+            tracing::warn!(
+                foreign,
+                "documents whose key names no source were not indexed"
             );
         }
-        let items = docs
+        Ok(fresh)
+    }
+
+    /// Indexes one source's documents in its part and moves its cursor past them (see
+    /// [`SearchIndex::index_docs`]).
+    fn index_part(
+        &self,
+        source: Source,
+        docs: &[Doc],
+        stored: &HashMap<i64, Vec<f32>>,
+        embedder: &Arc<dyn Embedder>,
+        cancel: &AtomicBool,
+    ) -> Result<Vec<(i64, Vec<f32>, VectorMeta)>, SearchError> {
+        if docs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let part = self.part(source);
+        let meta = |d: &Doc| VectorMeta {
+            project: d.project.clone(),
+            kind: d.kind.clone(),
+            created_at: d.created_at,
+        };
+        let present: HashSet<i64> = {
+            let graph = part.read_vectors()?;
+            docs.iter()
+                .filter(|d| graph.contains(d.id))
+                .map(|d| d.id)
+                .collect()
+        };
+        let missing: Vec<&Doc> = docs
             .iter()
-            .zip(vectors)
-            .map(|(d, v)| {
-                (
-                    d.id,
-                    v,
-                    VectorMeta {
-                        project: d.project.clone(),
-                        kind: d.kind.clone(),
-                        created_at: d.created_at,
-                    },
-                )
+            .filter(|d| !present.contains(&d.id) && !stored.contains_key(&d.id))
+            .collect();
+        // Embedding first: it is the slow, cancellable step, and nothing is indexed until it is done.
+        let mut fresh: Vec<(i64, Vec<f32>, VectorMeta)> = Vec::with_capacity(missing.len());
+        for chunk in missing.chunks(EMBED_BATCH) {
+            if cancel.load(Ordering::Acquire) {
+                return Err(SearchError::Cancelled);
+            }
+            let texts: Vec<String> = chunk.iter().map(|d| d.embedding_text()).collect();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let vectors = embedder
+                .embed(&refs)
+                .map_err(|e| SearchError::Embed(e.to_string()))?;
+            if vectors.len() != chunk.len() {
+                return Err(SearchError::Embed(format!(
+                    "{} vectors for {} texts",
+                    vectors.len(),
+                    chunk.len()
+                )));
+            }
+            self.update(|s| s.embedded += chunk.len() as u64);
+            fresh.extend(chunk.iter().zip(vectors).map(|(d, v)| (d.id, v, meta(d))));
+        }
+        if self.embedder().id() != embedder.id() {
+            return Err(SearchError::Incompatible(format!(
+                "embedded with {}, but the index switched to {}",
+                embedder.id(),
+                self.embedder().id()
+            )));
+        }
+        part.text.add(docs)?;
+        part.text.commit()?;
+        let embedded: HashMap<i64, &Vec<f32>> = fresh.iter().map(|(id, v, _)| (*id, v)).collect();
+        let items: Vec<(i64, Vec<f32>, VectorMeta)> = docs
+            .iter()
+            .filter(|d| !present.contains(&d.id))
+            .filter_map(|d| {
+                let v = match stored.get(&d.id) {
+                    Some(v) => v.clone(),
+                    None => round_trip(self.encoding, embedded.get(&d.id)?),
+                };
+                Some((d.id, v, meta(d)))
             })
             .collect();
-        part.write_vectors()?.insert(items)?;
-        part.dirty.store(true, Ordering::Release);
+        if !items.is_empty() {
+            part.write_vectors()?.insert(items)?;
+            part.dirty.store(true, Ordering::Release);
+        }
         let last = docs
             .iter()
             .filter_map(|d| Source::of_key(d.id))
@@ -666,7 +829,141 @@ impl SearchIndex {
             .unwrap_or(0);
         self.refresh_counts();
         self.advance(source, last);
-        Ok(())
+        Ok(fresh)
+    }
+
+    /// How vectors are stored in the database (and therefore what the graph is given). Set once,
+    /// before the index is shared.
+    pub fn set_vector_encoding(&mut self, encoding: VectorEncoding) {
+        self.encoding = encoding;
+        self.update(|s| s.vector_encoding = encoding.as_str().to_owned());
+    }
+
+    pub fn vector_encoding(&self) -> VectorEncoding {
+        self.encoding
+    }
+
+    /// The parts whose graph was lost at open (each asked for once): to be rebuilt from stored vectors.
+    pub fn take_lost(&self) -> Vec<Source> {
+        self.lost
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default()
+    }
+
+    /// Puts vectors read from the database into `source`'s graph (ids already there are skipped):
+    /// a graph rebuilt without the model. Returns how many went in.
+    pub fn restore_vectors(
+        &self,
+        source: Source,
+        items: Vec<(i64, Vec<f32>, VectorMeta)>,
+    ) -> Result<usize, SearchError> {
+        let part = self.part(source);
+        let n = part.write_vectors()?.insert(items)?;
+        if n > 0 {
+            part.dirty.store(true, Ordering::Release);
+        }
+        self.refresh_counts();
+        self.update(|s| s.vectors_restored += n as u64);
+        Ok(n)
+    }
+
+    /// Whether `source` has full-text documents its graph has no vector for (memories whose vectors were
+    /// never stored: indexed before durable vectors, or by another embedder).
+    pub fn has_vector_gap(&self, source: Source) -> bool {
+        let part = self.part(source);
+        (part.vector_count() as u64) < part.text.num_docs()
+    }
+
+    /// Moves `source`'s cursor back to the start: the indexer goes over its rows again, which re-adds
+    /// their text (an upsert), skips vectors the graph has and embeds only the missing ones.
+    pub fn rewind(&self, source: Source) {
+        self.update(|s| match source {
+            Source::Observation => s.last_indexed_id = 0,
+            Source::Summary => s.last_indexed_summary_id = 0,
+            Source::Prompt => s.last_indexed_prompt_id = 0,
+        });
+        self.set_state("indexing");
+    }
+
+    /// Whether the graph of the key's source has a live vector for it.
+    pub fn has_vector(&self, key: i64) -> bool {
+        let Some((source, _)) = Source::of_key(key) else {
+            return false;
+        };
+        self.part(source)
+            .read_vectors()
+            .map(|g| g.contains(key))
+            .unwrap_or(false)
+    }
+
+    /// Counts texts embedded for this index outside [`SearchIndex::index_docs`] (the durable indexer
+    /// embeds ahead of indexing, to store vectors as it goes).
+    pub fn count_embedded(&self, texts: usize) {
+        self.update(|s| s.embedded += texts as u64);
+    }
+
+    /// Live vectors in `source`'s graph.
+    pub fn vector_count(&self, source: Source) -> usize {
+        self.part(source).vector_count()
+    }
+
+    /// Live vectors of `source`'s graph with their metadata (see [`VectorIndex::entries`]).
+    pub fn graph_entries(
+        &self,
+        source: Source,
+    ) -> Result<Vec<(i64, Vec<f32>, VectorMeta)>, SearchError> {
+        Ok(self.part(source).read_vectors()?.entries())
+    }
+
+    /// Records the progress of a background switch to another embedder (`None`: none under way).
+    pub fn set_reembed(&self, reembed: Option<ReembedStatus>) {
+        self.update(|s| s.reembed = reembed);
+    }
+
+    /// Hands the index to `embedder` with graphs built from its stored vectors, all at once: the
+    /// end of a background switch, during which the old embedder and its graphs served. The graphs
+    /// are swapped under their write locks, so a search sees either the old pair or the new one (a
+    /// query embedded just before the swap may be searched in the new graph once; with equal
+    /// dimensions that is a slightly off ranking, with others an empty vector side).
+    pub fn adopt_embedder(
+        &self,
+        embedder: Arc<dyn Embedder>,
+        fallback: Option<String>,
+        mut graphs: HashMap<Source, VectorIndex>,
+    ) -> Result<(), SearchError> {
+        let old = self.embedder().id().to_owned();
+        let id = embedder.id().to_owned();
+        {
+            let mut guards = [
+                self.observations.write_vectors()?,
+                self.summaries.write_vectors()?,
+                self.prompts.write_vectors()?,
+            ];
+            match self.embedder.write() {
+                Ok(mut e) => *e = embedder.clone(),
+                Err(poisoned) => *poisoned.into_inner() = embedder.clone(),
+            }
+            for (guard, source) in guards.iter_mut().zip(Source::ALL) {
+                **guard = graphs
+                    .remove(&source)
+                    .unwrap_or_else(|| VectorIndex::new(embedder.dim(), 0));
+            }
+        }
+        for source in Source::ALL {
+            self.part(source).dirty.store(true, Ordering::Release);
+        }
+        self.refresh_counts();
+        self.update(|s| {
+            s.embedder = id.clone();
+            s.embedder_fallback = fallback;
+            s.reembed = None;
+            s.rebuild_reason = Some(format!(
+                "embedder {old} → {id}: re-embedded in the background"
+            ));
+        });
+        tracing::info!(from = %old, to = %id, "switched embedders");
+        self.save()
     }
 
     /// Persists the vectors that changed and the stamp (the text indexes commit on every batch).

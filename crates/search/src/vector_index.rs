@@ -345,6 +345,26 @@ impl VectorIndex {
         Ok(inserted)
     }
 
+    /// Every live vector with its metadata, by id: what a store from before durable vectors is seeded
+    /// with, so upgrading costs no model call.
+    pub fn entries(&self) -> Vec<(i64, Vec<f32>, VectorMeta)> {
+        let mut out: Vec<(i64, Vec<f32>, VectorMeta)> = self
+            .hnsw
+            .get_point_indexation()
+            .into_iter()
+            .filter_map(|p| {
+                let id = p.get_origin_id() as i64;
+                if self.tombstones.contains(&id) {
+                    return None;
+                }
+                let meta = self.meta.get(&id)?.clone();
+                Some((id, p.get_v().to_vec(), meta))
+            })
+            .collect();
+        out.sort_by_key(|e| e.0);
+        out
+    }
+
     pub fn delete(&mut self, id: i64) {
         if self.meta.contains_key(&id) {
             self.tombstones.insert(id);

@@ -1,4 +1,5 @@
-//! Maintenance over HTTP: `POST /api/admin/prune`, `POST /api/admin/index` and `POST /api/admin/retry`.
+//! Maintenance over HTTP: `POST /api/admin/prune`, `POST /api/admin/index`, `POST /api/admin/retry` and
+//! `POST /api/admin/restart` (`crate::restart`).
 //!
 //! While the worker runs it holds the Tantivy writer lock, so a CLI cannot change the indexes itself; it
 //! asks the worker. When no worker runs, the CLI calls the same functions ([`prune_everywhere`],
@@ -45,18 +46,43 @@ pub async fn prune_everywhere(
     req: PruneRequest,
 ) -> Result<PruneOutcome, AdminError> {
     let report = store.prune(req).await?;
-    // Keys of everything the indexes hold that is gone: observations, summaries and prompts.
+    let index_state = if report.dry_run {
+        "unchanged"
+    } else {
+        drop_from_indexes(
+            index,
+            &report.observation_ids,
+            &report.summary_ids,
+            &report.prompt_ids,
+        )
+        .await?
+    };
+    Ok(PruneOutcome {
+        report,
+        index: index_state,
+    })
+}
+
+/// Makes the search indexes forget deleted observations, summaries and prompts (after a prune or a
+/// forget): text documents deleted and committed, vectors tombstoned until the next rebuild (which reads
+/// only what SQLite still holds). Returns what became of the indexes, for the answer.
+pub async fn drop_from_indexes(
+    index: Option<&Arc<SearchIndex>>,
+    observations: &[i64],
+    summaries: &[i64],
+    prompts: &[i64],
+) -> Result<&'static str, AdminError> {
     let keys: Vec<i64> = [
-        (Source::Observation, &report.observation_ids),
-        (Source::Summary, &report.summary_ids),
-        (Source::Prompt, &report.prompt_ids),
+        (Source::Observation, observations),
+        (Source::Summary, summaries),
+        (Source::Prompt, prompts),
     ]
     .into_iter()
     .flat_map(|(source, ids)| ids.iter().filter_map(move |id| source.key(*id)))
     .collect();
-    let index_state = match index {
-        _ if report.dry_run || keys.is_empty() => "unchanged",
-        None => "unavailable",
+    match index {
+        _ if keys.is_empty() => Ok("unchanged"),
+        None => Ok("unavailable"),
         Some(index) => {
             let index = Arc::clone(index);
             tokio::task::spawn_blocking(move || {
@@ -66,13 +92,9 @@ pub async fn prune_everywhere(
             .await
             .map_err(|e| AdminError::Index(e.to_string()))?
             .map_err(|e| AdminError::Index(e.to_string()))?;
-            "deleted"
+            Ok("deleted")
         }
-    };
-    Ok(PruneOutcome {
-        report,
-        index: index_state,
-    })
+    }
 }
 
 /// Ids an import inserted, per searchable table.
@@ -330,6 +352,49 @@ pub async fn retry(
     let parked = state.store.parked_count().await?;
     tracing::info!(requeued, parked, ?id, "parked events requeued");
     Ok(Json(json!({ "requeued": requeued, "parked": parked })))
+}
+
+/// `POST /api/admin/restart`: the worker stops gracefully and starts again in the same process with
+/// the settings re-read (`crate::restart`), answering 202 before it goes. Loopback only, whatever the
+/// token: a restart drops every open connection, which a remote client (a team member, a dashboard)
+/// has no business doing to this user's worker. 409 when nothing would start the worker again.
+pub async fn restart(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+    if !peer.is_some_and(|p| p.0.ip().is_loopback()) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "loopback_only",
+            "the worker can only be restarted from this machine",
+        ));
+    }
+    if !state.restart.is_supervised() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "cannot_restart",
+            "this worker was not started by `claude-mem serve` or the desktop app, so nothing would start it again; restart it the way it was started",
+        ));
+    }
+    tracing::info!("restart requested over the API");
+    // After the answer has left: the graceful stop lets this request finish first anyway, but a
+    // moment's delay keeps the 202 from racing the listener's close.
+    let signal = state.restart.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        signal.request();
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "restarting": true,
+            "pid": std::process::id(),
+            "uptime_seconds": state.started.elapsed().as_secs(),
+        })),
+    ))
 }
 
 fn admin_error(e: AdminError) -> ApiError {

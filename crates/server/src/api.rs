@@ -245,7 +245,7 @@ pub struct ObservationListQuery {
     limit: Option<i64>,
 }
 
-fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     let limit = limit.unwrap_or(50);
     if (1..=MAX_PAGE).contains(&limit) {
         Ok(limit)
@@ -305,29 +305,6 @@ pub async fn get_observation(
         .pop()
         .ok_or_else(|| ApiError::not_found(format!("no observation {id}")))?;
     Ok(Json(json!({ "observation": observation })))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct SummaryListQuery {
-    project: Option<String>,
-    session: Option<String>,
-    limit: Option<i64>,
-}
-
-pub async fn list_summaries(
-    State(state): State<AppState>,
-    query: Result<Query<SummaryListQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let Query(q) = query?;
-    let summaries = state
-        .store
-        .list_summaries(
-            q.project.as_deref(),
-            q.session.as_deref(),
-            page_limit(q.limit)?,
-        )
-        .await?;
-    Ok(Json(json!({ "summaries": summaries })))
 }
 
 #[derive(Debug, Deserialize)]

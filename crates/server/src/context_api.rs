@@ -24,6 +24,8 @@ pub struct ContextQuery {
     session: Option<String>,
     source: Option<String>,
     budget: Option<usize>,
+    /// Preview another `context.max_observations` than the saved one (the settings page, as it is edited).
+    max_observations: Option<usize>,
 }
 
 /// `GET /api/context`: exactly what SessionStart would inject now, with its token count.
@@ -52,6 +54,13 @@ pub async fn preview(
             "budget must be between 100 and 50000 tokens",
         ));
     }
+    let max_observations = q.max_observations.unwrap_or(settings.max_observations);
+    if !(1..=500).contains(&max_observations) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "max_observations must be between 1 and 500",
+        ));
+    }
     let source = ContextSource::parse(q.source.as_deref().unwrap_or("startup"));
     let resumed_after_ms = match (&q.session, source) {
         (Some(id), ContextSource::Resume) => {
@@ -68,7 +77,7 @@ pub async fn preview(
             source,
             resumed_after_ms,
             budget_tokens: budget,
-            max_observations: settings.max_observations,
+            max_observations,
             now_ms: clock::now_ms(),
             language: Lang::from_settings(&state.settings),
         },
@@ -143,6 +152,44 @@ pub async fn session_start(
         }
         Err(e) => {
             tracing::warn!(error = %e, "cannot build the session context");
+            String::new()
+        }
+    }
+}
+
+/// File context: before Claude reads or edits a file (PreToolUse for Read, Edit, MultiEdit), the memories
+/// that mention it (`claude_mem_core::context::file_context`); nothing when none do or
+/// `context.file_context` is off.
+pub async fn file_context(state: &AppState, event: &HookEvent) -> String {
+    if !state.context_settings().file_context
+        || !matches!(
+            event.tool_name.as_deref(),
+            Some("Read" | "Edit" | "MultiEdit")
+        )
+    {
+        return String::new();
+    }
+    let Some(path) = event
+        .payload
+        .get("tool_input")
+        .and_then(|i| i.get("file_path"))
+        .and_then(Value::as_str)
+    else {
+        return String::new();
+    };
+    match claude_mem_core::context::file_context(
+        &state.store,
+        &event.project,
+        &event.cwd,
+        path,
+        Lang::from_settings(&state.settings),
+        clock::now_ms(),
+    )
+    .await
+    {
+        Ok(text) => text,
+        Err(e) => {
+            tracing::warn!(error = %e, "file context lookup failed");
             String::new()
         }
     }

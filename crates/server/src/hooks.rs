@@ -61,7 +61,12 @@ pub async fn accept(
     }
     let event_name = parsed.event_name.clone();
     let session_id = parsed.session_id.clone();
-    if let Some(reason) = state.skip_reason(&parsed) {
+    let skip = if state.store.is_session_off(&parsed.session_id) {
+        Some(SkipReason::SessionOff)
+    } else {
+        state.skip_reason(&parsed)
+    };
+    if let Some(reason) = skip {
         skipped(&parsed, reason);
         if delivery == Delivery::Live {
             crate::metrics::record_hook(&event_name, started.elapsed());
@@ -84,8 +89,12 @@ pub async fn accept(
     } else {
         None
     };
-    let recall_for = (live && matches!(event_name.as_str(), "SessionStart" | "UserPromptSubmit"))
-        .then(|| parsed.clone());
+    let recall_for = (live
+        && matches!(
+            event_name.as_str(),
+            "SessionStart" | "UserPromptSubmit" | "PreToolUse"
+        ))
+    .then(|| parsed.clone());
     let outcome = state.store.ingest(parsed).await?;
     match outcome {
         IngestOutcome::Stored { event_id, .. } => {
@@ -99,6 +108,7 @@ pub async fn accept(
         Some(event) if event_name == "SessionStart" => {
             context_api::session_start(state, event, resumed_after).await
         }
+        Some(event) if event_name == "PreToolUse" => context_api::file_context(state, event).await,
         Some(event) => context_api::prompt_recall(state, event).await,
         None => String::new(),
     };
@@ -146,7 +156,7 @@ pub fn hook_answer(event_name: &str, context: &str) -> Value {
                 "additionalContext": context
             }
         }),
-        "UserPromptSubmit" if !context.is_empty() => json!({
+        "UserPromptSubmit" | "PreToolUse" if !context.is_empty() => json!({
             "hookSpecificOutput": {
                 "hookEventName": event_name,
                 "additionalContext": context

@@ -71,13 +71,15 @@ fn is_json(content_type: &str) -> bool {
     media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
 }
 
-/// Requests that send a body to the API or the hooks: everything but GET/HEAD/OPTIONS there.
+/// Requests that send a body to the API or the hooks: everything but GET/HEAD/OPTIONS there, and
+/// DELETE, which carries none (a page cannot send a DELETE across sites without a CORS preflight, which
+/// the CORS layer answers only for the allowed origins, so it needs no content-type barrier).
 fn needs_json(request: &Request) -> bool {
     let path = request.uri().path();
     let api = path.starts_with("/api/") || path.starts_with("/hooks/");
     api && !matches!(
         *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::DELETE
     )
 }
 

@@ -23,6 +23,23 @@ pub enum LoggingError {
     AlreadyInitialised,
 }
 
+type FilterHandle = tracing_subscriber::reload::Handle<EnvFilter, tracing_subscriber::Registry>;
+
+/// The installed filter, so a `log_level` saved from the viewer applies at once instead of at the next
+/// start.
+static FILTER: std::sync::OnceLock<FilterHandle> = std::sync::OnceLock::new();
+
+/// Replaces the running log filter. `Ok(false)` when this process did not install the logging (a test,
+/// an embedding program): nothing to change, nothing wrong.
+pub fn set_filter(level: &str) -> Result<bool, String> {
+    let Some(handle) = FILTER.get() else {
+        return Ok(false);
+    };
+    let filter = EnvFilter::try_new(level).map_err(|e| e.to_string())?;
+    handle.reload(filter).map_err(|e| e.to_string())?;
+    Ok(true)
+}
+
 /// Keep the guard alive for the life of the process: dropping it flushes the file writer. Shared by
 /// `claude-mem serve` and the desktop app, so both write the same files.
 pub fn init(data_dir: &DataDir, settings: &Settings) -> Result<WorkerGuard, LoggingError> {
@@ -41,6 +58,8 @@ pub fn init(data_dir: &DataDir, settings: &Settings) -> Result<WorkerGuard, Logg
         .build(data_dir.logs())
         .map_err(|e| LoggingError::File(e.to_string()))?;
     let (file_writer, guard) = tracing_appender::non_blocking(appender);
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    let _ = FILTER.set(handle);
     tracing_subscriber::registry()
         .with(filter)
         .with(fmt::layer().with_writer(std::io::stderr).with_target(false))

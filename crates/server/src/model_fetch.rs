@@ -1,8 +1,8 @@
 //! "The model arrives by itself": with `search.embedder = auto`, `search.model_download = auto` and no
 //! model installed, the worker downloads all-MiniLM-L6-v2 in the background (pinned revision and
 //! SHA-256s, resumable: `claude_mem_embed::model_download`), installs it, and has the indexer switch
-//! to it and re-embed every memory (`indexer::EmbedderSwitch`, the same rebuild a start with another
-//! embedder does). Until then search runs on the hashing fallback, and nothing waits for the download:
+//! to it and re-embed every memory (`indexer::EmbedderSwitch`: in the background, the fallback's
+//! vectors serving until every memory has a MiniLM vector in the database). Until then search runs on the hashing fallback, and nothing waits for the download:
 //! start, hooks and search go on as before.
 //!
 //! Only the product's entry points (`claude-mem serve`, the desktop app) turn it on
@@ -224,9 +224,14 @@ pub async fn run(
     let asked = std::time::Instant::now();
     loop {
         let status = index.status();
-        // The indexer takes the switch between two pages (hashing pages are quick): one that has not
-        // after a minute failed to (its reason is the index's last error).
-        if status.embedder != MINILM_ID && asked.elapsed() > Duration::from_secs(60) {
+        // The indexer takes the switch between two pages (hashing pages are quick) and re-embeds in
+        // the background: one that has not started after a minute failed to (its reason is the
+        // index's last error).
+        let reembedding = status.reembed.as_ref().filter(|r| r.embedder == MINILM_ID);
+        if status.embedder != MINILM_ID
+            && reembedding.is_none()
+            && asked.elapsed() > Duration::from_secs(60)
+        {
             let why = status
                 .last_error
                 .unwrap_or_else(|| "no reason given".into());
@@ -235,11 +240,17 @@ pub async fn run(
                 format!("the search index did not switch to the model: {why}"),
             );
         }
+        let done = match reembedding {
+            Some(r) => r.done,
+            None if status.embedder == MINILM_ID => status.vectors as u64,
+            None => 0,
+        };
+        // The re-embed counts every kind of memory, the total here observations: capped meanwhile.
         fetch.update(|st| {
-            st.reembed_done = if status.embedder == MINILM_ID {
-                status.vectors as u64
+            st.reembed_done = if reembedding.is_some() {
+                done.min(st.reembed_total)
             } else {
-                0
+                done
             }
         });
         if status.embedder == MINILM_ID && status.state == "ready" {

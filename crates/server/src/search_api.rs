@@ -392,7 +392,21 @@ pub fn cap_observation_lists(o: &mut claude_mem_core::store::ObservationRow) -> 
 /// Drops the indexes and lets the indexer refill them from SQLite; progress is in `/api/health`.
 pub async fn reindex(State(state): State<AppState>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let index = state.search.clone().ok_or_else(unavailable)?;
-    let worker = Arc::clone(&index);
+    rebuild(&state, &index).await?;
+    let total = state.store.max_observation_id().await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "status": "reindexing", "until_id": total, "index": index.status() })),
+    ))
+}
+
+/// Empties the search index and wakes the indexer, which rebuilds it from SQLite in the background
+/// (from the stored vectors: no model call for what is already embedded).
+pub async fn rebuild(
+    state: &AppState,
+    index: &Arc<claude_mem_search::SearchIndex>,
+) -> Result<(), ApiError> {
+    let worker = Arc::clone(index);
     tokio::task::spawn_blocking(move || worker.reset())
         .await
         .map_err(|e| {
@@ -410,11 +424,7 @@ pub async fn reindex(State(state): State<AppState>) -> Result<(StatusCode, Json<
             )
         })?;
     state.store.observation_signal().notify_one();
-    let total = state.store.max_observation_id().await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "status": "reindexing", "until_id": total, "index": index.status() })),
-    ))
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use crate::local_guard::{is_loopback_host, require_local, AllowedHosts};
 use crate::{api, context_api, hooks, indexer, memories_api, search_api, settings_api, stream};
 use crate::{auth, cors, rate_limit};
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use claude_mem_core::capture::SkipReason;
 use claude_mem_core::processor::Processor;
@@ -45,6 +45,12 @@ pub struct AppState {
     /// shutdown does not wait on them forever.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     shutdown_tx: Arc<tokio::sync::watch::Sender<bool>>,
+    /// `POST /api/admin/restart` ends this worker's run; its runner starts the next (`crate::restart`).
+    pub restart: Arc<crate::restart::RestartSignal>,
+    /// settings.json as this worker found it at its start: a key saved differently since waits for a
+    /// restart, while one that differs from what runs without having changed was set at the start
+    /// (the command line's `--port`, the environment).
+    pub file_at_start: Arc<Settings>,
 }
 
 impl AppState {
@@ -120,10 +126,48 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::metrics::metrics))
         .route("/api/projects", get(api::list_projects))
         .route("/api/sessions", get(api::list_sessions))
-        .route("/api/sessions/{id}", get(api::get_session))
+        .route(
+            "/api/sessions/{id}",
+            get(api::get_session).delete(crate::forget_api::delete_session),
+        )
         .route("/api/observations", get(api::list_observations))
-        .route("/api/observations/{id}", get(api::get_observation))
-        .route("/api/summaries", get(api::list_summaries))
+        .route(
+            "/api/observations/{id}",
+            get(api::get_observation)
+                .delete(crate::forget_api::delete_observation)
+                .patch(crate::forget_api::edit_observation),
+        )
+        .route(
+            "/api/summaries/{id}",
+            delete(crate::forget_api::delete_summary),
+        )
+        .route(
+            "/api/prompts/{id}",
+            delete(crate::forget_api::delete_prompt),
+        )
+        .route(
+            "/api/projects/{name}",
+            delete(crate::forget_api::delete_project),
+        )
+        .route(
+            "/api/projects/{name}/rename",
+            post(crate::forget_api::rename_project),
+        )
+        .route("/api/forget", post(crate::forget_api::forget))
+        .route(
+            "/api/sessions/off",
+            get(crate::forget_api::sessions_off).post(crate::forget_api::session_off),
+        )
+        .route("/api/summaries", get(crate::history_api::summaries))
+        .route("/api/prompts", get(crate::history_api::prompts))
+        .route("/api/logs", get(crate::logs_api::logs))
+        .route("/api/setup", get(crate::setup_api::setup))
+        .route("/api/setup/connect", post(crate::setup_api::connect))
+        .route(
+            "/api/session-titles",
+            get(crate::history_api::session_titles),
+        )
+        .route("/api/admin/restart", post(crate::admin_api::restart))
         .route("/api/costs", get(api::costs))
         .route("/api/search", get(search_api::search))
         .route("/api/reindex", post(search_api::reindex))
@@ -228,7 +272,12 @@ impl Worker {
         };
         retry_if_compressor_changed(&store, &settings, &data_dir, llm.as_deref()).await;
         let search = match open_search(&settings, &data_dir).await {
-            Ok(index) => Some(index),
+            Ok(index) => {
+                // Graphs that could not be loaded are rebuilt from the stored vectors before the first
+                // request, so search answers at once and without the model.
+                indexer::restore(&store, &index).await;
+                Some(index)
+            }
             Err(e) => {
                 // Search is derived and optional: capture and compression go on without it.
                 tracing::error!(error = %e, "search index unavailable");
@@ -258,6 +307,8 @@ impl Worker {
                 capture_paused: Arc::new(std::sync::atomic::AtomicBool::new(false)),
                 shutdown,
                 shutdown_tx: Arc::new(shutdown_tx),
+                restart: Arc::default(),
+                file_at_start: Arc::new(Settings::load_resilient(&data_dir.settings()).0),
                 settings: Arc::new(settings),
                 data_dir: Arc::new(data_dir),
                 started: Instant::now(),
@@ -278,6 +329,11 @@ impl Worker {
     pub fn with_model_download(mut self) -> Self {
         self.download_model = true;
         self
+    }
+
+    /// Whether [`Worker::with_model_download`] was asked for: a restarted worker asks again.
+    pub fn downloads_model(&self) -> bool {
+        self.download_model
     }
 
     pub fn state(&self) -> &AppState {
@@ -330,8 +386,12 @@ impl Worker {
         let spool = crate::spool_drain::spawn(self.state.clone(), stop_processor.subscribe());
         tracing::info!(addr = %self.local_addr, database = %store.path().display(), "worker listening");
         let end_streams = self.state.shutdown_tx.clone();
+        let restart = self.state.restart.clone();
         let shutdown = async move {
-            shutdown.await;
+            tokio::select! {
+                () = shutdown => {}
+                () = restart.requested() => {}
+            }
             let _ = end_streams.send(true);
         };
         // Timeouts, a connection cap and a shutdown deadline (crate::serve); requests carry ConnectInfo.
@@ -412,7 +472,13 @@ pub async fn open_search(
         } else {
             Fusion::Weighted { text: s.text_weight, vector: s.vector_weight }
         };
-        SearchIndex::open(&dir, embedder, fallback, fusion).map(Arc::new).map_err(|e| e.to_string())
+        let encoding = claude_mem_core::store::VectorEncoding::parse(&s.vector_encoding).unwrap_or_default();
+        SearchIndex::open(&dir, embedder, fallback, fusion)
+            .map(|mut index| {
+                index.set_vector_encoding(encoding);
+                Arc::new(index)
+            })
+            .map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())?

@@ -1,10 +1,16 @@
 // Thin fetch wrappers for the worker's REST API. Every URL is relative to the page, so the viewer only
 // ever talks to the origin that served it.
 
+import type { LogsResponse } from './logs';
 import type {
+  ContextPreview,
   CostsResponse,
+  HistoryPage,
+  PromptHistoryRow,
+  SetupResponse,
   Health,
   Observation,
+  OffSession,
   RetryResponse,
   SearchResponse,
   Session,
@@ -24,9 +30,17 @@ export class ApiError extends Error {
     super(reason || code || `HTTP ${status}`);
     this.name = 'ApiError';
   }
-  /** The endpoint does not exist in this worker (older version, or not landed yet). */
+  /**
+   * The endpoint does not exist in this worker (an older version): the worker's catch-all answers
+   * "no such endpoint", or the method is not allowed. A 404 for a session or an observation that is
+   * not there (pruned, a wrong link) is not this.
+   */
   get missing(): boolean {
-    return this.status === 404 && this.code === 'not_found';
+    return (this.status === 404 && this.code === 'not_found' && /no such endpoint/i.test(this.reason)) || this.status === 405;
+  }
+  /** Something asked for (a session, an observation) is not in the database. */
+  get notFound(): boolean {
+    return this.status === 404 && !this.missing;
   }
 }
 
@@ -59,6 +73,13 @@ export async function toApiError(res: Response): Promise<ApiError> {
   return new ApiError(res.status, code, reason, field);
 }
 
+/**
+ * Says "unreachable" whenever a request cannot reach the worker, so the feed notices at once (and then
+ * polls health every second) instead of at its next 5 s check: a page that failed is reloaded as soon
+ * as the worker answers again.
+ */
+export const connectivity = new EventTarget();
+
 async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   let res: Response;
   try {
@@ -70,9 +91,14 @@ async function request<T>(method: string, path: string, body?: unknown, signal?:
     });
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
+    connectivity.dispatchEvent(new Event('unreachable'));
     throw new ApiError(0, 'unreachable', 'the worker is not reachable');
   }
-  if (!res.ok) throw await toApiError(res);
+  if (!res.ok) {
+    // A proxy in front of the worker (a dev server, a reverse proxy) answers 502/504 when it is gone.
+    if (res.status === 502 || res.status === 504) connectivity.dispatchEvent(new Event('unreachable'));
+    throw await toApiError(res);
+  }
   return (await res.json()) as T;
 }
 
@@ -90,8 +116,24 @@ export const api = {
       session: p.session,
     }),
   observation: (id: number) => getJson<{ observation: Observation }>(`api/observations/${encodeURIComponent(String(id))}`),
-  summaries: (p: { limit?: number; project?: string; session?: string } = {}) =>
-    getJson<{ summaries: Summary[] }>('api/summaries', p),
+  summaries: (p: { limit?: number; project?: string; session?: string; before?: number | null } = {}) =>
+    getJson<{ summaries: Summary[] } & HistoryPage>('api/summaries', { limit: p.limit, project: p.project, session: p.session, before_id: p.before ?? undefined }),
+  prompts: (p: { limit?: number; project?: string; session?: string; before?: number | null } = {}) =>
+    getJson<{ prompts: PromptHistoryRow[] } & HistoryPage>('api/prompts', { limit: p.limit, project: p.project, session: p.session, before_id: p.before ?? undefined }),
+  sessionTitles: (ids: string[]) =>
+    getJson<{ titles: Record<string, { prompt: string | null; summary: string | null }> }>('api/session-titles', { ids: ids.join(',') }),
+  setup: () => getJson<SetupResponse>('api/setup'),
+  forgetObservation: (id: number) =>
+    request<{ forgotten: boolean }>('DELETE', `api/observations/${encodeURIComponent(String(id))}`),
+  editObservation: (id: number, changes: { title?: string; narrative?: string; facts?: string[]; type?: string }) =>
+    request<{ observation: Observation }>('PATCH', `api/observations/${encodeURIComponent(String(id))}`, changes),
+  sessionsOff: () => getJson<{ sessions: OffSession[] }>('api/sessions/off'),
+  connectClaudeCode: () => request<SetupResponse>('POST', 'api/setup/connect', {}),
+  logs: (p: { level?: string; limit?: number } = {}) => getJson<LogsResponse>('api/logs', p),
+  context: (p: { project: string; budget?: number; max_observations?: number }, signal?: AbortSignal) =>
+    getJson<ContextPreview>('api/context', p, signal),
+  setCapture: (paused: boolean) => request<{ paused: boolean }>('PUT', 'api/capture', { paused }),
+  restart: () => request<{ restarting: boolean; uptime_seconds: number }>('POST', 'api/admin/restart', {}),
   sessions: (p: { project?: string; limit?: number; offset?: number } = {}) =>
     getJson<{ sessions: Session[] }>('api/sessions', p),
   /** One page of a session (the worker's default page size unless `limit`); see `mergeSessionPage`. */
@@ -126,7 +168,8 @@ export const api = {
 export function describeError(e: unknown, what = 'this'): string {
   if (e instanceof ApiError) {
     if (e.missing) return `This worker does not provide ${what} yet (404). Update claude-mem.`;
-    if (e.status === 0) return 'The claude-mem worker is not reachable. Is it running?';
+    if (e.notFound) return `Not found: ${e.reason}. It may have been pruned, or the link is wrong.`;
+    if (e.status === 0) return 'The claude-mem worker is not reachable. Is it running? This page reloads by itself when it answers again.';
     // The session cookie is gone (token rotated, another browser profile): the sign-in link brings it back.
     if (e.status === 401) return 'This browser is signed out of claude-mem: run `claude-mem open` in a terminal.';
     return e.reason;

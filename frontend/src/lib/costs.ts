@@ -86,3 +86,21 @@ export function budgetGauge(b: CostsResponse['budget']): Gauge {
 export function sortGroups(groups: CostGroup[]): CostGroup[] {
   return [...groups].sort((a, b) => b.cost_usd - a.cost_usd || totalTokens(b) - totalTokens(a) || a.key.localeCompare(b.key));
 }
+
+/** Gridlines for a chart whose largest value is `max`: 0 and up to four round steps covering it. */
+export function axisTicks(max: number): number[] {
+  if (!(max > 0)) return [0];
+  const raw = max / 4;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const ticks: number[] = [];
+  for (let v = 0; v < max + step * 0.999; v += step) ticks.push(Number(v.toPrecision(12)));
+  return ticks;
+}
+
+/** `2026-12-03` → `Dec 3` (UTC, like the days themselves). */
+export function shortDay(key: string): string {
+  const d = new Date(`${key}T00:00:00Z`);
+  if (Number.isNaN(d.getTime())) return key;
+  return d.toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
+}

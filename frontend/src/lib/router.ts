@@ -1,6 +1,7 @@
-// Hash routes: #/live, #/search?q=…, #/sessions, #/sessions/<id>, #/costs, #/settings, #/health.
+// Hash routes: #/live, #/search?q=…, #/sessions, #/sessions/<id>, #/costs, #/settings, #/health, #/logs.
+// `?project=` rides on every route: the one project filter all pages share, kept in the URL.
 
-export const VIEWS = ['live', 'search', 'sessions', 'costs', 'settings', 'health'] as const;
+export const VIEWS = ['live', 'search', 'sessions', 'costs', 'settings', 'health', 'logs'] as const;
 export type View = (typeof VIEWS)[number];
 
 export interface Route {
@@ -27,4 +28,9 @@ export function buildHash(view: View, param?: string | null, query?: Record<stri
   for (const [k, v] of Object.entries(query ?? {})) if (v) q.set(k, v);
   const s = q.toString();
   return s ? `${h}?${s}` : h;
+}
+
+/** The hash of `view` keeping the global project filter (and nothing else of the current query). */
+export function viewHash(view: View, project: string | undefined, param?: string | null): string {
+  return buildHash(view, param, { project });
 }

@@ -128,3 +128,44 @@ export function restartNotice(keys: string[]): string | null {
   if (!keys.length) return null;
   return `Saved. Restart claude-mem for ${keys.join(', ')} to take effect.`;
 }
+
+/** How a field's value is shown in a line of text (numbers as typed, lists comma-separated). */
+export function showValue(v: unknown): string {
+  if (Array.isArray(v)) return v.join(', ');
+  if (typeof v === 'string') return v === '' ? '(empty)' : v;
+  return JSON.stringify(v);
+}
+
+/**
+ * The line under a field when the running worker does not use the file's value: an environment
+ * variable overrides it (editing the file changes nothing while it is set), or a saved value waits for
+ * a restart. Null when what runs is what the form shows.
+ */
+export function fieldSource(f: SettingField): { kind: 'env' | 'pending' | 'start'; text: string } | null {
+  if (f.overridden_by) {
+    if (f.type === 'secret') return { kind: 'env', text: `Set by ${f.overridden_by}: the worker uses the key from the environment.` };
+    const runs = f.running !== undefined ? ` The worker runs with ${showValue(f.running)}.` : '';
+    return { kind: 'env', text: `Overridden by the environment variable ${f.overridden_by}.${runs}` };
+  }
+  if (f.pending_restart) {
+    if (f.type === 'secret') return { kind: 'pending', text: 'Saved; the running worker uses its previous key until it restarts.' };
+    return { kind: 'pending', text: `Saved; the worker runs with ${showValue(f.running ?? f.value)} until it restarts.` };
+  }
+  if (f.running !== undefined) {
+    // Not in the file, not the environment, not changed since: given when the worker was started.
+    return { kind: 'start', text: `The worker was started with ${showValue(f.running)} (a command-line option such as --port); it keeps it until started without one.` };
+  }
+  return null;
+}
+
+/**
+ * Whether a worker answering `now` is a new start since `before`: its uptime is shorter than the time
+ * that has passed (with a second of slack for rounding). The process id may not change (the worker
+ * restarts in its own process).
+ */
+export function restartedSince(before: { uptime: number; at: number }, now: { uptime: number; at: number }): boolean {
+  return now.uptime + 1 < before.uptime + (now.at - before.at) / 1000;
+}
+
+/** Drafts kept while the user visits another page: a tab switch must not lose unsaved edits. */
+export const keptDrafts: { value: Record<string, Draft | undefined> } = { value: {} };

@@ -166,6 +166,9 @@ export interface Health {
   model?: ModelStatus;
   /** Absent from workers before the hook spool. */
   spool?: SpoolStatus;
+  /** Capture paused from the tray or the viewer: hooks are acknowledged and dropped. */
+  capture?: { paused: boolean };
+  warnings?: string[];
 }
 
 export interface CostTotals {
@@ -242,11 +245,23 @@ export interface SettingField {
   options?: unknown[];
   restart_required?: boolean;
   is_set?: boolean;
+  /** What the running worker uses, when that is not `value` (absent: the file's value runs). */
+  running?: unknown;
+  /** Secrets: whether the running worker has one, when that differs from `is_set`. */
+  running_is_set?: boolean;
+  /** The environment variable that overrides the file for this key. */
+  overridden_by?: string;
+  /** Saved since the worker started, read only at start: not running yet. */
+  pending_restart?: boolean;
 }
 
 export interface SettingsResponse {
-  settings: Record<string, unknown>;
   fields: SettingField[];
+  /** Saved keys the running worker does not use yet. */
+  restart_pending?: string[];
+  /** Whether `POST /api/admin/restart` can work on this worker. */
+  restart_available?: boolean;
+  path?: string;
 }
 
 /** `POST /api/admin/retry`. */
@@ -256,9 +271,55 @@ export interface RetryResponse {
   parked: number;
 }
 
-export interface SettingsSaveResponse {
-  fields: SettingField[];
+export interface SettingsSaveResponse extends SettingsResponse {
   restart_required: string[];
+}
+
+/** `GET /api/prompts`: a prompt in the history, with its row id (the paging cursor). */
+export interface PromptHistoryRow extends PromptEvent {
+  id: number;
+}
+
+export interface HistoryPage {
+  next_before_id?: number | null;
+}
+
+/** `GET /api/sessions/off`: a session the user chose not to record (`CLAUDE_MEM=off`, `/claude-mem:off`). */
+export interface OffSession {
+  session_id: string;
+  project: string;
+  cwd: string;
+  how: 'env' | 'command' | 'api';
+  at: number;
+}
+
+/** `GET /api/setup`: one line of the first-run checklist. */
+export interface SetupCheck {
+  id: string;
+  title: string;
+  state: 'ok' | 'pending' | 'warn' | 'fail';
+  detail: string;
+  hint?: string;
+}
+
+export interface SetupResponse {
+  checks: SetupCheck[];
+  complete: boolean;
+  /** Whether `POST /api/setup/connect` can run `claude-mem install` here. */
+  can_connect?: boolean;
+}
+
+/** `GET /api/context`: the SessionStart block as it would be injected now. */
+export interface ContextPreview {
+  context: {
+    project: string;
+    text: string;
+    tokens: number;
+    budget_tokens: number;
+    observation_ids: number[];
+    candidates: number;
+  };
+  build_ms: number;
 }
 
 export const OBSERVATION_TYPES = [

@@ -4,6 +4,9 @@ use super::SettingsError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// The most characters file context adds before one Read or Edit (~150 tokens).
+pub const FILE_CONTEXT_CHARS: usize = 600;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ContextSettings {
@@ -20,6 +23,9 @@ pub struct ContextSettings {
     pub prompt_recall: bool,
     pub prompt_recall_budget_tokens: usize,
     pub prompt_recall_limit: usize,
+    /// Before Claude reads or edits a file, add the 1–3 memories that mention it (PreToolUse). Small
+    /// (at most [`FILE_CONTEXT_CHARS`]) and only when something is remembered about that file.
+    pub file_context: bool,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -33,6 +39,7 @@ impl Default for ContextSettings {
             prompt_recall: false,
             prompt_recall_budget_tokens: 300,
             prompt_recall_limit: 3,
+            file_context: true,
             extra: Map::new(),
         }
     }

@@ -46,7 +46,7 @@ use FieldKind::*;
 const SPECS: &[Spec] = &[
     spec("port", Integer, false, "Port the worker listens on; `claude-mem install` points Claude Code's hooks at it."),
     spec("host", Text, false, "Address the worker listens on. Anything but loopback exposes prompts and tool output to the network."),
-    spec("log_level", Text, false, "Log filter: info, debug, or per module (claude_mem_server=trace)."),
+    spec("log_level", Text, true, "Log filter: info, debug, or per module (claude_mem_server=trace)."),
     spec("log_retention_days", Integer, false, "Daily log files kept in logs/."),
     spec("hook_timeout_ms", Integer, false, "Budget of the `claude-mem hook` command; Claude Code waits at most this long."),
     spec("worker.autostart", Boolean, true, "Start a worker in the background when a Claude Code session starts and none is running. Off: you start it yourself (or a service does)."),
@@ -78,6 +78,7 @@ const SPECS: &[Spec] = &[
     spec("context.budget_tokens", Integer, true, "Upper bound of the SessionStart block, in estimated tokens."),
     spec("context.max_observations", Integer, true, "Most observations listed in the SessionStart index."),
     spec("context.prompt_recall", Boolean, true, "Also add a few relevant memories to each prompt (costs tokens on every prompt)."),
+    spec("context.file_context", Boolean, true, "Before Claude reads or edits a file, add the 1-3 memories that mention it (only when there are some)."),
     spec("context.prompt_recall_budget_tokens", Integer, true, "Upper bound of the per-prompt recall, in estimated tokens."),
 ];
 
@@ -95,9 +96,128 @@ pub struct FieldInfo {
     pub restart_required: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_set: Option<bool>,
+    /// What the running worker uses when that is not `value`: an environment variable overrides the
+    /// file, or the file was saved since the start and the key waits for a restart. Absent when the
+    /// worker runs with the file's value. For secrets it is never a value: see `running_is_set`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running: Option<Value>,
+    /// For secrets: whether the running worker has one (from the file or the environment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running_is_set: Option<bool>,
+    /// The environment variable that overrides this key in the running worker, when one is set: the
+    /// page labels the field with it, since editing the file changes nothing while it is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overridden_by: Option<&'static str>,
+    /// Saved since the worker started and read only at start: the running worker does not use it yet.
+    /// Set by the caller, who knows what the file said at the start (`None` here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_restart: Option<bool>,
 }
 
-fn lookup<'a>(root: &'a Value, key: &str) -> Option<&'a Value> {
+/// Which environment variable overrides which key (`Settings::apply_env`); a test keeps the two in step.
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("host", "CLAUDE_MEM_HOST"),
+    ("port", "CLAUDE_MEM_PORT"),
+    ("hook_timeout_ms", "CLAUDE_MEM_HOOK_TIMEOUT_MS"),
+    ("log_level", "CLAUDE_MEM_LOG_LEVEL"),
+    ("worker.autostart", "CLAUDE_MEM_AUTOSTART"),
+    ("capture.skip_tools", "CLAUDE_MEM_SKIP_TOOLS"),
+    ("capture.exclude", "CLAUDE_MEM_EXCLUDE"),
+    ("compression.enabled", "CLAUDE_MEM_COMPRESSION_ENABLED"),
+    ("compression.provider", "CLAUDE_MEM_COMPRESSOR"),
+    ("compression.language", "CLAUDE_MEM_LANGUAGE"),
+    ("compression.mode", "CLAUDE_MEM_COMPRESSION_MODE"),
+    ("compression.anthropic_model", "CLAUDE_MEM_ANTHROPIC_MODEL"),
+    ("compression.anthropic_api_key", "ANTHROPIC_API_KEY"),
+    ("compression.openai_base_url", "CLAUDE_MEM_OPENAI_BASE_URL"),
+    ("compression.openai_model", "CLAUDE_MEM_OPENAI_MODEL"),
+    ("compression.openai_api_key", "CLAUDE_MEM_OPENAI_API_KEY"),
+    (
+        "compression.claude_code_path",
+        "CLAUDE_MEM_CLAUDE_CODE_PATH",
+    ),
+    (
+        "compression.claude_code_model",
+        "CLAUDE_MEM_CLAUDE_CODE_MODEL",
+    ),
+    (
+        "compression.daily_budget_usd",
+        "CLAUDE_MEM_DAILY_BUDGET_USD",
+    ),
+    ("compression.batch_linger_ms", "CLAUDE_MEM_BATCH_LINGER_MS"),
+    ("search.embedder", "CLAUDE_MEM_EMBEDDER"),
+    ("search.model_download", "CLAUDE_MEM_MODEL_DOWNLOAD"),
+    ("search.model_endpoint", "CLAUDE_MEM_MODEL_ENDPOINT"),
+    ("context.budget_tokens", "CLAUDE_MEM_CONTEXT_BUDGET_TOKENS"),
+    ("context.prompt_recall", "CLAUDE_MEM_PROMPT_RECALL"),
+    ("context.file_context", "CLAUDE_MEM_FILE_CONTEXT"),
+];
+
+/// A number as a person wrote it. `f32` settings reach JSON through `f64`, so 0.3 became
+/// 0.30000001192092896 on the page; a value an `f32` holds exactly is written with the `f32`'s
+/// shortest form instead. `f64` values (0.1, 2.75) are left alone: they do not survive the round trip.
+fn tidy_number(v: Value) -> Value {
+    let Value::Number(n) = &v else { return v };
+    let Some(f) = n.as_f64().filter(|_| n.is_f64()) else {
+        return v;
+    };
+    let narrow = f as f32;
+    if f64::from(narrow) != f || !narrow.is_finite() {
+        return v;
+    }
+    narrow
+        .to_string()
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(v, Value::Number)
+}
+
+/// A refusal as a sentence for the page and the CLI: "is outside 1..=3650" becomes "must be from 1 to
+/// 3650", serde's "invalid value: integer `99999`, expected u16" becomes "99999 is too large …", a
+/// trailing full stop is added.
+pub fn humanize(message: &str) -> String {
+    let mut out = message.trim().to_owned();
+    if let Some((value, range)) = out.split_once(" is outside ") {
+        if let Some((lo, hi)) = range.trim_end_matches('.').split_once("..=") {
+            out = format!("{value} is out of range: use a number from {lo} to {hi}");
+        }
+    }
+    if let Some(rest) = out.strip_prefix("invalid value: integer `") {
+        if let Some((value, expected)) = rest.split_once("`, expected ") {
+            let range = match expected.trim() {
+                "u16" => Some((0u64, u64::from(u16::MAX))),
+                "u32" => Some((0, u64::from(u32::MAX))),
+                "u8" => Some((0, u64::from(u8::MAX))),
+                t if t.starts_with('u') => Some((0, u64::MAX)),
+                _ => None,
+            };
+            out = match range {
+                Some((_, hi)) if value.starts_with('-') => {
+                    format!("{value} is negative: use a number from 0 to {hi}")
+                }
+                Some((lo, hi)) => format!("{value} is too large: use a number from {lo} to {hi}"),
+                None => format!("{value} is not accepted here ({expected})"),
+            };
+        }
+    }
+    if let Some(rest) = out.strip_prefix("invalid type: ") {
+        out = format!("wrong kind of value: {rest}");
+    }
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    let mut chars = out.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_lowercase() => {
+            format!("{}{}", c.to_ascii_uppercase(), chars.as_str())
+        }
+        _ => out,
+    }
+}
+
+/// The value at a dotted key (`compression.batch_size`) of a settings JSON tree.
+pub fn lookup<'a>(root: &'a Value, key: &str) -> Option<&'a Value> {
     key.split('.').try_fold(root, |v, part| v.get(part))
 }
 
@@ -112,7 +232,7 @@ pub fn fields(settings: &Settings) -> Vec<FieldInfo> {
     SPECS
         .iter()
         .map(|s| {
-            let value = lookup(&current, s.key).cloned().unwrap_or(Value::Null);
+            let value = tidy_number(lookup(&current, s.key).cloned().unwrap_or(Value::Null));
             let secret = s.kind == Secret;
             FieldInfo {
                 key: s.key,
@@ -123,11 +243,53 @@ pub fn fields(settings: &Settings) -> Vec<FieldInfo> {
                 default: if secret {
                     Value::Null
                 } else {
-                    lookup(&defaults, s.key).cloned().unwrap_or(Value::Null)
+                    tidy_number(lookup(&defaults, s.key).cloned().unwrap_or(Value::Null))
                 },
                 options: s.options,
                 restart_required: !s.live,
+                running: None,
+                running_is_set: None,
+                overridden_by: None,
+                pending_restart: None,
             }
+        })
+        .collect()
+}
+
+/// [`fields`] of the file, each labelled with what the running worker actually uses where that
+/// differs (`running`), and with the environment variable responsible (`overridden_by`, looked up
+/// through `env` so tests need not touch the process environment). A page that showed the file alone
+/// said "port 37777" while the worker listened elsewhere.
+pub fn fields_running(
+    file: &Settings,
+    running: &Settings,
+    env: impl Fn(&str) -> Option<String>,
+) -> Vec<FieldInfo> {
+    let now = to_value(running);
+    fields(file)
+        .into_iter()
+        .map(|mut f| {
+            let used = tidy_number(lookup(&now, f.key).cloned().unwrap_or(Value::Null));
+            let var = ENV_OVERRIDES
+                .iter()
+                .find(|(key, _)| *key == f.key)
+                .map(|(_, var)| *var)
+                .filter(|var| env(var).is_some_and(|v| !v.trim().is_empty()));
+            if f.kind == Secret {
+                let used_set = !used.is_null();
+                if Some(used_set) != f.is_set {
+                    f.running_is_set = Some(used_set);
+                }
+                // A key in the file wins over ANTHROPIC_API_KEY / CLAUDE_MEM_OPENAI_API_KEY.
+                f.overridden_by = var.filter(|_| f.is_set == Some(false) && used_set);
+            } else {
+                let differs = used != f.value;
+                if differs {
+                    f.running = Some(used);
+                }
+                f.overridden_by = var.filter(|_| differs);
+            }
+            f
         })
         .collect()
 }
@@ -143,12 +305,12 @@ pub fn apply_changes(
     for (key, new) in changes {
         let invalid = |message: String| SettingsError::Invalid {
             field: key.clone(),
-            message,
+            message: humanize(&message),
         };
         let spec = SPECS
             .iter()
             .find(|s| s.key == key)
-            .ok_or_else(|| invalid("is not a setting the viewer can change".into()))?;
+            .ok_or_else(|| invalid(format!("{key} is not a setting the viewer can change")))?;
         let ok = match (spec.kind, new) {
             (Number, Value::Number(_)) => true,
             (Integer, Value::Number(n)) => n.is_i64() || n.is_u64(),
@@ -159,15 +321,20 @@ pub fn apply_changes(
             _ => false,
         };
         if !ok {
-            return Err(invalid(format!(
-                "expected a {}, got {new}",
-                serde_json::to_string(&spec.kind)
-                    .unwrap_or_default()
-                    .trim_matches('"')
-            )));
+            let wanted = match spec.kind {
+                Number => "a number",
+                Integer => "a whole number",
+                Boolean => "on or off (true or false)",
+                Text | Enum | Secret => "text",
+                List => "a list of names",
+            };
+            return Err(invalid(format!("{new} is not {wanted}")));
         }
         if spec.kind == Enum && !spec.options.iter().any(|o| Some(*o) == new.as_str()) {
-            return Err(invalid(format!("{new} is not one of {:?}", spec.options)));
+            return Err(invalid(format!(
+                "{new} is not one of {}",
+                spec.options.join(", ")
+            )));
         }
         let (parent_path, leaf) = key.rsplit_once('.').unwrap_or(("", key.as_str()));
         let parent = if parent_path.is_empty() {
@@ -195,11 +362,28 @@ pub fn apply_changes(
             restart.push(key.clone());
         }
     }
-    let updated: Settings = serde_json::from_value(root).map_err(|e| SettingsError::Invalid {
-        field: changes.keys().next().cloned().unwrap_or_default(),
-        message: e.to_string(),
+    let updated: Settings = serde_json::from_value(root).map_err(|e| {
+        // serde names the value, not the key: the key is the changed one whose value it names, else
+        // the first changed one.
+        let text = e.to_string();
+        let field = changes
+            .iter()
+            .find(|(_, v)| text.contains(&format!("`{v}`")))
+            .or_else(|| changes.iter().next())
+            .map(|(k, _)| k.clone())
+            .unwrap_or_default();
+        SettingsError::Invalid {
+            field,
+            message: humanize(text.split(" at line ").next().unwrap_or(&text)),
+        }
     })?;
-    updated.validate()?;
+    updated.validate().map_err(|e| match e {
+        SettingsError::Invalid { field, message } => SettingsError::Invalid {
+            field,
+            message: humanize(&message),
+        },
+        other => other,
+    })?;
     Ok((updated, restart))
 }
 
@@ -291,6 +475,132 @@ mod tests {
                 Err(SettingsError::Invalid { field: f, .. }) => assert_eq!(f, field, "{bad}"),
                 other => panic!("{bad}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn f32_values_show_as_written() {
+        let all = fields(&Settings::default());
+        let get = |k: &str| all.iter().find(|f| f.key == k).unwrap().clone();
+        assert_eq!(get("compression.min_significance").value, json!(0.3));
+        assert_eq!(get("compression.min_significance").default, json!(0.3));
+        assert_eq!(get("search.text_weight").value, json!(0.3));
+        assert_eq!(get("search.vector_weight").value, json!(0.7));
+        // f64 values are not squeezed through f32.
+        let mut s = Settings::default();
+        s.compression.daily_budget_usd = 0.1;
+        let f = fields(&s);
+        let budget = f
+            .iter()
+            .find(|f| f.key == "compression.daily_budget_usd")
+            .unwrap();
+        assert_eq!(budget.value, json!(0.1));
+    }
+
+    #[test]
+    fn refusals_read_as_sentences() {
+        let refuse = |v: Value| match apply_changes(&Settings::default(), &changes(v.clone())) {
+            Err(SettingsError::Invalid { field, message }) => (field, message),
+            other => panic!("{v}: {other:?}"),
+        };
+        let (field, msg) = refuse(json!({"port": 99999}));
+        assert_eq!(field, "port");
+        assert_eq!(msg, "99999 is too large: use a number from 0 to 65535.");
+        let (_, msg) = refuse(json!({"log_retention_days": 0}));
+        assert_eq!(msg, "0 is out of range: use a number from 1 to 3650.");
+        let (_, msg) = refuse(json!({"log_retention_days": -3}));
+        assert!(msg.starts_with("-3 is negative"), "{msg}");
+        let (_, msg) = refuse(json!({"search.embedder": "word2vec"}));
+        assert_eq!(
+            msg,
+            "\"word2vec\" is not one of auto, minilm, hash, openai."
+        );
+        let (_, msg) = refuse(json!({"port": "eighty"}));
+        assert_eq!(msg, "\"eighty\" is not a whole number.");
+        let (field, msg) = refuse(json!({"log_level": "verbose!!"}));
+        assert_eq!(field, "log_level");
+        assert!(msg.starts_with("\"verbose!!\" is not a log level"), "{msg}");
+        for (_, m) in [refuse(json!({"port": 0})), refuse(json!({"nope": 1}))] {
+            assert!(!m.contains("..=") && !m.contains("expected u"), "{m}");
+            assert!(m.ends_with('.'), "{m}");
+        }
+    }
+
+    #[test]
+    fn running_values_and_environment_overrides_are_labelled() {
+        let file = Settings::default();
+        let mut running = file.clone();
+        let env: std::collections::HashMap<&str, &str> = [
+            ("CLAUDE_MEM_PORT", "41234"),
+            ("ANTHROPIC_API_KEY", "sk-ant-env"),
+            ("CLAUDE_MEM_LOG_LEVEL", "info"),
+        ]
+        .into_iter()
+        .collect();
+        let lookup = |k: &str| env.get(k).map(|v| v.to_string());
+        running.apply_env(lookup).unwrap();
+        running.hook_timeout_ms = 2500; // saved since the start, waiting for a restart
+        let all = fields_running(&file, &running, lookup);
+        let get = |k: &str| all.iter().find(|f| f.key == k).unwrap().clone();
+        let port = get("port");
+        assert_eq!(
+            (port.value.clone(), port.running.clone()),
+            (json!(37777), Some(json!(41234)))
+        );
+        assert_eq!(port.overridden_by, Some("CLAUDE_MEM_PORT"));
+        let key = get("compression.anthropic_api_key");
+        assert_eq!((key.is_set, key.running_is_set), (Some(false), Some(true)));
+        assert_eq!(key.overridden_by, Some("ANTHROPIC_API_KEY"));
+        assert_eq!(key.value, Value::Null, "never a secret's value");
+        let pending = get("hook_timeout_ms");
+        assert_eq!(pending.running, Some(json!(2500)));
+        assert_eq!(pending.overridden_by, None);
+        // Set, but to what the file says: nothing to label.
+        let level = get("log_level");
+        assert_eq!((level.running, level.overridden_by), (None, None));
+        assert_eq!(
+            get("compression.min_significance").running,
+            None,
+            "no f32 noise either"
+        );
+    }
+
+    #[test]
+    fn every_override_variable_changes_its_key() {
+        for (key, var) in ENV_OVERRIDES {
+            let spec = SPECS
+                .iter()
+                .find(|s| s.key == *key)
+                .unwrap_or_else(|| panic!("{key} is no field"));
+            let value = match spec.kind {
+                // The opposite of the default, in the spelling every boolean variable takes.
+                Boolean => (lookup(&to_value(&Settings::default()), key)
+                    != Some(&Value::Bool(true)))
+                .to_string(),
+                Integer | Number => "1234".to_owned(),
+                List => "OnlyThis".to_owned(),
+                Enum => spec
+                    .options
+                    .iter()
+                    .rev()
+                    .find(|o| **o != "auto")
+                    .unwrap_or(&"x")
+                    .to_string(),
+                _ => match *key {
+                    "host" => "::1".to_owned(),
+                    k if k.contains("url") => "http://example.test/v1".to_owned(),
+                    _ => "override".to_owned(),
+                },
+            };
+            let mut s = Settings::default();
+            s.apply_env(|k| (k == *var).then(|| value.clone())).unwrap();
+            let before = to_value(&Settings::default());
+            let after = to_value(&s);
+            assert_ne!(
+                lookup(&before, key),
+                lookup(&after, key),
+                "{var} does not change {key}"
+            );
         }
     }
 

@@ -100,12 +100,14 @@ impl ImportReport {
 }
 
 /// User tables of the database in dependency order (known ones first, any newer ones after, by name).
-/// `worker_meta` is this worker's own state (which compressor configuration it last ran), not memories.
+/// `worker_meta` is this worker's own state (which compressor configuration it last ran), not memories;
+/// `memory_vectors` and `observation_files` are derived from the memories (and keyed by row ids an import
+/// may change; the latter is refilled by its trigger as observations are imported).
 async fn tables(conn: &mut SqliteConnection) -> Result<Vec<String>, sqlx::Error> {
     let names: Vec<(String,)> = sqlx::query_as(
         "SELECT name FROM sqlite_master WHERE type = 'table'
            AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_sqlx%' ESCAPE '\\'
-           AND name != 'worker_meta' ORDER BY name",
+           AND name NOT IN ('worker_meta', 'memory_vectors', 'observation_files') ORDER BY name",
     )
     .fetch_all(&mut *conn)
     .await?;

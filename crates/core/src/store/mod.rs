@@ -7,6 +7,7 @@
 
 mod costs;
 mod export;
+mod forget;
 mod ingest;
 mod memories;
 mod observations;
@@ -14,12 +15,15 @@ mod processing;
 mod prune;
 mod queries;
 mod retry;
+mod sessions_off;
+pub mod vectors;
 
 pub use costs::{day_and_month_start, CostGroup, CostReport, CostTotals};
 pub use export::{
     parse_export, ExportFile, ExportSummary, ImportReport, PortabilityError, TableImport,
     EXPORT_FORMAT, EXPORT_VERSION,
 };
+pub use forget::{ForgetReport, ForgetTarget, ObservationEdit, OBSERVATION_TYPES};
 pub use ingest::IngestOutcome;
 pub use memories::{notes_session_id, NewMemory, MANUAL};
 pub use observations::{
@@ -29,6 +33,8 @@ pub use processing::{CompletedBatch, ReadySession};
 pub use prune::{PruneReport, PruneRequest, DAY_MS};
 pub use queries::{EventRow, HealthCounts, ProjectRow, PromptRow, SessionRow};
 pub use retry::COMPRESSOR_FINGERPRINT;
+pub use sessions_off::{OffHow, OffSession};
+pub use vectors::{StoredVector, VectorEncoding, VectorStorage};
 
 use crate::hook_event::HookEvent;
 use sqlx::sqlite::{
@@ -132,6 +138,8 @@ struct Inner {
     ingested: Arc<Notify>,
     observed: Arc<Notify>,
     changes: broadcast::Sender<()>,
+    /// Ids of sessions that are not recorded (`sessions_off`), asked on every hook.
+    sessions_off: std::sync::RwLock<std::collections::HashSet<String>>,
 }
 
 fn connect_options(path: &Path) -> SqliteConnectOptions {
@@ -271,7 +279,7 @@ impl Store {
             rx,
             ingested.clone(),
         ));
-        Ok(Self {
+        let store = Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 read,
@@ -279,8 +287,11 @@ impl Store {
                 ingested,
                 observed: Arc::new(Notify::new()),
                 changes: broadcast::channel(16).0,
+                sessions_off: Default::default(),
             }),
-        })
+        };
+        store.load_sessions_off().await?;
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {

@@ -373,9 +373,10 @@ impl Store {
     }
 
     /// Ids of the observations that read or modified `file` ([`path_matches`]) and pass the other
-    /// filters, oldest first: what search's `file=` restricts to. The filters are applied here because
-    /// the vector side of a restricted search scores exactly these ids and cannot check them itself. A
-    /// substring test on the file's last component narrows the rows in SQL; the exact rule runs here.
+    /// filters, oldest first: what search's `file=` and file context restrict to. The filters are applied
+    /// here because the vector side of a restricted search scores exactly these ids and cannot check them
+    /// itself. The file's base name narrows the rows through `observation_files` (an index lookup, not a
+    /// scan); the exact rule runs here.
     pub async fn observation_ids_touching(
         &self,
         file: &str,
@@ -386,17 +387,18 @@ impl Store {
     ) -> Result<Vec<i64>, StoreError> {
         let wanted = normalize_path(file);
         let base = wanted.rsplit('/').next().unwrap_or_default();
-        // As the name appears inside the JSON array text (quotes and backslashes escaped).
-        let needle = serde_json::to_string(base).unwrap_or_default();
-        let needle = needle.trim_matches('"');
+        // The base name through its index (`observation_files`, kept by triggers), then the other
+        // filters on those few rows.
         let rows: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT id, files_read, files_modified FROM observations
-             WHERE (instr(files_read, ?1) > 0 OR instr(files_modified, ?1) > 0)
-               AND (?2 IS NULL OR project = ?2) AND (?3 IS NULL OR type = ?3)
-               AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR created_at <= ?5)
-             ORDER BY id",
+            "SELECT o.id, o.files_read, o.files_modified
+             FROM observation_files f JOIN observations o ON o.id = f.observation_id
+             WHERE f.name = ?1
+               AND (?2 IS NULL OR o.project = ?2) AND (?3 IS NULL OR o.type = ?3)
+               AND (?4 IS NULL OR o.created_at >= ?4) AND (?5 IS NULL OR o.created_at <= ?5)
+             GROUP BY o.id
+             ORDER BY o.id",
         )
-        .bind(needle)
+        .bind(base)
         .bind(project)
         .bind(kind)
         .bind(since_ms)

@@ -1,0 +1,332 @@
+//! Forget and edit (issue 21): `DELETE /api/observations/{id}`, `/api/summaries/{id}`,
+//! `/api/prompts/{id}`, `/api/sessions/{id}`, `/api/projects/{name}`; `POST /api/forget` for several
+//! at once (the MCP `forget` tool, `claude-mem forget`); `PATCH /api/observations/{id}`; and sessions
+//! that are not recorded: `POST /api/sessions/off` (the hook under `CLAUDE_MEM=off`, `/claude-mem:off`),
+//! `GET /api/sessions/off`.
+//!
+//! A forget deletes from SQLite first (the record of truth, one transaction, vectors by trigger), then
+//! from the search indexes, so the very next search cannot find it; context, exports and backups read
+//! SQLite and never see it again. An edit rewrites the row and re-indexes its text.
+
+use crate::admin_api::{drop_from_indexes, index_imported, AdminError, ImportedIds};
+use crate::api_error::ApiError;
+use crate::worker::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use claude_mem_core::store::{ForgetReport, ForgetTarget, ObservationEdit, OffHow};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// At most this many targets in one `POST /api/forget`.
+const MAX_TARGETS: usize = 1000;
+
+fn index_error(e: AdminError) -> ApiError {
+    match e {
+        AdminError::Store(e) => e.into(),
+        AdminError::Index(reason) => {
+            tracing::error!(%reason, "forget: the search index could not drop the memory");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "index_failed", reason)
+        }
+    }
+}
+
+/// Deletes `targets` everywhere; the answer counts what went and lists what was not there.
+async fn forget_everywhere(
+    state: &AppState,
+    targets: Vec<ForgetTarget>,
+    reason: Option<&str>,
+) -> Result<(ForgetReport, &'static str), ApiError> {
+    let report = state.store.forget(targets).await?;
+    let index = drop_from_indexes(
+        state.search.as_ref(),
+        &report.observation_ids,
+        &report.summary_ids,
+        &report.prompt_ids,
+    )
+    .await
+    .map_err(index_error)?;
+    tracing::info!(
+        deleted = report.total(),
+        missing = report.missing.len(),
+        reason = reason.unwrap_or(""),
+        "memories forgotten"
+    );
+    Ok((report, index))
+}
+
+fn answer(report: &ForgetReport, index: &str) -> Json<Value> {
+    Json(json!({
+        "forgotten": report.total() > 0,
+        "deleted": report.deleted,
+        "missing": report.missing,
+        "index": index,
+    }))
+}
+
+/// One target from a path: 404 when it names nothing.
+async fn forget_one(state: &AppState, target: ForgetTarget) -> Result<Json<Value>, ApiError> {
+    let (report, index) = forget_everywhere(state, vec![target.clone()], None).await?;
+    if !report.missing.is_empty() {
+        return Err(ApiError::not_found(match target {
+            ForgetTarget::Observation(id) => format!("no observation {id}"),
+            ForgetTarget::Summary(id) => format!("no summary {id}"),
+            ForgetTarget::Prompt(id) => format!("no prompt {id}"),
+            ForgetTarget::Session(id) => format!("no session {id:?}"),
+            ForgetTarget::Project(name) => format!("no project {name:?}"),
+        }));
+    }
+    Ok(answer(&report, index))
+}
+
+fn numeric(id: &str, what: &str) -> Result<i64, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::bad_request("invalid_id", format!("{id:?} is not {what} id")))
+}
+
+pub async fn delete_observation(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = numeric(&id, "an observation")?;
+    forget_one(&state, ForgetTarget::Observation(id)).await
+}
+
+pub async fn delete_summary(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = numeric(&id, "a summary")?;
+    forget_one(&state, ForgetTarget::Summary(id)).await
+}
+
+pub async fn delete_prompt(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = numeric(&id, "a prompt")?;
+    forget_one(&state, ForgetTarget::Prompt(id)).await
+}
+
+pub async fn delete_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    forget_one(&state, ForgetTarget::Session(id)).await
+}
+
+pub async fn delete_project(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if name.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_id",
+            "the project name is empty",
+        ));
+    }
+    forget_one(&state, ForgetTarget::Project(name)).await
+}
+
+/// `{"targets": [{"kind": "observation", "id": 12}, …], "reason": "…"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForgetBody {
+    targets: Vec<ForgetTarget>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+pub async fn forget(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body: ForgetBody = serde_json::from_slice(&body?).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!(
+                "expected {{\"targets\": [{{\"kind\": \"observation\", \"id\": 12}}], \"reason\": \"…\"}} \
+                 (kinds: observation, summary, prompt, session, project): {e}"
+            ),
+        )
+    })?;
+    if body.targets.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "no targets to forget",
+        ));
+    }
+    if body.targets.len() > MAX_TARGETS {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            format!(
+                "{} targets; at most {MAX_TARGETS} at once",
+                body.targets.len()
+            ),
+        ));
+    }
+    let (report, index) = forget_everywhere(&state, body.targets, body.reason.as_deref()).await?;
+    Ok(answer(&report, index))
+}
+
+pub async fn edit_observation(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = numeric(&id, "an observation")?;
+    let edit: ObservationEdit = serde_json::from_slice(&body?).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("expected any of title, narrative, facts (a list of strings), type: {e}"),
+        )
+    })?;
+    if let Some(problem) = edit.problem() {
+        return Err(ApiError::bad_request("invalid_edit", problem));
+    }
+    if !state.store.edit_observation(id, edit).await? {
+        return Err(ApiError::not_found(format!("no observation {id}")));
+    }
+    // The text index takes the new words now; the vector keeps the old embedding until the next
+    // rebuild (the graph cannot replace a point).
+    if let Some(index) = &state.search {
+        index_imported(
+            &state.store,
+            index,
+            ImportedIds {
+                observations: &[id],
+                ..ImportedIds::default()
+            },
+        )
+        .await
+        .map_err(index_error)?;
+    }
+    let observation = state.store.get_observations(&[id]).await?.pop();
+    tracing::info!(id, "observation edited");
+    Ok(Json(json!({ "observation": observation })))
+}
+
+/// `{"session_id": "…", "cwd": "…", "how": "env" | "command" | "api"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionOffBody {
+    session_id: String,
+    #[serde(default)]
+    cwd: String,
+    #[serde(default)]
+    how: Option<String>,
+}
+
+/// Turns a session off: what was stored of it is forgotten (indexes included) and whatever still
+/// arrives for it is dropped.
+pub async fn session_off(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body: SessionOffBody = serde_json::from_slice(&body?).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("expected {{\"session_id\": \"…\", \"cwd\": \"…\"}}: {e}"),
+        )
+    })?;
+    let session = body.session_id.trim();
+    if session.is_empty() || session.len() > 256 {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "session_id must be 1 to 256 characters",
+        ));
+    }
+    let how = match body.how.as_deref() {
+        None => OffHow::Api,
+        Some(text) => OffHow::parse(text).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_body",
+                format!("how {text:?} is not env, command or api"),
+            )
+        })?,
+    };
+    let project = claude_mem_core::project::project_from_cwd(&body.cwd);
+    let report = state
+        .store
+        .turn_session_off(session, &project, &body.cwd, how)
+        .await?;
+    let index = drop_from_indexes(
+        state.search.as_ref(),
+        &report.observation_ids,
+        &report.summary_ids,
+        &report.prompt_ids,
+    )
+    .await
+    .map_err(index_error)?;
+    tracing::info!(
+        session,
+        how = how.as_str(),
+        forgotten = report.total(),
+        "session not recorded"
+    );
+    Ok(Json(json!({
+        "session_id": session,
+        "recorded": false,
+        "deleted": report.deleted,
+        "index": index,
+    })))
+}
+
+/// The sessions that are not recorded, newest first (the viewer shows them as such).
+pub async fn sessions_off(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let sessions = state.store.sessions_off(500).await?;
+    Ok(Json(json!({ "sessions": sessions })))
+}
+
+/// `{"to": "new-name", "merge": false}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameBody {
+    to: String,
+    #[serde(default)]
+    merge: bool,
+}
+
+/// `POST /api/projects/{name}/rename`: files a project's history under another name (or merges it into
+/// an existing project with `merge: true`), then rebuilds the search indexes, whose documents carry the
+/// project (from the stored vectors: no model call).
+pub async fn rename_project(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body: RenameBody = serde_json::from_slice(&body?).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("expected {{\"to\": \"name\", \"merge\": false}}: {e}"),
+        )
+    })?;
+    let to = body.to.trim();
+    if to.is_empty() || to.len() > 256 || to == name {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "to must be a different project name of 1 to 256 characters",
+        ));
+    }
+    let projects = state.store.list_projects().await?;
+    if !projects.iter().any(|p| p.name == name) {
+        return Err(ApiError::not_found(format!("no project {name:?}")));
+    }
+    if projects.iter().any(|p| p.name == to) && !body.merge {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "project_exists",
+            format!("project {to:?} exists: merge into it with \"merge\": true"),
+        ));
+    }
+    let moved = state.store.rename_project(&name, to).await?;
+    if let Some(index) = state.search.clone() {
+        crate::search_api::rebuild(&state, &index).await?;
+    }
+    tracing::info!(from = %name, to, moved, "project renamed");
+    Ok(Json(
+        json!({ "from": name, "to": to, "moved": moved, "index": "rebuilding" }),
+    ))
+}

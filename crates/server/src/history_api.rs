@@ -1,0 +1,148 @@
+//! The viewer's history beyond observations: `GET /api/prompts` and `GET /api/summaries`, newest first,
+//! paged backwards with `before_id` like `/api/observations`.
+//!
+//! The live feed loaded observations and summaries but never prompts, so prompt cards vanished on
+//! reload; and summaries came as one page of the newest, so older ones never appeared however far the
+//! user scrolled. Both lists now page the same way as observations, each answer saying where the next
+//! page starts (`next_before_id`, `null` at the beginning of history).
+
+use crate::api::page_limit;
+use crate::api_error::ApiError;
+use crate::worker::AppState;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::Json;
+use claude_mem_core::store::{StreamPrompt, SummaryRow};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    project: Option<String>,
+    session: Option<String>,
+    #[serde(alias = "before")]
+    before_id: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// The id the next page continues before: the last one, when the page was full.
+fn next_before(ids: impl DoubleEndedIterator<Item = i64> + ExactSizeIterator, limit: i64) -> Value {
+    let full = ids.len() as i64 == limit;
+    match ids.last() {
+        Some(id) if full => json!(id),
+        _ => Value::Null,
+    }
+}
+
+/// `GET /api/prompts?project=&session=&before_id=&limit=`: the user's prompts, newest first, with
+/// their session's project (what a prompt card shows).
+pub async fn prompts(
+    State(state): State<AppState>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query?;
+    let limit = page_limit(q.limit)?;
+    let prompts: Vec<StreamPrompt> = sqlx::query_as(
+        "SELECT p.id, p.session_id, s.project, p.prompt_number, p.text AS prompt, p.created_at
+         FROM user_prompts p JOIN sdk_sessions s ON s.id = p.session_id
+         WHERE (?1 IS NULL OR s.project = ?1) AND (?2 IS NULL OR p.session_id = ?2)
+           AND (?3 IS NULL OR p.id < ?3)
+         ORDER BY p.id DESC LIMIT ?4",
+    )
+    .bind(q.project.as_deref())
+    .bind(q.session.as_deref())
+    .bind(q.before_id)
+    .bind(limit)
+    .fetch_all(state.store.read_pool())
+    .await
+    .map_err(claude_mem_core::StoreError::from)?;
+    let next = next_before(prompts.iter().map(|p| p.id), limit);
+    Ok(Json(json!({ "prompts": prompts, "next_before_id": next })))
+}
+
+/// `GET /api/summaries?project=&session=&before_id=&limit=`: session summaries, newest first.
+pub async fn summaries(
+    State(state): State<AppState>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query?;
+    let limit = page_limit(q.limit)?;
+    let summaries: Vec<SummaryRow> = sqlx::query_as(
+        "SELECT id, session_id, project, prompt_number, request, investigated, learned, completed,
+                next_steps, compressor, model, created_at
+         FROM session_summaries
+         WHERE (?1 IS NULL OR project = ?1) AND (?2 IS NULL OR session_id = ?2)
+           AND (?3 IS NULL OR id < ?3)
+         ORDER BY id DESC LIMIT ?4",
+    )
+    .bind(q.project.as_deref())
+    .bind(q.session.as_deref())
+    .bind(q.before_id)
+    .bind(limit)
+    .fetch_all(state.store.read_pool())
+    .await
+    .map_err(claude_mem_core::StoreError::from)?;
+    let next = next_before(summaries.iter().map(|s| s.id), limit);
+    Ok(Json(
+        json!({ "summaries": summaries, "next_before_id": next }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TitlesQuery {
+    /// Session ids, comma-separated.
+    ids: String,
+}
+
+/// `GET /api/session-titles?ids=a,b`: what to call each session in a list, `{id: {prompt, summary}}`:
+/// its first prompt and the request of its newest summary. A row titled by a project name and a
+/// hash tells a user nothing about which session it was.
+pub async fn session_titles(
+    State(state): State<AppState>,
+    query: Result<Query<TitlesQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query?;
+    let ids: Vec<&str> = q
+        .ids
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if ids.len() > crate::api::MAX_PAGE as usize {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("at most {} ids at once", crate::api::MAX_PAGE),
+        ));
+    }
+    let ids_json = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+    let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT j.value,
+                (SELECT p.text FROM user_prompts p WHERE p.session_id = j.value
+                 ORDER BY p.prompt_number, p.id LIMIT 1),
+                (SELECT s.request FROM session_summaries s WHERE s.session_id = j.value
+                 ORDER BY s.id DESC LIMIT 1)
+         FROM json_each(?1) j",
+    )
+    .bind(ids_json)
+    .fetch_all(state.store.read_pool())
+    .await
+    .map_err(claude_mem_core::StoreError::from)?;
+    let titles: serde_json::Map<String, Value> = rows
+        .into_iter()
+        .map(|(id, prompt, summary)| (id, json!({ "prompt": prompt, "summary": summary })))
+        .collect();
+    Ok(Json(json!({ "titles": titles })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_before;
+    use serde_json::json;
+
+    #[test]
+    fn a_full_page_points_past_its_last_row_and_a_short_one_ends_history() {
+        assert_eq!(next_before([9i64, 7, 5].into_iter(), 3), json!(5));
+        assert_eq!(next_before([9i64, 7].into_iter(), 3), json!(null));
+        assert_eq!(next_before(std::iter::empty::<i64>(), 3), json!(null));
+    }
+}
