@@ -408,6 +408,26 @@ fn a_session_is_as_fast_and_as_complete_with_the_worker_down_hung_or_killed() {
         fresh_box.dir.path(),
         Some((env!("CARGO_PKG_VERSION"), &sums)),
     );
+    // What the launcher's fetch costs on this machine now (download and SHA-256 of the debug binary),
+    // timed the way it does it: the MCP server of the first session has to wait that long, once.
+    let fetch = {
+        let start = Instant::now();
+        let scratch = fresh_box.dir.path().join("fetch-probe");
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "curl -fsS -o '{}' '{}/claude-mem-{}-x86_64-unknown-linux-gnu' && sha256sum '{}'",
+                scratch.display(),
+                mirror.url,
+                env!("CARGO_PKG_VERSION"),
+                scratch.display()
+            ))
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "{out:?}");
+        let _ = std::fs::remove_file(&scratch);
+        start.elapsed()
+    };
     let worker = Worker::start_with(&fresh_box, WORKER_ENV);
     let fresh = run_session_with(&fresh_box, worker.port, &mock, "no-binary", |cmd| {
         cmd.env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -449,7 +469,7 @@ fn a_session_is_as_fast_and_as_complete_with_the_worker_down_hung_or_killed() {
     );
     drop(worker);
     eprintln!(
-        "no-binary: {:?}, through the plugin with the binary: {:?}",
+        "no-binary: {:?}, through the plugin with the binary: {:?}, the fetch alone: {fetch:?}",
         fresh.wall, with_plugin.wall
     );
 
@@ -470,8 +490,8 @@ fn a_session_is_as_fast_and_as_complete_with_the_worker_down_hung_or_killed() {
     // The first plugin session pays the download once, only where it must: the MCP server cannot
     // start without the binary, so its launcher waits for the fetch; the hooks never do.
     assert!(
-        fresh.wall <= with_plugin.wall + SLACK,
-        "no-binary: {:?}, through the plugin with the binary: {:?} (+{SLACK:?} allowed)",
+        fresh.wall <= with_plugin.wall + fetch + SLACK,
+        "no-binary: {:?}, through the plugin with the binary: {:?} (+ the fetch {fetch:?} + {SLACK:?} allowed)",
         fresh.wall,
         with_plugin.wall
     );

@@ -747,11 +747,10 @@ pub async fn file_context(
         .map(|p| p.trim_start_matches('/'))
         .filter(|p| !p.is_empty())
         .unwrap_or(path);
-    let ids = store
-        .observation_ids_touching(relative, Some(project), None, None, None)
-        .await?;
     // The newest few dozen are plenty to choose three from.
-    let recent: Vec<i64> = ids.iter().rev().take(30).copied().collect();
+    let recent = store
+        .recent_observation_ids_touching(relative, project, 30)
+        .await?;
     let mut rows = store.get_observations(&recent).await?;
     let weight = |kind: &str| match kind {
         "decision" | "bugfix" | "security_alert" | "security_note" => 0,

@@ -62,6 +62,16 @@ fn normalize_path(p: &str) -> String {
     p
 }
 
+/// Whether one of an observation's file lists (JSON arrays of paths) names `file` ([`path_matches`]).
+fn touches(files_read: &str, files_modified: &str, file: &str) -> bool {
+    [files_read, files_modified].into_iter().any(|list| {
+        serde_json::from_str::<Vec<String>>(list)
+            .unwrap_or_default()
+            .iter()
+            .any(|path| path_matches(path, file))
+    })
+}
+
 /// Whether `stored` (a path an observation read or modified) is the file `wanted` names: the same path,
 /// or one ends with the other at a `/`. So `db.rs`, `store/db.rs` and `/home/me/app/src/store/db.rs`
 /// all name `src/store/db.rs` (observations keep paths relative to the project when they can, while a
@@ -395,7 +405,6 @@ impl Store {
              WHERE f.name = ?1
                AND (?2 IS NULL OR o.project = ?2) AND (?3 IS NULL OR o.type = ?3)
                AND (?4 IS NULL OR o.created_at >= ?4) AND (?5 IS NULL OR o.created_at <= ?5)
-             GROUP BY o.id
              ORDER BY o.id",
         )
         .bind(base)
@@ -407,14 +416,37 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .filter(|(_, read, modified)| {
-                [read, modified].into_iter().any(|list| {
-                    serde_json::from_str::<Vec<String>>(list)
-                        .unwrap_or_default()
-                        .iter()
-                        .any(|path| path_matches(path, file))
-                })
-            })
+            .filter(|(_, read, modified)| touches(read, modified, file))
+            .map(|(id, _, _)| id)
+            .collect())
+    }
+
+    /// The newest (at most `limit`) observations of `project` that read or modified `file`, newest
+    /// first: file context's candidates. Walks the file-name index backwards and stops at `limit`, so a
+    /// file hundreds of memories touched costs the same as one touched once.
+    pub async fn recent_observation_ids_touching(
+        &self,
+        file: &str,
+        project: &str,
+        limit: usize,
+    ) -> Result<Vec<i64>, StoreError> {
+        let wanted = normalize_path(file);
+        let base = wanted.rsplit('/').next().unwrap_or_default();
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT o.id, o.files_read, o.files_modified
+             FROM observation_files f JOIN observations o ON o.id = f.observation_id
+             WHERE f.name = ?1 AND o.project = ?2
+             ORDER BY f.observation_id DESC
+             LIMIT ?3",
+        )
+        .bind(base)
+        .bind(project)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(self.read_pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, read, modified)| touches(read, modified, file))
             .map(|(id, _, _)| id)
             .collect())
     }
