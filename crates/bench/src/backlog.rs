@@ -7,12 +7,10 @@
 //! `target/release/claude-mem-bench backlog --memories 1000 --json docs/bench/backlog.json`
 
 use crate::{claude_mem_bin, client, plant_token, write_json};
-use anyhow::Context;
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,27 +61,15 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
 }
 
 fn serve(bin: &Path, data: &Path, model: &Path) -> anyhow::Result<Served> {
-    let mut child = Command::new(bin)
-        .args(["serve", "--port", "0"])
-        .env("CLAUDE_MEM_DATA_DIR", data)
-        .env("CLAUDE_MEM_LOG_LEVEL", "warn")
-        .env("CLAUDE_MEM_MODEL_DOWNLOAD", "off")
-        .env("CLAUDE_MEM_EMBEDDER", "minilm")
-        .env("CLAUDE_MEM_MODEL_DIR", model)
-        .env_remove("ANTHROPIC_API_KEY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("cannot start {}", bin.display()))?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .with_context(|| format!("no port in {line:?}"))?;
+    let model = model.to_string_lossy();
+    let (child, port) = crate::spawn_serve(
+        bin,
+        data,
+        &[
+            ("CLAUDE_MEM_EMBEDDER", "minilm"),
+            ("CLAUDE_MEM_MODEL_DIR", &model),
+        ],
+    )?;
     let (peak_kib, stop_sampling) = (
         Arc::new(AtomicU64::new(0)),
         Arc::new(AtomicBool::new(false)),

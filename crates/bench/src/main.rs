@@ -194,12 +194,16 @@ pub(crate) fn client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-pub(crate) fn start_worker(bin: &Path, env: &[(&str, &str)]) -> anyhow::Result<Worker> {
-    let data = tempfile::tempdir()?;
-    plant_token(data.path())?;
+/// `claude-mem serve --port 0` on `data` with `env` on top of the benchmark defaults (warn logs, no
+/// model download, no API key); returns the child and the port it printed.
+pub(crate) fn spawn_serve(
+    bin: &Path,
+    data: &Path,
+    env: &[(&str, &str)],
+) -> anyhow::Result<(std::process::Child, u16)> {
     let mut child = Command::new(bin)
         .args(["serve", "--port", "0"])
-        .env("CLAUDE_MEM_DATA_DIR", data.path())
+        .env("CLAUDE_MEM_DATA_DIR", data)
         .env("CLAUDE_MEM_LOG_LEVEL", "warn")
         // A benchmark measures the embedder it asks for: no model download (and switch) mid-run.
         .env("CLAUDE_MEM_MODEL_DOWNLOAD", "off")
@@ -218,6 +222,13 @@ pub(crate) fn start_worker(bin: &Path, env: &[(&str, &str)]) -> anyhow::Result<W
         .next()
         .and_then(|p| p.parse().ok())
         .with_context(|| format!("no port in {line:?}"))?;
+    Ok((child, port))
+}
+
+pub(crate) fn start_worker(bin: &Path, env: &[(&str, &str)]) -> anyhow::Result<Worker> {
+    let data = tempfile::tempdir()?;
+    plant_token(data.path())?;
+    let (child, port) = spawn_serve(bin, data.path(), env)?;
     Ok(Worker {
         child,
         port,
