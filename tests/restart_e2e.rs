@@ -92,3 +92,33 @@ fn restart_applies_saved_settings_in_the_same_process_at_the_same_address() {
     // And it still stops gracefully, once.
     assert!(worker.stop().success());
 }
+
+#[test]
+fn claude_mem_restart_restarts_the_running_worker_and_waits_for_it() {
+    let sandbox = Sandbox::new();
+    let worker = Worker::start(&sandbox);
+    let (_, before) = get_json(&worker, "/api/health");
+    std::thread::sleep(Duration::from_millis(1100));
+    let said = ok(sandbox
+        .command()
+        .arg("restart")
+        .env("CLAUDE_MEM_PORT", worker.port.to_string())
+        .output()
+        .expect("claude-mem restart"));
+    assert!(said.contains("restarted"), "{said}");
+    let (status, after) = get_json(&worker, "/api/health");
+    assert_eq!(status, 200);
+    assert_eq!(after["pid"], before["pid"]);
+    assert!(after["uptime_seconds"].as_u64() < before["uptime_seconds"].as_u64().map(|u| u + 1));
+
+    // Nothing running on the port: a clear error, non-zero exit.
+    let out = sandbox
+        .command()
+        .arg("restart")
+        .env("CLAUDE_MEM_PORT", closed_port().to_string())
+        .output()
+        .expect("claude-mem restart");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no worker is running"));
+    assert!(worker.stop().success());
+}

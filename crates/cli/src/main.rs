@@ -14,6 +14,7 @@ mod migrate_cmd;
 mod open_cmd;
 mod portability_cmd;
 mod prune_cmd;
+mod restart_cmd;
 mod retry_cmd;
 mod search_cmd;
 mod serve_cmd;
@@ -105,6 +106,8 @@ enum Command {
     /// Places claude-mem never records (folders, globs, project names): add, remove, list.
     #[command(subcommand)]
     Exclude(exclude_cmd::ExcludeCommand),
+    /// Restart the running worker in its process, applying settings saved since it started.
+    Restart,
     /// Replace this binary with the newest release for this platform (checksum-verified).
     Update(update_cmd::UpdateArgs),
     /// Start a worker in the background if none answers on the configured port (what the SessionStart
@@ -150,6 +153,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => migrate_cmd::run(args),
         Command::Team(cmd) => team_cmd::run(cmd),
         Command::Update(args) => update_cmd::run(args),
+        Command::Restart => restart_cmd::run(),
         Command::Exclude(cmd) => exclude_cmd::run(cmd),
         Command::Forget(args) => forget_cmd::forget(args),
         Command::Edit(args) => forget_cmd::edit(args),
