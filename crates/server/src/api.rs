@@ -187,7 +187,7 @@ pub async fn get_session(
     }
     let summaries = state
         .store
-        .list_summaries(None, Some(&id), MAX_PAGE)
+        .list_summaries(None, Some(&id), None, MAX_PAGE)
         .await?;
     let end = offset + limit;
     let more = end < events_total.max(prompts_total).max(observations_total);

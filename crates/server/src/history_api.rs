@@ -12,7 +12,6 @@ use crate::worker::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
-use claude_mem_core::store::{StreamPrompt, SummaryRow};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -42,20 +41,15 @@ pub async fn prompts(
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = query?;
     let limit = page_limit(q.limit)?;
-    let prompts: Vec<StreamPrompt> = sqlx::query_as(
-        "SELECT p.id, p.session_id, s.project, p.prompt_number, p.text AS prompt, p.created_at
-         FROM user_prompts p JOIN sdk_sessions s ON s.id = p.session_id
-         WHERE (?1 IS NULL OR s.project = ?1) AND (?2 IS NULL OR p.session_id = ?2)
-           AND (?3 IS NULL OR p.id < ?3)
-         ORDER BY p.id DESC LIMIT ?4",
-    )
-    .bind(q.project.as_deref())
-    .bind(q.session.as_deref())
-    .bind(q.before_id)
-    .bind(limit)
-    .fetch_all(state.store.read_pool())
-    .await
-    .map_err(claude_mem_core::StoreError::from)?;
+    let prompts = state
+        .store
+        .list_prompts(
+            q.project.as_deref(),
+            q.session.as_deref(),
+            q.before_id,
+            limit,
+        )
+        .await?;
     let next = next_before(prompts.iter().map(|p| p.id), limit);
     Ok(Json(json!({ "prompts": prompts, "next_before_id": next })))
 }
@@ -67,21 +61,15 @@ pub async fn summaries(
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = query?;
     let limit = page_limit(q.limit)?;
-    let summaries: Vec<SummaryRow> = sqlx::query_as(
-        "SELECT id, session_id, project, prompt_number, request, investigated, learned, completed,
-                next_steps, compressor, model, created_at
-         FROM session_summaries
-         WHERE (?1 IS NULL OR project = ?1) AND (?2 IS NULL OR session_id = ?2)
-           AND (?3 IS NULL OR id < ?3)
-         ORDER BY id DESC LIMIT ?4",
-    )
-    .bind(q.project.as_deref())
-    .bind(q.session.as_deref())
-    .bind(q.before_id)
-    .bind(limit)
-    .fetch_all(state.store.read_pool())
-    .await
-    .map_err(claude_mem_core::StoreError::from)?;
+    let summaries = state
+        .store
+        .list_summaries(
+            q.project.as_deref(),
+            q.session.as_deref(),
+            q.before_id,
+            limit,
+        )
+        .await?;
     let next = next_before(summaries.iter().map(|s| s.id), limit);
     Ok(Json(
         json!({ "summaries": summaries, "next_before_id": next }),

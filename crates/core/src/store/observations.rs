@@ -451,10 +451,12 @@ impl Store {
             .collect())
     }
 
+    /// Summaries, newest first, optionally of one project or session and before an id (paging back).
     pub async fn list_summaries(
         &self,
         project: Option<&str>,
         session_id: Option<&str>,
+        before_id: Option<i64>,
         limit: i64,
     ) -> Result<Vec<SummaryRow>, StoreError> {
         Ok(sqlx::query_as(
@@ -462,10 +464,36 @@ impl Store {
                     next_steps, compressor, model, created_at
              FROM session_summaries
              WHERE (?1 IS NULL OR project = ?1) AND (?2 IS NULL OR session_id = ?2)
-             ORDER BY id DESC LIMIT ?3",
+               AND (?3 IS NULL OR id < ?3)
+             ORDER BY id DESC LIMIT ?4",
         )
         .bind(project)
         .bind(session_id)
+        .bind(before_id)
+        .bind(limit)
+        .fetch_all(self.read_pool())
+        .await?)
+    }
+
+    /// Prompts with their session's project, newest first, optionally of one project or session and
+    /// before an id (paging back).
+    pub async fn list_prompts(
+        &self,
+        project: Option<&str>,
+        session_id: Option<&str>,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<StreamPrompt>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT p.id, p.session_id, s.project, p.prompt_number, p.text AS prompt, p.created_at
+             FROM user_prompts p JOIN sdk_sessions s ON s.id = p.session_id
+             WHERE (?1 IS NULL OR s.project = ?1) AND (?2 IS NULL OR p.session_id = ?2)
+               AND (?3 IS NULL OR p.id < ?3)
+             ORDER BY p.id DESC LIMIT ?4",
+        )
+        .bind(project)
+        .bind(session_id)
+        .bind(before_id)
         .bind(limit)
         .fetch_all(self.read_pool())
         .await?)
