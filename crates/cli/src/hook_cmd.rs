@@ -219,13 +219,7 @@ fn forward(event: Option<&str>) -> Result<Option<String>, String> {
         if event == "SessionStart" && team.is_none() {
             let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             if let Some(session) = payload["session_id"].as_str() {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .timeout_global(Some(ACK_ONLY_BUDGET))
-                    .timeout_connect(Some(CONNECT_TIMEOUT))
-                    .http_status_as_error(false)
-                    .build()
-                    .into();
-                let mut request = agent
+                let mut request = hook_agent(ACK_ONLY_BUDGET)
                     .post(&format!("{}/api/sessions/off", settings.worker_url()))
                     .header("content-type", "application/json");
                 if let Some(auth) = crate::worker_auth::authorization(data_dir.as_ref()) {
@@ -271,12 +265,7 @@ fn forward(event: Option<&str>) -> Result<Option<String>, String> {
     if wary {
         request_budget = request_budget.min(UNRESPONSIVE_PROBE);
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(request_budget))
-        .timeout_connect(Some(CONNECT_TIMEOUT.min(request_budget)))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = hook_agent(request_budget);
     let base = match &team {
         Some(t) => t.server.clone(),
         None => settings.worker_url(),
@@ -336,6 +325,17 @@ fn forward(event: Option<&str>) -> Result<Option<String>, String> {
             "worker answered something that is not a JSON object: {text:.200}"
         )),
     }
+}
+
+/// The hook's HTTP client: the whole request within `budget`, a connect within [`CONNECT_TIMEOUT`]
+/// (or the budget, if shorter), every status an answer (the caller decides what a 5xx means).
+fn hook_agent(budget: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(budget))
+        .timeout_connect(Some(CONNECT_TIMEOUT.min(budget)))
+        .http_status_as_error(false)
+        .build()
+        .into()
 }
 
 /// Whether an answer means the worker did not take the event but would later: it is failing or busy

@@ -397,7 +397,7 @@ pub async fn restart(
     ))
 }
 
-fn admin_error(e: AdminError) -> ApiError {
+pub(crate) fn admin_error(e: AdminError) -> ApiError {
     match e {
         AdminError::Store(e) => e.into(),
         AdminError::Index(reason) => {

@@ -8,7 +8,7 @@
 //! from the search indexes, so the very next search cannot find it; context, exports and backups read
 //! SQLite and never see it again. An edit rewrites the row and re-indexes its text.
 
-use crate::admin_api::{drop_from_indexes, index_imported, AdminError, ImportedIds};
+use crate::admin_api::{admin_error, drop_from_indexes, index_imported, ImportedIds};
 use crate::api_error::ApiError;
 use crate::worker::AppState;
 use axum::body::Bytes;
@@ -22,16 +22,6 @@ use serde_json::{json, Value};
 
 /// At most this many targets in one `POST /api/forget`.
 const MAX_TARGETS: usize = 1000;
-
-fn index_error(e: AdminError) -> ApiError {
-    match e {
-        AdminError::Store(e) => e.into(),
-        AdminError::Index(reason) => {
-            tracing::error!(%reason, "forget: the search index could not drop the memory");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "index_failed", reason)
-        }
-    }
-}
 
 /// Deletes `targets` everywhere; the answer counts what went and lists what was not there.
 async fn forget_everywhere(
@@ -47,7 +37,7 @@ async fn forget_everywhere(
         &report.prompt_ids,
     )
     .await
-    .map_err(index_error)?;
+    .map_err(admin_error)?;
     tracing::info!(
         deleted = report.total(),
         missing = report.missing.len(),
@@ -201,7 +191,7 @@ pub async fn edit_observation(
             },
         )
         .await
-        .map_err(index_error)?;
+        .map_err(admin_error)?;
     }
     let observation = state.store.get_observations(&[id]).await?.pop();
     tracing::info!(id, "observation edited");
@@ -259,7 +249,7 @@ pub async fn session_off(
         &report.prompt_ids,
     )
     .await
-    .map_err(index_error)?;
+    .map_err(admin_error)?;
     tracing::info!(
         session,
         how = how.as_str(),
