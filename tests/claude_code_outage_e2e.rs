@@ -408,7 +408,7 @@ fn a_session_is_as_fast_and_as_complete_with_the_worker_down_hung_or_killed() {
         fresh_box.dir.path(),
         Some((env!("CARGO_PKG_VERSION"), &sums)),
     );
-    // What the launcher's fetch costs on this machine now (download and SHA-256 of the debug binary),
+    // What the launcher's fetch costs on this machine now (download and SHA-256 of the stripped binary),
     // timed the way it does it: the MCP server of the first session has to wait that long, once.
     let fetch = {
         let start = Instant::now();
@@ -456,8 +456,8 @@ fn a_session_is_as_fast_and_as_complete_with_the_worker_down_hung_or_killed() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    // The mirror's release is a copy of this build's binary.
-    let published = std::fs::read(bin()).unwrap();
+    // The mirror's release is this build's binary, stripped.
+    let published = std::fs::read(mirror.published(env!("CARGO_PKG_VERSION"))).unwrap();
     assert!(
         std::fs::read(&installed).unwrap() == published,
         "the installed binary is not the release's"

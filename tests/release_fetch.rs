@@ -84,7 +84,7 @@ fn a_hook_without_the_binary_is_silent_keeps_the_event_and_fetches_the_pinned_re
     );
     assert_eq!(
         std::fs::read(&installed).unwrap(),
-        std::fs::read(bin()).unwrap()
+        std::fs::read(mirror.published(VERSION)).unwrap()
     );
     let spooled = files_in(&spool, "hook");
     assert_eq!(spooled.len(), 1, "{spooled:?}");
@@ -180,7 +180,7 @@ fn the_one_command_install_fetches_and_verifies() {
     let installed = sandbox.data_dir().join("bin/claude-mem");
     assert_eq!(
         std::fs::read(&installed).unwrap(),
-        std::fs::read(bin()).unwrap()
+        std::fs::read(mirror.published(VERSION)).unwrap()
     );
     let piped = Command::new("sh")
         .args(["-s", "--", "--install"])
@@ -247,7 +247,10 @@ fn update_installs_a_newer_verified_release_and_nothing_else() {
         String::from_utf8_lossy(&out.stdout).contains("to 99.0.0"),
         "{out:?}"
     );
-    assert_eq!(std::fs::read(&dest).unwrap(), std::fs::read(bin()).unwrap());
+    assert_eq!(
+        std::fs::read(&dest).unwrap(),
+        std::fs::read(newer.published("99.0.0")).unwrap()
+    );
     assert!(!dest.with_file_name("claude-mem.new").exists());
 
     // Altered bytes under a pinned sum: refused, the installed binary untouched, nothing left behind.

@@ -655,14 +655,18 @@ impl StaticMirror {
 
     /// Publishes this build's `claude-mem` as release `version` for this platform, with its
     /// `SHA256SUMS`, as `scripts/release.sh` lays a release out; returns the sums file's path.
+    /// The binary is stripped, as the release profile does (`strip = true`): a third of the debug
+    /// build's size, which is what a user downloads.
     pub fn publish_release(&self, version: &str) -> PathBuf {
-        let target = match (std::env::consts::OS, std::env::consts::ARCH) {
-            ("linux", "x86_64") => "x86_64-unknown-linux-gnu",
-            ("linux", "aarch64") => "aarch64-unknown-linux-gnu",
-            (os, arch) => panic!("no release target for {os}/{arch}"),
-        };
-        let name = format!("claude-mem-{version}-{target}");
-        std::fs::copy(bin(), self.dir.path().join(&name)).expect("copy the binary");
+        let published = self.published(version);
+        let name = published.file_name().expect("release name").to_owned();
+        let out = Command::new("strip")
+            .arg("-o")
+            .arg(&published)
+            .arg(bin())
+            .output()
+            .expect("strip (binutils)");
+        assert!(out.status.success(), "strip: {out:?}");
         let out = Command::new("sha256sum")
             .arg(&name)
             .current_dir(self.dir.path())
@@ -671,6 +675,20 @@ impl StaticMirror {
         let sums = self.dir.path().join("SHA256SUMS");
         std::fs::write(&sums, &out.stdout).expect("write SHA256SUMS");
         sums
+    }
+}
+
+impl StaticMirror {
+    /// Where `publish_release(version)` puts this platform's binary.
+    pub fn published(&self, version: &str) -> PathBuf {
+        let target = match (std::env::consts::OS, std::env::consts::ARCH) {
+            ("linux", "x86_64") => "x86_64-unknown-linux-gnu",
+            ("linux", "aarch64") => "aarch64-unknown-linux-gnu",
+            (os, arch) => panic!("no release target for {os}/{arch}"),
+        };
+        self.dir
+            .path()
+            .join(format!("claude-mem-{version}-{target}"))
     }
 }
 
