@@ -236,7 +236,8 @@ fn files_install_created_are_removed_by_uninstall_and_a_team_token_stays_private
     ok(sandbox.command().arg("uninstall").output().unwrap());
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}\n");
 
-    // Team hooks carry the token in settings.json: private whatever the mode was.
+    // A team's token stays out of settings.json: the command hooks read it from team-server.json,
+    // which only this user can read.
     let out = sandbox
         .command()
         .args(["install", "--server", "https://team.example:443"])
@@ -244,8 +245,12 @@ fn files_install_created_are_removed_by_uninstall_and_a_team_token_stays_private
         .output()
         .unwrap();
     ok(out);
-    assert_eq!(mode(&path), 0o600);
-    assert!(std::fs::read_to_string(&path)
+    assert!(!std::fs::read_to_string(&path)
+        .unwrap()
+        .contains("cm_secret"));
+    let team_file = sandbox.data_dir().join("team-server.json");
+    assert_eq!(mode(&team_file), 0o600);
+    assert!(std::fs::read_to_string(&team_file)
         .unwrap()
         .contains("cm_secret"));
 }

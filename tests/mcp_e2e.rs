@@ -7,8 +7,7 @@
 
 use claude_mem_e2e::*;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const WORKER_ENV: &[(&str, &str)] = &[
@@ -75,48 +74,9 @@ fn seeded_worker(sandbox: &Sandbox) -> Worker {
     worker
 }
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("mcp_client.py")
-}
-
 /// Runs tests/mcp_client.py against `claude-mem mcp` on `port`; returns its report.
 fn run_client(sandbox: &Sandbox, port: u16, args: &[&str]) -> Value {
-    let project_dir = sandbox.dir.path().join("mcp-proj");
-    std::fs::create_dir_all(&project_dir).unwrap();
-    // HOME stays the developer's: python3 may be a pyenv shim that finds its interpreter through it.
-    let out = Command::new("python3")
-        .arg(script())
-        .arg("--bin")
-        .arg(bin())
-        .arg("--cwd")
-        .arg(&project_dir)
-        .args(args)
-        .env("CLAUDE_MEM_DATA_DIR", sandbox.data_dir())
-        .env("CLAUDE_MEM_PORT", port.to_string())
-        .env_remove("CLAUDE_MEM_HOST")
-        .env_remove("CLAUDE_PROJECT_DIR")
-        .env_remove("CLAUDE_MEM_DEBUG")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run python3 ({e}): run scripts/setup.sh"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_ne!(
-        out.status.code(),
-        Some(3),
-        "the Python `mcp` package is missing: run scripts/setup.sh \
-         (or python3 -m pip install 'mcp>=1.2'). {stdout}"
-    );
-    assert!(
-        out.status.success(),
-        "mcp_client.py failed: {stderr}\n{stdout}"
-    );
-    let report: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("mcp_client.py printed no JSON ({e}): {stdout}\n{stderr}"));
-    assert!(
-        report.get("session_error").is_none(),
-        "the MCP session broke: {report:#}\nserver stderr: {stderr}"
-    );
-    report
+    mcp_client_report(sandbox, &[("CLAUDE_MEM_PORT", &port.to_string())], args)
 }
 
 fn text(call: &Value) -> &str {

@@ -731,5 +731,9 @@ fn switching_the_embedder_rebuilds_the_vectors_and_the_cli_searches() {
         .output()
         .unwrap();
     assert!(!down.status.success());
-    assert!(String::from_utf8_lossy(&down.stderr).contains("not reachable"));
+    let said = String::from_utf8_lossy(&down.stderr);
+    assert!(
+        said.contains("not running on 127.0.0.1:1") && said.contains("claude-mem serve"),
+        "{said}"
+    );
 }

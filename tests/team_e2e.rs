@@ -187,7 +187,11 @@ fn wait_settled(url: &str) {
 fn result_ids(answer: &Value) -> Vec<i64> {
     answer["results"]
         .as_array()
-        .map(|r| r.iter().filter_map(|x| x["id"].as_i64()).collect())
+        .map(|r| {
+            r.iter()
+                .filter_map(|x| x["observation"]["id"].as_i64())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -201,7 +205,8 @@ fn search(worker: &Worker, token: &str, q: &str, strategy: &str) -> Value {
         ),
     );
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["strategy"], strategy, "{answer}");
+    // The laptop's answer: `mode`, and `results[]` of `{kind, score, …, observation}`.
+    assert_eq!(answer["mode"], strategy, "{answer}");
     answer
 }
 
@@ -319,9 +324,10 @@ fn hooks_become_searchable_team_memories_and_need_a_token() {
     for strategy in ["text", "hybrid"] {
         let answer = wait_found(&worker, &token, "flamingo ledger", strategy, id);
         let hit = &answer["results"][0];
-        assert_eq!(hit["id"], id, "{answer}");
+        assert_eq!(hit["kind"], "observation", "{answer}");
+        assert_eq!(hit["observation"]["id"], id, "{answer}");
         assert_eq!(
-            hit["files_modified"][0], "src/flamingo/ledger.rs",
+            hit["observation"]["files_modified"][0], "src/flamingo/ledger.rs",
             "{answer}"
         );
         assert!(hit["score"].as_f64().is_some_and(|s| s > 0.0), "{answer}");
@@ -335,6 +341,52 @@ fn hooks_become_searchable_team_memories_and_need_a_token() {
     assert_eq!(
         (status, answer["error"].as_str()),
         (400, Some("invalid_query"))
+    );
+    // Filters are checked and applied, as on the laptop.
+    for bad in ["since=garbage", "type=poem", "kind=diary", "order=random"] {
+        let (status, answer) = get(
+            &worker,
+            Some(&token),
+            &format!("/api/search?q=flamingo&{bad}"),
+        );
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (400, Some("invalid_query")),
+            "{bad}: {answer}"
+        );
+    }
+    let (_, answer) = get(
+        &worker,
+        Some(&token),
+        "/api/search?q=flamingo%20ledger&mode=text&since=1d",
+    );
+    assert!(result_ids(&answer).contains(&id), "{answer}");
+    let (_, answer) = get(
+        &worker,
+        Some(&token),
+        "/api/search?q=flamingo%20ledger&mode=text&until=1d",
+    );
+    assert!(result_ids(&answer).is_empty(), "until a day ago: {answer}");
+    let (_, answer) = get(
+        &worker,
+        Some(&token),
+        "/api/search?q=flamingo%20ledger&mode=text&file=ledger.rs",
+    );
+    assert!(result_ids(&answer).contains(&id), "{answer}");
+    let (_, answer) = get(
+        &worker,
+        Some(&token),
+        "/api/search?q=flamingo%20ledger&mode=text&file=other.rs",
+    );
+    assert!(result_ids(&answer).is_empty(), "{answer}");
+    let (_, answer) = get(
+        &worker,
+        Some(&token),
+        "/api/search?q=flamingo%20ledger&mode=text&kind=prompt",
+    );
+    assert!(
+        result_ids(&answer).is_empty(),
+        "prompts are not shared: {answer}"
     );
 
     let (status, list) = get(
@@ -350,7 +402,11 @@ fn hooks_become_searchable_team_memories_and_need_a_token() {
         "{list}"
     );
     let (status, one) = get(&worker, Some(&token), &format!("/api/observations/{id}"));
-    assert_eq!((status, one["id"].as_i64()), (200, Some(id)), "{one}");
+    assert_eq!(
+        (status, one["observation"]["id"].as_i64()),
+        (200, Some(id)),
+        "{one}"
+    );
     let (status, _) = get(&worker, Some(&token), "/api/observations/999999");
     assert_eq!(status, 404);
 
@@ -366,6 +422,7 @@ fn hooks_become_searchable_team_memories_and_need_a_token() {
     wait_settled(&url);
     let (_, anonymous) = get(&worker, None, "/api/health");
     assert!(anonymous["counts"].is_null(), "{anonymous}");
+    assert!(anonymous["pid"].is_null(), "{anonymous}");
     let (_, health) = get(&worker, Some(&token), "/api/health");
     assert_eq!(health["counts"]["pending_events"], 0, "{health}");
     assert!(
@@ -672,4 +729,185 @@ fn teams_cannot_see_or_write_each_others_memories() {
         .output()
         .expect("run");
     assert!(!failed.status.success(), "revoking twice must fail");
+}
+
+/// A teammate's laptop after `claude-mem install --server URL --token T --mcp`: `search`, `doctor` and
+/// the MCP server (driven by the official Python SDK client, as Claude Code would) all talk to the team
+/// server with that token, answer with the teammate's memories, and never touch a stranger's worker
+/// listening on the local port.
+#[test]
+fn a_members_search_doctor_and_mcp_tools_use_the_team_server_only() {
+    let (_cluster, url) = database("members");
+    let admin = Sandbox::new();
+    let bob = user_token(&admin, &url, "acme", "bob", true);
+    let alice = user_token(&admin, &url, "acme", "alice", false);
+    let worker = team_worker(&admin, &url);
+    for body in [
+        prompt(
+            "member-s1",
+            "make the flamingo ledger reconcile every night",
+        ),
+        edit(
+            "member-s1",
+            "toolu_m1",
+            "src/flamingo/ledger.rs",
+            "reconcile_flamingo_ledger",
+        ),
+    ] {
+        let event = body["hook_event_name"].as_str().expect("name").to_owned();
+        assert_eq!(post(&worker, Some(&bob), &event, &body).0, 200);
+    }
+    wait_settled(&url);
+    let bobs = observation_of(&url, "src/flamingo/ledger.rs");
+    wait_found(&worker, &bob, "flamingo ledger", "text", bobs);
+
+    // Alice's laptop: a stranger's server on the port her own worker would use.
+    let laptop = Sandbox::new();
+    let decoy = Decoy::start();
+    let decoy_port = decoy.port.to_string();
+    let team_url = worker.url("");
+    let team_url = team_url.trim_end_matches('/');
+    ok(laptop
+        .command()
+        .env("CLAUDE_MEM_PORT", &decoy_port)
+        .args(["install", "--mcp", "--server", team_url, "--token", &alice])
+        .output()
+        .expect("install --server"));
+
+    let out = ok(laptop
+        .command()
+        .env("CLAUDE_MEM_PORT", &decoy_port)
+        .args(["search", "flamingo ledger", "--mode", "text", "--json"])
+        .output()
+        .expect("search"));
+    let answer: Value = serde_json::from_str(&out).expect("search --json prints JSON");
+    assert_eq!(result_ids(&answer), vec![bobs], "{answer}");
+
+    let out = laptop
+        .command()
+        .env("CLAUDE_MEM_PORT", &decoy_port)
+        .args(["doctor", "--json"])
+        .output()
+        .expect("doctor");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("doctor --json prints JSON");
+    assert!(out.status.success(), "{report:#}");
+    let checks = report["checks"].as_array().expect("checks");
+    let team_check = checks
+        .iter()
+        .find(|c| c["name"] == "team server")
+        .unwrap_or_else(|| panic!("no team server check: {report:#}"));
+    assert_eq!(team_check["status"], "ok", "{report:#}");
+    assert!(
+        checks.iter().all(|c| c["name"] != "worker"),
+        "doctor checked the local worker: {report:#}"
+    );
+
+    // The MCP server: all four tools answer from the team (forget is the laptop's alone for now).
+    let report = mcp_client_report(
+        &laptop,
+        &[("CLAUDE_MEM_PORT", &decoy_port)],
+        &["--query", "flamingo ledger", "--note-word", "pelicanledger"],
+    );
+    let calls = &report["calls"];
+    let text = |name: &str| calls[name]["text"].as_str().unwrap_or("").to_owned();
+    let ok_call = |name: &str| {
+        assert_eq!(calls[name]["kind"], "result", "{name}: {:#}", calls[name]);
+        assert_eq!(calls[name]["is_error"], false, "{name}: {:#}", calls[name]);
+    };
+    for name in [
+        "search",
+        "get_observations",
+        "timeline",
+        "save_memory",
+        "search_saved",
+    ] {
+        ok_call(name);
+    }
+    assert_eq!(report["seeded_id"], bobs, "{report:#}");
+    assert!(
+        text("search").contains("src/flamingo/ledger.rs"),
+        "{report:#}"
+    );
+    assert!(
+        text("get_observations").contains("src/flamingo/ledger.rs"),
+        "{report:#}"
+    );
+    assert!(
+        text("timeline").contains(&format!("> #{bobs} ")),
+        "{report:#}"
+    );
+    let saved = report["saved_id"].as_i64().expect("save_memory gave an id");
+    assert!(
+        text("search_saved").contains(&format!("#{saved} ")),
+        "{report:#}"
+    );
+    // The note is Alice's, in the team's store, and Bob finds it.
+    assert_eq!(
+        pg_rows(
+            &url,
+            &format!("SELECT u.name FROM observations o JOIN users u ON u.id = o.user_id WHERE o.id = {saved}")
+        ),
+        vec![vec![json!("alice")]]
+    );
+    wait_found(&worker, &bob, "pelicanledger cache", "text", saved);
+
+    assert_eq!(decoy.hits(), 0, "something was sent to the local port");
+
+    // Alice's laptop is lost: an administrator finds her token by user and label and revokes it by id.
+    let users: Value = serde_json::from_str(&team_cli(
+        &admin,
+        &url,
+        &["users", "--team", "acme", "--json"],
+    ))
+    .expect("users --json");
+    let count = |name: &str| {
+        users
+            .as_array()
+            .and_then(|u| u.iter().find(|u| u["name"] == name))
+            .map(|u| (u["live_tokens"].clone(), u["observations"].clone()))
+    };
+    // Alice saved two notes through MCP (the script's second one asks `forget`, which a team server
+    // does not offer yet).
+    assert_eq!(count("alice"), Some((json!(1), json!(2))), "{users:#}");
+    assert_eq!(count("bob").map(|c| c.0), Some(json!(1)), "{users:#}");
+    let tokens: Value = serde_json::from_str(&team_cli(
+        &admin,
+        &url,
+        &["tokens", "--team", "acme", "--user", "alice", "--json"],
+    ))
+    .expect("tokens --json");
+    assert!(
+        !tokens.to_string().contains(&alice),
+        "a token's text is never listed"
+    );
+    let id = tokens[0]["id"].as_i64().expect("token id");
+    team_cli(&admin, &url, &["revoke", "--id", &id.to_string()]);
+    let refused = laptop
+        .command()
+        .env("CLAUDE_MEM_PORT", &decoy_port)
+        .args(["search", "flamingo ledger", "--mode", "text"])
+        .output()
+        .expect("search");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && said.contains("refused the token"),
+        "{said}"
+    );
+    // Removing a user revokes what is left; their memories stay the team's.
+    team_cli(
+        &admin,
+        &url,
+        &["remove-user", "--team", "acme", "--user", "bob"],
+    );
+    let (status, _) = get(&worker, Some(&bob), "/api/observations");
+    assert_eq!(status, 401);
+    assert_eq!(
+        pg_count(
+            &url,
+            &format!("SELECT COUNT(*) FROM observations WHERE id = {bobs}")
+        ),
+        1
+    );
+    assert_eq!(decoy.hits(), 0, "something was sent to the local port");
+    assert!(worker.stop().success());
 }

@@ -731,3 +731,85 @@ pub fn plugin_copy(dest: &Path, pinned: Option<(&str, &Path)>) -> PathBuf {
     }
     copy
 }
+
+/// Runs tests/mcp_client.py (the official Python MCP SDK's stdio client) against `claude-mem mcp` with
+/// the sandbox's data directory and `env` (e.g. `CLAUDE_MEM_PORT`); returns its JSON report.
+pub fn mcp_client_report(sandbox: &Sandbox, env: &[(&str, &str)], args: &[&str]) -> Value {
+    let project_dir = sandbox.dir.path().join("mcp-proj");
+    std::fs::create_dir_all(&project_dir).expect("project dir");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("mcp_client.py");
+    // HOME stays the developer's: python3 may be a pyenv shim that finds its interpreter through it.
+    let mut cmd = Command::new("python3");
+    cmd.arg(script)
+        .arg("--bin")
+        .arg(bin())
+        .arg("--cwd")
+        .arg(&project_dir)
+        .args(args)
+        .env("CLAUDE_MEM_DATA_DIR", sandbox.data_dir())
+        .env_remove("CLAUDE_MEM_PORT")
+        .env_remove("CLAUDE_MEM_HOST")
+        .env_remove("CLAUDE_MEM_SERVER")
+        .env_remove("CLAUDE_MEM_TOKEN")
+        .env_remove("CLAUDE_PROJECT_DIR")
+        .env_remove("CLAUDE_MEM_DEBUG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python3 ({e}): run scripts/setup.sh"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(
+        out.status.code(),
+        Some(3),
+        "the Python `mcp` package is missing: run scripts/setup.sh \
+         (or python3 -m pip install 'mcp>=1.2'). {stdout}"
+    );
+    assert!(
+        out.status.success(),
+        "mcp_client.py failed: {stderr}\n{stdout}"
+    );
+    let report: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("mcp_client.py printed no JSON ({e}): {stdout}\n{stderr}"));
+    assert!(
+        report.get("session_error").is_none(),
+        "the MCP session broke: {report:#}\nserver stderr: {stderr}"
+    );
+    report
+}
+
+/// A stranger's server on a port: answers every request with `{}` and counts what it received, so a
+/// test can prove that nothing was sent to it.
+pub struct Decoy {
+    pub port: u16,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Decoy {
+    pub fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("decoy bind");
+        let port = listener.local_addr().expect("decoy addr").port();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut stream = stream;
+                let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+                );
+            }
+        });
+        Self { port, hits }
+    }
+
+    /// Connections received so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

@@ -8,6 +8,7 @@
 use crate::install_cmd::{default_settings_path, is_ours, planned_command_hooks};
 use anyhow::Context;
 use clap::Args;
+use claude_mem_api::{Endpoint, Target};
 use claude_mem_core::{DataDir, Settings};
 use claude_mem_server::auth;
 use serde::Serialize;
@@ -102,20 +103,37 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
             ),
         ));
     }
-    let (worker_check, health) = check_worker(&settings, &data_dir);
-    checks.push(worker_check);
-    checks.push(check_data_dir(&data_dir));
     let claude_settings = match args.settings {
         Some(p) => Some(p),
         None => default_settings_path().ok(),
     };
-    checks.push(check_hooks(claude_settings.as_deref(), &settings));
-    checks.push(check_model(&settings, &data_dir));
-    checks.push(check_index(health.as_ref(), &data_dir));
-    if let Some(check) = check_index_files(health.is_some(), &data_dir) {
-        checks.push(check);
+    let endpoint = crate::client_config::endpoint(&data_dir);
+    if endpoint.target == Target::Team {
+        // A team laptop: the memories, the model and the index are the team server's; this machine's
+        // worker is not used (and advising `claude-mem install` would repoint the hooks to it).
+        checks.push(check_team_server(&endpoint));
+        checks.push(check_data_dir(&data_dir));
+        checks.push(check_hooks(
+            claude_settings.as_deref(),
+            &settings,
+            &endpoint,
+        ));
+    } else {
+        let (worker_check, health) = check_worker(&settings, &data_dir);
+        checks.push(worker_check);
+        checks.push(check_data_dir(&data_dir));
+        checks.push(check_hooks(
+            claude_settings.as_deref(),
+            &settings,
+            &endpoint,
+        ));
+        checks.push(check_model(&settings, &data_dir));
+        checks.push(check_index(health.as_ref(), &data_dir));
+        if let Some(check) = check_index_files(health.is_some(), &data_dir) {
+            checks.push(check);
+        }
+        checks.push(check_api_key(&settings));
     }
-    checks.push(check_api_key(&settings));
     checks.push(check_disk(&data_dir));
 
     let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
@@ -163,6 +181,46 @@ fn agent(timeout: Duration) -> ureq::Agent {
 
 /// Who answers on the worker's port: claude-mem (its health JSON, kept for the index check), nothing
 /// (port free), or something else.
+/// The team server of `install --server`, asked with the member's token: it answers, and knows the
+/// token (its health then carries the team's counts).
+fn check_team_server(endpoint: &Endpoint) -> Check {
+    const NAME: &str = "team server";
+    let reinstall =
+        "claude-mem install --server URL --token T (with a token from `claude-mem team add-user`)";
+    if endpoint.token.is_none() {
+        return fail(
+            NAME,
+            format!("{} is configured without a token", endpoint.base),
+            reinstall,
+        );
+    }
+    let client = claude_mem_api::blocking::Client::new(endpoint.clone(), WORKER_TIMEOUT);
+    match client.get("/api/health", None::<&()>) {
+        Ok(health) if health.get("counts").is_some_and(|c| !c.is_null()) => ok(
+            NAME,
+            format!(
+                "claude-mem {} at {} knows this token ({} observations in the team)",
+                health["version"].as_str().unwrap_or("?"),
+                endpoint.base,
+                health["counts"]["observations"]
+            ),
+        ),
+        Ok(_) => fail(
+            NAME,
+            format!("{} answers but does not accept this token", endpoint.base),
+            reinstall,
+        ),
+        Err(e @ claude_mem_api::ApiError::Unauthorized { .. }) => {
+            fail(NAME, e.to_string(), reinstall)
+        }
+        Err(e) => fail(
+            NAME,
+            e.to_string(),
+            "check the URL in team-server.json (or CLAUDE_MEM_SERVER) and the network",
+        ),
+    }
+}
+
 fn check_worker(settings: &Settings, data_dir: &DataDir) -> (Check, Option<Value>) {
     const NAME: &str = "worker";
     let url = settings.worker_url();
@@ -331,9 +389,14 @@ fn check_data_dir(data_dir: &DataDir) -> Check {
 
 /// Are Claude Code's hooks pointed at this worker? Checked in the user settings file, or satisfied by
 /// the claude-mem plugin.
-fn check_hooks(path: Option<&Path>, settings: &Settings) -> Check {
+fn check_hooks(path: Option<&Path>, settings: &Settings, endpoint: &Endpoint) -> Check {
     const NAME: &str = "hooks";
-    let install = "run `claude-mem install`";
+    let team = endpoint.target == Target::Team;
+    let install = if team {
+        "run `claude-mem install --server URL --token T`"
+    } else {
+        "run `claude-mem install`"
+    };
     let Some(path) = path else {
         return warn(NAME, "cannot find the home directory", install);
     };
@@ -374,9 +437,14 @@ fn check_hooks(path: Option<&Path>, settings: &Settings) -> Check {
             missing.push(hook.event);
             continue;
         }
-        // An http hook cannot carry the API token (it lives in a 0600 file), so only the command
-        // hook reaches the worker.
-        let current = ours.iter().any(|h| h["type"] == "command");
+        // An http hook cannot carry the local API token (it lives in a 0600 file), so only the
+        // command hook reaches the worker; a team's http hooks carry the member's token (older
+        // `install --server`), which the team server takes.
+        let current = ours.iter().any(|h| h["type"] == "command")
+            || (team
+                && ours
+                    .iter()
+                    .any(|h| h["headers"]["Authorization"].is_string()));
         if !current {
             stale.push(hook.event);
         }
@@ -409,9 +477,14 @@ fn check_hooks(path: Option<&Path>, settings: &Settings) -> Check {
             install,
         );
     }
+    let to = if team {
+        format!(", sending to the team server {}", endpoint.base)
+    } else {
+        String::new()
+    };
     ok(
         NAME,
-        format!("{} hooks installed in {}", plan.len(), path.display()),
+        format!("{} hooks installed in {}{to}", plan.len(), path.display()),
     )
 }
 

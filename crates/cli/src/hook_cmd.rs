@@ -30,9 +30,9 @@
 //! clears the mark. Events for a team server are not spooled: the local worker would drain them
 //! into the local store, not the team's.
 
+use crate::client_config::team_server;
 use claude_mem_core::hook_event::normalize_event_name;
 use claude_mem_core::{DataDir, Settings};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -62,52 +62,6 @@ const CONTEXT_BUDGET: Duration = Duration::from_millis(500);
 /// Kept out of the request's timeout so that a hung worker still leaves time to spool the event (a
 /// parse, a small write and two fsyncs). Half the remaining budget at most, for tiny budgets.
 const SPOOL_RESERVE: Duration = Duration::from_millis(150);
-
-/// The team server's base URL (`https://team.example:443`), overriding `team-server.json`.
-pub(crate) const SERVER_ENV: &str = "CLAUDE_MEM_SERVER";
-/// The user's team token (`cm_…`), overriding `team-server.json`.
-pub(crate) const TOKEN_ENV: &str = "CLAUDE_MEM_TOKEN";
-/// In the data directory: where `install --server` keeps the server and token for the hook command.
-pub(crate) const TEAM_SERVER_FILE: &str = "team-server.json";
-
-/// A laptop's connection to a team server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct TeamServer {
-    /// Base URL, no trailing slash.
-    pub server: String,
-    pub token: Option<String>,
-}
-
-pub(crate) fn team_server_path(data_dir: &DataDir) -> PathBuf {
-    data_dir.root().join(TEAM_SERVER_FILE)
-}
-
-fn non_empty_env(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
-
-/// The team server to send hooks to, if this machine uses one: the environment first (a token there
-/// without a server keeps the file's server), then the file.
-pub(crate) fn team_server(data_dir: Option<&DataDir>) -> Option<TeamServer> {
-    let file = data_dir.and_then(|dir| {
-        let text = std::fs::read_to_string(team_server_path(dir)).ok()?;
-        serde_json::from_str::<TeamServer>(&text).ok()
-    });
-    let env_token = non_empty_env(TOKEN_ENV);
-    match non_empty_env(SERVER_ENV) {
-        Some(server) => Some(TeamServer {
-            server: server.trim_end_matches('/').to_owned(),
-            token: env_token.or_else(|| file.and_then(|f| f.token)),
-        }),
-        None => file.map(|f| TeamServer {
-            server: f.server.trim_end_matches('/').to_owned(),
-            token: env_token.or(f.token),
-        }),
-    }
-}
 
 /// `CLAUDE_MEM=off` (or `0`, `false`, `no`) in Claude Code's environment: this session is not recorded.
 pub const SESSION_ENV: &str = "CLAUDE_MEM";

@@ -17,7 +17,7 @@
 //! are written private (0600) from their first byte, and so are the settings backups. Installing without
 //! `--server` (or uninstalling) removes `team-server.json`, going back to the local worker.
 
-use crate::hook_cmd::{team_server_path, TeamServer};
+use crate::client_config::{team_server_path, TeamServer};
 use anyhow::{bail, Context};
 use claude_mem_core::{DataDir, Settings};
 use serde_json::{json, Map, Value};
@@ -120,17 +120,6 @@ pub fn planned_command_hooks(exe: &str) -> Vec<PlannedHook> {
             hook
         })
         .collect()
-}
-
-/// Gives every http hook the API token as a header: a worker bound beyond loopback refuses hooks without
-/// it. (The SessionStart command reads the token itself.)
-pub fn with_token(mut plan: Vec<PlannedHook>, token: &str) -> Vec<PlannedHook> {
-    for hook in &mut plan {
-        if hook.handler["type"] == "http" {
-            hook.handler["headers"] = json!({"Authorization": format!("Bearer {token}")});
-        }
-    }
-    plan
 }
 
 fn shell_quote(s: &str) -> String {
@@ -662,16 +651,23 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
             .filter(|t| !t.is_empty())
             .context("--server needs --token (or CLAUDE_MEM_TOKEN): the team server refuses hooks without one")?;
         let server = normalize_server_url(server)?;
-        let plan = with_token(planned_hooks(&exe.to_string_lossy(), &server), token);
+        // Command hooks, as for the local worker: the hook command reads the server and token from
+        // team-server.json (0600), so the token stays out of settings.json, and a team server that
+        // cannot be reached costs the session nothing visible (an unreachable http hook is shown to the
+        // user as an error).
+        let plan = planned_command_hooks(&exe.to_string_lossy());
         install_hooks(&path, &plan, &server, args.dry_run)?;
         if !args.dry_run {
             save_team_server(&data_dir, &server, token)?;
         }
         if args.mcp {
-            eprintln!(
-                "claude-mem: --mcp is not set up for a team server yet (the MCP server talks to the local \
-                 worker); skipped"
-            );
+            // `claude-mem mcp` reads team-server.json like the hooks: its tools search the team's
+            // memories with this token.
+            let claude_json = match args.claude_json.clone() {
+                Some(p) => p,
+                None => default_claude_json_path()?,
+            };
+            install_mcp(&claude_json, &exe.to_string_lossy(), args.dry_run)?;
         }
         return Ok(());
     }
@@ -957,6 +953,17 @@ mod tests {
         assert!(merge_mcp(&mut json!({"mcpServers": []}), "/x/claude-mem").is_err());
     }
 
+    /// Hooks as older installs wrote them for a remote worker or a team server: http, with the token in
+    /// a header. Installs now write command hooks, but must still recognise and replace these.
+    fn with_token(mut plan: Vec<PlannedHook>, token: &str) -> Vec<PlannedHook> {
+        for hook in &mut plan {
+            if hook.handler["type"] == "http" {
+                hook.handler["headers"] = json!({"Authorization": format!("Bearer {token}")});
+            }
+        }
+        plan
+    }
+
     #[test]
     fn a_remote_worker_gets_the_token_header_and_is_still_recognised_as_ours() {
         let plan = with_token(
@@ -975,7 +982,7 @@ mod tests {
     }
 
     #[test]
-    fn team_server_hooks_carry_the_token_are_ours_and_are_redacted_in_dry_runs() {
+    fn older_team_http_hooks_are_ours_redacted_and_replaced_by_command_hooks() {
         let server = normalize_server_url("https://team.example:443/").unwrap();
         assert_eq!(server, "https://team.example:443");
         let team_plan = with_token(planned_hooks("/usr/bin/claude-mem", &server), "cm_abc");
@@ -992,8 +999,9 @@ mod tests {
         assert!(!s.to_string().contains("<token>"));
         let shown = redacted(&s).to_string();
         assert!(!shown.contains("cm_abc") && shown.contains("Bearer <token>"));
-        // Going back to the local worker replaces the team hooks; the foreign one stays.
-        merge_hooks(&mut s, &plan()).unwrap();
+        // Installing again (team or local: both write command hooks) replaces the old team hooks,
+        // token and all; the foreign one stays.
+        merge_hooks(&mut s, &planned_command_hooks("/usr/bin/claude-mem")).unwrap();
         assert!(!s.to_string().contains("cm_abc"));
         assert_eq!(s["hooks"]["Stop"][0]["hooks"][0], foreign);
         assert!(normalize_server_url("team.example").is_err());

@@ -4,6 +4,7 @@
 //! runtime, no logging setup): its cost is paid on every prompt.
 
 mod backup_cmd;
+mod client_config;
 mod doctor_cmd;
 mod exclude_cmd;
 mod forget_cmd;

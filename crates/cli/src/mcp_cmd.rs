@@ -5,12 +5,12 @@
 //! Code keeps an MCP server's stderr in its own logs).
 
 use anyhow::Context;
-use claude_mem_core::{DataDir, Settings};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, clap::Args)]
 pub struct McpArgs {
-    /// Worker to talk to (default: the one settings.json / CLAUDE_MEM_PORT point at).
+    /// Server to talk to (default: the team server of `install --server`, else the worker settings.json /
+    /// CLAUDE_MEM_PORT point at), with the same token.
     #[arg(long)]
     worker_url: Option<String>,
     /// Project `save_memory` files notes under when the model names none (default: the git repository
@@ -32,16 +32,14 @@ pub fn run(args: McpArgs) -> anyhow::Result<()> {
         .with_ansi(false)
         .try_init();
 
-    let data_dir = DataDir::resolve().context("cannot locate the data directory")?;
-    let worker_url = match args.worker_url {
-        Some(url) => url,
-        // Read the way the hook command and the worker read it (a bad key keeps its last good value),
-        // so all three agree on the port even when settings.json has a mistake in it.
-        None => Settings::load_effective_resilient(&data_dir.settings())
-            .0
-            .worker_url(),
+    let (_, endpoint) = crate::client_config::resolve()?;
+    let endpoint = match args.worker_url {
+        Some(url) => claude_mem_api::Endpoint {
+            base: url.trim_end_matches('/').to_owned(),
+            ..endpoint
+        },
+        None => endpoint,
     };
-    let token = claude_mem_server::auth::client_token(&data_dir);
     let default_project = match args.project {
         Some(p) => p,
         None => {
@@ -57,9 +55,8 @@ pub fn run(args: McpArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(claude_mem_mcp::serve_stdio(claude_mem_mcp::Config {
-        worker_url,
+        endpoint,
         default_project,
-        token,
     }))?;
     Ok(())
 }

@@ -78,43 +78,25 @@ fn get_json(agent: &ureq::Agent, url: &str) -> anyhow::Result<Value> {
     Ok(body)
 }
 
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 pub fn search(args: SearchArgs) -> anyhow::Result<()> {
-    let mut url = format!(
-        "{}/api/search?q={}&mode={}&limit={}&offset={}",
-        worker_url()?,
-        encode(&args.query),
-        encode(&args.mode),
-        args.limit,
-        args.offset
-    );
-    if let Some(m) = args.min_score {
-        url.push_str(&format!("&min_score={m}"));
-    }
-    for (key, value) in [
-        ("project", &args.project),
-        ("type", &args.kind),
-        ("kind", &args.kinds),
-        ("file", &args.file),
-        ("order", &args.order),
-        ("since", &args.since),
-        ("until", &args.until),
-    ] {
-        if let Some(v) = value {
-            url.push_str(&format!("&{key}={}", encode(v)));
-        }
-    }
-    let body = get_json(&agent(Duration::from_secs(30)), &url)?;
+    // The team server after `install --server`, else this machine's worker: never one for the other.
+    let (_, endpoint) = crate::client_config::resolve()?;
+    let client = claude_mem_api::blocking::Client::new(endpoint, Duration::from_secs(30));
+    let query = claude_mem_api::wire::SearchQuery {
+        q: args.query.clone(),
+        mode: Some(args.mode.clone()),
+        project: args.project.clone(),
+        kind: args.kind.clone(),
+        memories: args.kinds.clone(),
+        file: args.file.clone(),
+        order: args.order.clone(),
+        since: args.since.clone(),
+        until: args.until.clone(),
+        limit: u32::try_from(args.limit).unwrap_or(u32::MAX),
+        offset: Some(u32::try_from(args.offset).unwrap_or(u32::MAX)),
+        min_score: args.min_score,
+    };
+    let body = client.get("/api/search", Some(&query))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&body)?);
         return Ok(());

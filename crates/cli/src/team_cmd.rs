@@ -48,9 +48,42 @@ pub enum TeamCommand {
         #[command(flatten)]
         db: DbArgs,
     },
-    /// Revoke a token: requests carrying it are refused from now on.
+    /// Revoke a token: requests carrying it are refused from now on. Give the token, or its id from
+    /// `team tokens` (a lost token's text is gone: only its hash is kept).
     Revoke {
-        token: String,
+        #[arg(required_unless_present = "id", conflicts_with = "id")]
+        token: Option<String>,
+        #[arg(long)]
+        id: Option<i64>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List tokens (id, team, user, label, created, last used, revoked), never their text.
+    Tokens {
+        #[arg(long)]
+        team: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List a team's users with their live tokens and observations.
+    Users {
+        #[arg(long)]
+        team: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Take a user's access away: revokes all their tokens; their memories stay with the team.
+    RemoveUser {
+        #[arg(long)]
+        team: String,
+        #[arg(long)]
+        user: String,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -62,7 +95,10 @@ impl TeamCommand {
             TeamCommand::CreateTeam { db, .. }
             | TeamCommand::AddUser { db, .. }
             | TeamCommand::Token { db, .. }
-            | TeamCommand::Revoke { db, .. } => &db.database,
+            | TeamCommand::Revoke { db, .. }
+            | TeamCommand::Tokens { db, .. }
+            | TeamCommand::Users { db, .. }
+            | TeamCommand::RemoveUser { db, .. } => &db.database,
         }
     }
 }
@@ -122,15 +158,77 @@ async fn execute(store: &PgStore, cmd: TeamCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot issue a token for {user:?} in {team:?}"))?;
             print_token(&issued, json, "new token for");
         }
-        TeamCommand::Revoke { token, .. } => {
-            let revoked = store
-                .revoke_token(token.trim())
-                .await
-                .context("cannot revoke the token")?;
+        TeamCommand::Revoke { token, id, .. } => {
+            let revoked = match (id, token) {
+                (Some(id), _) => store.revoke_token_id(id).await,
+                (None, Some(token)) => store.revoke_token(token.trim()).await,
+                (None, None) => bail!("give the token or --id (see `claude-mem team tokens`)"),
+            }
+            .context("cannot revoke the token")?;
             if !revoked {
                 bail!("no live token matches (unknown, or already revoked)");
             }
             println!("token revoked");
+        }
+        TeamCommand::Tokens {
+            team, user, json, ..
+        } => {
+            let tokens = store
+                .list_tokens(team.as_deref(), user.as_deref())
+                .await
+                .context("cannot list the tokens")?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tokens)?);
+            } else {
+                let when = |ms: Option<i64>| {
+                    ms.map_or_else(|| "-".to_owned(), claude_mem_core::clock::format_utc)
+                };
+                println!(
+                    "{:>5}  {:<16} {:<16} {:<20} {:<20} {:<20} revoked",
+                    "id", "team", "user", "label", "created", "last used"
+                );
+                for t in &tokens {
+                    println!(
+                        "{:>5}  {:<16} {:<16} {:<20} {:<20} {:<20} {}",
+                        t.id,
+                        t.team,
+                        t.user,
+                        t.label,
+                        when(Some(t.created_at)),
+                        when(t.last_used_at),
+                        when(t.revoked_at)
+                    );
+                }
+            }
+        }
+        TeamCommand::Users { team, json, .. } => {
+            let users = store
+                .list_users(&team)
+                .await
+                .with_context(|| format!("cannot list the users of {team:?}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else {
+                println!(
+                    "{:<20} {:>11} {:>12}",
+                    "user", "live tokens", "observations"
+                );
+                for u in &users {
+                    println!(
+                        "{:<20} {:>11} {:>12}",
+                        u.name, u.live_tokens, u.observations
+                    );
+                }
+            }
+        }
+        TeamCommand::RemoveUser { team, user, .. } => {
+            let revoked = store
+                .remove_user(&team, &user)
+                .await
+                .with_context(|| format!("cannot remove {user:?} from {team:?}"))?;
+            println!(
+                "{user} can no longer reach {team}: {revoked} token(s) revoked; their memories stay with the team"
+            );
         }
     }
     Ok(())

@@ -88,7 +88,7 @@ pub(crate) fn start_if_down() -> Autostart {
         .as_ref()
         .map(|dir| Settings::load_effective_resilient(&dir.settings()).0)
         .unwrap_or_default();
-    let team = crate::hook_cmd::team_server(data_dir.as_ref()).is_some();
+    let team = crate::client_config::team_server(data_dir.as_ref()).is_some();
     on_hook(
         "SessionStart",
         &settings,

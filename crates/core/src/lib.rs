@@ -2,7 +2,8 @@
 //! and is shared by the desktop shell, so nothing in this crate may depend on a GUI or an HTTP server.
 
 pub mod capture;
-pub mod clock;
+/// The clock lives with the wire (`claude-mem-api`), whose clients need it without the rest of core.
+pub use claude_mem_api::clock;
 pub mod compress;
 pub mod context;
 pub mod hook_event;

@@ -223,7 +223,7 @@ pub fn timeline(body: &Value, now_ms: i64) -> String {
             str_field(o, "type"),
             one_line(str_field(o, "title")),
             short_files(o),
-            claude_mem_core::clock::format_utc(created)
+            claude_mem_api::clock::format_utc(created)
         ));
     }
     out.pop();
@@ -250,7 +250,7 @@ pub fn observation(o: &Value, now_ms: i64) -> String {
         "project {} · session {} · {} ({})\n",
         str_field(o, "project"),
         str_field(o, "session_id"),
-        claude_mem_core::clock::format_utc(created),
+        claude_mem_api::clock::format_utc(created),
         age(now_ms, created)
     ));
     let narrative = str_field(o, "narrative").trim();

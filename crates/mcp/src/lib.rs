@@ -7,17 +7,16 @@
 
 pub mod format;
 pub mod server;
-pub mod worker_client;
 
+pub use claude_mem_api::{ApiClient, ApiError, Endpoint};
 pub use server::MemoryServer;
-pub use worker_client::{WorkerClient, WorkerError};
 
 use rmcp::ServiceExt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum McpError {
     #[error(transparent)]
-    Worker(#[from] WorkerError),
+    Api(#[from] ApiError),
     #[error("the MCP session could not start: {0}")]
     Initialize(String),
     #[error("the MCP session ended abnormally: {0}")]
@@ -27,18 +26,17 @@ pub enum McpError {
 /// What the server needs to know at start.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The worker's loopback URL, e.g. `http://127.0.0.1:37777`.
-    pub worker_url: String,
+    /// Where the memories are: this machine's worker or the team server, with its token (the CLI's
+    /// client configuration decides, the same one the hooks use).
+    pub endpoint: Endpoint,
     /// Project that `save_memory` files notes under when the model names none: the one Claude Code
     /// runs in (it starts MCP servers in the project directory).
     pub default_project: String,
-    /// The worker's API token (`<data dir>/api-token`), sent as a bearer token.
-    pub token: Option<String>,
 }
 
 /// Serves one MCP session on stdin/stdout until the client closes it.
 pub async fn serve_stdio(config: Config) -> Result<(), McpError> {
-    let worker = WorkerClient::new(config.worker_url)?.with_token(config.token.as_deref())?;
+    let worker = ApiClient::new(config.endpoint)?;
     let server = MemoryServer::new(worker, config.default_project);
     let running = server
         .serve(rmcp::transport::stdio())

@@ -6,7 +6,8 @@
 //! so the model can correct itself (MCP 2025-11-25 asks for input validation errors to be tool errors).
 
 use crate::format;
-use crate::worker_client::{NewMemory, SearchQuery, TimelineQuery, WorkerClient, WorkerError};
+use claude_mem_api::wire::{NewMemory, SearchQuery, TimelineQuery};
+use claude_mem_api::{ApiClient, ApiError};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
@@ -217,7 +218,7 @@ pub struct ForgetParams {
 /// state (new memories are visible at once).
 #[derive(Debug, Clone)]
 pub struct MemoryServer {
-    worker: WorkerClient,
+    worker: ApiClient,
     default_project: String,
     tool_router: ToolRouter<Self>,
 }
@@ -226,7 +227,7 @@ fn tool_error(message: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
 }
 
-fn worker_error(e: &WorkerError) -> CallToolResult {
+fn worker_error(e: &ApiError) -> CallToolResult {
     tracing::warn!(error = %e, "worker call failed");
     tool_error(e.to_string())
 }
@@ -239,12 +240,12 @@ fn non_empty(s: Option<String>) -> Option<String> {
 /// (`2026-11-01T14:00`, which RFC 3339 lacks) become epoch ms; anything else (durations, epoch ms,
 /// RFC 3339) goes as given, and the worker's 400 reason tells the model what it accepts.
 fn instant_for_worker(s: &str) -> String {
-    claude_mem_core::clock::parse_utc(s).map_or_else(|| s.trim().to_owned(), |ms| ms.to_string())
+    claude_mem_api::clock::parse_utc(s).map_or_else(|| s.trim().to_owned(), |ms| ms.to_string())
 }
 
 #[tool_router]
 impl MemoryServer {
-    pub fn new(worker: WorkerClient, default_project: impl Into<String>) -> Self {
+    pub fn new(worker: ApiClient, default_project: impl Into<String>) -> Self {
         Self {
             worker,
             default_project: default_project.into(),
@@ -294,7 +295,7 @@ order=newest lists the latest relevant memories first."
         };
         match self.worker.search(&request).await {
             Ok(body) => Ok(CallToolResult::success(vec![ContentBlock::text(
-                format::search_index(&body, query, claude_mem_core::clock::now_ms()),
+                format::search_index(&body, query, claude_mem_api::clock::now_ms()),
             )])),
             Err(e) => Ok(worker_error(&e)),
         }
@@ -331,9 +332,9 @@ followed a decision). Compact index lines, about 50 tokens each; read details wi
         };
         match self.worker.timeline(&request).await {
             Ok(body) => Ok(CallToolResult::success(vec![ContentBlock::text(
-                format::timeline(&body, claude_mem_core::clock::now_ms()),
+                format::timeline(&body, claude_mem_api::clock::now_ms()),
             )])),
-            Err(WorkerError::Api { status: 404, .. }) if p.anchor.is_some() => {
+            Err(ApiError::Api { status: 404, .. }) if p.anchor.is_some() => {
                 Ok(tool_error(format!(
                     "no observation #{} (use an id from search)",
                     p.anchor.unwrap_or_default()
@@ -361,7 +362,7 @@ ones that look relevant from the index. Unknown ids are listed as not found."
         let mut ids = p.ids;
         let mut seen = std::collections::HashSet::new();
         ids.retain(|id| seen.insert(*id));
-        let now = claude_mem_core::clock::now_ms();
+        let now = claude_mem_api::clock::now_ms();
         let mut entries = Vec::new();
         let mut missing = Vec::new();
         for id in ids {
@@ -523,7 +524,10 @@ mod tests {
 
     #[test]
     fn the_four_tools_have_schemas() {
-        let server = MemoryServer::new(WorkerClient::new("http://127.0.0.1:1").unwrap(), "p");
+        let server = MemoryServer::new(
+            ApiClient::new(claude_mem_api::Endpoint::local("http://127.0.0.1:1", None)).unwrap(),
+            "p",
+        );
         let tools = server.tool_router.list_all();
         let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
         for name in [

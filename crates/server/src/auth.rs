@@ -157,7 +157,7 @@ impl AuthConfig {
             random_hex()
         });
         let mut config = Self::with_token(&token);
-        if !crate::local_guard::is_loopback_host(&settings.host) {
+        if !crate::loopback::is_loopback_host(&settings.host) {
             config.bind_host = Some(settings.host.as_str().into());
         }
         config
@@ -358,7 +358,7 @@ fn swap_code(config: &AuthConfig, request: &Request, code: &str) -> Response {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .is_some_and(|h| {
-            crate::local_guard::is_loopback_authority(h)
+            crate::loopback::is_loopback_authority(h)
                 || config.bind_host.as_deref().is_some_and(|bind| {
                     h.trim()
                         .rsplit_once(':')

@@ -2,7 +2,7 @@
 //! optional per-prompt recall of UserPromptSubmit.
 
 use crate::api_error::ApiError;
-use crate::worker::AppState;
+use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;

@@ -8,9 +8,10 @@
 //! from the search indexes, so the very next search cannot find it; context, exports and backups read
 //! SQLite and never see it again. An edit rewrites the row and re-indexes its text.
 
-use crate::admin_api::{admin_error, drop_from_indexes, index_imported, ImportedIds};
+use crate::admin_api::admin_error;
 use crate::api_error::ApiError;
-use crate::worker::AppState;
+use crate::maintenance::{drop_from_indexes, index_imported, ImportedIds};
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};

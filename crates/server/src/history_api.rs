@@ -8,7 +8,7 @@
 
 use crate::api::page_limit;
 use crate::api_error::ApiError;
-use crate::worker::AppState;
+use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;

@@ -7,7 +7,7 @@
 
 use crate::api_error::ApiError;
 use crate::context_api;
-use crate::worker::AppState;
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -15,6 +15,13 @@ use axum::Json;
 use claude_mem_core::capture::SkipReason;
 use claude_mem_core::{HookEvent, IngestOutcome};
 use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+/// Rung by every live hook that got through: the worker is answering again, so the spool drainer
+/// (`crate::spool_drain`, which waits on it) takes in anything an earlier hook spooled. Process-wide
+/// (several workers in one test process each drain their own directory; a wake-up that reaches the
+/// wrong one costs one directory listing).
+pub(crate) static GOT_THROUGH: Notify = Notify::const_new();
 
 pub async fn receive_hook(
     State(state): State<AppState>,
@@ -23,7 +30,7 @@ pub async fn receive_hook(
 ) -> Result<Json<Value>, ApiError> {
     let answer = accept(&state, &event, body, Delivery::Live).await?;
     // A hook got through, so the worker is answering again: anything an earlier hook spooled can go in.
-    crate::spool_drain::wake();
+    GOT_THROUGH.notify_one();
     Ok(Json(answer))
 }
 

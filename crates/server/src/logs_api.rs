@@ -5,7 +5,7 @@
 //! (at most [`MAX_READ_BYTES`]), so a month of debug logging costs the same as a quiet day.
 
 use crate::api_error::ApiError;
-use crate::worker::AppState;
+use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;

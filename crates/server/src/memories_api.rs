@@ -2,7 +2,7 @@
 //! user asks to keep): the two MCP tools that are not plain search.
 
 use crate::api_error::ApiError;
-use crate::worker::AppState;
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
@@ -95,8 +95,20 @@ pub async fn save(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let body = body?;
-    let m: MemoryBody = serde_json::from_slice(&body).map_err(|e| {
+    let memory = memory_from_body(&body?)?;
+    let saved = state.store.save_memory(memory).await?;
+    ::metrics::counter!(claude_mem_core::processor::OBSERVATIONS_CREATED_TOTAL).increment(1);
+    tracing::info!(id = saved.id, project = %saved.project, "memory saved");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": saved.id, "observation": saved })),
+    ))
+}
+
+/// A `POST /api/memories` body checked (sizes, type, non-empty text) and redacted, ready to store: one
+/// definition for the laptop worker and the team server.
+pub fn memory_from_body(body: &[u8]) -> Result<NewMemory, ApiError> {
+    let m: MemoryBody = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_memory",
@@ -155,21 +167,12 @@ pub async fn save(
         redactor.clean_json_text(&mut s);
         s
     };
-    let saved = state
-        .store
-        .save_memory(NewMemory {
-            project: clean(&project),
-            title: clean(&title),
-            text: clean(text),
-            kind,
-            concepts: m.concepts.iter().map(|c| clean(c)).collect(),
-            files: m.files.iter().map(|f| clean(f)).collect(),
-        })
-        .await?;
-    ::metrics::counter!(claude_mem_core::processor::OBSERVATIONS_CREATED_TOTAL).increment(1);
-    tracing::info!(id = saved.id, project = %saved.project, "memory saved");
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": saved.id, "observation": saved })),
-    ))
+    Ok(NewMemory {
+        project: clean(&project),
+        title: clean(&title),
+        text: clean(text),
+        kind,
+        concepts: m.concepts.iter().map(|c| clean(c)).collect(),
+        files: m.files.iter().map(|f| clean(f)).collect(),
+    })
 }

@@ -11,7 +11,7 @@
 //!   one process never overwrite each other's figures.
 
 use crate::api_error::ApiError;
-use crate::worker::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};

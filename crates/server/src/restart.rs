@@ -13,47 +13,9 @@ use crate::worker::{Worker, WorkerError};
 use claude_mem_core::{DataDir, Settings};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::{watch, Notify};
-
-/// Shared by a worker's state and whoever runs it: the API asks, the runner starts the next worker.
-#[derive(Debug, Default)]
-pub struct RestartSignal {
-    requested: AtomicBool,
-    /// Set by [`run_with_restarts`]: a worker nobody would start again (a test's, a benchmark's) must
-    /// refuse to "restart" rather than simply stop.
-    supervised: AtomicBool,
-    notify: Notify,
-}
-
-impl RestartSignal {
-    pub fn is_supervised(&self) -> bool {
-        self.supervised.load(Ordering::SeqCst)
-    }
-
-    /// Asks the running worker to stop and its runner to start the next one.
-    pub fn request(&self) {
-        self.requested.store(true, Ordering::SeqCst);
-        self.notify.notify_waiters();
-        self.notify.notify_one();
-    }
-
-    pub fn was_requested(&self) -> bool {
-        self.requested.load(Ordering::SeqCst)
-    }
-
-    /// Resolves once a restart has been asked for.
-    pub async fn requested(&self) {
-        loop {
-            let notified = self.notify.notified();
-            if self.was_requested() {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
+use tokio::sync::watch;
 
 /// Runs `first`, and after each `POST /api/admin/restart` a new worker bound with `reload(previous
 /// address)`'s settings, until `shutdown` resolves. `reload` is where the host applies what it
@@ -168,7 +130,7 @@ mod tests {
         let worker = Worker::bind(data_dir.clone(), settings).await.unwrap();
         let token = crate::auth::load_or_create_token(&data_dir).unwrap();
         let state = worker.state().clone();
-        let app = crate::worker::router(state.clone());
+        let app = crate::routes::router(state.clone());
 
         let (status, body) = ask(&app, &token, "192.0.2.7:40000").await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");

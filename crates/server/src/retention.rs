@@ -2,7 +2,7 @@
 //! runs. Starting with a run matters for the desktop app, which may never stay up a whole day; a run
 //! with nothing old to delete costs a few indexed queries and no VACUUM.
 
-use crate::admin_api::prune_everywhere;
+use crate::maintenance::prune_everywhere;
 use claude_mem_core::settings::RetentionSettings;
 use claude_mem_core::store::{PruneRequest, DAY_MS};
 use claude_mem_core::Store;

@@ -6,7 +6,7 @@
 //! says its `kind` and carries the row under that name (`observation`, `summary` or `prompt`).
 
 use crate::api_error::ApiError;
-use crate::worker::AppState;
+use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;

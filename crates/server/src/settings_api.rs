@@ -7,7 +7,7 @@
 //! variable responsible.
 
 use crate::api_error::ApiError;
-use crate::worker::AppState;
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;

@@ -7,7 +7,7 @@
 //! others come from the worker's own state, so they need no guessing.
 
 use crate::api_error::ApiError;
-use crate::worker::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;

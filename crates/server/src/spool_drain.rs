@@ -15,25 +15,22 @@
 //! spooled events happened while the worker was away, not during the pause, so they wait for resume.
 
 use crate::hooks::{self, Delivery};
-use crate::worker::AppState;
+use crate::state::AppState;
 use axum::body::Bytes;
 use claude_mem_core::spool::{Spool, SpoolError};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 /// How often the spool is looked at without a wake-up: hooks spool only while the worker does not
 /// answer, so this only matters for a backlog left by a hook that gave up on a hung worker.
 pub const INTERVAL: Duration = Duration::from_secs(3);
 
-/// Woken by every successful live hook. Process-wide (several workers in one test process each drain
-/// their own directory; a wake-up that reaches the wrong one costs one directory listing).
-static WAKE: Notify = Notify::const_new();
-
-/// Asks the drainer to look at the spool now (cheap: it coalesces).
+/// Asks the drainer to look at the spool now (cheap: it coalesces). Every successful live hook does
+/// (`hooks::GOT_THROUGH`).
 pub fn wake() {
-    WAKE.notify_one();
+    hooks::GOT_THROUGH.notify_one();
 }
 
 /// What one round did.
@@ -67,7 +64,7 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         }
         tokio::select! {
             _ = tokio::time::sleep(INTERVAL) => {}
-            _ = WAKE.notified() => {}
+            _ = hooks::GOT_THROUGH.notified() => {}
             _ = stop.changed() => return,
         }
     }

@@ -6,7 +6,7 @@
 //! sends back as `Last-Event-ID`.
 
 use crate::api;
-use crate::worker::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};

@@ -1,17 +1,12 @@
-//! The worker: the store plus the HTTP listener, started the same way by `claude-mem serve` and by the
-//! desktop app.
+//! The worker's lifecycle: [`Worker::bind`] opens the store and the search index and binds the
+//! listener, [`Worker::run`] serves the router (`crate::routes`) with the background jobs beside it
+//! (processor, indexer, model download, daily prune, backups, spool drain) until shutdown, then stops
+//! them and closes the store. Started the same way by `claude-mem serve` and by the desktop app.
 
-use crate::api_error::{method_not_allowed, not_found};
-use crate::local_guard::{is_loopback_host, require_local, AllowedHosts};
-use crate::{api, context_api, hooks, indexer, memories_api, search_api, settings_api, stream};
-use crate::{auth, cors, rate_limit};
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
-use axum::Router;
-use claude_mem_core::capture::SkipReason;
+use crate::model_status::{initial_state, ModelFetch};
+use crate::state::AppState;
+use crate::{auth, indexer};
 use claude_mem_core::processor::Processor;
-use claude_mem_core::settings::{CaptureSettings, ContextSettings};
-use claude_mem_core::HookEvent;
 use claude_mem_core::{DataDir, Settings, Store, StoreError};
 use claude_mem_search::{embedder_from_settings, Fusion, SearchIndex};
 use std::future::Future;
@@ -19,66 +14,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub settings: Arc<Settings>,
-    pub data_dir: Arc<DataDir>,
-    pub started: Instant,
-    /// Absent only in tests that exercise the HTTP layer alone.
-    pub processor: Option<Arc<Processor>>,
-    pub search: Option<Arc<SearchIndex>>,
-    /// The embedding model's download and switch, for `/api/health` (`crate::model_fetch`).
-    pub model: Arc<crate::model_fetch::ModelFetch>,
-    /// Recall settings: the viewer changes them without a restart.
-    pub context: Arc<std::sync::RwLock<ContextSettings>>,
-    /// What capture leaves out (`capture.skip_tools`): the viewer changes it without a restart.
-    pub capture: Arc<std::sync::RwLock<CaptureSettings>>,
-    /// Capture paused (from the tray): hooks are acknowledged and dropped, so Claude Code carries on and
-    /// nothing of that stretch is kept.
-    pub capture_paused: Arc<std::sync::atomic::AtomicBool>,
-    /// Serialises settings.json read-modify-write.
-    pub settings_lock: Arc<tokio::sync::Mutex<()>>,
-    /// Flips to true when the worker stops, ending long-lived responses (the live stream) so a graceful
-    /// shutdown does not wait on them forever.
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
-    shutdown_tx: Arc<tokio::sync::watch::Sender<bool>>,
-    /// `POST /api/admin/restart` ends this worker's run; its runner starts the next (`crate::restart`).
-    pub restart: Arc<crate::restart::RestartSignal>,
-    /// settings.json as this worker found it at its start: a key saved differently since waits for a
-    /// restart, while one that differs from what runs without having changed was set at the start
-    /// (the command line's `--port`, the environment).
-    pub file_at_start: Arc<Settings>,
-}
-
-impl AppState {
-    pub fn context_settings(&self) -> ContextSettings {
-        self.context.read().map(|c| c.clone()).unwrap_or_default()
-    }
-
-    pub fn set_context_settings(&self, c: ContextSettings) {
-        if let Ok(mut guard) = self.context.write() {
-            *guard = c;
-        }
-    }
-
-    /// Why `event` is not to be stored, if it is not (claude-mem's own tools, `capture.skip_tools`).
-    pub fn skip_reason(&self, event: &HookEvent) -> Option<SkipReason> {
-        match self.capture.read() {
-            Ok(capture) => claude_mem_core::capture::skip_reason(&capture, event),
-            // A writer panicked mid-swap: the own-tool rule still holds, the list is the last one set.
-            Err(poisoned) => claude_mem_core::capture::skip_reason(&poisoned.into_inner(), event),
-        }
-    }
-
-    pub fn set_capture_settings(&self, c: CaptureSettings) {
-        if let Ok(mut guard) = self.capture.write() {
-            *guard = c;
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -108,104 +43,6 @@ pub enum WorkerError {
     Compressor(String),
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
-}
-
-pub fn router(state: AppState) -> Router {
-    let mut extra = AllowedHosts::default();
-    if !is_loopback_host(&state.settings.host) {
-        extra.0.push(state.settings.host.clone());
-    }
-    extra.1 = state.settings.security.cors_origins.clone();
-    let cors = cors::layer(&state.settings.security.cors_origins);
-    let auth = auth::AuthConfig::for_worker(&state.settings, &state.data_dir);
-    let limit = rate_limit::RateLimit::new(&state.settings.security);
-    Router::new()
-        .route("/hooks/{event}", post(hooks::receive_hook))
-        .route("/api/health", get(api::health))
-        .route(auth::CODE_PATH, post(auth::mint_code))
-        .route("/metrics", get(crate::metrics::metrics))
-        .route("/api/projects", get(api::list_projects))
-        .route("/api/sessions", get(api::list_sessions))
-        .route(
-            "/api/sessions/{id}",
-            get(api::get_session).delete(crate::forget_api::delete_session),
-        )
-        .route("/api/observations", get(api::list_observations))
-        .route(
-            "/api/observations/{id}",
-            get(api::get_observation)
-                .delete(crate::forget_api::delete_observation)
-                .patch(crate::forget_api::edit_observation),
-        )
-        .route(
-            "/api/summaries/{id}",
-            delete(crate::forget_api::delete_summary),
-        )
-        .route(
-            "/api/prompts/{id}",
-            delete(crate::forget_api::delete_prompt),
-        )
-        .route(
-            "/api/projects/{name}",
-            delete(crate::forget_api::delete_project),
-        )
-        .route(
-            "/api/projects/{name}/rename",
-            post(crate::forget_api::rename_project),
-        )
-        .route("/api/forget", post(crate::forget_api::forget))
-        .route(
-            "/api/sessions/off",
-            get(crate::forget_api::sessions_off).post(crate::forget_api::session_off),
-        )
-        .route("/api/summaries", get(crate::history_api::summaries))
-        .route("/api/prompts", get(crate::history_api::prompts))
-        .route("/api/logs", get(crate::logs_api::logs))
-        .route("/api/setup", get(crate::setup_api::setup))
-        .route("/api/setup/connect", post(crate::setup_api::connect))
-        .route(
-            "/api/session-titles",
-            get(crate::history_api::session_titles),
-        )
-        .route("/api/admin/restart", post(crate::admin_api::restart))
-        .route("/api/costs", get(api::costs))
-        .route("/api/search", get(search_api::search))
-        .route("/api/reindex", post(search_api::reindex))
-        .route("/api/admin/prune", post(crate::admin_api::prune))
-        .route("/api/admin/index", post(crate::admin_api::index))
-        .route("/api/admin/retry", post(crate::admin_api::retry))
-        .route("/api/context", get(context_api::preview))
-        .route("/api/timeline", get(memories_api::timeline))
-        .route("/api/memories", post(memories_api::save))
-        .route("/api/stream", get(stream::stream))
-        .route("/api/capture", get(api::capture).put(api::set_capture))
-        .route(
-            "/api/settings",
-            get(settings_api::get).put(settings_api::put),
-        )
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        // Innermost: Content-Length and body deadline, JSON rejections (crate::serve).
-        .layer(axum::middleware::from_fn_with_state(
-            crate::serve::BodyLimits::new(state.settings.max_body_bytes),
-            crate::serve::bounded_body,
-        ))
-        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
-        // Outermost last: rate limit, then the token or the viewer's cookie (auth), then Host, exact
-        // Origin and JSON content type (local guard), then CORS (which answers preflights only for
-        // origins the guard let through).
-        .layer(cors)
-        .layer(axum::middleware::from_fn_with_state(extra, require_local))
-        .layer(axum::middleware::from_fn_with_state(
-            auth,
-            auth::require_token,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            limit,
-            rate_limit::limit,
-        ))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }
 
 pub struct Worker {
@@ -290,9 +127,10 @@ impl Worker {
             settings.compression.processor_config(),
         ));
         let embedder_id = search.as_ref().map(|s| s.embedder().id().to_owned());
-        let model = Arc::new(crate::model_fetch::ModelFetch::new(
-            crate::model_fetch::initial_state(&settings, embedder_id.as_deref()),
-        ));
+        let model = Arc::new(ModelFetch::new(initial_state(
+            &settings,
+            embedder_id.as_deref(),
+        )));
         let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
         Ok(Self {
             listener,
@@ -395,7 +233,7 @@ impl Worker {
             let _ = end_streams.send(true);
         };
         // Timeouts, a connection cap and a shutdown deadline (crate::serve); requests carry ConnectInfo.
-        let app = router(self.state);
+        let app = crate::routes::router(self.state);
         let result = crate::serve::serve(
             self.listener,
             app,

@@ -26,6 +26,28 @@ pub struct Owner {
     pub team: String,
 }
 
+/// A token as `team tokens` lists it: who, what for, and when, never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub team: String,
+    pub user: String,
+    pub label: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// A user as `team users` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserInfo {
+    pub id: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub live_tokens: i64,
+    pub observations: i64,
+}
+
 /// A freshly issued token: shown once, only its hash is stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct NewToken {
@@ -174,6 +196,104 @@ impl PgStore {
         .execute(self.pool())
         .await?;
         Ok(r.rows_affected() > 0)
+    }
+
+    /// Revokes the token with this id (as `team tokens` lists it): the way to revoke a lost token, whose
+    /// text nobody has any more. True when a live token was revoked.
+    pub async fn revoke_token_id(&self, id: i64) -> Result<bool, TeamError> {
+        let r = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Every token (never its text: only the hash is stored), optionally of one team and user, oldest
+    /// first.
+    pub async fn list_tokens(
+        &self,
+        team: Option<&str>,
+        user: Option<&str>,
+    ) -> Result<Vec<TokenInfo>, TeamError> {
+        Ok(sqlx::query_as::<_, TokenInfo>(
+            "SELECT k.id, t.name AS team, u.name AS user, k.label, k.created_at, k.last_used_at,
+                    k.revoked_at
+             FROM api_tokens k JOIN users u ON u.id = k.user_id JOIN teams t ON t.id = u.team_id
+             WHERE ($1::text IS NULL OR t.name = $1) AND ($2::text IS NULL OR u.name = $2)
+             ORDER BY k.id",
+        )
+        .bind(team)
+        .bind(user)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// A team's users with their live tokens and observations.
+    pub async fn list_users(&self, team: &str) -> Result<Vec<UserInfo>, TeamError> {
+        let known: Option<(i64,)> = sqlx::query_as("SELECT id FROM teams WHERE name = $1")
+            .bind(team)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some((team_id,)) = known else {
+            return Err(TeamError::UnknownTeam(team.to_owned()));
+        };
+        let rows: Vec<(i64, String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT u.id, u.name, u.created_at,
+                    (SELECT COUNT(*) FROM api_tokens k WHERE k.user_id = u.id AND k.revoked_at IS NULL),
+                    (SELECT COUNT(*) FROM observations o WHERE o.user_id = u.id)
+             FROM users u WHERE u.team_id = $1 ORDER BY u.name",
+        )
+        .bind(team_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, name, created_at, live_tokens, observations)| UserInfo {
+                    id,
+                    name,
+                    created_at,
+                    live_tokens,
+                    observations,
+                },
+            )
+            .collect())
+    }
+
+    /// Takes a user's access away: every token of theirs is revoked. Their memories stay the team's
+    /// (deleting the user row would cascade to their sessions and observations). Returns how many
+    /// tokens were revoked.
+    pub async fn remove_user(&self, team: &str, user: &str) -> Result<u64, TeamError> {
+        let known: Option<(i64,)> = sqlx::query_as(
+            "SELECT u.id FROM users u JOIN teams t ON t.id = u.team_id WHERE t.name = $1 AND u.name = $2",
+        )
+        .bind(team)
+        .bind(user)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some((user_id,)) = known else {
+            return Err(TeamError::UnknownUser {
+                team: team.to_owned(),
+                user: user.to_owned(),
+            });
+        };
+        let r = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        tracing::info!(
+            team,
+            user,
+            tokens = r.rows_affected(),
+            "user's access removed"
+        );
+        Ok(r.rows_affected())
     }
 
     /// The owner of a live (not revoked) token; None for unknown or revoked tokens.

@@ -18,7 +18,7 @@ pub mod vectors;
 #[cfg(test)]
 mod tests;
 
-pub use auth::{NewToken, Owner};
+pub use auth::{NewToken, Owner, TokenInfo, UserInfo};
 pub use error::TeamError;
 pub use pg_store::PgStore;
 pub use server::{TeamConfig, TeamWorker};

@@ -16,6 +16,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use claude_mem_core::compress::ObservationType;
 use claude_mem_core::processor::Processor;
 use claude_mem_core::store::ObservationRow;
 use claude_mem_core::{DataDir, IngestOutcome, Settings, Storage};
@@ -183,6 +184,8 @@ fn router(state: TeamState) -> Router {
         .route("/api/search", get(search))
         .route("/api/observations", get(list_observations))
         .route("/api/observations/{id}", get(get_observation))
+        .route("/api/timeline", get(timeline))
+        .route("/api/memories", post(save_memory))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -401,7 +404,8 @@ async fn health(
         "version": claude_mem_core::VERSION,
         "backend": state.processor_backend(),
         "replica": state.store.replica_id(),
-        "pid": std::process::id(),
+        // Who runs where is for members only: a probe without a token learns the status and version.
+        "pid": counts.as_ref().map(|_| std::process::id()),
         "uptime_seconds": state.started.elapsed().as_secs(),
         "vectors": state.search.vectors().status(),
         "processor": state.processor.status(),
@@ -432,16 +436,33 @@ async fn metrics() -> Response {
     }
 }
 
+/// The laptop's search parameters; the team server searches observations only (summaries and prompts
+/// are not shared), so `kind` without `observation` finds nothing.
 #[derive(Debug, Deserialize)]
 struct SearchQuery {
     q: Option<String>,
     project: Option<String>,
     limit: Option<usize>,
+    offset: Option<usize>,
     strategy: Option<String>,
     /// The laptop API's name for `strategy`.
     mode: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(rename = "kind")]
+    kinds: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    file: Option<String>,
+    order: Option<String>,
+    min_score: Option<f32>,
 }
 
+/// At most this many hits are ranked before filters and the offset apply (the laptop's candidate pool).
+const RANKED_HITS: usize = 200;
+
+/// Answers as the laptop does (`results[]` of `{kind, score, text_score, vector_score, observation}`), so
+/// every client reads one shape.
 async fn search(
     State(state): State<TeamState>,
     Authed(owner): Authed,
@@ -449,60 +470,122 @@ async fn search(
 ) -> Result<Json<Value>, ApiError> {
     let started = Instant::now();
     let Query(q) = query?;
+    let invalid = |reason: String| ApiError::bad_request("invalid_query", reason);
     let text = q.q.unwrap_or_default();
     if text.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "q must not be empty",
-        ));
+        return Err(invalid("q must not be empty".into()));
     }
     if text.len() > MAX_QUERY_BYTES {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("q is longer than {MAX_QUERY_BYTES} bytes"),
-        ));
+        return Err(invalid(format!("q is longer than {MAX_QUERY_BYTES} bytes")));
     }
     let mode = match q.strategy.as_deref().or(q.mode.as_deref()) {
         None => Mode::Hybrid,
-        Some(m) => Mode::parse(m).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!("strategy {m:?} is not hybrid, text or vector"),
-            )
-        })?,
+        Some(m) => Mode::parse(m)
+            .ok_or_else(|| invalid(format!("mode {m:?} is not hybrid, text or vector")))?,
     };
     let limit = q.limit.unwrap_or(20);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "limit must be between 1 and 200",
-        ));
+    if !(1..=RANKED_HITS).contains(&limit) {
+        return Err(invalid(format!(
+            "limit must be between 1 and {RANKED_HITS}"
+        )));
     }
-    let project = q.project.filter(|p| !p.trim().is_empty());
-    let hits = state
-        .search
-        .search(owner.team_id, &text, project.as_deref(), mode, limit)
-        .await
-        .map_err(api_error)?;
-    let results: Vec<Value> = hits
-        .into_iter()
-        .map(|h| {
-            let mut v = serde_json::to_value(&h.observation).unwrap_or_else(|_| json!({}));
-            if let Some(obj) = v.as_object_mut() {
-                obj.insert("score".into(), json!(h.score));
-                obj.insert("text_score".into(), json!(h.text_score));
-                obj.insert("vector_score".into(), json!(h.vector_score));
+    let offset = q.offset.unwrap_or(0);
+    if offset >= RANKED_HITS {
+        return Err(invalid(format!("offset must be below {RANKED_HITS}")));
+    }
+    if let Some(t) = q.kind.as_deref() {
+        if ObservationType::parse(t).is_none() {
+            return Err(invalid(format!(
+                "type {t:?} is not one of decision, bugfix, feature, refactor, discovery, change"
+            )));
+        }
+    }
+    let mut observations = true;
+    if let Some(kinds) = q.kinds.as_deref() {
+        observations = false;
+        for part in kinds.split(',').map(|p| p.trim().to_ascii_lowercase()) {
+            match part.as_str() {
+                "observation" | "all" | "any" => observations = true,
+                "summary" | "prompt" => {}
+                _ => {
+                    return Err(invalid(format!(
+                        "kind {part:?} is not observation, summary, prompt or all"
+                    )))
+                }
             }
-            v
+        }
+    }
+    let now = claude_mem_core::clock::now_ms();
+    let instant = |name: &str, v: Option<&str>| -> Result<Option<i64>, ApiError> {
+        v.map(|s| {
+            claude_mem_server::search_api::parse_since(s, now).ok_or_else(|| {
+                invalid(format!(
+                    "{name} {s:?} is not epoch ms, YYYY-MM-DD, RFC 3339 or 30m/12h/7d/2w"
+                ))
+            })
+        })
+        .transpose()
+    };
+    let since = instant("since", q.since.as_deref())?;
+    let until = instant("until", q.until.as_deref())?;
+    let newest = match q.order.as_deref() {
+        None | Some("relevance") => false,
+        Some("newest") => true,
+        Some(o) => return Err(invalid(format!("order {o:?} is not relevance or newest"))),
+    };
+    let min_score = q.min_score.unwrap_or(0.0);
+    let file = q.file.as_deref().map(str::trim).filter(|f| !f.is_empty());
+    let project = q.project.filter(|p| !p.trim().is_empty());
+    let hits = if observations {
+        state
+            .search
+            .search(owner.team_id, &text, project.as_deref(), mode, RANKED_HITS)
+            .await
+            .map_err(api_error)?
+    } else {
+        Vec::new()
+    };
+    let touches = |o: &ObservationRow, f: &str| {
+        o.files_read.iter().chain(&o.files_modified).any(|p| {
+            p == f
+                || p.ends_with(&format!("/{}", f.trim_start_matches('/')))
+                || f.ends_with(&format!("/{p}"))
+        })
+    };
+    let mut kept: Vec<_> = hits
+        .into_iter()
+        .filter(|h| h.score >= min_score)
+        .filter(|h| q.kind.as_deref().is_none_or(|t| h.observation.kind == t))
+        .filter(|h| since.is_none_or(|s| h.observation.created_at >= s))
+        .filter(|h| until.is_none_or(|u| h.observation.created_at <= u))
+        .filter(|h| file.is_none_or(|f| touches(&h.observation, f)))
+        .collect();
+    if newest {
+        kept.sort_by(|a, b| {
+            (b.observation.created_at, b.observation.id)
+                .cmp(&(a.observation.created_at, a.observation.id))
+        });
+    }
+    let results: Vec<Value> = kept
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|h| {
+            json!({
+                "kind": "observation",
+                "score": h.score, "text_score": h.text_score, "vector_score": h.vector_score,
+                "observation": h.observation,
+            })
         })
         .collect();
     claude_mem_server::metrics::record_search(mode, started.elapsed());
     Ok(Json(json!({
-        "query": text,
-        "strategy": claude_mem_server::metrics::strategy_label(mode),
-        "team": owner.team,
-        "count": results.len(),
+        "mode": mode,
+        "kinds": if observations { vec!["observation"] } else { vec![] },
+        "order": if newest { "newest" } else { "relevance" },
         "results": results,
+        "team": owner.team,
+        "search_ms": started.elapsed().as_secs_f64() * 1000.0,
     })))
 }
 
@@ -510,8 +593,10 @@ async fn search(
 struct ListQuery {
     project: Option<String>,
     limit: Option<i64>,
+    before_id: Option<i64>,
 }
 
+/// Newest first, a page at a time (`next_before_id` as on the laptop).
 async fn list_observations(
     State(state): State<TeamState>,
     Authed(owner): Authed,
@@ -531,10 +616,95 @@ async fn list_observations(
     let project = q.project.filter(|p| !p.trim().is_empty());
     let rows = state
         .store
-        .recent_observations(owner.team_id, project.as_deref(), limit)
+        .observations_page(owner.team_id, project.as_deref(), q.before_id, limit)
         .await
         .map_err(api_error)?;
-    Ok(Json(json!({ "observations": rows })))
+    let next_before_id = if rows.len() as i64 == limit {
+        rows.last().map(|o| o.id)
+    } else {
+        None
+    };
+    Ok(Json(
+        json!({ "observations": rows, "next_before_id": next_before_id }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct TimelineQuery {
+    anchor: Option<i64>,
+    date: Option<String>,
+    project: Option<String>,
+    before: Option<i64>,
+    after: Option<i64>,
+}
+
+/// The laptop's `/api/timeline`, within the caller's team.
+async fn timeline(
+    State(state): State<TeamState>,
+    Authed(owner): Authed,
+    query: Result<Query<TimelineQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query?;
+    let invalid = |reason: String| ApiError::bad_request("invalid_query", reason);
+    let before = q.before.unwrap_or(5);
+    let after = q.after.unwrap_or(5);
+    for (name, n) in [("before", before), ("after", after)] {
+        if !(0..=50).contains(&n) {
+            return Err(invalid(format!("{name} must be between 0 and 50")));
+        }
+    }
+    let anchor = match (q.anchor, q.date.as_deref()) {
+        (Some(id), _) => Some(id),
+        (None, Some(date)) => {
+            let at = claude_mem_core::clock::parse_instant(date).ok_or_else(|| {
+                invalid(format!(
+                    "date {date:?} is not YYYY-MM-DD, RFC 3339 or epoch ms"
+                ))
+            })?;
+            state
+                .store
+                .observation_near_time(owner.team_id, q.project.as_deref(), at)
+                .await
+                .map_err(api_error)?
+        }
+        (None, None) => {
+            return Err(invalid(
+                "anchor (an observation id) or date is required".into(),
+            ))
+        }
+    };
+    let Some(anchor) = anchor else {
+        return Ok(Json(json!({ "anchor": null, "observations": [] })));
+    };
+    let observations = state
+        .store
+        .timeline_around(owner.team_id, anchor, before, after)
+        .await
+        .map_err(api_error)?
+        .ok_or_else(|| ApiError::not_found(format!("no observation {anchor}")))?;
+    Ok(Json(
+        json!({ "anchor": anchor, "observations": observations }),
+    ))
+}
+
+/// The laptop's `POST /api/memories` (the same checks and redaction), filed under the caller.
+async fn save_memory(
+    State(state): State<TeamState>,
+    Authed(owner): Authed,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let memory = claude_mem_server::memories_api::memory_from_body(&body?)?;
+    let saved = state
+        .store
+        .save_memory(&owner, memory)
+        .await
+        .map_err(api_error)?;
+    ::metrics::counter!(claude_mem_core::processor::OBSERVATIONS_CREATED_TOTAL).increment(1);
+    tracing::info!(id = saved.id, project = %saved.project, user = %owner.user, "memory saved");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": saved.id, "observation": saved })),
+    ))
 }
 
 /// Another team's id answers exactly like a missing one: 404, so ids reveal nothing across teams.
@@ -554,7 +724,7 @@ async fn get_observation(
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::not_found(format!("no observation {id}")))?;
-    Ok(Json(json!(row)))
+    Ok(Json(json!({ "observation": row })))
 }
 
 /// Unknown routes: JSON 404 (the team server has no viewer).

@@ -5,6 +5,7 @@
 //! write path ([`claude_mem_core::Storage`], in `queue.rs`) mirrors the SQLite store semantic for
 //! semantic; the reads here are team-scoped by construction (every query takes the team id).
 
+mod member_api;
 mod queue;
 mod reads;
 

@@ -1,0 +1,112 @@
+//! Every HTTP route, and the layers around them: [`router`] puts the route modules (`api`, `hooks`,
+//! `*_api`, `stream`, `metrics`) behind the request limits (`serve`), the local guard, the token check
+//! and the rate limit. Only the worker (and tests) build it; no route module imports it.
+
+use crate::api_error::{method_not_allowed, not_found};
+use crate::local_guard::{require_local, AllowedHosts};
+use crate::loopback::is_loopback_host;
+use crate::state::AppState;
+use crate::{api, context_api, hooks, memories_api, search_api, settings_api, stream};
+use crate::{auth, cors, rate_limit};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+pub fn router(state: AppState) -> Router {
+    let mut extra = AllowedHosts::default();
+    if !is_loopback_host(&state.settings.host) {
+        extra.0.push(state.settings.host.clone());
+    }
+    extra.1 = state.settings.security.cors_origins.clone();
+    let cors = cors::layer(&state.settings.security.cors_origins);
+    let auth = auth::AuthConfig::for_worker(&state.settings, &state.data_dir);
+    let limit = rate_limit::RateLimit::new(&state.settings.security);
+    Router::new()
+        .route("/hooks/{event}", post(hooks::receive_hook))
+        .route("/api/health", get(api::health))
+        .route(auth::CODE_PATH, post(auth::mint_code))
+        .route("/metrics", get(crate::metrics::metrics))
+        .route("/api/projects", get(api::list_projects))
+        .route("/api/sessions", get(api::list_sessions))
+        .route(
+            "/api/sessions/{id}",
+            get(api::get_session).delete(crate::forget_api::delete_session),
+        )
+        .route("/api/observations", get(api::list_observations))
+        .route(
+            "/api/observations/{id}",
+            get(api::get_observation)
+                .delete(crate::forget_api::delete_observation)
+                .patch(crate::forget_api::edit_observation),
+        )
+        .route(
+            "/api/summaries/{id}",
+            delete(crate::forget_api::delete_summary),
+        )
+        .route(
+            "/api/prompts/{id}",
+            delete(crate::forget_api::delete_prompt),
+        )
+        .route(
+            "/api/projects/{name}",
+            delete(crate::forget_api::delete_project),
+        )
+        .route(
+            "/api/projects/{name}/rename",
+            post(crate::forget_api::rename_project),
+        )
+        .route("/api/forget", post(crate::forget_api::forget))
+        .route(
+            "/api/sessions/off",
+            get(crate::forget_api::sessions_off).post(crate::forget_api::session_off),
+        )
+        .route("/api/summaries", get(crate::history_api::summaries))
+        .route("/api/prompts", get(crate::history_api::prompts))
+        .route("/api/logs", get(crate::logs_api::logs))
+        .route("/api/setup", get(crate::setup_api::setup))
+        .route("/api/setup/connect", post(crate::setup_api::connect))
+        .route(
+            "/api/session-titles",
+            get(crate::history_api::session_titles),
+        )
+        .route("/api/admin/restart", post(crate::admin_api::restart))
+        .route("/api/costs", get(api::costs))
+        .route("/api/search", get(search_api::search))
+        .route("/api/reindex", post(search_api::reindex))
+        .route("/api/admin/prune", post(crate::admin_api::prune))
+        .route("/api/admin/index", post(crate::admin_api::index))
+        .route("/api/admin/retry", post(crate::admin_api::retry))
+        .route("/api/context", get(context_api::preview))
+        .route("/api/timeline", get(memories_api::timeline))
+        .route("/api/memories", post(memories_api::save))
+        .route("/api/stream", get(stream::stream))
+        .route("/api/capture", get(api::capture).put(api::set_capture))
+        .route(
+            "/api/settings",
+            get(settings_api::get).put(settings_api::put),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Innermost: Content-Length and body deadline, JSON rejections (crate::serve).
+        .layer(axum::middleware::from_fn_with_state(
+            crate::serve::BodyLimits::new(state.settings.max_body_bytes),
+            crate::serve::bounded_body,
+        ))
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        // Outermost last: rate limit, then the token or the viewer's cookie (auth), then Host, exact
+        // Origin and JSON content type (local guard), then CORS (which answers preflights only for
+        // origins the guard let through).
+        .layer(cors)
+        .layer(axum::middleware::from_fn_with_state(extra, require_local))
+        .layer(axum::middleware::from_fn_with_state(
+            auth,
+            auth::require_token,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            rate_limit::limit,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
