@@ -437,6 +437,26 @@ fn hooks_become_searchable_team_memories_and_need_a_token() {
             .is_some_and(|n| n >= 1),
         "{health}"
     );
+    // The laptop's scrape-time gauges, which the shipped alert rules read, from PostgreSQL.
+    let scrape = http()
+        .get(worker.url("/metrics"))
+        .send()
+        .expect("GET /metrics")
+        .text()
+        .expect("metrics text");
+    let gauge = |name: &str| -> f64 {
+        scrape
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{scrape}"))
+    };
+    assert_eq!(gauge("claude_mem_queue_depth"), 0.0);
+    assert!(gauge("claude_mem_observations_count") >= 1.0);
+    assert!(gauge("claude_mem_db_size_mb") > 1.0, "PostgreSQL's size");
+    assert!(gauge("claude_mem_tokens_cost_usd") >= 0.0);
+    assert!(gauge("claude_mem_vector_count") >= 1.0);
+    assert!(gauge("claude_mem_sessions_total") >= 1.0);
     assert!(worker.stop().success());
 }
 

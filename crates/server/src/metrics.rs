@@ -294,7 +294,7 @@ pub fn render_gauges(
     gauge(
         &mut out,
         "claude_mem_db_size_mb",
-        "Size of the SQLite database and its write-ahead log, in MiB.",
+        "Size of the database (the SQLite file and its write-ahead log, or the PostgreSQL database), in MiB.",
         db_bytes as f64 / MB,
     );
     gauge(

@@ -419,21 +419,76 @@ impl TeamState {
     }
 }
 
-/// Prometheus text: the hook, search and processor series this replica recorded.
-async fn metrics() -> Response {
-    match claude_mem_server::metrics::install() {
-        Some(handle) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            handle.render(),
-        )
-            .into_response(),
-        None => ApiError::new(
+/// Prometheus text: the hook, search and processor series this replica recorded, then the laptop's
+/// scrape-time gauges read from PostgreSQL (the whole server's, all teams: this is the operator's view),
+/// so the shipped alert rules on queue depth, database size and cost fire for a team server too.
+async fn metrics(State(state): State<TeamState>) -> Response {
+    let Some(handle) = claude_mem_server::metrics::install() else {
+        return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "metrics_unavailable",
             "another metrics recorder is installed in this process",
         )
-        .into_response(),
+        .into_response();
+    };
+    let figures = match db_figures(&state).await {
+        Ok(f) => f,
+        Err(e) => return api_error(e).into_response(),
+    };
+    let mut body = handle.render();
+    if !body.is_empty() && !body.ends_with("\n\n") {
+        body.push('\n');
     }
+    let (db, db_bytes) = figures;
+    body.push_str(&claude_mem_server::metrics::render_gauges(
+        &db,
+        state.started.elapsed(),
+        memory_stats::memory_stats().map(|m| m.physical_mem as u64),
+        db_bytes,
+        Some(state.search.vectors().status().indexed),
+    ));
+    (
+        [(
+            header::CONTENT_TYPE,
+            claude_mem_server::metrics::CONTENT_TYPE,
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// The laptop's `DbFigures` over the PostgreSQL tables, and the database's size: one statement.
+async fn db_figures(
+    state: &TeamState,
+) -> Result<(claude_mem_server::metrics::DbFigures, u64), TeamError> {
+    let active_since =
+        claude_mem_core::clock::now_ms() - claude_mem_server::metrics::ACTIVE_WINDOW_MS;
+    let row: (i64, i64, i64, i64, i64, f64, i64) = sqlx::query_as(
+        "SELECT
+               (SELECT COUNT(*) FROM sdk_sessions),
+               (SELECT COUNT(*) FROM sdk_sessions WHERE status = 'active' AND last_seen_at >= $1),
+               (SELECT COUNT(*) FROM observations),
+               (SELECT COUNT(*) FROM pending_messages WHERE state IN ('pending', 'processing')),
+               (SELECT COALESCE(SUM(input_tokens + output_tokens + cache_write_tokens + cache_read_tokens), 0)::bigint
+                  FROM llm_usage),
+               (SELECT COALESCE(SUM(cost_usd), 0.0)::float8 FROM llm_usage),
+               pg_database_size(current_database())",
+    )
+    .bind(active_since)
+    .fetch_one(state.store.pool())
+    .await?;
+    let (sessions, sessions_active, observations, queue_depth, tokens, cost_usd, bytes) = row;
+    Ok((
+        claude_mem_server::metrics::DbFigures {
+            sessions,
+            sessions_active,
+            observations,
+            queue_depth,
+            tokens,
+            cost_usd,
+        },
+        u64::try_from(bytes).unwrap_or(0),
+    ))
 }
 
 /// The laptop's search parameters; the team server searches observations only (summaries and prompts
