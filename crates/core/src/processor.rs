@@ -61,7 +61,7 @@ impl Default for ProcessorConfig {
 }
 
 /// What `/api/health` and the viewer show about compression.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct ProcessorStatus {
     /// The compressor in charge now (`local`, `anthropic:claude-haiku-4-5`, …).
     pub compressor: String,
@@ -75,6 +75,7 @@ pub struct ProcessorStatus {
     /// Batches the local rules compressed because the LLM compressor was unavailable (its CLI missing or
     /// too slow).
     pub local_fallbacks: u64,
+    #[schema(required = true)]
     pub last_error: Option<String>,
 }
 

@@ -6,24 +6,109 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use claude_mem_core::compress::ObservationType;
-use claude_mem_core::store::ObservationFilter;
-use serde::Deserialize;
+use claude_mem_core::processor::ProcessorStatus;
+use claude_mem_core::store::{
+    CostReport, EventRow, HealthCounts, ObservationFilter, ObservationRow, ProjectRow, PromptRow,
+    SessionRow, SummaryRow,
+};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use utoipa::{IntoParams, ToSchema};
+
+/// `GET /api/health`: everything with the token or the viewer's cookie, only `status` and `version`
+/// without (see `auth`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum HealthAnswer {
+    Full(Box<Health>),
+    Public(PublicHealth),
+}
+
+/// What `GET /api/health` tells a caller without the token (nothing more: `additionalProperties: false`
+/// tells it apart from [`Health`]).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublicHealth {
+    pub status: String,
+    pub version: String,
+}
+
+/// `GET /api/health` with the token, and `event: health` on the live stream.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `error` when the database cannot be written.
+    pub status: String,
+    pub writes: Writes,
+    pub warnings: Vec<String>,
+    pub version: String,
+    pub pid: u32,
+    pub uptime_seconds: u64,
+    #[schema(value_type = String)]
+    pub data_dir: PathBuf,
+    #[schema(value_type = String)]
+    pub database: PathBuf,
+    pub counts: HealthCounts,
+    #[schema(required = true)]
+    pub processor: Option<ProcessorStatus>,
+    /// The search index (`claude_mem_search::IndexStatus`); `null` when search is off.
+    #[schema(value_type = Option<Object>, required = true)]
+    pub index: Option<claude_mem_search::IndexStatus>,
+    pub model: crate::model_status::ModelStatus,
+    pub capture: CaptureState,
+    pub spool: SpoolStatus,
+}
+
+/// Whether the database takes writes: `busy` when the probe waited out another writer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Writes {
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busy: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Hook events waiting in the spool, and entries set aside as unreadable.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpoolStatus {
+    pub backlog: usize,
+    pub quarantined: usize,
+}
+
+/// `GET`/`PUT /api/capture`, and `capture` in `/api/health`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureState {
+    pub paused: bool,
+}
 
 /// Without the token or the viewer's cookie only `status` and `version` (see `auth`).
+#[utoipa::path(get, path = "/api/health", tag = "worker",
+    responses((status = 200, description = "The worker's state (only status and version without the token)", body = HealthAnswer)))]
 pub async fn health(
     State(state): State<AppState>,
     authorized: Option<axum::Extension<crate::auth::Authorized>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HealthAnswer>, ApiError> {
     if authorized.is_none() {
-        return Ok(Json(crate::auth::public_health()));
+        return Ok(Json(HealthAnswer::Public(PublicHealth {
+            status: "ok".into(),
+            version: claude_mem_core::VERSION.into(),
+        })));
     }
-    health_json(&state).await.map(Json)
+    Ok(Json(HealthAnswer::Full(Box::new(
+        health_answer(&state).await?,
+    ))))
+}
+
+/// [`health_answer`] as JSON: what the live stream pushes to the viewer.
+pub async fn health_json(state: &AppState) -> Result<Value, ApiError> {
+    Ok(serde_json::to_value(health_answer(state).await?).unwrap_or_default())
 }
 
 /// Also pushed to the viewer over the live stream.
-pub async fn health_json(state: &AppState) -> Result<Value, ApiError> {
+pub async fn health_answer(state: &AppState) -> Result<Health, ApiError> {
     let counts = state.store.health_counts().await?;
     // A database that cannot be written loses every hook (they fail open): not ok, and why.
     let writes = match state
@@ -31,61 +116,76 @@ pub async fn health_json(state: &AppState) -> Result<Value, ApiError> {
         .probe_write(std::time::Duration::from_secs(2))
         .await
     {
-        Ok(true) => json!({ "ok": true }),
-        Ok(false) => json!({ "ok": true, "busy": true }),
-        Err(error) => json!({ "ok": false, "error": error }),
+        // `Ok(false)`: the writer stayed busy beyond the wait, not a failure.
+        Ok(written) => Writes {
+            ok: true,
+            busy: (!written).then_some(true),
+            error: None,
+        },
+        Err(error) => Writes {
+            ok: false,
+            busy: None,
+            error: Some(error),
+        },
     };
-    let writable = writes["ok"] == json!(true);
     let mut warnings: Vec<String> = claude_mem_core::settings::load_warnings();
-    if !writable {
+    if !writes.ok {
         warnings.insert(
             0,
             format!(
                 "writes to the database fail: {}",
-                writes["error"].as_str().unwrap_or("unknown error")
+                writes.error.as_deref().unwrap_or("unknown error")
             ),
         );
     }
-    Ok(json!({
-        "status": if writable { "ok" } else { "error" },
-        "writes": writes,
-        "warnings": warnings,
-        "version": claude_mem_core::VERSION,
-        "pid": std::process::id(),
-        "uptime_seconds": state.started.elapsed().as_secs(),
-        "data_dir": state.data_dir.root(),
-        "database": state.store.path(),
-        "counts": counts,
-        "processor": state.processor.as_ref().map(|p| p.status()),
-        "index": state.search.as_ref().map(|s| s.status()),
-        "model": state.model.status(),
-        "capture": { "paused": state.capture_paused.load(Ordering::Relaxed) },
-        "spool": spool_status(state),
-    }))
+    Ok(Health {
+        status: if writes.ok { "ok" } else { "error" }.into(),
+        writes,
+        warnings,
+        version: claude_mem_core::VERSION.into(),
+        pid: std::process::id(),
+        uptime_seconds: state.started.elapsed().as_secs(),
+        data_dir: state.data_dir.root().to_path_buf(),
+        database: state.store.path().to_path_buf(),
+        counts,
+        processor: state.processor.as_ref().map(|p| p.status()),
+        index: state.search.as_ref().map(|s| s.status()),
+        model: state.model.status(),
+        capture: CaptureState {
+            paused: state.capture_paused.load(Ordering::Relaxed),
+        },
+        spool: spool_status(state),
+    })
 }
 
 /// Hook events waiting in the spool (the worker was away when they came; `crate::spool_drain`) and
 /// entries set aside as unreadable: a backlog that stays up means the drain is failing.
-fn spool_status(state: &AppState) -> Value {
+fn spool_status(state: &AppState) -> SpoolStatus {
     let spool = claude_mem_core::spool::Spool::in_data_dir(&state.data_dir);
-    json!({ "backlog": spool.backlog(), "quarantined": spool.quarantined() })
+    SpoolStatus {
+        backlog: spool.backlog(),
+        quarantined: spool.quarantined(),
+    }
 }
 
-pub async fn capture(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({ "paused": state.capture_paused.load(Ordering::Relaxed) }))
+#[utoipa::path(get, path = "/api/capture", tag = "worker",
+    responses((status = 200, description = "Whether capture is paused", body = CaptureState)))]
+pub async fn capture(State(state): State<AppState>) -> Json<CaptureState> {
+    Json(CaptureState {
+        paused: state.capture_paused.load(Ordering::Relaxed),
+    })
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CaptureBody {
-    paused: bool,
-}
+/// The body of `PUT /api/capture`.
+pub type CaptureBody = CaptureState;
 
 /// `PUT /api/capture {"paused": true|false}`: the tray's Pause/Resume.
+#[utoipa::path(put, path = "/api/capture", tag = "worker", request_body = CaptureState,
+    responses((status = 200, description = "Capture switched", body = CaptureState)))]
 pub async fn set_capture(
     State(state): State<AppState>,
     body: Result<Json<CaptureBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CaptureState>, ApiError> {
     let Json(b) = body.map_err(|e| {
         ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -95,10 +195,11 @@ pub async fn set_capture(
     })?;
     state.capture_paused.store(b.paused, Ordering::Relaxed);
     tracing::info!(paused = b.paused, "capture switched");
-    Ok(Json(json!({ "paused": b.paused })))
+    Ok(Json(CaptureState { paused: b.paused }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SessionListQuery {
     project: Option<String>,
     limit: Option<i64>,
@@ -107,17 +208,35 @@ pub struct SessionListQuery {
 
 pub const MAX_PAGE: i64 = 500;
 
-/// `GET /api/projects`: every project with its session, prompt and observation counts and its last
-/// activity, most recent first.
-pub async fn list_projects(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let projects = state.store.list_projects().await?;
-    Ok(Json(json!({ "projects": projects })))
+/// `GET /api/projects`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectList {
+    pub projects: Vec<ProjectRow>,
 }
 
+/// `GET /api/projects`: every project with its session, prompt and observation counts and its last
+/// activity, most recent first.
+#[utoipa::path(get, path = "/api/projects", tag = "history",
+    responses((status = 200, description = "Every project, most recently active first", body = ProjectList)))]
+pub async fn list_projects(State(state): State<AppState>) -> Result<Json<ProjectList>, ApiError> {
+    let projects = state.store.list_projects().await?;
+    Ok(Json(ProjectList { projects }))
+}
+
+/// `GET /api/sessions`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    pub sessions: Vec<SessionRow>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[utoipa::path(get, path = "/api/sessions", tag = "history", params(SessionListQuery),
+    responses((status = 200, description = "Sessions, most recent first", body = SessionList)))]
 pub async fn list_sessions(
     State(state): State<AppState>,
     query: Result<Query<SessionListQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionList>, ApiError> {
     let Query(q) = query?;
     let limit = q.limit.unwrap_or(50);
     let offset = q.offset.unwrap_or(0);
@@ -137,9 +256,40 @@ pub async fn list_sessions(
         .store
         .list_sessions(q.project.as_deref(), limit, offset)
         .await?;
-    Ok(Json(
-        json!({ "sessions": sessions, "limit": limit, "offset": offset }),
-    ))
+    Ok(Json(SessionList {
+        sessions,
+        limit,
+        offset,
+    }))
+}
+
+/// `GET /api/sessions/{id}`: one page of a session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionDetail {
+    pub session: SessionRow,
+    pub prompts: Vec<PromptRow>,
+    pub events: Vec<EventRow>,
+    pub observations: Vec<ObservationRow>,
+    pub summaries: Vec<SummaryRow>,
+    pub page: SessionPage,
+}
+
+/// Where a page of `GET /api/sessions/{id}` is: each list is sliced by the same offset and limit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionPage {
+    pub limit: i64,
+    pub offset: i64,
+    /// `null` on the last page.
+    #[schema(required = true)]
+    pub next_offset: Option<i64>,
+    pub totals: SessionTotals,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionTotals {
+    pub events: i64,
+    pub prompts: i64,
+    pub observations: i64,
 }
 
 /// `GET /api/sessions/{id}?limit=&offset=`: one page of the session's events (oldest first), prompts
@@ -147,11 +297,15 @@ pub async fn list_sessions(
 /// [`SESSION_PAGE`], at most [`MAX_PAGE`]), with the totals and the next offset (`null` on the last
 /// page). A 20k-event session used to be one 93 MB answer; now it is pages, and an event's payload over
 /// [`MAX_EVENT_PAYLOAD_BYTES`] is replaced by a preview.
+#[utoipa::path(get, path = "/api/sessions/{id}", tag = "history",
+    params(("id" = String, Path, description = "Session id"), SessionPageQuery),
+    responses((status = 200, description = "One page of the session", body = SessionDetail),
+        (status = 404, description = "No such session")))]
 pub async fn get_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
     query: Result<Query<SessionPageQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionDetail>, ApiError> {
     let Query(q) = query?;
     let limit = q.limit.unwrap_or(SESSION_PAGE);
     let offset = q.offset.unwrap_or(0);
@@ -191,26 +345,27 @@ pub async fn get_session(
         .await?;
     let end = offset + limit;
     let more = end < events_total.max(prompts_total).max(observations_total);
-    Ok(Json(json!({
-        "session": session,
-        "prompts": prompts,
-        "events": events,
-        "observations": observations,
-        "summaries": summaries,
-        "page": {
-            "limit": limit,
-            "offset": offset,
-            "next_offset": if more { Some(end) } else { None },
-            "totals": {
-                "events": events_total,
-                "prompts": prompts_total,
-                "observations": observations_total,
+    Ok(Json(SessionDetail {
+        session,
+        prompts,
+        events,
+        observations,
+        summaries,
+        page: SessionPage {
+            limit,
+            offset,
+            next_offset: if more { Some(end) } else { None },
+            totals: SessionTotals {
+                events: events_total,
+                prompts: prompts_total,
+                observations: observations_total,
             },
         },
-    })))
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SessionPageQuery {
     limit: Option<i64>,
     offset: Option<i64>,
@@ -234,15 +389,35 @@ fn bound_payload(payload: &mut Value) {
     *payload = json!({ "truncated": true, "bytes": text.len(), "preview": &text[..cut] });
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ObservationListQuery {
     project: Option<String>,
+    /// Observation type: decision, bugfix, feature, refactor, discovery or change.
     #[serde(rename = "type")]
     kind: Option<String>,
+    /// Only this session's observations.
     session: Option<String>,
+    /// Continue a page: observations older than this id (`before` is accepted too).
     #[serde(alias = "before")]
     before_id: Option<i64>,
+    /// 1 to 500, default 50.
     limit: Option<i64>,
+}
+
+/// `GET /api/observations`: newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObservationPage {
+    pub observations: Vec<ObservationRow>,
+    /// Where the next page starts; `null` when this one was the last.
+    #[schema(required = true)]
+    pub next_before_id: Option<i64>,
+}
+
+/// `GET /api/observations/{id}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObservationAnswer {
+    pub observation: ObservationRow,
 }
 
 pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
@@ -258,10 +433,12 @@ pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
 }
 
 /// Newest first; `before_id` continues a page (the viewer's infinite scroll).
+#[utoipa::path(get, path = "/api/observations", tag = "memories", params(ObservationListQuery),
+    responses((status = 200, description = "A page of observations, newest first", body = ObservationPage)))]
 pub async fn list_observations(
     State(state): State<AppState>,
     query: Result<Query<ObservationListQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ObservationPage>, ApiError> {
     let Query(q) = query?;
     if let Some(kind) = &q.kind {
         if ObservationType::parse(kind).is_none() {
@@ -288,15 +465,20 @@ pub async fn list_observations(
     } else {
         None
     };
-    Ok(Json(
-        json!({ "observations": observations, "next_before_id": next_before_id }),
-    ))
+    Ok(Json(ObservationPage {
+        observations,
+        next_before_id,
+    }))
 }
 
+#[utoipa::path(get, path = "/api/observations/{id}", tag = "memories",
+    params(("id" = i64, Path, description = "Observation id")),
+    responses((status = 200, description = "The observation", body = ObservationAnswer),
+        (status = 404, description = "No such observation")))]
 pub async fn get_observation(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ObservationAnswer>, ApiError> {
     let id: i64 = id.parse().map_err(|_| {
         ApiError::bad_request("invalid_id", format!("{id:?} is not an observation id"))
     })?;
@@ -304,20 +486,43 @@ pub async fn get_observation(
     let observation = found
         .pop()
         .ok_or_else(|| ApiError::not_found(format!("no observation {id}")))?;
-    Ok(Json(json!({ "observation": observation })))
+    Ok(Json(ObservationAnswer { observation }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CostQuery {
+    /// The period, 1 to 366 days back (default 30).
     days: Option<i64>,
     project: Option<String>,
 }
 
+/// `GET /api/costs`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CostsAnswer {
+    pub days: i64,
+    #[schema(required = true)]
+    pub project: Option<String>,
+    pub report: CostReport,
+    pub budget: Budget,
+}
+
+/// The daily LLM budget and what is left of it today.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Budget {
+    pub daily_usd: f64,
+    pub spent_today_usd: f64,
+    pub remaining_usd: f64,
+    pub exhausted: bool,
+}
+
 /// Token and dollar totals (today, this month, per day / model / project) and the daily budget.
+#[utoipa::path(get, path = "/api/costs", tag = "worker", params(CostQuery),
+    responses((status = 200, description = "LLM usage and the budget", body = CostsAnswer)))]
 pub async fn costs(
     State(state): State<AppState>,
     query: Result<Query<CostQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CostsAnswer>, ApiError> {
     let Query(q) = query?;
     let days = q.days.unwrap_or(30);
     if !(1..=366).contains(&days) {
@@ -332,15 +537,15 @@ pub async fn costs(
         .await?;
     let budget = state.settings.compression.daily_budget_usd;
     let spent = report.today.cost_usd;
-    Ok(Json(json!({
-        "days": days,
-        "project": q.project,
-        "report": report,
-        "budget": {
-            "daily_usd": budget,
-            "spent_today_usd": spent,
-            "remaining_usd": (budget - spent).max(0.0),
-            "exhausted": spent >= budget,
+    Ok(Json(CostsAnswer {
+        days,
+        project: q.project,
+        report,
+        budget: Budget {
+            daily_usd: budget,
+            spent_today_usd: spent,
+            remaining_usd: (budget - spent).max(0.0),
+            exhausted: spent >= budget,
         },
-    })))
+    }))
 }

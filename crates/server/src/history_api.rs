@@ -12,33 +12,76 @@ use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use claude_mem_core::store::{StreamPrompt, SummaryRow};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     project: Option<String>,
+    /// Only this session's rows.
     session: Option<String>,
+    /// Continue a page: rows older than this id (`before` is accepted too).
     #[serde(alias = "before")]
     before_id: Option<i64>,
+    /// 1 to 500, default 50.
     limit: Option<i64>,
 }
 
+/// `GET /api/prompts`: newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromptPage {
+    pub prompts: Vec<StreamPrompt>,
+    /// Where the next page starts; `null` at the beginning of history.
+    #[schema(required = true)]
+    pub next_before_id: Option<i64>,
+}
+
+/// `GET /api/summaries`: newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SummaryPage {
+    pub summaries: Vec<SummaryRow>,
+    /// Where the next page starts; `null` at the beginning of history.
+    #[schema(required = true)]
+    pub next_before_id: Option<i64>,
+}
+
+/// `GET /api/session-titles`: each asked session's first prompt and newest summary request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionTitles {
+    pub titles: BTreeMap<String, SessionTitle>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionTitle {
+    #[schema(required = true)]
+    pub prompt: Option<String>,
+    #[schema(required = true)]
+    pub summary: Option<String>,
+}
+
 /// The id the next page continues before: the last one, when the page was full.
-fn next_before(ids: impl DoubleEndedIterator<Item = i64> + ExactSizeIterator, limit: i64) -> Value {
+fn next_before(
+    ids: impl DoubleEndedIterator<Item = i64> + ExactSizeIterator,
+    limit: i64,
+) -> Option<i64> {
     let full = ids.len() as i64 == limit;
     match ids.last() {
-        Some(id) if full => json!(id),
-        _ => Value::Null,
+        Some(id) if full => Some(id),
+        _ => None,
     }
 }
 
 /// `GET /api/prompts?project=&session=&before_id=&limit=`: the user's prompts, newest first, with
 /// their session's project (what a prompt card shows).
+#[utoipa::path(get, path = "/api/prompts", tag = "history", params(HistoryQuery),
+    responses((status = 200, description = "A page of prompts, newest first", body = PromptPage)))]
 pub async fn prompts(
     State(state): State<AppState>,
     query: Result<Query<HistoryQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PromptPage>, ApiError> {
     let Query(q) = query?;
     let limit = page_limit(q.limit)?;
     let prompts = state
@@ -51,14 +94,19 @@ pub async fn prompts(
         )
         .await?;
     let next = next_before(prompts.iter().map(|p| p.id), limit);
-    Ok(Json(json!({ "prompts": prompts, "next_before_id": next })))
+    Ok(Json(PromptPage {
+        prompts,
+        next_before_id: next,
+    }))
 }
 
 /// `GET /api/summaries?project=&session=&before_id=&limit=`: session summaries, newest first.
+#[utoipa::path(get, path = "/api/summaries", tag = "history", params(HistoryQuery),
+    responses((status = 200, description = "A page of summaries, newest first", body = SummaryPage)))]
 pub async fn summaries(
     State(state): State<AppState>,
     query: Result<Query<HistoryQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SummaryPage>, ApiError> {
     let Query(q) = query?;
     let limit = page_limit(q.limit)?;
     let summaries = state
@@ -71,12 +119,14 @@ pub async fn summaries(
         )
         .await?;
     let next = next_before(summaries.iter().map(|s| s.id), limit);
-    Ok(Json(
-        json!({ "summaries": summaries, "next_before_id": next }),
-    ))
+    Ok(Json(SummaryPage {
+        summaries,
+        next_before_id: next,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TitlesQuery {
     /// Session ids, comma-separated.
     ids: String,
@@ -85,10 +135,12 @@ pub struct TitlesQuery {
 /// `GET /api/session-titles?ids=a,b`: what to call each session in a list, `{id: {prompt, summary}}`:
 /// its first prompt and the request of its newest summary. A row titled by a project name and a
 /// hash tells a user nothing about which session it was.
+#[utoipa::path(get, path = "/api/session-titles", tag = "history", params(TitlesQuery),
+    responses((status = 200, description = "Titles by session id", body = SessionTitles)))]
 pub async fn session_titles(
     State(state): State<AppState>,
     query: Result<Query<TitlesQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionTitles>, ApiError> {
     let Query(q) = query?;
     let ids: Vec<&str> = q
         .ids
@@ -115,22 +167,21 @@ pub async fn session_titles(
     .fetch_all(state.store.read_pool())
     .await
     .map_err(claude_mem_core::StoreError::from)?;
-    let titles: serde_json::Map<String, Value> = rows
+    let titles = rows
         .into_iter()
-        .map(|(id, prompt, summary)| (id, json!({ "prompt": prompt, "summary": summary })))
+        .map(|(id, prompt, summary)| (id, SessionTitle { prompt, summary }))
         .collect();
-    Ok(Json(json!({ "titles": titles })))
+    Ok(Json(SessionTitles { titles }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::next_before;
-    use serde_json::json;
 
     #[test]
     fn a_full_page_points_past_its_last_row_and_a_short_one_ends_history() {
-        assert_eq!(next_before([9i64, 7, 5].into_iter(), 3), json!(5));
-        assert_eq!(next_before([9i64, 7].into_iter(), 3), json!(null));
-        assert_eq!(next_before(std::iter::empty::<i64>(), 3), json!(null));
+        assert_eq!(next_before([9i64, 7, 5].into_iter(), 3), Some(5));
+        assert_eq!(next_before([9i64, 7].into_iter(), 3), None);
+        assert_eq!(next_before(std::iter::empty::<i64>(), 3), None);
     }
 }

@@ -23,6 +23,7 @@ pub mod memories_api;
 pub mod metrics;
 pub mod model_fetch;
 pub mod model_status;
+pub mod openapi;
 pub mod rate_limit;
 pub mod restart;
 pub mod restart_signal;

@@ -9,25 +9,50 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use claude_mem_core::compress::ObservationType;
-use claude_mem_core::store::NewMemory;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use claude_mem_core::store::{NewMemory, ObservationRow};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use claude_mem_core::limits::{check_list, MAX_TEXT_CHARS as MAX_MEMORY_CHARS, MAX_TITLE_CHARS};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TimelineQuery {
+    /// The observation to center on; or give `date`.
     anchor: Option<i64>,
+    /// `YYYY-MM-DD`, RFC 3339 or epoch ms: centers on the observation nearest that time.
     date: Option<String>,
+    /// With `date`: only this project's observations.
     project: Option<String>,
+    /// Observations before the anchor, 0 to 50 (default 5).
     before: Option<i64>,
+    /// Observations after the anchor, 0 to 50 (default 5).
     after: Option<i64>,
 }
 
+/// `GET /api/timeline`: the anchor's neighbours in time, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineAnswer {
+    /// `null` when no observation is near `date`.
+    #[schema(required = true)]
+    pub anchor: Option<i64>,
+    pub observations: Vec<ObservationRow>,
+}
+
+/// `POST /api/memories`: the note as stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SavedMemory {
+    pub id: i64,
+    pub observation: ObservationRow,
+}
+
+#[utoipa::path(get, path = "/api/timeline", tag = "memories", params(TimelineQuery),
+    responses((status = 200, description = "What happened around the anchor", body = TimelineAnswer),
+        (status = 404, description = "No such anchor observation")))]
 pub async fn timeline(
     State(state): State<AppState>,
     query: Result<Query<TimelineQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TimelineAnswer>, ApiError> {
     let Query(q) = query?;
     let before = q.before.unwrap_or(5);
     let after = q.after.unwrap_or(5);
@@ -61,7 +86,10 @@ pub async fn timeline(
         }
     };
     let Some(anchor) = anchor else {
-        return Ok(Json(json!({ "anchor": null, "observations": [] })));
+        return Ok(Json(TimelineAnswer {
+            anchor: None,
+            observations: Vec::new(),
+        }));
     };
     let mut observations = state
         .store
@@ -71,12 +99,14 @@ pub async fn timeline(
     for o in &mut observations {
         crate::search_api::cap_observation_lists(o);
     }
-    Ok(Json(
-        json!({ "anchor": anchor, "observations": observations }),
-    ))
+    Ok(Json(TimelineAnswer {
+        anchor: Some(anchor),
+        observations,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /api/memories`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryBody {
     text: String,
@@ -91,17 +121,23 @@ pub struct MemoryBody {
 }
 
 /// Stores a note as an observation. Secrets are redacted like everything else that is stored.
+#[utoipa::path(post, path = "/api/memories", tag = "memories", request_body = MemoryBody,
+    responses((status = 201, description = "The memory, stored as an observation", body = SavedMemory),
+        (status = 422, description = "An invalid memory")))]
 pub async fn save(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<SavedMemory>), ApiError> {
     let memory = memory_from_body(&body?)?;
     let saved = state.store.save_memory(memory).await?;
     ::metrics::counter!(claude_mem_core::processor::OBSERVATIONS_CREATED_TOTAL).increment(1);
     tracing::info!(id = saved.id, project = %saved.project, "memory saved");
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": saved.id, "observation": saved })),
+        Json(SavedMemory {
+            id: saved.id,
+            observation: saved,
+        }),
     ))
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::sync::Mutex;
 
 /// What `/api/health` shows under `model`.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ModelStatus {
     /// `installed` (MiniLM in use), `downloading`, `installing`, `reembedding`, `failed`, `absent`
     /// (not installed, no download: `model_download = off` or not started by the product), or
@@ -27,6 +27,7 @@ pub struct ModelStatus {
     /// the viewer's "retrying in …" counts down instead of repeating the delay set at the failure.
     #[serde(skip)]
     pub(crate) retry_at: Option<std::time::Instant>,
+    #[schema(required = true)]
     pub last_error: Option<String>,
     /// Where the model is fetched from, when a download is under way or failed.
     #[serde(skip_serializing_if = "Option::is_none")]

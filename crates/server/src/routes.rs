@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/hooks/{event}", post(hooks::receive_hook))
         .route("/api/health", get(api::health))
+        .route("/api/openapi.json", get(crate::openapi::openapi_json))
         .route(auth::CODE_PATH, post(auth::mint_code))
         .route("/metrics", get(crate::metrics::metrics))
         .route("/api/projects", get(api::list_projects))

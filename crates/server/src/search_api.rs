@@ -12,25 +12,32 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use claude_mem_core::compress::ObservationType;
+use claude_mem_core::store::{ObservationRow, StreamPrompt, SummaryRow};
 use claude_mem_search::{Filters, Hit, Mode, SearchRequest, Source, CANDIDATE_POOL};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
+    /// What to look for (at most 2000 bytes).
+    #[param(required = true)]
     q: Option<String>,
+    /// `hybrid` (default), `text` or `vector`.
     mode: Option<String>,
     project: Option<String>,
+    /// Observation type: decision, bugfix, feature, refactor, discovery or change.
     #[serde(rename = "type")]
     kind: Option<String>,
-    /// Epoch milliseconds, or a duration back from now like `7d`, `12h`, `30m`.
+    /// A date (`2026-11-01`), epoch milliseconds, or a duration back from now like `7d`, `12h`, `30m`.
     since: Option<String>,
     /// The end of the window, in the same forms as `since`.
     until: Option<String>,
+    /// 1 to 200, default 20.
     limit: Option<usize>,
-    /// Hits to skip (paging through one ranking).
+    /// Hits to skip (paging through one ranking), at most 10000.
     offset: Option<usize>,
     /// Calibrated relevance (0..1) under which hits are dropped; default: the mode's floor.
     min_score: Option<f32>,
@@ -112,10 +119,73 @@ fn unavailable() -> ApiError {
     )
 }
 
+/// `GET /api/search`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchAnswer {
+    /// `hybrid`, `text` or `vector`.
+    #[schema(value_type = String)]
+    pub mode: Mode,
+    /// The kinds searched: `observation`, `summary`, `prompt`.
+    pub kinds: Vec<String>,
+    /// `relevance` or `newest`.
+    pub order: String,
+    pub results: Vec<SearchResult>,
+    pub embed_ms: f64,
+    pub search_ms: f64,
+    /// The search index (`claude_mem_search::IndexStatus`).
+    #[schema(value_type = Object)]
+    pub index: claude_mem_search::IndexStatus,
+}
+
+/// One hit: `kind` says which row it carries, under that name.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum SearchResult {
+    Observation {
+        #[serde(flatten)]
+        scores: Scores,
+        observation: FoundObservation,
+    },
+    Summary {
+        #[serde(flatten)]
+        scores: Scores,
+        summary: SummaryRow,
+    },
+    Prompt {
+        #[serde(flatten)]
+        scores: Scores,
+        prompt: StreamPrompt,
+    },
+}
+
+/// A hit's relevance: calibrated `score` (0..1) and each side's own score (`null` when that side did
+/// not match). Widened to f64 as the JSON always carried them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Scores {
+    pub score: f64,
+    #[schema(required = true)]
+    pub text_score: Option<f64>,
+    #[schema(required = true)]
+    pub vector_score: Option<f64>,
+}
+
+/// An observation found by search; `truncated` when its lists were cut to the caps.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FoundObservation {
+    #[serde(flatten)]
+    pub row: ObservationRow,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
+}
+
+#[utoipa::path(get, path = "/api/search", tag = "memories", params(SearchQuery),
+    responses((status = 200, description = "Hits, best (or newest) first", body = SearchAnswer),
+        (status = 400, description = "An invalid query"),
+        (status = 503, description = "The search index is not open")))]
 pub async fn search(
     State(state): State<AppState>,
     query: Result<Query<SearchQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SearchAnswer>, ApiError> {
     let started = std::time::Instant::now();
     let Query(q) = query?;
     let index = state.search.clone().ok_or_else(unavailable)?;
@@ -303,24 +373,31 @@ pub async fn search(
         results.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.key.cmp(&a.key)));
         results = results.into_iter().skip(offset).take(limit).collect();
     }
-    let results: Vec<Value> = results.into_iter().map(|r| r.json).collect();
+    let results: Vec<SearchResult> = results.into_iter().map(|r| r.result).collect();
     crate::metrics::record_search(mode, started.elapsed());
-    Ok(Json(json!({
-        "mode": mode,
-        "kinds": sources.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-        "order": order.as_str(),
-        "results": results,
-        "embed_ms": outcome.embed_ms,
-        "search_ms": outcome.search_ms,
-        "index": index.status(),
-    })))
+    Ok(Json(SearchAnswer {
+        mode,
+        kinds: sources.iter().map(|s| s.as_str().to_owned()).collect(),
+        order: order.as_str().to_owned(),
+        results,
+        embed_ms: outcome.embed_ms,
+        search_ms: outcome.search_ms,
+        index: index.status(),
+    }))
 }
 
 /// One search result, ready to serialise, with what ordering by time needs.
 struct Loaded {
     key: i64,
     created_at: i64,
-    json: Value,
+    result: SearchResult,
+}
+
+/// A row found by search, before its scores are attached.
+enum Row {
+    Observation(FoundObservation),
+    Summary(SummaryRow),
+    Prompt(StreamPrompt),
 }
 
 /// The rows behind `hits`, in the hits' order, each as `{kind, score, text_score, vector_score, <kind>:
@@ -336,43 +413,51 @@ async fn load_results(
         }
     }
     let ids_of = |s: Source| ids.get(&s).map(Vec::as_slice).unwrap_or_default();
-    let mut rows: HashMap<i64, (i64, Value)> = HashMap::new();
+    let mut rows: HashMap<i64, (i64, Row)> = HashMap::new();
     for mut o in store.get_observations(ids_of(Source::Observation)).await? {
         if let Some(key) = Source::Observation.key(o.id) {
             // A row stored before the caps (or by a compressor) can hold any number of files: every
             // search that hits it would carry them all. Lists are cut to the caps, and say so.
             let cut = cap_observation_lists(&mut o);
-            let mut row = json!(o);
-            if cut {
-                row["truncated"] = json!(true);
-            }
-            rows.insert(key, (o.created_at, row));
+            let created_at = o.created_at;
+            let row = Row::Observation(FoundObservation {
+                row: o,
+                truncated: cut.then_some(true),
+            });
+            rows.insert(key, (created_at, row));
         }
     }
     for s in store.get_summaries(ids_of(Source::Summary)).await? {
         if let Some(key) = Source::Summary.key(s.id) {
-            rows.insert(key, (s.created_at, json!(s)));
+            rows.insert(key, (s.created_at, Row::Summary(s)));
         }
     }
     for p in store.get_prompts(ids_of(Source::Prompt)).await? {
         if let Some(key) = Source::Prompt.key(p.id) {
-            rows.insert(key, (p.created_at, json!(p)));
+            rows.insert(key, (p.created_at, Row::Prompt(p)));
         }
     }
     Ok(hits
         .iter()
         .filter_map(|h| {
-            let (source, _) = Source::of_key(h.id)?;
             let (created_at, row) = rows.remove(&h.id)?;
-            let mut json = json!({
-                "kind": source.as_str(),
-                "score": h.score, "text_score": h.text_score, "vector_score": h.vector_score,
-            });
-            json[source.as_str()] = row;
+            let scores = Scores {
+                score: f64::from(h.score),
+                text_score: h.text_score.map(f64::from),
+                vector_score: h.vector_score.map(f64::from),
+            };
+            let result = match row {
+                Row::Observation(observation) => SearchResult::Observation {
+                    scores,
+                    observation,
+                },
+                Row::Summary(summary) => SearchResult::Summary { scores, summary },
+                Row::Prompt(prompt) => SearchResult::Prompt { scores, prompt },
+            };
             Some(Loaded {
                 key: h.id,
                 created_at,
-                json,
+                result,
             })
         })
         .collect())
@@ -389,14 +474,35 @@ pub fn cap_observation_lists(o: &mut claude_mem_core::store::ObservationRow) -> 
     cut
 }
 
+/// `POST /api/reindex`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReindexAnswer {
+    /// `reindexing`.
+    pub status: String,
+    /// The highest observation id the rebuild will reach.
+    pub until_id: i64,
+    /// The search index (`claude_mem_search::IndexStatus`).
+    #[schema(value_type = Object)]
+    pub index: claude_mem_search::IndexStatus,
+}
+
 /// Drops the indexes and lets the indexer refill them from SQLite; progress is in `/api/health`.
-pub async fn reindex(State(state): State<AppState>) -> Result<(StatusCode, Json<Value>), ApiError> {
+#[utoipa::path(post, path = "/api/reindex", tag = "memories",
+    responses((status = 202, description = "The rebuild started", body = ReindexAnswer),
+        (status = 503, description = "The search index is not open")))]
+pub async fn reindex(
+    State(state): State<AppState>,
+) -> Result<(StatusCode, Json<ReindexAnswer>), ApiError> {
     let index = state.search.clone().ok_or_else(unavailable)?;
     rebuild(&state, &index).await?;
     let total = state.store.max_observation_id().await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "status": "reindexing", "until_id": total, "index": index.status() })),
+        Json(ReindexAnswer {
+            status: "reindexing".into(),
+            until_id: total,
+            index: index.status(),
+        }),
     ))
 }
 

@@ -1,111 +1,42 @@
-// JSON shapes returned by the worker (crates/core/src/store/*.rs, crates/server/src/api.rs).
+// JSON shapes returned by the worker. The typed routes' shapes come from `api.gen.ts`, generated from
+// the worker's OpenAPI document (`openapi.json`, rendered from the Rust answer types: run
+// `UPDATE_OPENAPI=1 cargo test -p claude-mem-server --test openapi && npm run gen:api` after changing
+// them). What is still written by hand here belongs to routes whose answers are not typed in Rust yet
+// (settings, setup, context, logs, forget, admin) or to types the worker does not describe (the search
+// index's status).
 
-export interface Observation {
-  id: number;
-  session_id: string;
-  project: string;
-  prompt_number: number;
-  type: string;
-  title: string;
-  subtitle: string;
-  narrative: string;
-  facts: string[];
-  concepts: string[];
-  files_read: string[];
-  files_modified: string[];
-  keywords: string[];
-  source_event_ids: number[];
-  input_tokens: number;
-  output_tokens: number;
-  compressor: string;
-  model: string | null;
-  created_at: number;
-}
+import type { components } from './api.gen';
 
-export interface Summary {
-  id: number;
-  session_id: string;
-  project: string;
-  prompt_number: number;
-  request: string;
-  investigated: string;
-  learned: string;
-  completed: string;
-  next_steps: string;
-  compressor: string;
-  model: string | null;
-  created_at: number;
-}
+type Schemas = components['schemas'];
+
+export type Observation = Schemas['ObservationRow'];
+
+export type Summary = Schemas['SummaryRow'];
 
 /** `event: prompt` on the live stream. */
-export interface PromptEvent {
-  session_id: string;
-  project: string;
-  prompt_number: number;
-  prompt: string;
-  created_at: number;
-}
+export type PromptEvent = Omit<Schemas['StreamPrompt'], 'id'>;
 
-export interface Session {
-  id: string;
-  project: string;
-  cwd: string;
-  transcript_path: string | null;
-  started_at: number;
-  last_seen_at: number;
-  ended_at: number | null;
-  end_reason: string | null;
-  status: string;
-  event_count: number;
-  prompt_count: number;
-  observation_count: number;
-}
+export type Session = Schemas['SessionRow'];
 
-export interface PromptRow {
-  prompt_number: number;
-  prompt_id: string | null;
-  text: string;
-  created_at: number;
-}
+export type PromptRow = Schemas['PromptRow'];
 
 /** One page of a session: each list is sliced by the same offset/limit; `next_offset` is null on the last. */
-export interface SessionPage {
-  limit: number;
-  offset: number;
-  next_offset: number | null;
-  totals: { events: number; prompts: number; observations: number };
-}
+export type SessionPage = Schemas['SessionPage'];
 
-export interface SessionDetail {
-  session: Session;
-  prompts: PromptRow[];
+/** `events` and `page` are absent from workers before paged sessions; the viewer does not read events. */
+export type SessionDetail = Omit<Schemas['SessionDetail'], 'events' | 'page'> & {
   events?: unknown[];
-  observations: Observation[];
-  summaries: Summary[];
   page?: SessionPage;
-}
+};
 
-export interface HealthCounts {
-  sessions: number;
-  events: number;
-  pending: number;
-  failed: number;
-  prompts: number;
-  observations: number;
-}
+export type HealthCounts = Schemas['HealthCounts'];
 
-export interface ProcessorStatus {
-  compressor: string;
-  llm_configured: boolean;
-  budget_exhausted: boolean;
-  batches: number;
-  observations: number;
-  summaries: number;
-  retries: number;
-  parked: number;
-  last_error: string | null;
-}
+/** `local_fallbacks` is absent from older workers. */
+export type ProcessorStatus = Omit<Schemas['ProcessorStatus'], 'local_fallbacks'> &
+  Partial<Pick<Schemas['ProcessorStatus'], 'local_fallbacks'>>;
 
+/** `index` in `/api/health` and `/api/search` (crates/search `IndexStatus`, not described by the
+ * OpenAPI document yet). */
 export interface IndexStatus {
   state: string;
   /** Observations indexed (summaries and prompts are counted apart). */
@@ -123,116 +54,51 @@ export interface IndexStatus {
   last_error: string | null;
 }
 
-/** `model` in `/api/health` (crates/server/src/model_fetch.rs `ModelStatus`): the background download of
+/** `model` in `/api/health` (crates/server/src/model_status.rs `ModelStatus`): the background download of
  * all-MiniLM-L6-v2 and the re-embedding after it. */
 export type ModelState = 'installed' | 'downloading' | 'installing' | 'reembedding' | 'failed' | 'absent' | 'not_used';
 
-export interface ModelStatus {
-  /** A newer worker may add states: unknown ones are shown as they come. */
-  state: ModelState | (string & {});
-  bytes_done: number;
-  bytes_total: number;
-  /** Observations re-embedded with the model after the switch, out of all of them. */
-  reembed_done: number;
-  reembed_total: number;
-  /** Download attempts in this run. */
-  attempts: number;
-  /** Seconds until the next attempt after a transient failure; absent when none is planned. */
-  retry_in_s?: number;
-  last_error: string | null;
-  /** Where the model is fetched from, while a download is under way or failed. */
-  endpoint?: string;
-}
+/** A newer worker may add states: unknown ones are shown as they come. */
+export type ModelStatus = Omit<Schemas['ModelStatus'], 'state'> & { state: ModelState | (string & {}) };
 
 /** `spool` in `/api/health`: hook events written to disk while the worker was away, drained by it. */
-export interface SpoolStatus {
-  /** Entries waiting to be stored. */
-  backlog: number;
-  /** Unreadable entries set aside in `spool/quarantine/`. */
-  quarantined: number;
-}
+export type SpoolStatus = Schemas['SpoolStatus'];
 
-export interface Health {
-  status: string;
-  version: string;
-  pid: number;
-  uptime_seconds: number;
-  data_dir: string;
-  database: string;
-  counts: HealthCounts;
-  processor: ProcessorStatus | null;
+/** `GET /api/health` with the token. `model`, `spool`, `capture`, `warnings` and `writes` are absent
+ * from older workers. */
+export type Health = Omit<Schemas['Health'], 'index' | 'processor' | 'model' | 'spool' | 'capture' | 'warnings' | 'writes'> & {
   index: IndexStatus | null;
-  /** Absent from workers before the model download. */
+  processor: ProcessorStatus | null;
   model?: ModelStatus;
-  /** Absent from workers before the hook spool. */
   spool?: SpoolStatus;
   /** Capture paused from the tray or the viewer: hooks are acknowledged and dropped. */
-  capture?: { paused: boolean };
+  capture?: Schemas['CaptureState'];
   warnings?: string[];
-}
+  writes?: Schemas['Writes'];
+};
 
-export interface CostTotals {
-  calls: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_write_tokens: number;
-  cache_read_tokens: number;
-  cost_usd: number;
-}
+export type CostTotals = Schemas['CostTotals'];
 
-export interface CostGroup extends CostTotals {
-  key: string;
-}
+export type CostGroup = Schemas['CostGroup'];
 
-export interface CostsResponse {
-  days: number;
-  project: string | null;
-  report: {
-    today: CostTotals;
-    month: CostTotals;
-    period: CostTotals;
-    cache_hit_ratio: number;
-    by_day: CostGroup[];
-    by_model: CostGroup[];
-    by_project: CostGroup[];
-  };
-  budget: {
-    daily_usd: number;
-    spent_today_usd: number;
-    remaining_usd: number;
-    exhausted: boolean;
-  };
-}
+export type CostsResponse = Schemas['CostsAnswer'];
 
 /** What `GET /api/search?kind=` searches; `all` is the three together. */
 export type SearchKind = 'observation' | 'summary' | 'prompt';
 
 /** A prompt found by search: the live stream's shape plus its id. */
-export interface PromptHit extends PromptEvent {
-  id: number;
-}
+export type PromptHit = Schemas['StreamPrompt'];
 
-interface SearchScores {
-  score: number;
-  text_score: number | null;
-  vector_score: number | null;
-}
+type ObservationHit = Extract<Schemas['SearchResult'], { kind: 'observation' }>;
 
 /** One hit; `kind` says which row it carries (absent from workers that search observations only). */
-export type SearchResult =
-  | (SearchScores & { kind?: 'observation'; observation: Observation })
-  | (SearchScores & { kind: 'summary'; summary: Summary })
-  | (SearchScores & { kind: 'prompt'; prompt: PromptHit });
+export type SearchResult = Schemas['SearchResult'] | (Omit<ObservationHit, 'kind'> & { kind?: undefined });
 
-export interface SearchResponse {
-  mode: string;
+export type SearchResponse = Omit<Schemas['SearchAnswer'], 'index' | 'kinds' | 'order'> & {
   kinds?: SearchKind[];
   order?: 'relevance' | 'newest';
-  results: SearchResult[];
-  embed_ms: number;
-  search_ms: number;
   index: IndexStatus | null;
-}
+};
 
 export type FieldType = 'number' | 'integer' | 'boolean' | 'string' | 'enum' | 'secret' | 'list';
 
@@ -276,9 +142,7 @@ export interface SettingsSaveResponse extends SettingsResponse {
 }
 
 /** `GET /api/prompts`: a prompt in the history, with its row id (the paging cursor). */
-export interface PromptHistoryRow extends PromptEvent {
-  id: number;
-}
+export type PromptHistoryRow = Schemas['StreamPrompt'];
 
 export interface HistoryPage {
   next_before_id?: number | null;

@@ -3,7 +3,7 @@
 use super::{Store, StoreError};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct CostTotals {
     pub calls: i64,
     pub input_tokens: i64,
@@ -25,7 +25,7 @@ impl CostTotals {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CostGroup {
     /// The day (`YYYY-MM-DD`, UTC), model or project this row totals.
     pub key: String,
@@ -33,7 +33,7 @@ pub struct CostGroup {
     pub totals: CostTotals,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CostReport {
     pub today: CostTotals,
     pub month: CostTotals,

@@ -3,7 +3,7 @@
 use super::{Store, StoreError};
 use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ObservationRow {
     pub id: i64,
     pub session_id: String,
@@ -23,11 +23,12 @@ pub struct ObservationRow {
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub compressor: String,
+    #[schema(required = true)]
     pub model: Option<String>,
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SummaryRow {
     pub id: i64,
     pub session_id: String,
@@ -39,6 +40,7 @@ pub struct SummaryRow {
     pub completed: String,
     pub next_steps: String,
     pub compressor: String,
+    #[schema(required = true)]
     pub model: Option<String>,
     pub created_at: i64,
 }
@@ -501,7 +503,7 @@ impl Store {
 }
 
 /// A prompt as the live stream shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct StreamPrompt {
     pub id: i64,
     pub session_id: String,

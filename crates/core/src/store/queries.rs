@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// One project as `GET /api/projects` lists it: what a picker needs to show and sort.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ProjectRow {
     pub name: String,
     pub sessions: i64,
@@ -15,15 +15,18 @@ pub struct ProjectRow {
     pub last_activity_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SessionRow {
     pub id: String,
     pub project: String,
     pub cwd: String,
+    #[schema(required = true)]
     pub transcript_path: Option<String>,
     pub started_at: i64,
     pub last_seen_at: i64,
+    #[schema(required = true)]
     pub ended_at: Option<i64>,
+    #[schema(required = true)]
     pub end_reason: Option<String>,
     pub status: String,
     pub event_count: i64,
@@ -31,18 +34,20 @@ pub struct SessionRow {
     pub observation_count: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct PromptRow {
     pub prompt_number: i64,
+    #[schema(required = true)]
     pub prompt_id: Option<String>,
     pub text: String,
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct EventRow {
     pub id: i64,
     pub event_name: String,
+    #[schema(required = true)]
     pub tool_name: Option<String>,
     pub prompt_number: i64,
     pub state: String,
@@ -51,7 +56,7 @@ pub struct EventRow {
     pub payload: Value,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct HealthCounts {
     pub sessions: i64,
     pub events: i64,
