@@ -477,11 +477,6 @@ pub async fn mint_code(
     }
 }
 
-/// `GET /api/health` without a secret: enough to recognise a claude-mem worker on the port.
-pub fn public_health() -> serde_json::Value {
-    serde_json::json!({ "status": "ok", "version": claude_mem_core::VERSION })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
