@@ -53,6 +53,11 @@ struct Ingest {
     /// PostgreSQL only: `pg_total_relation_size('pending_messages')` per stored event (payload as JSONB,
     /// indexes, TOAST), after `VACUUM ANALYZE`.
     bytes_per_event: Option<f64>,
+    /// PostgreSQL only: transactions the database committed during the run (`pg_stat_database`
+    /// `xact_commit`, every statement outside a transaction counts as one: the token look-up of each
+    /// hook too) per event sent. One transaction per hook shows as about 2; group commit brings it
+    /// towards 1 (the look-ups), which is how a run shows that hooks were grouped.
+    commits_per_event: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -177,6 +182,7 @@ async fn ingest_runs(
         let store = PgStore::connect(&url, 2).await?;
         store.create_team("bench").await?;
         let token = store.create_user("bench", "bench").await?.token;
+        let commits_before = xact_commit(&store).await?;
         store.close().await;
         let env = [off, hash, ("CLAUDE_MEM_DATABASE_URL", url.as_str())];
         let workers = (0..replicas)
@@ -201,6 +207,9 @@ async fn ingest_runs(
         )
         .fetch_one(store.pool())
         .await?;
+        // The workers' backends report their counts as they exit, just after the workers did.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let commits = xact_commit(&store).await? - commits_before;
         store.close().await;
         let mut r = ingest_row(
             &format!("postgres, {replicas} replica(s)"),
@@ -210,9 +219,25 @@ async fn ingest_runs(
             lat,
         );
         r.bytes_per_event = Some(bytes as f64 / events.max(1) as f64);
+        r.commits_per_event = Some(commits as f64 / args.hook_events.max(1) as f64);
         out.push(r);
     }
     Ok(out)
+}
+
+/// Transactions committed in the store's database so far. The statistics reach the shared view when a
+/// backend goes idle or exits, so this is read once the workers are gone (their backends exited).
+async fn xact_commit(store: &PgStore) -> anyhow::Result<i64> {
+    // The counter of the previous statements of this connection is flushed before a new snapshot.
+    sqlx::query("SELECT pg_stat_clear_snapshot()")
+        .execute(store.pool())
+        .await?;
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .fetch_one(store.pool())
+    .await?;
+    Ok(n)
 }
 
 fn ingest_row(mode: &str, events: usize, seconds: f64, errors: usize, latency: Latency) -> Ingest {
@@ -224,6 +249,7 @@ fn ingest_row(mode: &str, events: usize, seconds: f64, errors: usize, latency: L
         errors,
         latency,
         bytes_per_event: None,
+        commits_per_event: None,
     }
 }
 
@@ -424,7 +450,7 @@ fn print_ingest(rows: &[Ingest]) {
     }
     for r in rows {
         println!(
-            "{}: {} events in {:.1} s = {:.0} events/s, {} errors{}",
+            "{}: {} events in {:.1} s = {:.0} events/s, {} errors{}{}",
             r.mode,
             r.events,
             r.seconds,
@@ -432,6 +458,9 @@ fn print_ingest(rows: &[Ingest]) {
             r.errors,
             r.bytes_per_event
                 .map(|b| format!("; {b:.0} bytes per stored event"))
+                .unwrap_or_default(),
+            r.commits_per_event
+                .map(|c| format!("; {c:.2} database commits per event"))
                 .unwrap_or_default()
         );
     }

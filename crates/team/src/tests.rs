@@ -917,3 +917,352 @@ async fn escaped_event_keys_and_their_migration() {
         ]
     );
 }
+
+type SessionRow = (
+    String,
+    i64,
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    bool,
+    i64,
+    i64,
+);
+type QueueRowText = (
+    String,
+    String,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    i64,
+    String,
+);
+type PromptRow = (String, i64, i64, i64, Option<String>, String);
+
+/// Everything ingest writes, without ids and times (the only things two runs may differ in): the
+/// sessions, the queue in id order (the processor's order) and the prompts.
+async fn ingest_rows(store: &PgStore) -> (Vec<SessionRow>, Vec<QueueRowText>, Vec<PromptRow>) {
+    let sessions = sqlx::query_as(
+        "SELECT id, team_id, user_id, project, cwd, transcript_path, status, end_reason,
+                ended_at IS NULL, event_count, prompt_count
+         FROM sdk_sessions ORDER BY id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let queue = sqlx::query_as(
+        "SELECT event_key, session_id, team_id, user_id, event_name, tool_name, prompt_number,
+                payload::text
+         FROM pending_messages ORDER BY id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let prompts = sqlx::query_as(
+        "SELECT session_id, team_id, user_id, prompt_number, prompt_id, text
+         FROM user_prompts ORDER BY session_id, prompt_number",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    (sessions, queue, prompts)
+}
+
+/// Each result in words, with event ids replaced by their event keys (ids may differ between runs:
+/// a one-by-one duplicate draws a sequence number, a batched one does not).
+async fn describe(
+    store: &PgStore,
+    results: &[Result<IngestOutcome, claude_mem_core::StoreError>],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in results {
+        let key_of = |id: i64| async move {
+            let (key,): (String,) =
+                sqlx::query_as("SELECT event_key FROM pending_messages WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+            key
+        };
+        out.push(match r {
+            Ok(IngestOutcome::Stored {
+                event_id,
+                prompt_number,
+            }) => format!("stored #{prompt_number} {}", key_of(*event_id).await),
+            Ok(IngestOutcome::Duplicate { event_id }) => {
+                format!("duplicate of {}", key_of(*event_id).await)
+            }
+            Err(e) if access_denied(e).is_some() => format!("denied: {e}"),
+            Err(e) => format!("error: {e}"),
+        });
+    }
+    out
+}
+
+/// A mixed burst: several sessions and teams, prompts, lifecycle events, an empty then a real cwd, a NUL,
+/// a redelivery inside the burst, a redelivery of an event stored before it, and an intruder.
+fn mixed_burst(alice: &Owner, bob: &Owner, mallory: &Owner) -> Vec<(Owner, HookEvent)> {
+    let tool = |session: &str, n: u32, cwd: &str| {
+        event(
+            "PostToolUse",
+            json!({"session_id": session, "cwd": cwd, "tool_name": "Bash",
+                   "tool_use_id": format!("{session}-t{n}"), "tool_input": {"command": format!("ls {n}")},
+                   "tool_response": {"stdout": "a\u{0}b", "stderr": ""}}),
+        )
+    };
+    let prompt = |session: &str, text: &str| {
+        event(
+            "UserPromptSubmit",
+            json!({"session_id": session, "cwd": "/w/api", "prompt": text, "prompt_id": format!("{session}-{text}")}),
+        )
+    };
+    let start = |session: &str, cwd: &str| {
+        event(
+            "SessionStart",
+            json!({"session_id": session, "cwd": cwd, "source": "startup",
+                   "transcript_path": format!("/t/{session}.jsonl")}),
+        )
+    };
+    let end = |session: &str, reason: &str| {
+        event(
+            "SessionEnd",
+            json!({"session_id": session, "cwd": "/w/api", "reason": reason,
+                   "transcript_path": "/t/other.jsonl"}),
+        )
+    };
+    let a = |e: HookEvent| (alice.clone(), e);
+    vec![
+        a(start("s-one", "")),
+        a(prompt("s-one", "first")),
+        a(tool("s-one", 1, "/w/api")),
+        (bob.clone(), prompt("s-two", "bob's")),
+        a(tool("s-one", 1, "/w/api")), // redelivered within the burst
+        a(prompt("s-one", "first")),   // the same prompt again: same key, a duplicate
+        (mallory.clone(), tool("s-one", 9, "/evil")),
+        (mallory.clone(), prompt("s-evil", "mine")),
+        a(prompt("s-one", "second")),
+        a(end("s-one", "clear")),
+        a(tool("s-known", 1, "/w/web")), // stored before the burst
+        a(prompt("s-known", "later")),
+        (alice.clone(), prompt("s-evil", "not yours")),
+        a(start("s-one", "/w/other")),
+        a(tool("s-two", 2, "")),
+        a(end("s-three", "logout")),
+    ]
+}
+
+/// The group commit must leave exactly what one transaction per event leaves, in the same order, and
+/// answer every caller the same.
+#[tokio::test]
+async fn batched_ingest_matches_one_by_one() {
+    let mut runs = Vec::new();
+    for (name, batched) in [("burst_one_by_one", false), ("burst_batched", true)] {
+        let (_c, store) = setup(name).await;
+        let alice = owner(&store, "acme", "alice").await;
+        let bob = owner(&store, "acme", "bob").await;
+        let mallory = owner(&store, "evil", "mallory").await;
+        // Stored earlier: one event the burst redelivers, and a session with a prompt already.
+        let known = store.scoped(alice.clone());
+        known
+            .ingest(event(
+                "PostToolUse",
+                json!({"session_id": "s-known", "cwd": "/w/web", "tool_name": "Bash",
+                       "tool_use_id": "s-known-t1", "tool_input": {"command": "ls 1"},
+                       "tool_response": {"stdout": "a\u{0}b", "stderr": ""}}),
+            ))
+            .await
+            .unwrap();
+        known
+            .ingest(event(
+                "UserPromptSubmit",
+                json!({"session_id": "s-known", "cwd": "/w/web", "prompt": "earlier"}),
+            ))
+            .await
+            .unwrap();
+        let burst = mixed_burst(&alice, &bob, &mallory);
+        let results = if batched {
+            store
+                .ingest_together(burst)
+                .await
+                .expect("the burst commits as one batch")
+        } else {
+            let mut results = Vec::new();
+            for item in burst {
+                results.extend(store.ingest_group(vec![item]).await);
+            }
+            results
+        };
+        let described = describe(&store, &results).await;
+        runs.push((described, ingest_rows(&store).await));
+    }
+    let (batched, one_by_one) = (runs.pop().unwrap(), runs.pop().unwrap());
+    assert_eq!(batched.0, one_by_one.0, "answers");
+    assert_eq!(batched.1 .0, one_by_one.1 .0, "sessions");
+    assert_eq!(batched.1 .1, one_by_one.1 .1, "queue");
+    assert_eq!(batched.1 .2, one_by_one.1 .2, "prompts");
+    // And the burst did exercise what it should.
+    let answers = &batched.0;
+    assert_eq!(
+        answers.iter().filter(|a| a.starts_with("denied")).count(),
+        2
+    );
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|a| a.starts_with("duplicate"))
+            .count(),
+        3
+    );
+    let sessions = &batched.1 .0;
+    let one = sessions.iter().find(|s| s.0 == "s-one").unwrap();
+    // Started with no cwd, so the first real one sticks; ended, then restarted: active again.
+    assert_eq!(one.4, "/w/api");
+    assert_eq!(
+        (one.6.as_str(), one.7.as_deref(), one.8),
+        ("active", None, true)
+    );
+    assert_eq!((one.9, one.10), (6, 2));
+}
+
+/// One event that cannot be stored fails alone: its batch-mates are stored one by one.
+#[tokio::test]
+async fn a_bad_event_fails_only_its_own_caller() {
+    let (_c, store) = setup("batch_fallback").await;
+    let alice = owner(&store, "acme", "alice").await;
+    let scoped = store.scoped(alice.clone());
+    scoped
+        .ingest(event(
+            "SessionStart",
+            json!({"session_id": "s-broken", "cwd": "/w/api", "source": "startup"}),
+        ))
+        .await
+        .unwrap();
+    // A prompt row the session's count does not know about: the next prompt's number collides.
+    sqlx::query(
+        "INSERT INTO user_prompts (session_id, team_id, user_id, prompt_number, text, created_at)
+         VALUES ('s-broken', $1, $2, 1, 'planted', 0)",
+    )
+    .bind(alice.team_id)
+    .bind(alice.user_id)
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let prompt = |session: &str, text: &str| {
+        (
+            alice.clone(),
+            event(
+                "UserPromptSubmit",
+                json!({"session_id": session, "cwd": "/w/api", "prompt": text}),
+            ),
+        )
+    };
+    let group = vec![
+        prompt("s-fine", "one"),
+        prompt("s-broken", "collides"),
+        prompt("s-fine", "two"),
+    ];
+    assert!(store.ingest_together(group.clone()).await.is_err());
+    let results = store.ingest_group(group).await;
+    assert!(
+        matches!(
+            results[0],
+            Ok(IngestOutcome::Stored {
+                prompt_number: 1,
+                ..
+            })
+        ),
+        "{:?}",
+        results[0]
+    );
+    let err = results[1].as_ref().unwrap_err();
+    assert!(access_denied(err).is_none(), "{err}");
+    assert!(
+        matches!(
+            results[2],
+            Ok(IngestOutcome::Stored {
+                prompt_number: 2,
+                ..
+            })
+        ),
+        "{:?}",
+        results[2]
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM pending_messages WHERE session_id = 's-broken'"
+        )
+        .await,
+        1,
+        "nothing of the failed event was kept"
+    );
+}
+
+/// Many callers at once on two replicas: every event stored once, prompt numbers gapless per session,
+/// in arrival order per caller, and every redelivery answered with the stored id.
+#[tokio::test]
+async fn concurrent_callers_on_two_replicas_are_grouped_without_losses() {
+    let (_c, a) = setup("grouped_concurrency").await;
+    let b = second_replica(&a).await;
+    let alice = owner(&a, "acme", "alice").await;
+    let mut tasks = Vec::new();
+    for c in 0..16usize {
+        let store = if c % 2 == 0 { &a } else { &b }.scoped(alice.clone());
+        tasks.push(tokio::spawn(async move {
+            let session = format!("s-{}", c % 4);
+            let mut stored = Vec::new();
+            for i in 0..25 {
+                let e = event(
+                    "UserPromptSubmit",
+                    json!({"session_id": session, "cwd": "/w/api", "prompt": format!("c{c} p{i}")}),
+                );
+                let again = e.clone();
+                let first = store.ingest(e).await.unwrap();
+                let IngestOutcome::Stored {
+                    event_id,
+                    prompt_number,
+                } = first
+                else {
+                    panic!("new event not stored: {first:?}");
+                };
+                if i % 5 == 0 {
+                    assert_eq!(
+                        store.ingest(again).await.unwrap(),
+                        IngestOutcome::Duplicate { event_id }
+                    );
+                }
+                stored.push((session.clone(), event_id, prompt_number));
+            }
+            stored
+        }));
+    }
+    let mut per_session: HashMap<String, Vec<i64>> = HashMap::new();
+    for t in tasks {
+        let stored = t.await.unwrap();
+        // One caller's events are queued in its order.
+        assert!(stored
+            .windows(2)
+            .all(|w| w[0].1 < w[1].1 && w[0].2 < w[1].2));
+        for (session, _, number) in stored {
+            per_session.entry(session).or_default().push(number);
+        }
+    }
+    for (session, mut numbers) in per_session {
+        numbers.sort_unstable();
+        assert_eq!(numbers, (1..=100).collect::<Vec<i64>>(), "{session}");
+    }
+    assert_eq!(
+        count(&a, "SELECT COUNT(*) FROM pending_messages").await,
+        400
+    );
+    assert_eq!(count(&a, "SELECT COUNT(*) FROM user_prompts").await, 400);
+    assert_eq!(
+        count(&a, "SELECT SUM(event_count)::bigint FROM sdk_sessions").await,
+        400
+    );
+}

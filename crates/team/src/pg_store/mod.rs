@@ -5,6 +5,7 @@
 //! write path ([`claude_mem_core::Storage`], in `queue.rs`) mirrors the SQLite store semantic for
 //! semantic; the reads here are team-scoped by construction (every query takes the team id).
 
+mod ingest_batch;
 mod member_api;
 mod queue;
 mod reads;
@@ -41,6 +42,8 @@ pub struct PgStore {
     /// Names this process in processing claims (`claimed_by`).
     replica: Arc<str>,
     signal: Arc<Notify>,
+    /// Group commit of this replica's hook events (`ingest_batch.rs`), shared by every copy.
+    writer: ingest_batch::IngestWriter,
     /// The LISTEN task; aborted by [`PgStore::close`] or when the last copy is dropped.
     listener: Arc<ListenerTask>,
 }
@@ -205,6 +208,7 @@ impl PgStore {
         sqlx::migrate!("./migrations").run(&pool).await?;
         let signal = Arc::new(Notify::new());
         let task = tokio::spawn(listen(pool.clone(), signal.clone()));
+        let writer = ingest_batch::IngestWriter::spawn(pool.clone(), signal.clone());
         let replica: Arc<str> = new_replica_id().into();
         tracing::info!(replica = %replica, "connected to the team database");
         Ok(Self {
@@ -212,6 +216,7 @@ impl PgStore {
             owner: None,
             replica,
             signal,
+            writer,
             listener: Arc::new(ListenerTask(Some(task))),
         })
     }

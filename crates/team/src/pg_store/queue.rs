@@ -11,7 +11,7 @@
 //! Lock order is always the session row first, then its events, so ingest, completion and deferral of
 //! the same session cannot deadlock each other.
 
-use super::{denied, pg_list, pg_text, PgStore, CLAIM_LEASE_MS, INGEST_CHANNEL};
+use super::{denied, pg_list, pg_text, PgStore, CLAIM_LEASE_MS};
 use async_trait::async_trait;
 use claude_mem_core::clock::now_ms;
 use claude_mem_core::compress::{
@@ -72,128 +72,15 @@ impl Storage for PgStore {
         "postgres"
     }
 
-    /// One event, one transaction: the session row is locked first, which serialises prompt numbering
-    /// across replicas the way SQLite's single writer does.
+    /// Hands the event to this replica's group-commit writer (`ingest_batch.rs`): events arriving
+    /// together share one transaction, each caller still gets its own outcome or error.
     async fn ingest(&self, event: HookEvent) -> Result<IngestOutcome, StoreError> {
         let Some(owner) = &self.owner else {
             return Err(denied(
                 "ingest needs an owner: this PgStore copy acts for nobody (use PgStore::scoped)",
             ));
         };
-        let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        // Creates the session or, when it exists, locks its row (DO UPDATE takes the row lock, DO
-        // NOTHING would not) and reads its owner and prompt count in the same round trip.
-        let (team_id, user_id, prompt_count): (i64, i64, i64) = sqlx::query_as(
-            "INSERT INTO sdk_sessions
-                 (id, team_id, user_id, project, cwd, transcript_path, started_at, last_seen_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-             ON CONFLICT (id) DO UPDATE SET last_seen_at = sdk_sessions.last_seen_at
-             RETURNING team_id, user_id, prompt_count",
-        )
-        .bind(pg_text(&event.session_id).as_ref())
-        .bind(owner.team_id)
-        .bind(owner.user_id)
-        .bind(pg_text(&event.project).as_ref())
-        .bind(pg_text(&event.cwd).as_ref())
-        .bind(event.transcript_path.as_deref().map(pg_text).as_deref())
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        if team_id != owner.team_id {
-            tracing::warn!(
-                session = %event.session_id,
-                team = %owner.team,
-                user = %owner.user,
-                "refused an event for a session of another team"
-            );
-            return Err(denied(format!(
-                "session {} belongs to another team",
-                event.session_id
-            )));
-        }
-        let prompt_number = prompt_count + i64::from(event.prompt.is_some());
-        let inserted: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO pending_messages (event_key, session_id, team_id, user_id, event_name,
-                 tool_name, prompt_number, payload, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
-             ON CONFLICT (event_key) DO NOTHING
-             RETURNING id",
-        )
-        .bind(pg_text(&event.event_key).as_ref())
-        .bind(pg_text(&event.session_id).as_ref())
-        .bind(team_id)
-        .bind(user_id)
-        .bind(&event.event_name)
-        .bind(event.tool_name.as_deref().map(pg_text).as_deref())
-        .bind(prompt_number)
-        .bind(payload_text(&event).as_ref())
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((event_id,)) = inserted else {
-            let (event_id,): (i64,) =
-                sqlx::query_as("SELECT id FROM pending_messages WHERE event_key = $1")
-                    .bind(pg_text(&event.event_key).as_ref())
-                    .fetch_one(&mut *tx)
-                    .await?;
-            tx.commit().await?;
-            return Ok(IngestOutcome::Duplicate { event_id });
-        };
-        let (set_status, ended, reason) = match event.event_name.as_str() {
-            "SessionEnd" => (true, true, event.end_reason.as_deref().map(pg_text)),
-            "SessionStart" => (true, false, None),
-            _ => (false, false, None),
-        };
-        sqlx::query(
-            "UPDATE sdk_sessions SET
-                 last_seen_at = $2,
-                 event_count = event_count + 1,
-                 prompt_count = prompt_count + $3,
-                 cwd = CASE WHEN cwd = '' THEN $4 ELSE cwd END,
-                 transcript_path = COALESCE(transcript_path, $5),
-                 status = CASE WHEN $6 THEN (CASE WHEN $7 THEN 'ended' ELSE 'active' END) ELSE status END,
-                 ended_at = CASE WHEN $6 THEN (CASE WHEN $7 THEN $2 ELSE NULL END) ELSE ended_at END,
-                 end_reason = CASE WHEN $6 THEN $8 ELSE end_reason END
-             WHERE id = $1
-             RETURNING pg_notify($9, id)",
-        )
-        .bind(pg_text(&event.session_id).as_ref())
-        .bind(now)
-        .bind(i64::from(event.prompt.is_some()))
-        .bind(pg_text(&event.cwd).as_ref())
-        .bind(event.transcript_path.as_deref().map(pg_text).as_deref())
-        .bind(set_status)
-        .bind(ended)
-        .bind(reason.as_deref())
-        // The notification is delivered on commit, to every replica (ours too, which is harmless).
-        .bind(INGEST_CHANNEL)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(prompt) = &event.prompt {
-            sqlx::query(
-                "INSERT INTO user_prompts
-                     (session_id, team_id, user_id, prompt_number, prompt_id, text, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(pg_text(&event.session_id).as_ref())
-            .bind(team_id)
-            .bind(user_id)
-            .bind(prompt_number)
-            .bind(event.prompt_id.as_deref().map(pg_text).as_deref())
-            .bind(pg_text(prompt).as_ref())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit()
-            .await
-            .map_err(|e| StoreError::Commit(e.to_string()))?;
-        self.signal.notify_one();
-        Ok(IngestOutcome::Stored {
-            event_id,
-            prompt_number,
-        })
+        self.writer.ingest(owner.clone(), event).await
     }
 
     fn ingest_signal(&self) -> Arc<Notify> {
@@ -672,7 +559,7 @@ impl Storage for PgStore {
 
 /// The payload as stored: the received text unless it holds an escaped NUL, which `jsonb` rejects (then
 /// the NULs become U+FFFD, the rest unchanged).
-fn payload_text(event: &HookEvent) -> std::borrow::Cow<'_, str> {
+pub(super) fn payload_text(event: &HookEvent) -> std::borrow::Cow<'_, str> {
     let text = event.payload_json();
     if !text.contains("\\u0000") {
         return std::borrow::Cow::Borrowed(text);
