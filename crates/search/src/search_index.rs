@@ -107,7 +107,9 @@ struct Stamp {
     last_indexed_prompt_id: i64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+/// `index` in `/api/health` and `/api/search` (described in the OpenAPI document: the viewer's type is
+/// generated from it).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct IndexStatus {
     /// `ready`, `indexing` (catching up after a start or a rebuild) or `failed`.
     pub state: String,
@@ -125,9 +127,12 @@ pub struct IndexStatus {
     pub last_indexed_prompt_id: i64,
     pub embedder: String,
     /// Why the real model is not in use, when it is not.
+    #[schema(required = true)]
     pub embedder_fallback: Option<String>,
     /// Why the indexes were rebuilt at start, if they were.
+    #[schema(required = true)]
     pub rebuild_reason: Option<String>,
+    #[schema(required = true)]
     pub last_error: Option<String>,
     /// Memory texts this process has embedded with the model (queries excluded). Vectors stored in the
     /// database are reused instead, so a restart, a graph rebuild or a reindex adds nothing here.
@@ -138,11 +143,12 @@ pub struct IndexStatus {
     pub vector_encoding: String,
     /// A switch to another embedder under way: it embeds every memory in the background while the
     /// current embedder and its vectors keep serving, and takes over when it is done.
+    #[schema(required = true)]
     pub reembed: Option<ReembedStatus>,
 }
 
 /// Progress of a background switch to another embedder.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ReembedStatus {
     pub embedder: String,
     /// Memories (all sources) that have a vector of the new embedder.

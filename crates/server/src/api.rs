@@ -53,7 +53,7 @@ pub struct Health {
     #[schema(required = true)]
     pub processor: Option<ProcessorStatus>,
     /// The search index (`claude_mem_search::IndexStatus`); `null` when search is off.
-    #[schema(value_type = Option<Object>, required = true)]
+    #[schema(required = true)]
     pub index: Option<claude_mem_search::IndexStatus>,
     pub model: crate::model_status::ModelStatus,
     pub capture: CaptureState,

@@ -133,7 +133,6 @@ pub struct SearchAnswer {
     pub embed_ms: f64,
     pub search_ms: f64,
     /// The search index (`claude_mem_search::IndexStatus`).
-    #[schema(value_type = Object)]
     pub index: claude_mem_search::IndexStatus,
 }
 
@@ -482,7 +481,6 @@ pub struct ReindexAnswer {
     /// The highest observation id the rebuild will reach.
     pub until_id: i64,
     /// The search index (`claude_mem_search::IndexStatus`).
-    #[schema(value_type = Object)]
     pub index: claude_mem_search::IndexStatus,
 }
 

@@ -524,8 +524,7 @@ export interface components {
             database: string;
             counts: components["schemas"]["HealthCounts"];
             processor: components["schemas"]["ProcessorStatus"] | null;
-            /** @description The search index (`claude_mem_search::IndexStatus`); `null` when search is off. */
-            index: Record<string, never> | null;
+            index: components["schemas"]["IndexStatus"] | null;
             model: components["schemas"]["ModelStatus"];
             capture: components["schemas"]["CaptureState"];
             spool: components["schemas"]["SpoolStatus"];
@@ -548,6 +547,58 @@ export interface components {
             prompts: number;
             /** Format: int64 */
             observations: number;
+        };
+        /**
+         * @description `index` in `/api/health` and `/api/search` (described in the OpenAPI document: the viewer's type is
+         *     generated from it).
+         */
+        IndexStatus: {
+            /** @description `ready`, `indexing` (catching up after a start or a rebuild) or `failed`. */
+            state: string;
+            /**
+             * Format: int64
+             * @description Observations in the full-text index: what `doctor` and scripts compare with the observation
+             *     count, so summaries and prompts are counted apart.
+             */
+            documents: number;
+            /** @description Observation vectors. */
+            vectors: number;
+            /** Format: int64 */
+            last_indexed_id: number;
+            /**
+             * Format: int64
+             * @description Session summaries indexed, and the highest summary id the indexer has passed.
+             */
+            summaries: number;
+            /** Format: int64 */
+            last_indexed_summary_id: number;
+            /**
+             * Format: int64
+             * @description User prompts indexed, and the highest prompt id the indexer has passed.
+             */
+            prompts: number;
+            /** Format: int64 */
+            last_indexed_prompt_id: number;
+            embedder: string;
+            /** @description Why the real model is not in use, when it is not. */
+            embedder_fallback: string | null;
+            /** @description Why the indexes were rebuilt at start, if they were. */
+            rebuild_reason: string | null;
+            last_error: string | null;
+            /**
+             * Format: int64
+             * @description Memory texts this process has embedded with the model (queries excluded). Vectors stored in the
+             *     database are reused instead, so a restart, a graph rebuild or a reindex adds nothing here.
+             */
+            embedded: number;
+            /**
+             * Format: int64
+             * @description Vectors put back into the graphs from the database (no model call) since the start.
+             */
+            vectors_restored: number;
+            /** @description How new vectors are stored in the database: `f32` or `int8`. */
+            vector_encoding: string;
+            reembed: components["schemas"]["ReembedStatus"] | null;
         };
         /** @description The body of `POST /api/memories`. */
         MemoryBody: {
@@ -698,6 +749,17 @@ export interface components {
             status: string;
             version: string;
         };
+        /** @description Progress of a background switch to another embedder. */
+        ReembedStatus: {
+            embedder: string;
+            /**
+             * Format: int64
+             * @description Memories (all sources) that have a vector of the new embedder.
+             */
+            done: number;
+            /** Format: int64 */
+            total: number;
+        };
         /** @description `POST /api/reindex`. */
         ReindexAnswer: {
             /** @description `reindexing`. */
@@ -708,7 +770,7 @@ export interface components {
              */
             until_id: number;
             /** @description The search index (`claude_mem_search::IndexStatus`). */
-            index: Record<string, never>;
+            index: components["schemas"]["IndexStatus"];
         };
         /** @description `POST /api/memories`: the note as stored. */
         SavedMemory: {
@@ -742,7 +804,7 @@ export interface components {
             /** Format: double */
             search_ms: number;
             /** @description The search index (`claude_mem_search::IndexStatus`). */
-            index: Record<string, never>;
+            index: components["schemas"]["IndexStatus"];
         };
         /** @description One hit: `kind` says which row it carries, under that name. */
         SearchResult: (components["schemas"]["Scores"] & {

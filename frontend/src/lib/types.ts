@@ -35,24 +35,19 @@ export type HealthCounts = Schemas['HealthCounts'];
 export type ProcessorStatus = Omit<Schemas['ProcessorStatus'], 'local_fallbacks'> &
   Partial<Pick<Schemas['ProcessorStatus'], 'local_fallbacks'>>;
 
-/** `index` in `/api/health` and `/api/search` (crates/search `IndexStatus`, not described by the
- * OpenAPI document yet). */
-export interface IndexStatus {
-  state: string;
-  /** Observations indexed (summaries and prompts are counted apart). */
-  documents: number;
-  vectors: number;
-  last_indexed_id: number;
-  /** Absent from workers that search observations only. */
-  summaries?: number;
-  last_indexed_summary_id?: number;
-  prompts?: number;
-  last_indexed_prompt_id?: number;
-  embedder: string;
-  embedder_fallback: string | null;
-  rebuild_reason: string | null;
-  last_error: string | null;
-}
+/** `index` in `/api/health` and `/api/search`. What older workers do not send (summary and prompt
+ * counters, durable-vector figures, re-embedding) stays optional here. */
+type IndexNewer =
+  | 'summaries'
+  | 'last_indexed_summary_id'
+  | 'prompts'
+  | 'last_indexed_prompt_id'
+  | 'embedded'
+  | 'vectors_restored'
+  | 'vector_encoding'
+  | 'reembed';
+export type IndexStatus = Omit<Schemas['IndexStatus'], IndexNewer> &
+  Partial<Pick<Schemas['IndexStatus'], IndexNewer>>;
 
 /** `model` in `/api/health` (crates/server/src/model_status.rs `ModelStatus`): the background download of
  * all-MiniLM-L6-v2 and the re-embedding after it. */
