@@ -822,7 +822,7 @@ fn a_members_search_doctor_and_mcp_tools_use_the_team_server_only() {
         "doctor checked the local worker: {report:#}"
     );
 
-    // The MCP server: all four tools answer from the team (forget is the laptop's alone for now).
+    // The MCP server: every tool answers from the team, forget included.
     let report = mcp_client_report(
         &laptop,
         &[("CLAUDE_MEM_PORT", &decoy_port)],
@@ -840,9 +840,25 @@ fn a_members_search_doctor_and_mcp_tools_use_the_team_server_only() {
         "timeline",
         "save_memory",
         "search_saved",
+        "save_regret",
+        "forget",
+        "search_forgotten",
     ] {
         ok_call(name);
     }
+    assert!(text("forget").starts_with("Forgot 1 of 1"), "{report:#}");
+    let regret = report["regret_id"].as_i64().expect("the second note's id");
+    assert!(
+        !text("search_forgotten").contains(&format!("#{regret} ")),
+        "{report:#}"
+    );
+    assert_eq!(
+        pg_count(
+            &url,
+            &format!("SELECT COUNT(*) FROM observations WHERE id = {regret}")
+        ),
+        0
+    );
     assert_eq!(report["seeded_id"], bobs, "{report:#}");
     assert!(
         text("search").contains("src/flamingo/ledger.rs"),
@@ -886,9 +902,8 @@ fn a_members_search_doctor_and_mcp_tools_use_the_team_server_only() {
             .and_then(|u| u.iter().find(|u| u["name"] == name))
             .map(|u| (u["live_tokens"].clone(), u["observations"].clone()))
     };
-    // Alice saved two notes through MCP (the script's second one asks `forget`, which a team server
-    // does not offer yet).
-    assert_eq!(count("alice"), Some((json!(1), json!(2))), "{users:#}");
+    // Alice saved two notes through MCP and forgot the second.
+    assert_eq!(count("alice"), Some((json!(1), json!(1))), "{users:#}");
     assert_eq!(count("bob").map(|c| c.0), Some(json!(1)), "{users:#}");
     let tokens: Value = serde_json::from_str(&team_cli(
         &admin,
@@ -928,6 +943,32 @@ fn a_members_search_doctor_and_mcp_tools_use_the_team_server_only() {
         ),
         1
     );
+    // A team shares observations only: other forget targets are refused with a reason.
+    let carol = user_token(&admin, &url, "acme", "carol", false);
+    let response = http()
+        .post(worker.url("/api/forget"))
+        .bearer_auth(&carol)
+        .json(&json!({"targets": [{"kind": "project", "id": PROJECT}], "reason": "x"}))
+        .send()
+        .expect("POST /api/forget");
+    let status = response.status().as_u16();
+    let answer: Value = response.json().expect("JSON");
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("invalid_body")),
+        "{answer}"
+    );
+    let delete = |id: i64| {
+        http()
+            .delete(worker.url(&format!("/api/observations/{id}")))
+            .bearer_auth(&carol)
+            .send()
+            .expect("DELETE")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(delete(bobs), 200);
+    assert_eq!(delete(bobs), 404);
     assert_eq!(decoy.hits(), 0, "something was sent to the local port");
     assert!(worker.stop().success());
 }

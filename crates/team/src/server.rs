@@ -18,6 +18,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use claude_mem_core::compress::ObservationType;
 use claude_mem_core::processor::Processor;
+use claude_mem_core::store::ForgetTarget;
 use claude_mem_core::store::ObservationRow;
 use claude_mem_core::{DataDir, IngestOutcome, Settings, Storage};
 use claude_mem_search::Mode;
@@ -183,9 +184,13 @@ fn router(state: TeamState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/search", get(search))
         .route("/api/observations", get(list_observations))
-        .route("/api/observations/{id}", get(get_observation))
+        .route(
+            "/api/observations/{id}",
+            get(get_observation).delete(delete_observation),
+        )
         .route("/api/timeline", get(timeline))
         .route("/api/memories", post(save_memory))
+        .route("/api/forget", post(forget))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -760,6 +765,98 @@ async fn save_memory(
         StatusCode::CREATED,
         Json(json!({ "id": saved.id, "observation": saved })),
     ))
+}
+
+/// Most targets one `forget` takes, as on the laptop.
+const MAX_FORGET_TARGETS: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+struct ForgetBody {
+    targets: Vec<ForgetTarget>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The laptop's `POST /api/forget` for what a team shares: observations. The answer has the laptop's
+/// shape (`forgotten`, `deleted` per table, `missing` targets).
+async fn forget(
+    State(state): State<TeamState>,
+    Authed(owner): Authed,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body: ForgetBody = serde_json::from_slice(&body?).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("expected {{\"targets\": [{{\"kind\": \"observation\", \"id\": 12}}], \"reason\": \"…\"}}: {e}"),
+        )
+    })?;
+    if body.targets.is_empty() || body.targets.len() > MAX_FORGET_TARGETS {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            format!("give 1 to {MAX_FORGET_TARGETS} targets"),
+        ));
+    }
+    let mut ids = Vec::with_capacity(body.targets.len());
+    for target in &body.targets {
+        match target {
+            ForgetTarget::Observation(id) => ids.push(*id),
+            other => {
+                return Err(ApiError::bad_request(
+                    "invalid_body",
+                    format!(
+                        "{other:?}: a team server shares observations only; forget those by id"
+                    ),
+                ))
+            }
+        }
+    }
+    let gone = forget_ids(&state, &owner, &ids, body.reason.as_deref()).await?;
+    Ok(Json(forget_answer(&ids, &gone)))
+}
+
+/// `DELETE /api/observations/{id}`: 404 when the team has no such observation.
+async fn delete_observation(
+    State(state): State<TeamState>,
+    Authed(owner): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid_id", format!("{id:?} is not an id")))?;
+    let gone = forget_ids(&state, &owner, &[id], None).await?;
+    if gone.is_empty() {
+        return Err(ApiError::not_found(format!("no observation {id}")));
+    }
+    Ok(Json(forget_answer(&[id], &gone)))
+}
+
+async fn forget_ids(
+    state: &TeamState,
+    owner: &Owner,
+    ids: &[i64],
+    reason: Option<&str>,
+) -> Result<Vec<i64>, ApiError> {
+    let gone = state
+        .store
+        .forget_observations(owner.team_id, ids)
+        .await
+        .map_err(api_error)?;
+    tracing::info!(user = %owner.user, team = %owner.team, forgotten = gone.len(), reason = reason.unwrap_or(""), "memories forgotten");
+    Ok(gone)
+}
+
+fn forget_answer(asked: &[i64], gone: &[i64]) -> Value {
+    let missing: Vec<ForgetTarget> = asked
+        .iter()
+        .filter(|id| !gone.contains(id))
+        .map(|id| ForgetTarget::Observation(*id))
+        .collect();
+    json!({
+        "forgotten": !gone.is_empty(),
+        "deleted": { "observations": gone.len() },
+        "missing": missing,
+        "index": "updated",
+    })
 }
 
 /// Another team's id answers exactly like a missing one: 404, so ids reveal nothing across teams.

@@ -165,4 +165,23 @@ impl PgStore {
             .map(observation_from_row)
             .collect::<Result<_, _>>()?)
     }
+
+    /// Deletes the team's observations among `ids` (a shared memory: any member may forget one, as on
+    /// a laptop). Text search forgets at once (the `tsvector` is the row's); a replica's vector graph
+    /// keeps the point, but every ranking path fetches rows by id again, so it is never returned.
+    /// Returns the ids deleted.
+    pub async fn forget_observations(
+        &self,
+        team_id: i64,
+        ids: &[i64],
+    ) -> Result<Vec<i64>, TeamError> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "DELETE FROM observations WHERE team_id = $1 AND id = ANY($2) RETURNING id",
+        )
+        .bind(team_id)
+        .bind(ids)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
 }
