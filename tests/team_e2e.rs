@@ -802,6 +802,11 @@ fn a_members_search_doctor_and_mcp_tools_use_the_team_server_only() {
         .expect("search"));
     let answer: Value = serde_json::from_str(&out).expect("search --json prints JSON");
     assert_eq!(result_ids(&answer), vec![bobs], "{answer}");
+    // Every team observation says who recorded it.
+    assert_eq!(
+        answer["results"][0]["observation"]["author"], "bob",
+        "{answer}"
+    );
 
     let out = laptop
         .command()
@@ -877,6 +882,8 @@ fn a_members_search_doctor_and_mcp_tools_use_the_team_server_only() {
         text("search_saved").contains(&format!("#{saved} ")),
         "{report:#}"
     );
+    let (_, note) = get(&worker, Some(&bob), &format!("/api/observations/{saved}"));
+    assert_eq!(note["observation"]["author"], "alice", "{note}");
     // The note is Alice's, in the team's store, and Bob finds it.
     assert_eq!(
         pg_rows(

@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 mod capture;
 mod context;
 mod editor;
+mod keys;
 mod ops;
 pub use capture::{CaptureSettings, DEFAULT_SKIP_TOOLS};
 pub use context::{ContextSettings, FILE_CONTEXT_CHARS};
-pub use editor::{
-    apply_changes, fields, fields_running, humanize, lookup, FieldInfo, FieldKind, ENV_OVERRIDES,
-};
+pub use editor::{apply_changes, fields, fields_running, humanize, lookup, FieldInfo};
+pub use keys::{EnvOverride, FieldKind, SettingKey, KEYS};
 pub use ops::{BackupSettings, RetentionSettings, SecuritySettings};
 
 pub const DEFAULT_PORT: u16 = 37777;
@@ -663,122 +663,36 @@ impl Settings {
     }
 
     /// Environment overrides, read through `lookup` so tests need not mutate the process environment.
+    /// Every variable of [`KEYS`] that is set is read as its row says ([`SettingKey::env_value`]) and
+    /// put at its key with the setter the viewer's edits use. A value of the wrong type is refused,
+    /// naming the variable, and leaves the settings with the overrides before it in the table applied;
+    /// whether a value is acceptable is [`Settings::validate`]'s to say, as for the file.
     pub fn apply_env(
         &mut self,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<(), SettingsError> {
-        fn parse<T: std::str::FromStr>(var: &str, value: &str) -> Result<T, SettingsError>
-        where
-            T::Err: std::fmt::Display,
-        {
-            value.trim().parse::<T>().map_err(|e| SettingsError::Env {
+        let mut tree: Option<Value> = None;
+        for row in KEYS {
+            let Some(var) = row.env.var() else { continue };
+            let Some(raw) = lookup(var) else { continue };
+            let root = tree.get_or_insert_with(|| serde_json::to_value(&*self).unwrap_or_default());
+            let refused = |message: String| SettingsError::Env {
                 var: var.to_owned(),
-                value: value.to_owned(),
-                message: e.to_string(),
-            })
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_HOST") {
-            self.host = v.trim().to_owned();
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_PORT") {
-            self.port = parse("CLAUDE_MEM_PORT", &v)?;
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_MAX_BODY_BYTES") {
-            self.max_body_bytes = parse("CLAUDE_MEM_MAX_BODY_BYTES", &v)?;
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_HOOK_TIMEOUT_MS") {
-            self.hook_timeout_ms = parse("CLAUDE_MEM_HOOK_TIMEOUT_MS", &v)?;
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_LOG_LEVEL") {
-            self.log_level = v.trim().to_owned();
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_EMBEDDER") {
-            self.search.embedder = v.trim().to_owned();
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_PROMPT_RECALL") {
-            self.context.prompt_recall = parse("CLAUDE_MEM_PROMPT_RECALL", &v)?;
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_FILE_CONTEXT") {
-            self.context.file_context = parse("CLAUDE_MEM_FILE_CONTEXT", &v)?;
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_CONTEXT_BUDGET_TOKENS") {
-            self.context.budget_tokens = parse("CLAUDE_MEM_CONTEXT_BUDGET_TOKENS", &v)?;
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_VECTOR_ENCODING") {
-            self.search.vector_encoding = v.trim().to_owned();
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_MODEL_DIR") {
-            self.search.model_dir = v.trim().to_owned();
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_MODEL_DOWNLOAD") {
-            self.search.model_download = v.trim().to_owned();
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_MODEL_ENDPOINT") {
-            self.search.model_endpoint = v.trim().to_owned();
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_AUTOSTART") {
-            // `0`/`1` as well as `false`/`true`: what people type in a unit file or a shell profile.
-            self.worker.autostart = match v.trim().to_ascii_lowercase().as_str() {
-                "1" | "yes" | "on" => true,
-                "0" | "no" | "off" => false,
-                other => parse("CLAUDE_MEM_AUTOSTART", other)?,
+                value: raw.clone(),
+                message,
             };
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_SKIP_TOOLS") {
-            self.capture.skip_tools = CaptureSettings::parse_list(&v);
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_EXCLUDE") {
-            self.capture.exclude = CaptureSettings::parse_list(&v);
-        }
-        let c = &mut self.compression;
-        if let Some(v) = lookup("CLAUDE_MEM_COMPRESSION_ENABLED") {
-            c.enabled = parse("CLAUDE_MEM_COMPRESSION_ENABLED", &v)?;
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_COMPRESSOR") {
-            c.provider = v.trim().to_owned();
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_LANGUAGE") {
-            c.language = v.trim().to_owned();
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_COMPRESSION_MODE") {
-            c.mode = v.trim().to_owned();
-        }
-        if c.anthropic_key().is_none() {
-            if let Some(v) = lookup("ANTHROPIC_API_KEY").filter(|v| !v.trim().is_empty()) {
-                c.anthropic_api_key = Some(v.trim().to_owned());
-            }
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_ANTHROPIC_BASE_URL") {
-            c.anthropic_base_url = v.trim().to_owned();
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_ANTHROPIC_MODEL") {
-            c.anthropic_model = v.trim().to_owned();
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_OPENAI_BASE_URL") {
-            c.openai_base_url = v.trim().to_owned();
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_OPENAI_MODEL") {
-            c.openai_model = v.trim().to_owned();
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_CLAUDE_CODE_PATH") {
-            c.claude_code_path = v.trim().to_owned();
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_CLAUDE_CODE_MODEL") {
-            c.claude_code_model = v.trim().to_owned();
-        }
-        if c.openai_api_key.is_none() {
-            if let Some(v) = lookup("CLAUDE_MEM_OPENAI_API_KEY").filter(|v| !v.trim().is_empty()) {
-                c.openai_api_key = Some(v.trim().to_owned());
-            }
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_DAILY_BUDGET_USD") {
-            c.daily_budget_usd = parse("CLAUDE_MEM_DAILY_BUDGET_USD", &v)?;
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_BATCH_LINGER_MS") {
-            c.batch_linger_ms = parse("CLAUDE_MEM_BATCH_LINGER_MS", &v)?;
-        }
-        if let Some(v) = lookup("CLAUDE_MEM_RETRY_BASE_MS") {
-            c.retry_base_ms = parse("CLAUDE_MEM_RETRY_BASE_MS", &v)?;
+            let Some(value) = row
+                .env_value(&raw, editor::lookup(root, row.key))
+                .map_err(refused)?
+            else {
+                continue;
+            };
+            let mut candidate = root.clone();
+            editor::set_key(&mut candidate, row.key, value).map_err(refused)?;
+            // Checked one variable at a time, so the error names the variable and not just a value.
+            *self = serde_json::from_value(candidate.clone())
+                .map_err(|e| refused(humanize(&e.to_string())))?;
+            *root = candidate;
         }
         Ok(())
     }

@@ -27,6 +27,7 @@ fn memory(title: &str, narrative: &str) -> ObservationRow {
         compressor: "manual".into(),
         model: None,
         created_at: 1,
+        author: None,
     }
 }
 

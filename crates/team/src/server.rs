@@ -909,6 +909,7 @@ mod tests {
             compressor: "local".into(),
             model: None,
             created_at: 0,
+            author: None,
         }
     }
 

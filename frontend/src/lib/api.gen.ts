@@ -680,6 +680,8 @@ export interface components {
             model: string | null;
             /** Format: int64 */
             created_at: number;
+            /** @description Who recorded it: the member's user name on a team server; absent on a laptop (one user). */
+            author?: string | null;
         };
         /** @description What `/api/health` and the viewer show about compression. */
         ProcessorStatus: {

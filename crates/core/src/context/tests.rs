@@ -26,6 +26,7 @@ fn obs(id: i64, kind: &str, title: &str, modified: &[&str], age_hours: i64) -> O
         compressor: "local".into(),
         model: None,
         created_at: NOW - age_hours * HOUR,
+        author: None,
     }
 }
 

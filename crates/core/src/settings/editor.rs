@@ -1,86 +1,16 @@
 //! Editing settings from the viewer (`GET`/`PUT /api/settings`): a described list of fields, and
 //! changes addressed by dotted key, validated as a whole before anything is written.
 //!
-//! The list is explicit rather than derived from the structs so each field carries a sentence a user
-//! understands and an honest flag for whether the running worker picks it up without a restart.
+//! The fields are the editable rows of [`super::keys::KEYS`], the one table of settings keys: each
+//! carries a sentence a user understands, an honest flag for whether the running worker picks it up
+//! without a restart, and the environment variable that overrides it.
 
+use super::keys::{self, FieldKind, KEYS};
 use super::{Settings, SettingsError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FieldKind {
-    Number,
-    Integer,
-    Boolean,
-    #[serde(rename = "string")]
-    Text,
-    Enum,
-    Secret,
-    /// A list of strings (the viewer edits it as comma-separated text).
-    List,
-}
-
-struct Spec {
-    key: &'static str,
-    kind: FieldKind,
-    options: &'static [&'static str],
-    /// Applied by the running worker at once; otherwise saved and used from the next start.
-    live: bool,
-    description: &'static str,
-}
-
-const fn spec(key: &'static str, kind: FieldKind, live: bool, description: &'static str) -> Spec {
-    Spec {
-        key,
-        kind,
-        options: &[],
-        live,
-        description,
-    }
-}
-
 use FieldKind::*;
-
-const SPECS: &[Spec] = &[
-    spec("port", Integer, false, "Port the worker listens on; `claude-mem install` points Claude Code's hooks at it."),
-    spec("host", Text, false, "Address the worker listens on. Anything but loopback exposes prompts and tool output to the network."),
-    spec("log_level", Text, true, "Log filter: info, debug, or per module (claude_mem_server=trace)."),
-    spec("log_retention_days", Integer, false, "Daily log files kept in logs/."),
-    spec("hook_timeout_ms", Integer, false, "Budget of the `claude-mem hook` command; Claude Code waits at most this long."),
-    spec("worker.autostart", Boolean, true, "Start a worker in the background when a Claude Code session starts and none is running. Off: you start it yourself (or a service does)."),
-    spec("capture.skip_tools", List, true, "Tools whose calls are never captured (a trailing * matches a prefix: mcp__github__*). claude-mem's own MCP tools are always skipped."),
-    spec("capture.exclude", List, true, "Places never captured and never given context: a folder (everything under it), a path glob (~/clients/*) or a project name glob (acme-*)."),
-    spec("compression.enabled", Boolean, false, "Turn raw tool events into observations. Off: events are kept pending."),
-    Spec { key: "compression.provider", kind: Enum, options: &super::PROVIDERS, live: false, description: "Who writes observations: auto (Anthropic when a key is set, else a logged-in Claude Code CLI, else local rules), local, anthropic, openai-compatible, or claude-code (your own `claude` CLI, on your Claude plan)." },
-    Spec { key: "compression.language", kind: Text, options: &super::LOCAL_LANGUAGES, live: false, description: "Language of observations, summaries and the SessionStart block's fixed text: a tag such as en, zh, ja or pt-BR. LLM compressors write any language; the local rules know en and zh (others fall back to English)." },
-    Spec { key: "compression.mode", kind: Enum, options: &super::COMPRESSION_MODES, live: false, description: "How much a memory says: code (default), concise (fewer, shorter), verbose (more detail), or custom (your instructions in prompts/compression.md in the data directory)." },
-    spec("compression.anthropic_model", Text, false, "Claude model for compression; a Haiku-class model keeps cost near a tenth of a cent per observation."),
-    spec("compression.anthropic_api_key", Secret, false, "Anthropic API key (prefer the ANTHROPIC_API_KEY variable: a key here is stored in plain text)."),
-    spec("compression.openai_base_url", Text, false, "Base URL of an OpenAI-compatible server (Ollama, vLLM, LM Studio, OpenRouter)."),
-    spec("compression.openai_model", Text, false, "Model name on the OpenAI-compatible server."),
-    spec("compression.openai_api_key", Secret, false, "API key for the OpenAI-compatible server, if it needs one."),
-    spec("compression.claude_code_path", Text, false, "The `claude` CLI the claude-code provider runs; empty: `claude` on PATH."),
-    spec("compression.claude_code_model", Text, false, "Model the claude-code provider asks Claude Code for (haiku, sonnet, or a full model id); its tokens count against your Claude plan."),
-    spec("compression.daily_budget_usd", Number, false, "Spend per UTC day after which the local compressor takes over until midnight."),
-    spec("compression.batch_size", Integer, false, "Events per LLM call: larger batches amortise the cached system prompt."),
-    spec("compression.batch_linger_ms", Integer, false, "How long a session's events wait for more to join their batch."),
-    spec("compression.min_significance", Number, false, "0–1: tool events scoring below this make no observation."),
-    spec("compression.summaries", Boolean, false, "Write a session summary at each Stop / SessionEnd."),
-    Spec { key: "search.embedder", kind: Enum, options: &super::EMBEDDERS, live: false, description: "Embeddings for vector search: auto (local MiniLM when installed, else hashing), minilm, hash, openai. Changing it rebuilds the index." },
-    Spec { key: "search.model_download", kind: Enum, options: &super::MODEL_DOWNLOADS, live: false, description: "auto: download all-MiniLM-L6-v2 (87 MiB, pinned checksums) in the background when the embedder is auto and the model is missing, then switch to it; off: never (install it with `claude-mem models download` or `models install`)." },
-    spec("search.model_endpoint", Text, false, "Where the model is downloaded from: a Hugging Face mirror's URL. Empty: HF_ENDPOINT, else https://huggingface.co."),
-    Spec { key: "search.fusion", kind: Enum, options: &["weighted", "rrf"], live: false, description: "How text and vector results combine: weighted scores or reciprocal-rank fusion." },
-    spec("search.text_weight", Number, false, "Weight of full-text scores in weighted fusion (0–1)."),
-    spec("search.vector_weight", Number, false, "Weight of vector similarity in weighted fusion (0–1)."),
-    spec("context.enabled", Boolean, true, "Inject recalled memories when a Claude Code session starts."),
-    spec("context.budget_tokens", Integer, true, "Upper bound of the SessionStart block, in estimated tokens."),
-    spec("context.max_observations", Integer, true, "Most observations listed in the SessionStart index."),
-    spec("context.prompt_recall", Boolean, true, "Also add a few relevant memories to each prompt (costs tokens on every prompt)."),
-    spec("context.file_context", Boolean, true, "Before Claude reads or edits a file, add the 1-3 memories that mention it (only when there are some)."),
-    spec("context.prompt_recall_budget_tokens", Integer, true, "Upper bound of the per-prompt recall, in estimated tokens."),
-];
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FieldInfo {
@@ -113,45 +43,6 @@ pub struct FieldInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_restart: Option<bool>,
 }
-
-/// Which environment variable overrides which key (`Settings::apply_env`); a test keeps the two in step.
-pub const ENV_OVERRIDES: &[(&str, &str)] = &[
-    ("host", "CLAUDE_MEM_HOST"),
-    ("port", "CLAUDE_MEM_PORT"),
-    ("hook_timeout_ms", "CLAUDE_MEM_HOOK_TIMEOUT_MS"),
-    ("log_level", "CLAUDE_MEM_LOG_LEVEL"),
-    ("worker.autostart", "CLAUDE_MEM_AUTOSTART"),
-    ("capture.skip_tools", "CLAUDE_MEM_SKIP_TOOLS"),
-    ("capture.exclude", "CLAUDE_MEM_EXCLUDE"),
-    ("compression.enabled", "CLAUDE_MEM_COMPRESSION_ENABLED"),
-    ("compression.provider", "CLAUDE_MEM_COMPRESSOR"),
-    ("compression.language", "CLAUDE_MEM_LANGUAGE"),
-    ("compression.mode", "CLAUDE_MEM_COMPRESSION_MODE"),
-    ("compression.anthropic_model", "CLAUDE_MEM_ANTHROPIC_MODEL"),
-    ("compression.anthropic_api_key", "ANTHROPIC_API_KEY"),
-    ("compression.openai_base_url", "CLAUDE_MEM_OPENAI_BASE_URL"),
-    ("compression.openai_model", "CLAUDE_MEM_OPENAI_MODEL"),
-    ("compression.openai_api_key", "CLAUDE_MEM_OPENAI_API_KEY"),
-    (
-        "compression.claude_code_path",
-        "CLAUDE_MEM_CLAUDE_CODE_PATH",
-    ),
-    (
-        "compression.claude_code_model",
-        "CLAUDE_MEM_CLAUDE_CODE_MODEL",
-    ),
-    (
-        "compression.daily_budget_usd",
-        "CLAUDE_MEM_DAILY_BUDGET_USD",
-    ),
-    ("compression.batch_linger_ms", "CLAUDE_MEM_BATCH_LINGER_MS"),
-    ("search.embedder", "CLAUDE_MEM_EMBEDDER"),
-    ("search.model_download", "CLAUDE_MEM_MODEL_DOWNLOAD"),
-    ("search.model_endpoint", "CLAUDE_MEM_MODEL_ENDPOINT"),
-    ("context.budget_tokens", "CLAUDE_MEM_CONTEXT_BUDGET_TOKENS"),
-    ("context.prompt_recall", "CLAUDE_MEM_PROMPT_RECALL"),
-    ("context.file_context", "CLAUDE_MEM_FILE_CONTEXT"),
-];
 
 /// A number as a person wrote it. `f32` settings reach JSON through `f64`, so 0.3 became
 /// 0.30000001192092896 on the page; a value an `f32` holds exactly is written with the `f32`'s
@@ -229,8 +120,8 @@ fn to_value(s: &Settings) -> Value {
 pub fn fields(settings: &Settings) -> Vec<FieldInfo> {
     let current = to_value(settings);
     let defaults = to_value(&Settings::default());
-    SPECS
-        .iter()
+    KEYS.iter()
+        .filter(|s| s.editable)
         .map(|s| {
             let value = tidy_number(lookup(&current, s.key).cloned().unwrap_or(Value::Null));
             let secret = s.kind == Secret;
@@ -270,10 +161,8 @@ pub fn fields_running(
         .into_iter()
         .map(|mut f| {
             let used = tidy_number(lookup(&now, f.key).cloned().unwrap_or(Value::Null));
-            let var = ENV_OVERRIDES
-                .iter()
-                .find(|(key, _)| *key == f.key)
-                .map(|(_, var)| *var)
+            let var = keys::key(f.key)
+                .and_then(|k| k.env.var())
                 .filter(|var| env(var).is_some_and(|v| !v.trim().is_empty()));
             if f.kind == Secret {
                 let used_set = !used.is_null();
@@ -294,6 +183,29 @@ pub fn fields_running(
         .collect()
 }
 
+/// Puts `value` at the dotted `key` of a settings JSON tree (null removes it) and returns what was
+/// there (null: nothing). The one setter behind both the page's changes ([`apply_changes`]) and the
+/// environment's overrides ([`Settings::apply_env`]); neither checks the result, their callers do.
+pub(super) fn set_key(root: &mut Value, key: &str, value: Value) -> Result<Value, String> {
+    let (parent_path, leaf) = key.rsplit_once('.').unwrap_or(("", key));
+    let parent = if parent_path.is_empty() {
+        Some(root)
+    } else {
+        parent_path
+            .split('.')
+            .try_fold(root, |v, part| v.get_mut(part))
+    };
+    let Some(Value::Object(map)) = parent else {
+        return Err("has no place in the settings file".into());
+    };
+    let before = if value.is_null() {
+        map.remove(leaf)
+    } else {
+        map.insert(leaf.to_owned(), value)
+    };
+    Ok(before.unwrap_or(Value::Null))
+}
+
 /// `settings` with `changes` (dotted key → new value; null clears a secret) applied and validated.
 /// Returns the new settings and the changed keys that only take effect after a restart.
 pub fn apply_changes(
@@ -307,9 +219,8 @@ pub fn apply_changes(
             field: key.clone(),
             message: humanize(&message),
         };
-        let spec = SPECS
-            .iter()
-            .find(|s| s.key == key)
+        let spec = keys::key(key)
+            .filter(|s| s.editable)
             .ok_or_else(|| invalid(format!("{key} is not a setting the viewer can change")))?;
         let ok = match (spec.kind, new) {
             (Number, Value::Number(_)) => true,
@@ -318,6 +229,7 @@ pub fn apply_changes(
             (Text | Enum, Value::String(_)) => true,
             (Secret, Value::String(_) | Value::Null) => true,
             (List, Value::Array(items)) => items.iter().all(Value::is_string),
+            (Object, Value::Object(_)) => true,
             _ => false,
         };
         if !ok {
@@ -327,6 +239,7 @@ pub fn apply_changes(
                 Boolean => "on or off (true or false)",
                 Text | Enum | Secret => "text",
                 List => "a list of names",
+                Object => "an object",
             };
             return Err(invalid(format!("{new} is not {wanted}")));
         }
@@ -336,28 +249,12 @@ pub fn apply_changes(
                 spec.options.join(", ")
             )));
         }
-        let (parent_path, leaf) = key.rsplit_once('.').unwrap_or(("", key.as_str()));
-        let parent = if parent_path.is_empty() {
-            Some(&mut root)
-        } else {
-            parent_path
-                .split('.')
-                .try_fold(&mut root, |v, part| v.get_mut(part))
-        };
-        let Some(Value::Object(map)) = parent else {
-            return Err(invalid("has no place in the settings file".into()));
-        };
-        let before = map.get(leaf).cloned().unwrap_or(Value::Null);
         let value = match new {
             Value::String(s) if spec.kind == Secret && s.trim().is_empty() => Value::Null,
             Value::String(s) if spec.kind == Secret => Value::String(s.trim().to_owned()),
             v => v.clone(),
         };
-        if value.is_null() {
-            map.remove(leaf);
-        } else {
-            map.insert(leaf.to_owned(), value.clone());
-        }
+        let before = set_key(&mut root, key, value.clone()).map_err(invalid)?;
         if before != value && !spec.live {
             restart.push(key.clone());
         }
@@ -399,7 +296,7 @@ mod tests {
     #[test]
     fn every_field_resolves_to_a_value_in_the_defaults() {
         let all = fields(&Settings::default());
-        assert_eq!(all.len(), SPECS.len());
+        assert_eq!(all.len(), KEYS.iter().filter(|k| k.editable).count());
         for f in &all {
             if f.kind != FieldKind::Secret {
                 assert!(!f.value.is_null(), "{} has no value", f.key);
@@ -563,45 +460,6 @@ mod tests {
             None,
             "no f32 noise either"
         );
-    }
-
-    #[test]
-    fn every_override_variable_changes_its_key() {
-        for (key, var) in ENV_OVERRIDES {
-            let spec = SPECS
-                .iter()
-                .find(|s| s.key == *key)
-                .unwrap_or_else(|| panic!("{key} is no field"));
-            let value = match spec.kind {
-                // The opposite of the default, in the spelling every boolean variable takes.
-                Boolean => (lookup(&to_value(&Settings::default()), key)
-                    != Some(&Value::Bool(true)))
-                .to_string(),
-                Integer | Number => "1234".to_owned(),
-                List => "OnlyThis".to_owned(),
-                Enum => spec
-                    .options
-                    .iter()
-                    .rev()
-                    .find(|o| **o != "auto")
-                    .unwrap_or(&"x")
-                    .to_string(),
-                _ => match *key {
-                    "host" => "::1".to_owned(),
-                    k if k.contains("url") => "http://example.test/v1".to_owned(),
-                    _ => "override".to_owned(),
-                },
-            };
-            let mut s = Settings::default();
-            s.apply_env(|k| (k == *var).then(|| value.clone())).unwrap();
-            let before = to_value(&Settings::default());
-            let after = to_value(&s);
-            assert_ne!(
-                lookup(&before, key),
-                lookup(&after, key),
-                "{var} does not change {key}"
-            );
-        }
     }
 
     #[test]

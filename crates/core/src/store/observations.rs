@@ -26,6 +26,9 @@ pub struct ObservationRow {
     #[schema(required = true)]
     pub model: Option<String>,
     pub created_at: i64,
+    /// Who recorded it: the member's user name on a team server; absent on a laptop (one user).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -120,6 +123,7 @@ fn observation_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ObservationRow,
         compressor: row.try_get("compressor")?,
         model: row.try_get("model")?,
         created_at: row.try_get("created_at")?,
+        author: None,
     })
 }
 

@@ -15,7 +15,8 @@ pub const RANKED_MATCHES: i64 = 2_000;
 pub(crate) const OBSERVATION_COLUMNS: &str =
     "id, session_id, project, prompt_number, type, title, \
     subtitle, narrative, facts, concepts, files_read, files_modified, keywords, source_event_ids, \
-    input_tokens, output_tokens, compressor, model, created_at";
+    input_tokens, output_tokens, compressor, model, created_at, \
+    (SELECT u.name FROM users u WHERE u.id = observations.user_id) AS author";
 
 /// Lists are lenient like the SQLite reader: a malformed array reads as empty rather than failing the
 /// whole page.
@@ -48,6 +49,7 @@ pub(crate) fn observation_from_row(row: &PgRow) -> Result<ObservationRow, sqlx::
         compressor: row.try_get("compressor")?,
         model: row.try_get("model")?,
         created_at: row.try_get("created_at")?,
+        author: row.try_get("author")?,
     })
 }
 
