@@ -6,7 +6,7 @@
 //! on success and on failure alike.
 
 use claude_mem_e2e::*;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -82,12 +82,7 @@ fn run_session_start(mut cmd: Command) -> (bool, Duration) {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn hook");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(START.as_bytes())
-        .expect("write stdin");
+    feed_stdin(&mut child, START.as_bytes());
     let mut stdout = child.stdout.take().expect("stdout");
     let status = wait_with_deadline(&mut child, Duration::from_secs(20));
     let took = started.elapsed();

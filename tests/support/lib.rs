@@ -403,6 +403,16 @@ pub fn exec_sql(db: &Path, statements: &[&str]) {
     });
 }
 
+/// Writes a hook's payload to its stdin and closes it. A hook may leave without reading it (under
+/// `CLAUDE_MEM_INTERNAL=1`, or with autostart off and nothing to do): a closed pipe is its answer, not a
+/// test failure.
+pub fn feed_stdin(child: &mut Child, input: &[u8]) {
+    let mut stdin = child.stdin.take().expect("stdin piped");
+    if let Err(e) = stdin.write_all(input) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+    }
+}
+
 /// Runs `claude-mem hook EVENT` (the command already pointed at its worker) with `stdin` as the payload, as
 /// Claude Code does; returns its output and how long it took.
 pub fn run_hook(mut cmd: Command, event: &str, stdin: &str) -> (Output, Duration) {
@@ -414,12 +424,7 @@ pub fn run_hook(mut cmd: Command, event: &str, stdin: &str) -> (Output, Duration
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn hook");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
+    feed_stdin(&mut child, stdin.as_bytes());
     let output = child.wait_with_output().expect("hook output");
     (output, start.elapsed())
 }

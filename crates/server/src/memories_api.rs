@@ -46,6 +46,43 @@ pub struct SavedMemory {
     pub observation: ObservationRow,
 }
 
+/// Where a timeline is centred: an observation, or the one nearest a moment (of one project).
+pub enum TimelineAt {
+    Anchor(i64),
+    Near { at_ms: i64, project: Option<String> },
+}
+
+impl TimelineQuery {
+    /// The query checked, with its defaults: one reading for the laptop worker and the team server.
+    pub fn checked(self) -> Result<(TimelineAt, i64, i64), ApiError> {
+        let invalid = |reason: String| ApiError::bad_request("invalid_query", reason);
+        let before = self.before.unwrap_or(5);
+        let after = self.after.unwrap_or(5);
+        for (name, n) in [("before", before), ("after", after)] {
+            if !(0..=50).contains(&n) {
+                return Err(invalid(format!("{name} must be between 0 and 50")));
+            }
+        }
+        let at = match (self.anchor, self.date.as_deref()) {
+            (Some(id), _) => TimelineAt::Anchor(id),
+            (None, Some(date)) => TimelineAt::Near {
+                at_ms: claude_mem_core::clock::parse_instant(date).ok_or_else(|| {
+                    invalid(format!(
+                        "date {date:?} is not YYYY-MM-DD, RFC 3339 or epoch ms"
+                    ))
+                })?,
+                project: self.project,
+            },
+            (None, None) => {
+                return Err(invalid(
+                    "anchor (an observation id) or date is required".into(),
+                ))
+            }
+        };
+        Ok((at, before, after))
+    }
+}
+
 #[utoipa::path(get, path = "/api/timeline", tag = "memories", params(TimelineQuery),
     responses((status = 200, description = "What happened around the anchor", body = TimelineAnswer),
         (status = 404, description = "No such anchor observation")))]
@@ -54,35 +91,14 @@ pub async fn timeline(
     query: Result<Query<TimelineQuery>, QueryRejection>,
 ) -> Result<Json<TimelineAnswer>, ApiError> {
     let Query(q) = query?;
-    let before = q.before.unwrap_or(5);
-    let after = q.after.unwrap_or(5);
-    for (name, n) in [("before", before), ("after", after)] {
-        if !(0..=50).contains(&n) {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("{name} must be between 0 and 50"),
-            ));
-        }
-    }
-    let anchor = match (q.anchor, q.date.as_deref()) {
-        (Some(id), _) => Some(id),
-        (None, Some(date)) => {
-            let at = claude_mem_core::clock::parse_instant(date).ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_query",
-                    format!("date {date:?} is not YYYY-MM-DD, RFC 3339 or epoch ms"),
-                )
-            })?;
+    let (at, before, after) = q.checked()?;
+    let anchor = match at {
+        TimelineAt::Anchor(id) => Some(id),
+        TimelineAt::Near { at_ms, project } => {
             state
                 .store
-                .observation_near_time(q.project.as_deref(), at)
+                .observation_near_time(project.as_deref(), at_ms)
                 .await?
-        }
-        (None, None) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "anchor (an observation id) or date is required",
-            ))
         }
     };
     let Some(anchor) = anchor else {

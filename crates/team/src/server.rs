@@ -24,6 +24,7 @@ use claude_mem_core::{DataDir, IngestOutcome, Settings, Storage};
 use claude_mem_search::Mode;
 use claude_mem_server::api_error::{method_not_allowed, ApiError};
 use claude_mem_server::hooks::hook_answer;
+use claude_mem_server::memories_api::{TimelineAt, TimelineQuery};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -689,15 +690,6 @@ async fn list_observations(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-struct TimelineQuery {
-    anchor: Option<i64>,
-    date: Option<String>,
-    project: Option<String>,
-    before: Option<i64>,
-    after: Option<i64>,
-}
-
 /// The laptop's `/api/timeline`, within the caller's team.
 async fn timeline(
     State(state): State<TeamState>,
@@ -705,33 +697,14 @@ async fn timeline(
     query: Result<Query<TimelineQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = query?;
-    let invalid = |reason: String| ApiError::bad_request("invalid_query", reason);
-    let before = q.before.unwrap_or(5);
-    let after = q.after.unwrap_or(5);
-    for (name, n) in [("before", before), ("after", after)] {
-        if !(0..=50).contains(&n) {
-            return Err(invalid(format!("{name} must be between 0 and 50")));
-        }
-    }
-    let anchor = match (q.anchor, q.date.as_deref()) {
-        (Some(id), _) => Some(id),
-        (None, Some(date)) => {
-            let at = claude_mem_core::clock::parse_instant(date).ok_or_else(|| {
-                invalid(format!(
-                    "date {date:?} is not YYYY-MM-DD, RFC 3339 or epoch ms"
-                ))
-            })?;
-            state
-                .store
-                .observation_near_time(owner.team_id, q.project.as_deref(), at)
-                .await
-                .map_err(api_error)?
-        }
-        (None, None) => {
-            return Err(invalid(
-                "anchor (an observation id) or date is required".into(),
-            ))
-        }
+    let (at, before, after) = q.checked()?;
+    let anchor = match at {
+        TimelineAt::Anchor(id) => Some(id),
+        TimelineAt::Near { at_ms, project } => state
+            .store
+            .observation_near_time(owner.team_id, project.as_deref(), at_ms)
+            .await
+            .map_err(api_error)?,
     };
     let Some(anchor) = anchor else {
         return Ok(Json(json!({ "anchor": null, "observations": [] })));
