@@ -9,7 +9,7 @@ pub mod project;
 #[path = "../../crates/core/src/hook_event.rs"]
 pub mod hook_event;
 
-#[path = "../../crates/core/src/clock.rs"]
+#[path = "../../crates/api/src/clock.rs"]
 pub mod clock;
 
 #[path = "../../crates/search/src/code_tokenizer.rs"]
