@@ -70,7 +70,7 @@ impl Order {
 }
 
 /// The kinds `kind=` names, in [`Source::ALL`] order; the reason it is refused otherwise.
-fn parse_kinds(value: Option<&str>) -> Result<Vec<Source>, String> {
+pub fn parse_kinds(value: Option<&str>) -> Result<Vec<Source>, String> {
     let Some(value) = value else {
         return Ok(vec![Source::Observation]);
     };

@@ -561,21 +561,10 @@ async fn search(
             )));
         }
     }
-    let mut observations = true;
-    if let Some(kinds) = q.kinds.as_deref() {
-        observations = false;
-        for part in kinds.split(',').map(|p| p.trim().to_ascii_lowercase()) {
-            match part.as_str() {
-                "observation" | "all" | "any" => observations = true,
-                "summary" | "prompt" => {}
-                _ => {
-                    return Err(invalid(format!(
-                        "kind {part:?} is not observation, summary, prompt or all"
-                    )))
-                }
-            }
-        }
-    }
+    // The laptop's reading of `kind`; a team shares observations only, so the others find nothing.
+    let observations = claude_mem_server::search_api::parse_kinds(q.kinds.as_deref())
+        .map_err(invalid)?
+        .contains(&claude_mem_search::Source::Observation);
     let now = claude_mem_core::clock::now_ms();
     let instant = |name: &str, v: Option<&str>| -> Result<Option<i64>, ApiError> {
         v.map(|s| {
@@ -606,12 +595,12 @@ async fn search(
     } else {
         Vec::new()
     };
+    // The laptop's file matching (`db.rs`, `store/db.rs` or an absolute path name `src/store/db.rs`).
     let touches = |o: &ObservationRow, f: &str| {
-        o.files_read.iter().chain(&o.files_modified).any(|p| {
-            p == f
-                || p.ends_with(&format!("/{}", f.trim_start_matches('/')))
-                || f.ends_with(&format!("/{p}"))
-        })
+        o.files_read
+            .iter()
+            .chain(&o.files_modified)
+            .any(|p| claude_mem_core::store::path_matches(p, f))
     };
     let mut kept: Vec<_> = hits
         .into_iter()
