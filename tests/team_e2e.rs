@@ -950,21 +950,8 @@ fn a_members_search_doctor_and_mcp_tools_use_the_team_server_only() {
         ),
         1
     );
-    // A team shares observations only: other forget targets are refused with a reason.
+    // A member forgets as on the laptop, within the team: one observation by id, then a whole project.
     let carol = user_token(&admin, &url, "acme", "carol", false);
-    let response = http()
-        .post(worker.url("/api/forget"))
-        .bearer_auth(&carol)
-        .json(&json!({"targets": [{"kind": "project", "id": PROJECT}], "reason": "x"}))
-        .send()
-        .expect("POST /api/forget");
-    let status = response.status().as_u16();
-    let answer: Value = response.json().expect("JSON");
-    assert_eq!(
-        (status, answer["error"].as_str()),
-        (400, Some("invalid_body")),
-        "{answer}"
-    );
     let delete = |id: i64| {
         http()
             .delete(worker.url(&format!("/api/observations/{id}")))
@@ -976,6 +963,26 @@ fn a_members_search_doctor_and_mcp_tools_use_the_team_server_only() {
     };
     assert_eq!(delete(bobs), 200);
     assert_eq!(delete(bobs), 404);
+    let response = http()
+        .post(worker.url("/api/forget"))
+        .bearer_auth(&carol)
+        .json(&json!({"targets": [{"kind": "project", "id": PROJECT}], "reason": "x"}))
+        .send()
+        .expect("POST /api/forget");
+    let status = response.status().as_u16();
+    let answer: Value = response.json().expect("JSON");
+    assert_eq!(
+        (status, answer["forgotten"].as_bool()),
+        (200, Some(true)),
+        "{answer}"
+    );
+    assert_eq!(
+        pg_count(
+            &url,
+            &format!("SELECT COUNT(*) FROM observations WHERE project = '{PROJECT}'")
+        ),
+        0
+    );
     assert_eq!(decoy.hits(), 0, "something was sent to the local port");
     assert!(worker.stop().success());
 }

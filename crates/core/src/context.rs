@@ -8,7 +8,8 @@
 //! Everything here is deterministic for a given database and clock, which is what makes it testable.
 
 use crate::compress::local;
-use crate::store::{ObservationRow, Store, StoreError, SummaryRow, MANUAL};
+use crate::storage::MemoryReads;
+use crate::store::{ObservationRow, StoreError, SummaryRow, MANUAL};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 
@@ -599,7 +600,7 @@ with `timeline`, or search older memories with `search`. ~Nt is what a full entr
 
 /// Builds the block for `req` from the store.
 pub async fn build_context(
-    store: &Store,
+    store: &dyn MemoryReads,
     req: &ContextRequest,
 ) -> Result<ContextBlock, StoreError> {
     let mut candidates = store
@@ -732,7 +733,7 @@ pub fn render_recall_in(
 /// rendered by [`render_file_context`] within [`crate::settings::FILE_CONTEXT_CHARS`]. Empty when none.
 /// One indexed lookup and one fetch: it runs before every such tool call.
 pub async fn file_context(
-    store: &Store,
+    store: &dyn MemoryReads,
     project: &str,
     cwd: &str,
     path: &str,

@@ -130,6 +130,8 @@ pub async fn index(
     let indexed = index_imported(&state.store, &index, imported)
         .await
         .map_err(admin_error)?;
+    // New rows may want embeddings.
+    state.store.observation_signal().notify_one();
     Ok(Json(json!({ "indexed": indexed, "index": index.status() })))
 }
 

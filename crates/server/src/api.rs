@@ -1,6 +1,7 @@
 //! The REST API under `/api`: health and the captured sessions.
 
 use crate::api_error::ApiError;
+use crate::api_state::{ApiState, Db};
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -218,8 +219,8 @@ pub struct ProjectList {
 /// activity, most recent first.
 #[utoipa::path(get, path = "/api/projects", tag = "history",
     responses((status = 200, description = "Every project, most recently active first", body = ProjectList)))]
-pub async fn list_projects(State(state): State<AppState>) -> Result<Json<ProjectList>, ApiError> {
-    let projects = state.store.list_projects().await?;
+pub async fn list_projects(Db(db): Db) -> Result<Json<ProjectList>, ApiError> {
+    let projects = db.list_projects().await?;
     Ok(Json(ProjectList { projects }))
 }
 
@@ -234,7 +235,7 @@ pub struct SessionList {
 #[utoipa::path(get, path = "/api/sessions", tag = "history", params(SessionListQuery),
     responses((status = 200, description = "Sessions, most recent first", body = SessionList)))]
 pub async fn list_sessions(
-    State(state): State<AppState>,
+    Db(db): Db,
     query: Result<Query<SessionListQuery>, QueryRejection>,
 ) -> Result<Json<SessionList>, ApiError> {
     let Query(q) = query?;
@@ -252,8 +253,7 @@ pub async fn list_sessions(
             "offset must not be negative",
         ));
     }
-    let sessions = state
-        .store
+    let sessions = db
         .list_sessions(q.project.as_deref(), limit, offset)
         .await?;
     Ok(Json(SessionList {
@@ -302,7 +302,7 @@ pub struct SessionTotals {
     responses((status = 200, description = "One page of the session", body = SessionDetail),
         (status = 404, description = "No such session")))]
 pub async fn get_session(
-    State(state): State<AppState>,
+    Db(db): Db,
     Path(id): Path<String>,
     query: Result<Query<SessionPageQuery>, QueryRejection>,
 ) -> Result<Json<SessionDetail>, ApiError> {
@@ -321,28 +321,21 @@ pub async fn get_session(
             "offset must not be negative",
         ));
     }
-    let session = state
-        .store
+    let session = db
         .get_session(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no session {id:?}")))?;
-    let (events_total, prompts_total, observations_total) = state.store.session_totals(&id).await?;
-    let prompts = state.store.session_prompts_page(&id, limit, offset).await?;
-    let mut events = state.store.session_events_page(&id, limit, offset).await?;
+    let (events_total, prompts_total, observations_total) = db.session_totals(&id).await?;
+    let prompts = db.session_prompts_page(&id, limit, offset).await?;
+    let mut events = db.session_events_page(&id, limit, offset).await?;
     for e in &mut events {
         bound_payload(&mut e.payload);
     }
-    let mut observations = state
-        .store
-        .session_observations_page(&id, limit, offset)
-        .await?;
+    let mut observations = db.session_observations_page(&id, limit, offset).await?;
     for o in &mut observations {
         crate::search_api::cap_observation_lists(o);
     }
-    let summaries = state
-        .store
-        .list_summaries(None, Some(&id), None, MAX_PAGE)
-        .await?;
+    let summaries = db.list_summaries(None, Some(&id), None, MAX_PAGE).await?;
     let end = offset + limit;
     let more = end < events_total.max(prompts_total).max(observations_total);
     Ok(Json(SessionDetail {
@@ -436,7 +429,7 @@ pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
 #[utoipa::path(get, path = "/api/observations", tag = "memories", params(ObservationListQuery),
     responses((status = 200, description = "A page of observations, newest first", body = ObservationPage)))]
 pub async fn list_observations(
-    State(state): State<AppState>,
+    Db(db): Db,
     query: Result<Query<ObservationListQuery>, QueryRejection>,
 ) -> Result<Json<ObservationPage>, ApiError> {
     let Query(q) = query?;
@@ -455,7 +448,7 @@ pub async fn list_observations(
         before_id: q.before_id,
         limit: page_limit(q.limit)?,
     };
-    let mut observations = state.store.list_observations(&filter).await?;
+    let mut observations = db.list_observations(&filter).await?;
     // Lists of older rows cut to the caps, as in search results: a page stays a page.
     for o in &mut observations {
         crate::search_api::cap_observation_lists(o);
@@ -476,13 +469,13 @@ pub async fn list_observations(
     responses((status = 200, description = "The observation", body = ObservationAnswer),
         (status = 404, description = "No such observation")))]
 pub async fn get_observation(
-    State(state): State<AppState>,
+    Db(db): Db,
     Path(id): Path<String>,
 ) -> Result<Json<ObservationAnswer>, ApiError> {
     let id: i64 = id.parse().map_err(|_| {
         ApiError::bad_request("invalid_id", format!("{id:?} is not an observation id"))
     })?;
-    let mut found = state.store.get_observations(&[id]).await?;
+    let mut found = db.get_observations(&[id]).await?;
     let observation = found
         .pop()
         .ok_or_else(|| ApiError::not_found(format!("no observation {id}")))?;
@@ -520,7 +513,8 @@ pub struct Budget {
 #[utoipa::path(get, path = "/api/costs", tag = "worker", params(CostQuery),
     responses((status = 200, description = "LLM usage and the budget", body = CostsAnswer)))]
 pub async fn costs(
-    State(state): State<AppState>,
+    State(api): State<ApiState>,
+    Db(db): Db,
     query: Result<Query<CostQuery>, QueryRejection>,
 ) -> Result<Json<CostsAnswer>, ApiError> {
     let Query(q) = query?;
@@ -531,11 +525,10 @@ pub async fn costs(
             "days must be between 1 and 366",
         ));
     }
-    let report = state
-        .store
+    let report = db
         .cost_report(claude_mem_core::clock::now_ms(), days, q.project.as_deref())
         .await?;
-    let budget = state.settings.compression.daily_budget_usd;
+    let budget = api.settings.compression.daily_budget_usd;
     let spent = report.today.cost_usd;
     Ok(Json(CostsAnswer {
         days,

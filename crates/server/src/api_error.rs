@@ -63,6 +63,12 @@ impl From<HookEventError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::Forbidden(reason) = e {
+            // A team server's refusal (another team's rows, a request with no team): the caller's
+            // mistake, not the server's trouble.
+            tracing::warn!(reason = %reason, "request refused");
+            return Self::new(StatusCode::FORBIDDEN, "forbidden", reason);
+        }
         tracing::error!(error = %e, "store error");
         match e {
             StoreError::Closed => Self::new(

@@ -234,7 +234,7 @@ pub struct Authenticated;
 #[derive(Debug, Clone, Copy)]
 pub struct Authorized;
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme
@@ -242,7 +242,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .then_some(token.trim())
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -256,7 +256,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// Whether a cookie may be honoured: browsers say where a request comes from, and only the worker's own
 /// pages (or the user typing the address) count. Clients that do not send the header are not browsers
 /// of this decade; the Origin check still covers them.
-fn cookie_context_ok(headers: &HeaderMap) -> bool {
+pub fn cookie_context_ok(headers: &HeaderMap) -> bool {
     match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         None => true,
         Some(site) => site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none"),

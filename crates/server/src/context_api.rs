@@ -2,6 +2,7 @@
 //! optional per-prompt recall of UserPromptSubmit.
 
 use crate::api_error::ApiError;
+use crate::api_state::{ApiState, Db};
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -9,6 +10,8 @@ use axum::Json;
 use claude_mem_core::context::{
     build_context, render_recall_in, ContextBlock, ContextRequest, ContextSource, Lang,
 };
+use claude_mem_core::settings::ContextSettings;
+use claude_mem_core::storage::MemoryReads;
 use claude_mem_core::{clock, HookEvent, StoreError};
 use claude_mem_search::{Filters, SearchRequest};
 use serde::Deserialize;
@@ -30,7 +33,8 @@ pub struct ContextQuery {
 
 /// `GET /api/context`: exactly what SessionStart would inject now, with its token count.
 pub async fn preview(
-    State(state): State<AppState>,
+    State(api): State<ApiState>,
+    Db(db): Db,
     query: Result<Query<ContextQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = query?;
@@ -46,7 +50,7 @@ pub async fn preview(
             ))
         }
     };
-    let settings = state.context_settings();
+    let settings = api.context_settings();
     let budget = q.budget.unwrap_or(settings.budget_tokens);
     if !(100..=50_000).contains(&budget) {
         return Err(ApiError::bad_request(
@@ -63,14 +67,12 @@ pub async fn preview(
     }
     let source = ContextSource::parse(q.source.as_deref().unwrap_or("startup"));
     let resumed_after_ms = match (&q.session, source) {
-        (Some(id), ContextSource::Resume) => {
-            state.store.get_session(id).await?.map(|s| s.last_seen_at)
-        }
+        (Some(id), ContextSource::Resume) => db.get_session(id).await?.map(|s| s.last_seen_at),
         _ => None,
     };
     let started = Instant::now();
     let block = build_context(
-        &state.store,
+        db.as_ref(),
         &ContextRequest {
             project,
             session_id: q.session,
@@ -79,7 +81,7 @@ pub async fn preview(
             budget_tokens: budget,
             max_observations,
             now_ms: clock::now_ms(),
-            language: Lang::from_settings(&state.settings),
+            language: Lang::from_settings(&api.settings),
         },
     )
     .await?;
@@ -91,11 +93,11 @@ pub async fn preview(
 
 /// Before a SessionStart is stored: when the resumed session was last active (its earlier injection is
 /// still in the conversation).
-pub async fn resumed_after(state: &AppState, event: &HookEvent) -> Option<i64> {
+pub async fn resumed_after(db: &dyn MemoryReads, event: &HookEvent) -> Option<i64> {
     if event.event_name != "SessionStart" || source_of(event) != ContextSource::Resume {
         return None;
     }
-    match state.store.get_session(&event.session_id).await {
+    match db.get_session(&event.session_id).await {
         Ok(session) => session.map(|s| s.last_seen_at),
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the resumed session");
@@ -117,11 +119,12 @@ fn source_of(event: &HookEvent) -> ContextSource {
 /// The SessionStart block for `event`. Errors are logged and give no context: recall must never turn
 /// a session start into a failure.
 pub async fn session_start(
-    state: &AppState,
+    db: &dyn MemoryReads,
+    settings: &ContextSettings,
+    lang: Lang,
     event: &HookEvent,
     resumed_after_ms: Option<i64>,
 ) -> String {
-    let settings = state.context_settings();
     if !settings.enabled {
         return String::new();
     }
@@ -134,9 +137,9 @@ pub async fn session_start(
         budget_tokens: settings.budget_tokens,
         max_observations: settings.max_observations,
         now_ms: clock::now_ms(),
-        language: Lang::from_settings(&state.settings),
+        language: lang,
     };
-    let result: Result<ContextBlock, StoreError> = build_context(&state.store, &request).await;
+    let result: Result<ContextBlock, StoreError> = build_context(db, &request).await;
     match result {
         Ok(block) => {
             tracing::info!(
@@ -160,8 +163,13 @@ pub async fn session_start(
 /// File context: before Claude reads or edits a file (PreToolUse for Read, Edit, MultiEdit), the memories
 /// that mention it (`claude_mem_core::context::file_context`); nothing when none do or
 /// `context.file_context` is off.
-pub async fn file_context(state: &AppState, event: &HookEvent) -> String {
-    if !state.context_settings().file_context
+pub async fn file_context(
+    db: &dyn MemoryReads,
+    settings: &ContextSettings,
+    lang: Lang,
+    event: &HookEvent,
+) -> String {
+    if !settings.file_context
         || !matches!(
             event.tool_name.as_deref(),
             Some("Read" | "Edit" | "MultiEdit")
@@ -178,11 +186,11 @@ pub async fn file_context(state: &AppState, event: &HookEvent) -> String {
         return String::new();
     };
     match claude_mem_core::context::file_context(
-        &state.store,
+        db,
         &event.project,
         &event.cwd,
         path,
-        Lang::from_settings(&state.settings),
+        lang,
         clock::now_ms(),
     )
     .await

@@ -10,6 +10,7 @@
 
 use crate::admin_api::admin_error;
 use crate::api_error::ApiError;
+use crate::api_state::{ApiState, Db};
 use crate::maintenance::{drop_from_indexes, index_imported, ImportedIds};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -17,6 +18,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use claude_mem_core::storage::SharedMemory;
 use claude_mem_core::store::{ForgetReport, ForgetTarget, ObservationEdit, OffHow};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -26,19 +28,28 @@ const MAX_TARGETS: usize = 1000;
 
 /// Deletes `targets` everywhere; the answer counts what went and lists what was not there.
 async fn forget_everywhere(
-    state: &AppState,
+    api: &ApiState,
+    db: &SharedMemory,
     targets: Vec<ForgetTarget>,
     reason: Option<&str>,
 ) -> Result<(ForgetReport, &'static str), ApiError> {
-    let report = state.store.forget(targets).await?;
-    let index = drop_from_indexes(
-        state.search.as_ref(),
-        &report.observation_ids,
-        &report.summary_ids,
-        &report.prompt_ids,
-    )
-    .await
-    .map_err(admin_error)?;
+    let report = db.forget(targets).await?;
+    let index = if api.search_reads_store {
+        if report.total() > 0 {
+            "deleted"
+        } else {
+            "unchanged"
+        }
+    } else {
+        drop_from_indexes(
+            api.search.as_ref(),
+            &report.observation_ids,
+            &report.summary_ids,
+            &report.prompt_ids,
+        )
+        .await
+        .map_err(admin_error)?
+    };
     tracing::info!(
         deleted = report.total(),
         missing = report.missing.len(),
@@ -58,8 +69,12 @@ fn answer(report: &ForgetReport, index: &str) -> Json<Value> {
 }
 
 /// One target from a path: 404 when it names nothing.
-async fn forget_one(state: &AppState, target: ForgetTarget) -> Result<Json<Value>, ApiError> {
-    let (report, index) = forget_everywhere(state, vec![target.clone()], None).await?;
+async fn forget_one(
+    api: &ApiState,
+    db: &SharedMemory,
+    target: ForgetTarget,
+) -> Result<Json<Value>, ApiError> {
+    let (report, index) = forget_everywhere(api, db, vec![target.clone()], None).await?;
     if !report.missing.is_empty() {
         return Err(ApiError::not_found(match target {
             ForgetTarget::Observation(id) => format!("no observation {id}"),
@@ -78,38 +93,43 @@ fn numeric(id: &str, what: &str) -> Result<i64, ApiError> {
 }
 
 pub async fn delete_observation(
-    State(state): State<AppState>,
+    State(api): State<ApiState>,
+    Db(db): Db,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = numeric(&id, "an observation")?;
-    forget_one(&state, ForgetTarget::Observation(id)).await
+    forget_one(&api, &db, ForgetTarget::Observation(id)).await
 }
 
 pub async fn delete_summary(
-    State(state): State<AppState>,
+    State(api): State<ApiState>,
+    Db(db): Db,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = numeric(&id, "a summary")?;
-    forget_one(&state, ForgetTarget::Summary(id)).await
+    forget_one(&api, &db, ForgetTarget::Summary(id)).await
 }
 
 pub async fn delete_prompt(
-    State(state): State<AppState>,
+    State(api): State<ApiState>,
+    Db(db): Db,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = numeric(&id, "a prompt")?;
-    forget_one(&state, ForgetTarget::Prompt(id)).await
+    forget_one(&api, &db, ForgetTarget::Prompt(id)).await
 }
 
 pub async fn delete_session(
-    State(state): State<AppState>,
+    State(api): State<ApiState>,
+    Db(db): Db,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    forget_one(&state, ForgetTarget::Session(id)).await
+    forget_one(&api, &db, ForgetTarget::Session(id)).await
 }
 
 pub async fn delete_project(
-    State(state): State<AppState>,
+    State(api): State<ApiState>,
+    Db(db): Db,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     if name.trim().is_empty() {
@@ -118,7 +138,7 @@ pub async fn delete_project(
             "the project name is empty",
         ));
     }
-    forget_one(&state, ForgetTarget::Project(name)).await
+    forget_one(&api, &db, ForgetTarget::Project(name)).await
 }
 
 /// `{"targets": [{"kind": "observation", "id": 12}, …], "reason": "…"}`.
@@ -131,7 +151,8 @@ pub struct ForgetBody {
 }
 
 pub async fn forget(
-    State(state): State<AppState>,
+    State(api): State<ApiState>,
+    Db(db): Db,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let body: ForgetBody = serde_json::from_slice(&body?).map_err(|e| {
@@ -158,12 +179,14 @@ pub async fn forget(
             ),
         ));
     }
-    let (report, index) = forget_everywhere(&state, body.targets, body.reason.as_deref()).await?;
+    let (report, index) =
+        forget_everywhere(&api, &db, body.targets, body.reason.as_deref()).await?;
     Ok(answer(&report, index))
 }
 
 pub async fn edit_observation(
-    State(state): State<AppState>,
+    State(api): State<ApiState>,
+    Db(db): Db,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -177,14 +200,14 @@ pub async fn edit_observation(
     if let Some(problem) = edit.problem() {
         return Err(ApiError::bad_request("invalid_edit", problem));
     }
-    if !state.store.edit_observation(id, edit).await? {
+    if !db.edit_observation(id, edit).await? {
         return Err(ApiError::not_found(format!("no observation {id}")));
     }
     // The text index takes the new words now; the vector keeps the old embedding until the next
     // rebuild (the graph cannot replace a point).
-    if let Some(index) = &state.search {
+    if let Some(index) = &api.search {
         index_imported(
-            &state.store,
+            db.as_ref(),
             index,
             ImportedIds {
                 observations: &[id],
@@ -194,7 +217,7 @@ pub async fn edit_observation(
         .await
         .map_err(admin_error)?;
     }
-    let observation = state.store.get_observations(&[id]).await?.pop();
+    let observation = db.get_observations(&[id]).await?.pop();
     tracing::info!(id, "observation edited");
     Ok(Json(json!({ "observation": observation })))
 }

@@ -8,9 +8,9 @@
 
 use crate::api::page_limit;
 use crate::api_error::ApiError;
-use crate::state::AppState;
+use crate::api_state::Db;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::Json;
 use claude_mem_core::store::{StreamPrompt, SummaryRow};
 use serde::{Deserialize, Serialize};
@@ -79,13 +79,12 @@ fn next_before(
 #[utoipa::path(get, path = "/api/prompts", tag = "history", params(HistoryQuery),
     responses((status = 200, description = "A page of prompts, newest first", body = PromptPage)))]
 pub async fn prompts(
-    State(state): State<AppState>,
+    Db(db): Db,
     query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Json<PromptPage>, ApiError> {
     let Query(q) = query?;
     let limit = page_limit(q.limit)?;
-    let prompts = state
-        .store
+    let prompts = db
         .list_prompts(
             q.project.as_deref(),
             q.session.as_deref(),
@@ -104,13 +103,12 @@ pub async fn prompts(
 #[utoipa::path(get, path = "/api/summaries", tag = "history", params(HistoryQuery),
     responses((status = 200, description = "A page of summaries, newest first", body = SummaryPage)))]
 pub async fn summaries(
-    State(state): State<AppState>,
+    Db(db): Db,
     query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Json<SummaryPage>, ApiError> {
     let Query(q) = query?;
     let limit = page_limit(q.limit)?;
-    let summaries = state
-        .store
+    let summaries = db
         .list_summaries(
             q.project.as_deref(),
             q.session.as_deref(),
@@ -138,7 +136,7 @@ pub struct TitlesQuery {
 #[utoipa::path(get, path = "/api/session-titles", tag = "history", params(TitlesQuery),
     responses((status = 200, description = "Titles by session id", body = SessionTitles)))]
 pub async fn session_titles(
-    State(state): State<AppState>,
+    Db(db): Db,
     query: Result<Query<TitlesQuery>, QueryRejection>,
 ) -> Result<Json<SessionTitles>, ApiError> {
     let Query(q) = query?;
@@ -154,19 +152,8 @@ pub async fn session_titles(
             format!("at most {} ids at once", crate::api::MAX_PAGE),
         ));
     }
-    let ids_json = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
-    let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT j.value,
-                (SELECT p.text FROM user_prompts p WHERE p.session_id = j.value
-                 ORDER BY p.prompt_number, p.id LIMIT 1),
-                (SELECT s.request FROM session_summaries s WHERE s.session_id = j.value
-                 ORDER BY s.id DESC LIMIT 1)
-         FROM json_each(?1) j",
-    )
-    .bind(ids_json)
-    .fetch_all(state.store.read_pool())
-    .await
-    .map_err(claude_mem_core::StoreError::from)?;
+    let ids: Vec<String> = ids.into_iter().map(str::to_owned).collect();
+    let rows = db.session_titles(&ids).await?;
     let titles = rows
         .into_iter()
         .map(|(id, prompt, summary)| (id, SessionTitle { prompt, summary }))

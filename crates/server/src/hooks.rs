@@ -13,6 +13,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::Json;
 use claude_mem_core::capture::SkipReason;
+use claude_mem_core::context::Lang;
 use claude_mem_core::{HookEvent, IngestOutcome};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
@@ -92,7 +93,7 @@ pub async fn accept(
     let live = delivery == Delivery::Live;
     // Read before the event is stored: storing it moves the session's last activity to now.
     let resumed_after = if live {
-        context_api::resumed_after(state, &parsed).await
+        context_api::resumed_after(&state.store, &parsed).await
     } else {
         None
     };
@@ -113,9 +114,24 @@ pub async fn accept(
     }
     let context = match &recall_for {
         Some(event) if event_name == "SessionStart" => {
-            context_api::session_start(state, event, resumed_after).await
+            context_api::session_start(
+                &state.store,
+                &state.context_settings(),
+                Lang::from_settings(&state.settings),
+                event,
+                resumed_after,
+            )
+            .await
         }
-        Some(event) if event_name == "PreToolUse" => context_api::file_context(state, event).await,
+        Some(event) if event_name == "PreToolUse" => {
+            context_api::file_context(
+                &state.store,
+                &state.context_settings(),
+                Lang::from_settings(&state.settings),
+                event,
+            )
+            .await
+        }
         Some(event) => context_api::prompt_recall(state, event).await,
         None => String::new(),
     };

@@ -6,6 +6,7 @@
 pub mod admin_api;
 pub mod api;
 pub mod api_error;
+pub mod api_state;
 pub mod auth;
 pub mod backup_schedule;
 pub mod context_api;

@@ -107,11 +107,11 @@ impl ImportedIds<'_> {
 }
 
 /// Indexes imported rows the indexer would miss: those at or below the id it has already passed in
-/// their table (an import keeps free ids, which may lie below it). Newer ones are left to the indexer,
-/// which is woken: indexing them here could move its mark past rows it has not seen yet. Returns how many
-/// were indexed here.
+/// their table (an import keeps free ids, which may lie below it). Newer ones are left to the indexer
+/// (a running worker wakes it): indexing them here could move its mark past rows it has not seen yet.
+/// Returns how many were indexed here.
 pub async fn index_imported(
-    store: &Store,
+    store: &dyn claude_mem_core::storage::MemoryReads,
     index: &Arc<SearchIndex>,
     imported: ImportedIds<'_>,
 ) -> Result<usize, AdminError> {
@@ -163,6 +163,5 @@ pub async fn index_imported(
             .map_err(|e| AdminError::Index(e.to_string()))?
             .map_err(|e| AdminError::Index(e.to_string()))?;
     }
-    store.observation_signal().notify_one();
     Ok(done)
 }

@@ -2,10 +2,10 @@
 //! user asks to keep): the two MCP tools that are not plain search.
 
 use crate::api_error::ApiError;
-use crate::state::AppState;
+use crate::api_state::Db;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::Json;
 use claude_mem_core::compress::ObservationType;
@@ -87,7 +87,7 @@ impl TimelineQuery {
     responses((status = 200, description = "What happened around the anchor", body = TimelineAnswer),
         (status = 404, description = "No such anchor observation")))]
 pub async fn timeline(
-    State(state): State<AppState>,
+    Db(db): Db,
     query: Result<Query<TimelineQuery>, QueryRejection>,
 ) -> Result<Json<TimelineAnswer>, ApiError> {
     let Query(q) = query?;
@@ -95,10 +95,7 @@ pub async fn timeline(
     let anchor = match at {
         TimelineAt::Anchor(id) => Some(id),
         TimelineAt::Near { at_ms, project } => {
-            state
-                .store
-                .observation_near_time(project.as_deref(), at_ms)
-                .await?
+            db.observation_near_time(project.as_deref(), at_ms).await?
         }
     };
     let Some(anchor) = anchor else {
@@ -107,8 +104,7 @@ pub async fn timeline(
             observations: Vec::new(),
         }));
     };
-    let mut observations = state
-        .store
+    let mut observations = db
         .timeline_around(anchor, before, after)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no observation {anchor}")))?;
@@ -141,11 +137,11 @@ pub struct MemoryBody {
     responses((status = 201, description = "The memory, stored as an observation", body = SavedMemory),
         (status = 422, description = "An invalid memory")))]
 pub async fn save(
-    State(state): State<AppState>,
+    Db(db): Db,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<SavedMemory>), ApiError> {
     let memory = memory_from_body(&body?)?;
-    let saved = state.store.save_memory(memory).await?;
+    let saved = db.save_memory(memory).await?;
     ::metrics::counter!(claude_mem_core::processor::OBSERVATIONS_CREATED_TOTAL).increment(1);
     tracing::info!(id = saved.id, project = %saved.project, "memory saved");
     Ok((

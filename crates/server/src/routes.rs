@@ -3,12 +3,14 @@
 //! and the rate limit. Only the worker (and tests) build it; no route module imports it.
 
 use crate::api_error::{method_not_allowed, not_found};
+use crate::api_state::ApiState;
 use crate::local_guard::{require_local, AllowedHosts};
 use crate::loopback::is_loopback_host;
 use crate::state::AppState;
 use crate::{api, context_api, hooks, memories_api, search_api, settings_api, stream};
 use crate::{auth, cors, rate_limit};
 use axum::extract::DefaultBodyLimit;
+use axum::extract::FromRef;
 use axum::routing::{delete, get, post};
 use axum::Router;
 use tower_http::trace::TraceLayer;
@@ -28,6 +30,63 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(crate::openapi::openapi_json))
         .route(auth::CODE_PATH, post(auth::mint_code))
         .route("/metrics", get(crate::metrics::metrics))
+        .route(
+            "/api/projects/{name}/rename",
+            post(crate::forget_api::rename_project),
+        )
+        .route(
+            "/api/sessions/off",
+            get(crate::forget_api::sessions_off).post(crate::forget_api::session_off),
+        )
+        .route("/api/logs", get(crate::logs_api::logs))
+        .route("/api/setup", get(crate::setup_api::setup))
+        .route("/api/setup/connect", post(crate::setup_api::connect))
+        .route("/api/admin/restart", post(crate::admin_api::restart))
+        .route("/api/search", get(search_api::search))
+        .route("/api/reindex", post(search_api::reindex))
+        .route("/api/admin/prune", post(crate::admin_api::prune))
+        .route("/api/admin/index", post(crate::admin_api::index))
+        .route("/api/admin/retry", post(crate::admin_api::retry))
+        .route("/api/capture", get(api::capture).put(api::set_capture))
+        .route(
+            "/api/settings",
+            get(settings_api::get).put(settings_api::put),
+        )
+        .merge(api_routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Innermost: Content-Length and body deadline, JSON rejections (crate::serve).
+        .layer(axum::middleware::from_fn_with_state(
+            crate::serve::BodyLimits::new(state.settings.max_body_bytes),
+            crate::serve::bounded_body,
+        ))
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        // Outermost last: rate limit, then the token or the viewer's cookie (auth), then Host, exact
+        // Origin and JSON content type (local guard), then CORS (which answers preflights only for
+        // origins the guard let through).
+        .layer(cors)
+        .layer(axum::middleware::from_fn_with_state(extra, require_local))
+        .layer(axum::middleware::from_fn_with_state(
+            auth,
+            auth::require_token,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            rate_limit::limit,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The routes every backend serves with the same handlers and the same JSON: the laptop worker over its
+/// SQLite store, the team server over PostgreSQL scoped to the caller's team (`claude-mem-team`). Their
+/// handlers read the caller's store through [`crate::api_state::Db`] and nothing backend-specific.
+pub fn api_routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
+    Router::new()
         .route("/api/projects", get(api::list_projects))
         .route("/api/sessions", get(api::list_sessions))
         .route(
@@ -53,61 +112,16 @@ pub fn router(state: AppState) -> Router {
             "/api/projects/{name}",
             delete(crate::forget_api::delete_project),
         )
-        .route(
-            "/api/projects/{name}/rename",
-            post(crate::forget_api::rename_project),
-        )
         .route("/api/forget", post(crate::forget_api::forget))
-        .route(
-            "/api/sessions/off",
-            get(crate::forget_api::sessions_off).post(crate::forget_api::session_off),
-        )
         .route("/api/summaries", get(crate::history_api::summaries))
         .route("/api/prompts", get(crate::history_api::prompts))
-        .route("/api/logs", get(crate::logs_api::logs))
-        .route("/api/setup", get(crate::setup_api::setup))
-        .route("/api/setup/connect", post(crate::setup_api::connect))
         .route(
             "/api/session-titles",
             get(crate::history_api::session_titles),
         )
-        .route("/api/admin/restart", post(crate::admin_api::restart))
         .route("/api/costs", get(api::costs))
-        .route("/api/search", get(search_api::search))
-        .route("/api/reindex", post(search_api::reindex))
-        .route("/api/admin/prune", post(crate::admin_api::prune))
-        .route("/api/admin/index", post(crate::admin_api::index))
-        .route("/api/admin/retry", post(crate::admin_api::retry))
         .route("/api/context", get(context_api::preview))
         .route("/api/timeline", get(memories_api::timeline))
         .route("/api/memories", post(memories_api::save))
         .route("/api/stream", get(stream::stream))
-        .route("/api/capture", get(api::capture).put(api::set_capture))
-        .route(
-            "/api/settings",
-            get(settings_api::get).put(settings_api::put),
-        )
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        // Innermost: Content-Length and body deadline, JSON rejections (crate::serve).
-        .layer(axum::middleware::from_fn_with_state(
-            crate::serve::BodyLimits::new(state.settings.max_body_bytes),
-            crate::serve::bounded_body,
-        ))
-        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
-        // Outermost last: rate limit, then the token or the viewer's cookie (auth), then Host, exact
-        // Origin and JSON content type (local guard), then CORS (which answers preflights only for
-        // origins the guard let through).
-        .layer(cors)
-        .layer(axum::middleware::from_fn_with_state(extra, require_local))
-        .layer(axum::middleware::from_fn_with_state(
-            auth,
-            auth::require_token,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            limit,
-            rate_limit::limit,
-        ))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }

@@ -1,20 +1,21 @@
 //! `GET /api/stream`: the viewer's live feed as Server-Sent Events.
 //!
 //! Each reader keeps its own cursor (last observation, summary and prompt id) and reads what is new from
-//! SQLite when the store says something committed, so a slow reader never makes the worker buffer rows
+//! the store when it says something committed, so a slow reader never makes the worker buffer rows
 //! and a reconnect resumes exactly where it left off: the cursor is the event id, which the browser
 //! sends back as `Last-Event-ID`.
 
-use crate::api;
-use crate::state::AppState;
+use crate::api_state::{ApiState, Db, HealthProbe};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use claude_mem_core::storage::SharedMemory;
 use claude_mem_core::store::StreamCursor;
 use futures_util::stream::{self, Stream};
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
@@ -38,7 +39,8 @@ fn decode(s: &str) -> Option<StreamCursor> {
 }
 
 struct Reader {
-    state: AppState,
+    db: SharedMemory,
+    health_probe: Arc<dyn HealthProbe>,
     cursor: StreamCursor,
     changes: broadcast::Receiver<()>,
     health: tokio::time::Interval,
@@ -57,7 +59,7 @@ fn event<T: Serialize>(kind: &str, id: Option<String>, data: &T) -> Option<Event
 impl Reader {
     /// Queues everything newer than the cursor; false when there was nothing.
     async fn read_new(&mut self) -> bool {
-        let store = &self.state.store;
+        let store = &self.db;
         let (obs, sums, prompts) = match tokio::try_join!(
             store.observations_after(self.cursor.observation, PAGE),
             store.summaries_after(self.cursor.summary, PAGE),
@@ -103,7 +105,7 @@ impl Reader {
                     }
                 }
                 _ = self.health.tick() => {
-                    if let Ok(h) = api::health_json(&self.state).await {
+                    if let Ok(h) = self.health_probe.health_json().await {
                         self.queued.extend(event("health", None, &h));
                     }
                 }
@@ -114,7 +116,8 @@ impl Reader {
 }
 
 pub async fn stream(
-    State(state): State<AppState>,
+    State(api): State<ApiState>,
+    Db(db): Db,
     headers: HeaderMap,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let resume = headers
@@ -123,14 +126,15 @@ pub async fn stream(
         .and_then(decode);
     let cursor = match resume {
         Some(c) => c,
-        None => state.store.stream_head().await.unwrap_or_default(),
+        None => db.stream_head().await.unwrap_or_default(),
     };
     let mut health = tokio::time::interval(HEALTH_EVERY);
     health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let reader = Reader {
-        changes: state.store.changes(),
-        shutdown: state.shutdown.clone(),
-        state,
+        changes: db.changes(),
+        shutdown: api.shutdown.clone(),
+        health_probe: api.health.clone(),
+        db,
         cursor,
         health,
         queued: VecDeque::new(),

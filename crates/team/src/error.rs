@@ -29,9 +29,9 @@ pub enum TeamError {
 /// `StoreError`) comes back out as [`TeamError::Forbidden`], so callers match one variant for 403.
 impl From<StoreError> for TeamError {
     fn from(e: StoreError) -> Self {
-        match crate::pg_store::access_denied(&e) {
-            Some(message) => TeamError::Forbidden(message.to_owned()),
-            None => TeamError::Store(e),
+        match e {
+            StoreError::Forbidden(message) => TeamError::Forbidden(message),
+            e => TeamError::Store(e),
         }
     }
 }

@@ -4,42 +4,45 @@
 //! may send any request to any replica. Every request but `/api/health` carries a user's API token; the
 //! token decides the team, and the team bounds everything the request can read or write.
 
-use crate::pg_store::access_denied;
 use crate::search::TeamSearch;
 use crate::vectors::Vectors;
 use crate::{Owner, PgStore, TeamError};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRef, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use claude_mem_core::compress::ObservationType;
+use claude_mem_core::context::Lang;
 use claude_mem_core::processor::Processor;
-use claude_mem_core::store::ForgetTarget;
+use claude_mem_core::settings::ContextSettings;
+use claude_mem_core::storage::SharedMemory;
 use claude_mem_core::store::ObservationRow;
 use claude_mem_core::{DataDir, IngestOutcome, Settings, Storage};
 use claude_mem_search::Mode;
 use claude_mem_server::api_error::{method_not_allowed, ApiError};
+use claude_mem_server::api_state::{ApiState, HealthProbe};
+use claude_mem_server::auth::{bearer, cookie, cookie_context_ok, SESSION_COOKIE};
+use claude_mem_server::context_api;
 use claude_mem_server::hooks::hook_answer;
-use claude_mem_server::memories_api::{TimelineAt, TimelineQuery};
+use claude_mem_server::routes::api_routes;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::fmt::Write as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::RwLock;
 use std::time::Instant;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
 
 /// Longest search query accepted, as on the laptop.
 const MAX_QUERY_BYTES: usize = 2000;
-/// Longest line of one memory in the SessionStart block: titles and subtitles are short, but a runaway
-/// one must not eat the context budget.
-const MAX_CONTEXT_LINE: usize = 300;
 
 /// What `claude-mem serve --database postgres://…` runs with.
 #[derive(Debug, Clone)]
@@ -59,7 +62,10 @@ struct TeamState {
     search: TeamSearch,
     processor: Arc<Processor>,
     settings: Arc<Settings>,
+    context: Arc<RwLock<ContextSettings>>,
     started: Instant,
+    /// Flips when the server stops, ending live streams.
+    shutdown: watch::Receiver<bool>,
 }
 
 pub struct TeamWorker {
@@ -67,6 +73,7 @@ pub struct TeamWorker {
     local_addr: SocketAddr,
     state: TeamState,
     vectors: Arc<Vectors>,
+    stop: watch::Sender<bool>,
 }
 
 impl TeamWorker {
@@ -108,16 +115,20 @@ impl TeamWorker {
             settings.compression.processor_config(),
         ));
         let search = TeamSearch::new(store.clone(), vectors.clone(), &settings.search);
+        let (stop, stopped) = watch::channel(false);
         Ok(Self {
             listener,
             local_addr,
             vectors,
+            stop,
             state: TeamState {
                 store,
                 search,
                 processor,
+                context: Arc::new(RwLock::new(settings.context.clone())),
                 settings: Arc::new(settings),
                 started: Instant::now(),
+                shutdown: stopped,
             },
         })
     }
@@ -137,7 +148,7 @@ impl TeamWorker {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), TeamError> {
         let store = self.state.store.clone();
-        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (stop, stopped) = (self.stop, self.state.shutdown.clone());
         let processor = self
             .state
             .settings
@@ -154,6 +165,13 @@ impl TeamWorker {
         );
         // The laptop worker's accept loop: timeouts, a connection cap, a shutdown deadline.
         let app = router(self.state);
+        // Stopping starts with the signal, not after the drain: live streams never finish on their own.
+        let stop = Arc::new(stop);
+        let stop_at_signal = Arc::clone(&stop);
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop_at_signal.send(true);
+        };
         let result = claude_mem_server::serve::serve(
             self.listener,
             app,
@@ -178,20 +196,24 @@ impl TeamWorker {
     }
 }
 
+/// The team's own routes (hooks and search with a token, health without, metrics) and every route the
+/// laptop serves over its store ([`api_routes`]), here over the caller's team-scoped store.
 fn router(state: TeamState) -> Router {
+    let shared = api_routes::<TeamState>().route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        scope_to_caller,
+    ));
     Router::new()
         .route("/hooks/{event}", post(receive_hook))
         .route("/api/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/search", get(search))
-        .route("/api/observations", get(list_observations))
         .route(
-            "/api/observations/{id}",
-            get(get_observation).delete(delete_observation),
+            "/api/openapi.json",
+            get(claude_mem_server::openapi::openapi_json),
         )
-        .route("/api/timeline", get(timeline))
-        .route("/api/memories", post(save_memory))
-        .route("/api/forget", post(forget))
+        .route(SIGN_IN_PATH, post(sign_in))
+        .merge(shared)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -201,6 +223,43 @@ fn router(state: TeamState) -> Router {
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Before a shared route: the caller's token decides the team, and the handler gets that team's store
+/// (the laptop's handlers read it through `Db`); without a valid token, 401 and nothing is read.
+async fn scope_to_caller(State(state): State<TeamState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let owner = match Authed::from_request_parts(&mut parts, &state).await {
+        Ok(Authed(owner)) => owner,
+        Err(refused) => return refused,
+    };
+    let db: SharedMemory = Arc::new(state.store.scoped(owner.clone()));
+    parts.extensions.insert(db);
+    parts.extensions.insert(owner);
+    next.run(Request::from_parts(parts, body)).await
+}
+
+impl FromRef<TeamState> for ApiState {
+    fn from_ref(state: &TeamState) -> Self {
+        ApiState {
+            // No store for "everyone": each request brings its team's (scope_to_caller).
+            db: None,
+            settings: state.settings.clone(),
+            context: state.context.clone(),
+            search: None,
+            search_reads_store: true,
+            health: Arc::new(state.clone()),
+            shutdown: state.shutdown.clone(),
+        }
+    }
+}
+
+/// The live stream's `health` event: what a probe without a token sees (no team's counts).
+#[async_trait::async_trait]
+impl HealthProbe for TeamState {
+    async fn health_json(&self) -> Result<Value, ApiError> {
+        Ok(health_answer(self, None))
+    }
 }
 
 /// The caller, from `Authorization: Bearer <token>`. As an extractor it runs before the body is read,
@@ -223,20 +282,18 @@ impl FromRequestParts<TeamState> for Authed {
             );
             r
         };
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, token) = v.trim().split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                challenge(unauthorized(
-                    "an API token is required: Authorization: Bearer <token> (`claude-mem team add-user` issues one)",
-                ))
-            })?;
+        // The bearer token (hooks, CLI, MCP), else the viewer's cookie, which holds the same token and
+        // counts only on the server's own pages (a cross-site request never carries it: SameSite).
+        let token = match bearer(&parts.headers) {
+            Some(t) if !t.is_empty() => t,
+            _ => cookie(&parts.headers, SESSION_COOKIE)
+                .filter(|t| !t.is_empty() && cookie_context_ok(&parts.headers))
+                .ok_or_else(|| {
+                    challenge(unauthorized(
+                        "an API token is required: Authorization: Bearer <token> (`claude-mem team add-user` issues one)",
+                    ))
+                })?,
+        };
         match state.store.authenticate(token).await {
             Ok(Some(owner)) => Ok(Authed(owner)),
             Ok(None) => Err(challenge(unauthorized("unknown or revoked API token"))),
@@ -248,7 +305,7 @@ impl FromRequestParts<TeamState> for Authed {
 /// A team error as the API's JSON error; database trouble is the server's (503), never the caller's.
 fn api_error(e: TeamError) -> ApiError {
     match e {
-        TeamError::Store(e) => store_error(e),
+        TeamError::Store(e) => ApiError::from(e),
         TeamError::Invalid { what, reason } => {
             ApiError::bad_request("invalid_request", format!("invalid {what}: {reason}"))
         }
@@ -279,15 +336,6 @@ fn api_error(e: TeamError) -> ApiError {
     }
 }
 
-/// A refused write (another team's session) is the caller's fault: 403; the rest as on the laptop.
-fn store_error(e: claude_mem_core::StoreError) -> ApiError {
-    if let Some(reason) = access_denied(&e) {
-        tracing::warn!(reason, "write refused");
-        return ApiError::new(StatusCode::FORBIDDEN, "forbidden", reason);
-    }
-    ApiError::from(e)
-}
-
 async fn receive_hook(
     State(state): State<TeamState>,
     Authed(owner): Authed,
@@ -303,15 +351,13 @@ async fn receive_hook(
         return Ok(Json(hook_answer(&event_name, "")));
     }
     let session_id = parsed.session_id.clone();
-    let project = parsed.project.clone();
-    let team_id = owner.team_id;
     let user = owner.user.clone();
-    let outcome = state
-        .store
-        .scoped(owner)
-        .ingest(parsed)
-        .await
-        .map_err(store_error)?;
+    let scoped = state.store.scoped(owner);
+    // Read before the event is stored: storing it moves the session's last activity to now.
+    let resumed_after = context_api::resumed_after(&scoped, &parsed).await;
+    let recall_for =
+        matches!(event_name.as_str(), "SessionStart" | "PreToolUse").then(|| parsed.clone());
+    let outcome = scoped.ingest(parsed).await.map_err(ApiError::from)?;
     match outcome {
         IngestOutcome::Stored { event_id, .. } => {
             tracing::debug!(event = %event_name, session = %session_id, user = %user, event_id, "hook event stored")
@@ -320,66 +366,18 @@ async fn receive_hook(
             tracing::debug!(event = %event_name, session = %session_id, event_id, "duplicate hook event ignored")
         }
     }
-    let context = if event_name == "SessionStart" {
-        session_context(&state, team_id, &project).await
-    } else {
-        String::new()
+    // The laptop's recall over the team's memories: ranked, with the last summary, resume-aware.
+    let settings = state.context_settings();
+    let lang = Lang::from_settings(&state.settings);
+    let context = match &recall_for {
+        Some(event) if event_name == "SessionStart" => {
+            context_api::session_start(&scoped, &settings, lang, event, resumed_after).await
+        }
+        Some(event) => context_api::file_context(&scoped, &settings, lang, event).await,
+        None => String::new(),
     };
     claude_mem_server::metrics::record_hook(&event_name, started.elapsed());
     Ok(Json(hook_answer(&event_name, &context)))
-}
-
-/// The team's newest memories of this project, as a short markdown list. Errors give no context:
-/// recall must never turn a session start into a failure.
-async fn session_context(state: &TeamState, team_id: i64, project: &str) -> String {
-    let settings = &state.settings.context;
-    if !settings.enabled {
-        return String::new();
-    }
-    let limit = i64::try_from(settings.max_observations).unwrap_or(40);
-    let rows = match state
-        .store
-        .recent_observations(team_id, Some(project), limit)
-        .await
-    {
-        Ok(rows) => rows,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot build the team session context");
-            return String::new();
-        }
-    };
-    render_context(project, &rows, settings.budget_tokens)
-}
-
-/// Newest first, stopping at the token budget (≈ 4 characters a token, as the laptop estimates).
-fn render_context(project: &str, rows: &[ObservationRow], budget_tokens: usize) -> String {
-    if rows.is_empty() {
-        return String::new();
-    }
-    let budget_chars = budget_tokens.saturating_mul(4);
-    let mut out = format!(
-        "# Team memory: {project}\n\nRecent observations from your team, newest first:\n\n"
-    );
-    for o in rows {
-        let mut line = format!("- #{} [{}] {}", o.id, o.kind, o.title);
-        if !o.subtitle.is_empty() {
-            let _ = write!(line, ": {}", o.subtitle);
-        }
-        if line.len() > MAX_CONTEXT_LINE {
-            let mut cut = MAX_CONTEXT_LINE;
-            while !line.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            line.truncate(cut);
-            line.push('…');
-        }
-        if out.len() + line.len() + 1 > budget_chars {
-            break;
-        }
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
 }
 
 /// Load balancers and readiness probes poll this without a token: they get a database ping (cheap at
@@ -405,7 +403,12 @@ async fn health(
             None
         }
     };
-    Ok(Json(json!({
+    Ok(Json(health_answer(&state, counts)))
+}
+
+/// `/api/health`'s body; the pid only for a member (with their team's counts).
+fn health_answer(state: &TeamState, counts: Option<crate::pg_store::TeamCounts>) -> Value {
+    json!({
         "status": "ok",
         "version": claude_mem_core::VERSION,
         "backend": state.processor_backend(),
@@ -416,10 +419,14 @@ async fn health(
         "vectors": state.search.vectors().status(),
         "processor": state.processor.status(),
         "counts": counts,
-    })))
+    })
 }
 
 impl TeamState {
+    fn context_settings(&self) -> ContextSettings {
+        self.context.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
     fn processor_backend(&self) -> &'static str {
         Storage::backend(&self.store)
     }
@@ -639,252 +646,125 @@ async fn search(
     })))
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    project: Option<String>,
-    limit: Option<i64>,
-    before_id: Option<i64>,
+/// Where the sign-in form posts a member's token.
+const SIGN_IN_PATH: &str = "/api/auth/session";
+
+const SIGN_IN_PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>claude-mem team: sign in</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;color:#222}
+input{font:inherit;width:100%;padding:.4em;margin:.5em 0;box-sizing:border-box}
+button{font:inherit;padding:.4em 1.2em}</style></head>
+<body data-testid="team-sign-in"><h1>claude-mem team</h1>
+<p>__MESSAGE__</p>
+<form method="post" action="/api/auth/session">
+<label for="token">Your API token (<code>claude-mem team add-user</code> printed it)</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form></body></html>
+"#;
+
+fn sign_in_page(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        SIGN_IN_PAGE.replace("__MESSAGE__", message),
+    )
+        .into_response()
 }
 
-/// Newest first, a page at a time (`next_before_id` as on the laptop).
-async fn list_observations(
+#[derive(Deserialize)]
+struct SignIn {
+    token: String,
+}
+
+/// The sign-in form's `token=…` (or JSON `{"token": …}`): a valid token becomes an HttpOnly,
+/// SameSite=Strict cookie and a redirect to the viewer. The cookie holds the token itself, so every
+/// replica checks it against the database as it checks a bearer token, and revoking the token (or
+/// removing the user) signs the browser out everywhere.
+async fn sign_in(
     State(state): State<TeamState>,
-    Authed(owner): Authed,
-    query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let Query(q) = query?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=claude_mem_server::api::MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!(
-                "limit must be between 1 and {}",
-                claude_mem_server::api::MAX_PAGE
-            ),
-        ));
-    }
-    let project = q.project.filter(|p| !p.trim().is_empty());
-    let rows = state
-        .store
-        .observations_page(owner.team_id, project.as_deref(), q.before_id, limit)
-        .await
-        .map_err(api_error)?;
-    let next_before_id = if rows.len() as i64 == limit {
-        rows.last().map(|o| o.id)
+    headers: axum::http::HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let form: Option<SignIn> = if json {
+        serde_json::from_slice(&body).ok()
     } else {
-        None
+        serde_urlencoded::from_bytes(&body).ok()
     };
-    Ok(Json(
-        json!({ "observations": rows, "next_before_id": next_before_id }),
-    ))
-}
-
-/// The laptop's `/api/timeline`, within the caller's team.
-async fn timeline(
-    State(state): State<TeamState>,
-    Authed(owner): Authed,
-    query: Result<Query<TimelineQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let Query(q) = query?;
-    let (at, before, after) = q.checked()?;
-    let anchor = match at {
-        TimelineAt::Anchor(id) => Some(id),
-        TimelineAt::Near { at_ms, project } => state
-            .store
-            .observation_near_time(owner.team_id, project.as_deref(), at_ms)
-            .await
-            .map_err(api_error)?,
+    let Some(token) = form
+        .map(|f| f.token.trim().to_owned())
+        .filter(|t| !t.is_empty())
+    else {
+        return sign_in_page(StatusCode::BAD_REQUEST, "Paste your API token to sign in.");
     };
-    let Some(anchor) = anchor else {
-        return Ok(Json(json!({ "anchor": null, "observations": [] })));
-    };
-    let observations = state
-        .store
-        .timeline_around(owner.team_id, anchor, before, after)
-        .await
-        .map_err(api_error)?
-        .ok_or_else(|| ApiError::not_found(format!("no observation {anchor}")))?;
-    Ok(Json(
-        json!({ "anchor": anchor, "observations": observations }),
-    ))
-}
-
-/// The laptop's `POST /api/memories` (the same checks and redaction), filed under the caller.
-async fn save_memory(
-    State(state): State<TeamState>,
-    Authed(owner): Authed,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let memory = claude_mem_server::memories_api::memory_from_body(&body?)?;
-    let saved = state
-        .store
-        .save_memory(&owner, memory)
-        .await
-        .map_err(api_error)?;
-    ::metrics::counter!(claude_mem_core::processor::OBSERVATIONS_CREATED_TOTAL).increment(1);
-    tracing::info!(id = saved.id, project = %saved.project, user = %owner.user, "memory saved");
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": saved.id, "observation": saved })),
-    ))
-}
-
-/// Most targets one `forget` takes, as on the laptop.
-const MAX_FORGET_TARGETS: usize = 1000;
-
-#[derive(Debug, Deserialize)]
-struct ForgetBody {
-    targets: Vec<ForgetTarget>,
-    #[serde(default)]
-    reason: Option<String>,
-}
-
-/// The laptop's `POST /api/forget` for what a team shares: observations. The answer has the laptop's
-/// shape (`forgotten`, `deleted` per table, `missing` targets).
-async fn forget(
-    State(state): State<TeamState>,
-    Authed(owner): Authed,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let body: ForgetBody = serde_json::from_slice(&body?).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_body",
-            format!("expected {{\"targets\": [{{\"kind\": \"observation\", \"id\": 12}}], \"reason\": \"…\"}}: {e}"),
-        )
-    })?;
-    if body.targets.is_empty() || body.targets.len() > MAX_FORGET_TARGETS {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            format!("give 1 to {MAX_FORGET_TARGETS} targets"),
-        ));
-    }
-    let mut ids = Vec::with_capacity(body.targets.len());
-    for target in &body.targets {
-        match target {
-            ForgetTarget::Observation(id) => ids.push(*id),
-            other => {
-                return Err(ApiError::bad_request(
-                    "invalid_body",
-                    format!(
-                        "{other:?}: a team server shares observations only; forget those by id"
-                    ),
-                ))
+    match state.store.authenticate(&token).await {
+        Ok(Some(owner)) => {
+            tracing::info!(user = %owner.user, team = %owner.team, "a browser signed in");
+            let secure = headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+            let cookie = format!(
+                "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{}",
+                if secure { "; Secure" } else { "" }
+            );
+            let mut response = (
+                StatusCode::SEE_OTHER,
+                [
+                    (header::LOCATION, "/".to_owned()),
+                    (header::CACHE_CONTROL, "no-store".to_owned()),
+                ],
+            )
+                .into_response();
+            if let Ok(value) = header::HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
             }
+            response
+        }
+        Ok(None) => sign_in_page(
+            StatusCode::UNAUTHORIZED,
+            "That token is unknown or revoked. Ask your team's administrator for a new one.",
+        ),
+        Err(e) => api_error(e).into_response(),
+    }
+}
+
+/// Unknown routes: for a browser's GET the viewer (the sign-in form until it has the cookie), else a
+/// JSON 404.
+async fn not_found(
+    State(state): State<TeamState>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let page = matches!(
+        claude_mem_server::auth::access(&method, uri.path()),
+        claude_mem_server::auth::Access::Page
+    );
+    if page {
+        let signed_in = match cookie(&headers, SESSION_COOKIE) {
+            Some(token) => matches!(state.store.authenticate(token).await, Ok(Some(_))),
+            None => false,
+        };
+        if !signed_in {
+            return sign_in_page(
+                StatusCode::UNAUTHORIZED,
+                "Sign in to see your team's memories.",
+            );
         }
     }
-    let gone = forget_ids(&state, &owner, &ids, body.reason.as_deref()).await?;
-    Ok(Json(forget_answer(&ids, &gone)))
-}
-
-/// `DELETE /api/observations/{id}`: 404 when the team has no such observation.
-async fn delete_observation(
-    State(state): State<TeamState>,
-    Authed(owner): Authed,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::bad_request("invalid_id", format!("{id:?} is not an id")))?;
-    let gone = forget_ids(&state, &owner, &[id], None).await?;
-    if gone.is_empty() {
-        return Err(ApiError::not_found(format!("no observation {id}")));
-    }
-    Ok(Json(forget_answer(&[id], &gone)))
-}
-
-async fn forget_ids(
-    state: &TeamState,
-    owner: &Owner,
-    ids: &[i64],
-    reason: Option<&str>,
-) -> Result<Vec<i64>, ApiError> {
-    let gone = state
-        .store
-        .forget_observations(owner.team_id, ids)
-        .await
-        .map_err(api_error)?;
-    tracing::info!(user = %owner.user, team = %owner.team, forgotten = gone.len(), reason = reason.unwrap_or(""), "memories forgotten");
-    Ok(gone)
-}
-
-fn forget_answer(asked: &[i64], gone: &[i64]) -> Value {
-    let missing: Vec<ForgetTarget> = asked
-        .iter()
-        .filter(|id| !gone.contains(id))
-        .map(|id| ForgetTarget::Observation(*id))
-        .collect();
-    json!({
-        "forgotten": !gone.is_empty(),
-        "deleted": { "observations": gone.len() },
-        "missing": missing,
-        "index": "updated",
-    })
-}
-
-/// Another team's id answers exactly like a missing one: 404, so ids reveal nothing across teams.
-async fn get_observation(
-    State(state): State<TeamState>,
-    Authed(owner): Authed,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::bad_request("invalid_id", format!("{id:?} is not an id")))?;
-    let row = state
-        .store
-        .get_observations(owner.team_id, &[id])
-        .await
-        .map_err(api_error)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::not_found(format!("no observation {id}")))?;
-    Ok(Json(json!({ "observation": row })))
-}
-
-/// Unknown routes: JSON 404 (the team server has no viewer).
-async fn not_found() -> ApiError {
-    ApiError::not_found("no such endpoint")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(id: i64, title: &str) -> ObservationRow {
-        ObservationRow {
-            id,
-            session_id: "s".into(),
-            project: "p".into(),
-            prompt_number: 1,
-            kind: "change".into(),
-            title: title.into(),
-            subtitle: String::new(),
-            narrative: String::new(),
-            facts: vec![],
-            concepts: vec![],
-            files_read: vec![],
-            files_modified: vec![],
-            keywords: vec![],
-            source_event_ids: vec![],
-            input_tokens: 0,
-            output_tokens: 0,
-            compressor: "local".into(),
-            model: None,
-            created_at: 0,
-            author: None,
-        }
-    }
-
-    #[test]
-    fn context_stays_within_budget_and_cuts_long_lines() {
-        assert_eq!(render_context("p", &[], 2000), "");
-        let long = "é".repeat(400);
-        let rows: Vec<_> = (0..100).map(|i| row(i, &long)).collect();
-        let text = render_context("p", &rows, 200);
-        assert!(text.len() <= 800, "{}", text.len());
-        assert!(text.contains("- #0 [change] "));
-        assert!(text
-            .lines()
-            .all(|l| l.len() <= MAX_CONTEXT_LINE + '…'.len_utf8()));
-    }
+    claude_mem_server::api_error::not_found(method, uri).await
 }

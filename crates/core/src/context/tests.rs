@@ -1,6 +1,7 @@
 use super::*;
 use crate::compress::ObservationType;
 use crate::store::{NewMemory, MANUAL};
+use crate::Store;
 
 const HOUR: i64 = 3_600_000;
 const NOW: i64 = 1_780_000_000_000;

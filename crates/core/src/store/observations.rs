@@ -481,6 +481,25 @@ impl Store {
         .await?)
     }
 
+    /// What to call each session in a list: its first prompt and the request of its newest summary.
+    pub async fn session_titles(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<crate::storage::SessionTitleRow>, StoreError> {
+        let ids_json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        Ok(sqlx::query_as(
+            "SELECT j.value,
+                    (SELECT p.text FROM user_prompts p WHERE p.session_id = j.value
+                     ORDER BY p.prompt_number, p.id LIMIT 1),
+                    (SELECT s.request FROM session_summaries s WHERE s.session_id = j.value
+                     ORDER BY s.id DESC LIMIT 1)
+             FROM json_each(?1) j ORDER BY j.key",
+        )
+        .bind(ids_json)
+        .fetch_all(self.read_pool())
+        .await?)
+    }
+
     /// Prompts with their session's project, newest first, optionally of one project or session and
     /// before an id (paging back).
     pub async fn list_prompts(

@@ -118,7 +118,7 @@ async fn commit(pool: &PgPool, batch: Vec<Job>) -> bool {
     for job in batch {
         let result = ingest_one(pool, &job.owner, &job.event).await;
         if let Err(e) = &result {
-            if super::access_denied(e).is_none() {
+            if !matches!(e, StoreError::Forbidden(_)) {
                 tracing::error!(error = %e, session = %job.event.session_id, "storing a hook event failed");
             }
         }

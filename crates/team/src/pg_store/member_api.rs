@@ -60,6 +60,7 @@ impl PgStore {
             .await?;
         let saved = observation_from_row(&row)?;
         tx.commit().await?;
+        self.notify_change();
         Ok(saved)
     }
 
@@ -182,6 +183,9 @@ impl PgStore {
         .bind(ids)
         .fetch_all(self.pool())
         .await?;
+        if !rows.is_empty() {
+            self.notify_change();
+        }
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 }

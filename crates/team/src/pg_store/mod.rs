@@ -7,6 +7,9 @@
 
 mod ingest_batch;
 mod member_api;
+mod memory_reads;
+#[cfg(test)]
+mod memory_reads_tests;
 mod queue;
 mod reads;
 
@@ -19,7 +22,7 @@ use sqlx::PgPool;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinHandle;
 
 /// The channel a replica announces newly queued events on (payload: the session id), so the other
@@ -29,10 +32,6 @@ pub const INGEST_CHANNEL: &str = "claude_mem_ingest";
 /// How long a processing claim holds: long enough for a slow LLM call, short enough that a killed
 /// replica's sessions are taken over within a couple of minutes.
 pub const CLAIM_LEASE_MS: i64 = 120_000;
-
-/// SQLSTATE `insufficient_privilege`: what [`AccessDenied`] reports as its code, so anything that only
-/// looks at codes still sees a permission error.
-pub const ACCESS_DENIED_CODE: &str = "42501";
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -46,6 +45,9 @@ pub struct PgStore {
     writer: ingest_batch::IngestWriter,
     /// The LISTEN task; aborted by [`PgStore::close`] or when the last copy is dropped.
     listener: Arc<ListenerTask>,
+    /// Fires after this process committed rows a reader may want (`MemoryReads::changes`): new events,
+    /// observations and summaries, saved memories, forgets and edits. Shared by every copy.
+    changes: broadcast::Sender<()>,
 }
 
 struct ListenerTask(Option<JoinHandle<()>>);
@@ -69,59 +71,10 @@ pub struct TeamCounts {
     pub summaries: i64,
 }
 
-/// A write refused for lack of rights: a session id that belongs to another team, or an ingest through
-/// a copy that acts for nobody.
-///
-/// The [`claude_mem_core::Storage`] trait can only return a [`StoreError`], so this travels inside
-/// `StoreError::Database` as a database error of its own type; [`access_denied`] (or
-/// `TeamError::from`) finds it again, so the HTTP layer answers 403 instead of 500.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct AccessDenied {
-    message: String,
-}
-
-impl AccessDenied {
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
-}
-
-impl sqlx::error::DatabaseError for AccessDenied {
-    fn message(&self) -> &str {
-        &self.message
-    }
-    fn code(&self) -> Option<Cow<'_, str>> {
-        Some(Cow::Borrowed(ACCESS_DENIED_CODE))
-    }
-    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-        self
-    }
-    fn kind(&self) -> sqlx::error::ErrorKind {
-        sqlx::error::ErrorKind::Other
-    }
-}
-
+/// A request refused for lack of rights: a session id that belongs to another team, an ingest through
+/// a copy that acts for nobody, a read with no team to answer for. The HTTP layers answer 403.
 fn denied(message: impl Into<String>) -> StoreError {
-    StoreError::Database(sqlx::Error::Database(Box::new(AccessDenied::new(message))))
-}
-
-/// The refusal's message when `e` is an [`AccessDenied`] (answer 403), None for any other error.
-pub fn access_denied(e: &StoreError) -> Option<&str> {
-    match e {
-        StoreError::Database(sqlx::Error::Database(db)) => db
-            .try_downcast_ref::<AccessDenied>()
-            .map(|d| d.message.as_str()),
-        _ => None,
-    }
+    StoreError::Forbidden(message.into())
 }
 
 /// PostgreSQL text cannot hold NUL (SQLite can): a tool's binary output would otherwise fail the whole
@@ -218,6 +171,7 @@ impl PgStore {
             signal,
             writer,
             listener: Arc::new(ListenerTask(Some(task))),
+            changes: broadcast::channel(16).0,
         })
     }
 
@@ -227,6 +181,12 @@ impl PgStore {
 
     pub fn replica_id(&self) -> &str {
         &self.replica
+    }
+
+    /// Tells this process's live readers (`MemoryReads::changes`) that something was committed; no
+    /// reader listening is fine.
+    pub(crate) fn notify_change(&self) {
+        let _ = self.changes.send(());
     }
 
     pub fn owner(&self) -> Option<&Owner> {

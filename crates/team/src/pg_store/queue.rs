@@ -80,7 +80,12 @@ impl Storage for PgStore {
                 "ingest needs an owner: this PgStore copy acts for nobody (use PgStore::scoped)",
             ));
         };
-        self.writer.ingest(owner.clone(), event).await
+        let outcome = self.writer.ingest(owner.clone(), event).await?;
+        if matches!(outcome, IngestOutcome::Stored { .. }) {
+            // A new prompt (and the session's counters) for this process's live readers.
+            self.notify_change();
+        }
+        Ok(outcome)
     }
 
     fn ingest_signal(&self) -> Arc<Notify> {
@@ -532,6 +537,8 @@ impl Storage for PgStore {
         tx.commit()
             .await
             .map_err(|e| StoreError::Commit(e.to_string()))?;
+        // New observations or a summary (or only retired events: the session's counts moved).
+        self.notify_change();
         Ok(ids)
     }
 

@@ -13,6 +13,17 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+mod reads;
+pub use reads::{MemoryReads, SessionTitleRow};
+
+/// Everything a worker asks of its backend: the durable queue and processing ([`Storage`]) and the
+/// reads and user edits behind the HTTP API ([`MemoryReads`]).
+pub trait Memory: Storage + MemoryReads {}
+impl<T: Storage + MemoryReads + ?Sized> Memory for T {}
+
+/// The backend as route handlers hold it: the laptop's store, or a team store scoped to one caller.
+pub type SharedMemory = Arc<dyn Memory>;
+
 #[async_trait]
 pub trait Storage: Send + Sync {
     /// `sqlite` or `postgres`, for logs and `/api/health`.
