@@ -22,7 +22,7 @@ const SAVED_CANDIDATES: i64 = 100;
 const HALF_LIFE_HOURS: f64 = 72.0;
 
 /// Why the session started, as Claude Code reports it in SessionStart's `source`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ContextSource {
     Startup,
@@ -170,7 +170,7 @@ pub struct ContextRequest {
     pub language: Lang,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ContextBlock {
     pub project: String,
     pub source: ContextSource,

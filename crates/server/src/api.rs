@@ -108,6 +108,13 @@ pub async fn health_json(state: &AppState) -> Result<Value, ApiError> {
     Ok(serde_json::to_value(health_answer(state).await?).unwrap_or_default())
 }
 
+#[async_trait::async_trait]
+impl crate::api_state::HealthProbe for AppState {
+    async fn health_json(&self) -> Result<Value, ApiError> {
+        health_json(self).await
+    }
+}
+
 /// Also pushed to the viewer over the live stream.
 pub async fn health_answer(state: &AppState) -> Result<Health, ApiError> {
     let counts = state.store.health_counts().await?;

@@ -19,7 +19,8 @@ use claude_mem_search::SearchIndex;
 use serde_json::Value;
 use std::sync::{Arc, RwLock};
 
-/// The live-stream's periodic `health` event: each backend says what it is.
+/// The live-stream's periodic `health` event: each backend says what it is (the laptop's `AppState`
+/// answers with `crate::api::health_json`).
 #[async_trait]
 pub trait HealthProbe: Send + Sync {
     async fn health_json(&self) -> Result<Value, ApiError>;
@@ -46,13 +47,6 @@ pub struct ApiState {
 impl ApiState {
     pub fn context_settings(&self) -> ContextSettings {
         self.context.read().map(|c| c.clone()).unwrap_or_default()
-    }
-}
-
-#[async_trait]
-impl HealthProbe for AppState {
-    async fn health_json(&self) -> Result<Value, ApiError> {
-        crate::api::health_json(self).await
     }
 }
 

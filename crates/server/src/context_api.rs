@@ -14,10 +14,11 @@ use claude_mem_core::settings::ContextSettings;
 use claude_mem_core::storage::MemoryReads;
 use claude_mem_core::{clock, HookEvent, StoreError};
 use claude_mem_search::{Filters, SearchRequest};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Instant;
+use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize)]
 pub struct ContextQuery {
@@ -31,12 +32,31 @@ pub struct ContextQuery {
     max_observations: Option<usize>,
 }
 
+/// `GET /api/context`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContextPreview {
+    pub context: ContextBlock,
+    /// How long building it took.
+    pub build_ms: f64,
+}
+
 /// `GET /api/context`: exactly what SessionStart would inject now, with its token count.
+#[utoipa::path(get, path = "/api/context", tag = "memories",
+    params(
+        ("project" = Option<String>, Query),
+        ("cwd" = Option<String>, Query, description = "A working directory, resolved to its project"),
+        ("session" = Option<String>, Query),
+        ("source" = Option<String>, Query, description = "startup, resume, compact or clear"),
+        ("budget" = Option<u32>, Query, description = "Token budget"),
+        ("max_observations" = Option<u32>, Query),
+    ),
+    responses((status = 200, description = "The SessionStart context as it would be injected now", body = ContextPreview),
+        (status = 400, description = "No project, or a budget out of range")))]
 pub async fn preview(
     State(api): State<ApiState>,
     Db(db): Db,
     query: Result<Query<ContextQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ContextPreview>, ApiError> {
     let Query(q) = query?;
     let project = match (q.project, q.cwd) {
         (Some(p), _) if !p.trim().is_empty() => p,
@@ -85,10 +105,10 @@ pub async fn preview(
         },
     )
     .await?;
-    Ok(Json(json!({
-        "context": block,
-        "build_ms": started.elapsed().as_secs_f64() * 1000.0,
-    })))
+    Ok(Json(ContextPreview {
+        context: block,
+        build_ms: started.elapsed().as_secs_f64() * 1000.0,
+    }))
 }
 
 /// Before a SessionStart is stored: when the resumed session was last active (its earlier injection is

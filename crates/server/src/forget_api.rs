@@ -20,8 +20,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use claude_mem_core::storage::SharedMemory;
 use claude_mem_core::store::{ForgetReport, ForgetTarget, ObservationEdit, OffHow};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// At most this many targets in one `POST /api/forget`.
 const MAX_TARGETS: usize = 1000;
@@ -59,13 +61,26 @@ async fn forget_everywhere(
     Ok((report, index))
 }
 
-fn answer(report: &ForgetReport, index: &str) -> Json<Value> {
-    Json(json!({
-        "forgotten": report.total() > 0,
-        "deleted": report.deleted,
-        "missing": report.missing,
-        "index": index,
-    }))
+/// The answer of every forget: what went, per table, and what was not there.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForgetAnswer {
+    /// Whether anything was deleted.
+    pub forgotten: bool,
+    /// Rows deleted per table.
+    pub deleted: BTreeMap<String, u64>,
+    /// Targets that named nothing (already gone, or never there).
+    pub missing: Vec<ForgetTarget>,
+    /// What happened to the search index: `deleted`, `unchanged` or `unavailable`.
+    pub index: String,
+}
+
+fn answer(report: &ForgetReport, index: &str) -> Json<ForgetAnswer> {
+    Json(ForgetAnswer {
+        forgotten: report.total() > 0,
+        deleted: report.deleted.clone(),
+        missing: report.missing.clone(),
+        index: index.to_owned(),
+    })
 }
 
 /// One target from a path: 404 when it names nothing.
@@ -73,7 +88,7 @@ async fn forget_one(
     api: &ApiState,
     db: &SharedMemory,
     target: ForgetTarget,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ForgetAnswer>, ApiError> {
     let (report, index) = forget_everywhere(api, db, vec![target.clone()], None).await?;
     if !report.missing.is_empty() {
         return Err(ApiError::not_found(match target {
@@ -92,46 +107,66 @@ fn numeric(id: &str, what: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::bad_request("invalid_id", format!("{id:?} is not {what} id")))
 }
 
+#[utoipa::path(delete, path = "/api/observations/{id}", tag = "memories",
+    params(("id" = i64, Path, description = "Observation id")),
+    responses((status = 200, description = "What was forgotten", body = ForgetAnswer),
+        (status = 404, description = "No such observation")))]
 pub async fn delete_observation(
     State(api): State<ApiState>,
     Db(db): Db,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ForgetAnswer>, ApiError> {
     let id = numeric(&id, "an observation")?;
     forget_one(&api, &db, ForgetTarget::Observation(id)).await
 }
 
+#[utoipa::path(delete, path = "/api/summaries/{id}", tag = "history",
+    params(("id" = i64, Path, description = "Summary id")),
+    responses((status = 200, description = "What was forgotten", body = ForgetAnswer),
+        (status = 404, description = "No such summary")))]
 pub async fn delete_summary(
     State(api): State<ApiState>,
     Db(db): Db,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ForgetAnswer>, ApiError> {
     let id = numeric(&id, "a summary")?;
     forget_one(&api, &db, ForgetTarget::Summary(id)).await
 }
 
+#[utoipa::path(delete, path = "/api/prompts/{id}", tag = "history",
+    params(("id" = i64, Path, description = "Prompt id")),
+    responses((status = 200, description = "What was forgotten", body = ForgetAnswer),
+        (status = 404, description = "No such prompt")))]
 pub async fn delete_prompt(
     State(api): State<ApiState>,
     Db(db): Db,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ForgetAnswer>, ApiError> {
     let id = numeric(&id, "a prompt")?;
     forget_one(&api, &db, ForgetTarget::Prompt(id)).await
 }
 
+#[utoipa::path(delete, path = "/api/sessions/{id}", tag = "history",
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, description = "What was forgotten", body = ForgetAnswer),
+        (status = 404, description = "No such session")))]
 pub async fn delete_session(
     State(api): State<ApiState>,
     Db(db): Db,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ForgetAnswer>, ApiError> {
     forget_one(&api, &db, ForgetTarget::Session(id)).await
 }
 
+#[utoipa::path(delete, path = "/api/projects/{name}", tag = "history",
+    params(("name" = String, Path, description = "Project name")),
+    responses((status = 200, description = "What was forgotten", body = ForgetAnswer),
+        (status = 404, description = "No such project")))]
 pub async fn delete_project(
     State(api): State<ApiState>,
     Db(db): Db,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ForgetAnswer>, ApiError> {
     if name.trim().is_empty() {
         return Err(ApiError::bad_request(
             "invalid_id",
@@ -142,7 +177,7 @@ pub async fn delete_project(
 }
 
 /// `{"targets": [{"kind": "observation", "id": 12}, …], "reason": "…"}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForgetBody {
     targets: Vec<ForgetTarget>,
@@ -150,11 +185,14 @@ pub struct ForgetBody {
     reason: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/forget", tag = "memories", request_body = ForgetBody,
+    responses((status = 200, description = "What was forgotten and what was not there", body = ForgetAnswer),
+        (status = 400, description = "No targets, too many, or a malformed body")))]
 pub async fn forget(
     State(api): State<ApiState>,
     Db(db): Db,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ForgetAnswer>, ApiError> {
     let body: ForgetBody = serde_json::from_slice(&body?).map_err(|e| {
         ApiError::bad_request(
             "invalid_body",
@@ -184,12 +222,16 @@ pub async fn forget(
     Ok(answer(&report, index))
 }
 
+#[utoipa::path(patch, path = "/api/observations/{id}", tag = "memories",
+    params(("id" = i64, Path, description = "Observation id")), request_body = ObservationEdit,
+    responses((status = 200, description = "The edited observation", body = crate::api::ObservationAnswer),
+        (status = 404, description = "No such observation")))]
 pub async fn edit_observation(
     State(api): State<ApiState>,
     Db(db): Db,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<crate::api::ObservationAnswer>, ApiError> {
     let id = numeric(&id, "an observation")?;
     let edit: ObservationEdit = serde_json::from_slice(&body?).map_err(|e| {
         ApiError::bad_request(
@@ -217,9 +259,13 @@ pub async fn edit_observation(
         .await
         .map_err(admin_error)?;
     }
-    let observation = db.get_observations(&[id]).await?.pop();
+    let observation = db
+        .get_observations(&[id])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::not_found(format!("no observation {id}")))?;
     tracing::info!(id, "observation edited");
-    Ok(Json(json!({ "observation": observation })))
+    Ok(Json(crate::api::ObservationAnswer { observation }))
 }
 
 /// `{"session_id": "…", "cwd": "…", "how": "env" | "command" | "api"}`.

@@ -4,8 +4,8 @@
 //! the viewer's TypeScript types are generated from it (`npm run gen:api`), and
 //! `crates/server/tests/openapi.rs` fails when the two differ.
 //!
-//! Routes whose handlers still build their answers with `json!` (settings, setup, logs, context, forget,
-//! admin, the live stream) are listed with their parameters and an untyped (`{}`) answer, from the
+//! Routes whose handlers still build their answers with `json!` (the laptop's settings, setup, logs,
+//! sessions-off and admin routes, and the live stream's events) are listed with their parameters and an untyped (`{}`) answer, from the
 //! doc-only functions in [`untyped`], until their answers get types of their own.
 
 use axum::Json;
@@ -36,13 +36,18 @@ use utoipa::OpenApi;
         crate::api::set_capture,
         crate::search_api::reindex,
         openapi_json,
-        untyped::delete_observation,
-        untyped::edit_observation,
+        crate::forget_api::delete_observation,
+        crate::forget_api::edit_observation,
+        crate::forget_api::delete_summary,
+        crate::forget_api::delete_prompt,
+        crate::forget_api::delete_session,
+        crate::forget_api::delete_project,
+        crate::forget_api::forget,
+        crate::context_api::preview,
         untyped::sessions_off,
         untyped::setup,
         untyped::setup_connect,
         untyped::logs,
-        untyped::context,
         untyped::settings,
         untyped::save_settings,
         untyped::admin_restart,
@@ -88,17 +93,6 @@ pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 mod untyped {
     type Untyped = serde_json::Value;
 
-    #[utoipa::path(delete, path = "/api/observations/{id}", tag = "untyped",
-        params(("id" = i64, Path, description = "Observation id")),
-        responses((status = 200, description = "What was forgotten", body = Untyped)))]
-    pub async fn delete_observation() {}
-
-    #[utoipa::path(patch, path = "/api/observations/{id}", tag = "untyped",
-        params(("id" = i64, Path, description = "Observation id")),
-        request_body(content = Untyped, description = "title, narrative, facts and/or type"),
-        responses((status = 200, description = "The edited observation", body = Untyped)))]
-    pub async fn edit_observation() {}
-
     #[utoipa::path(get, path = "/api/sessions/off", tag = "untyped",
         responses((status = 200, description = "Sessions not recorded", body = Untyped)))]
     pub async fn sessions_off() {}
@@ -118,18 +112,6 @@ mod untyped {
         ),
         responses((status = 200, description = "Recent log lines, newest first", body = Untyped)))]
     pub async fn logs() {}
-
-    #[utoipa::path(get, path = "/api/context", tag = "untyped",
-        params(
-            ("project" = Option<String>, Query),
-            ("cwd" = Option<String>, Query, description = "A working directory, resolved to its project"),
-            ("session" = Option<String>, Query),
-            ("source" = Option<String>, Query),
-            ("budget" = Option<u32>, Query, description = "Token budget"),
-            ("max_observations" = Option<u32>, Query),
-        ),
-        responses((status = 200, description = "The SessionStart context as it would be injected now", body = Untyped)))]
-    pub async fn context() {}
 
     #[utoipa::path(get, path = "/api/settings", tag = "untyped",
         responses((status = 200, description = "Every setting with its value", body = Untyped)))]

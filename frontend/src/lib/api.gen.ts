@@ -156,7 +156,7 @@ export interface paths {
         get: operations["get_session"];
         put?: never;
         post?: never;
-        delete?: never;
+        delete: operations["delete_session"];
         options?: never;
         head?: never;
         patch?: never;
@@ -288,6 +288,87 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/summaries/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["delete_summary"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/prompts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["delete_prompt"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["delete_project"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/forget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["forget"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/context": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/context`: exactly what SessionStart would inject now, with its token count. */
+        get: operations["preview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/sessions/off": {
         parameters: {
             query?: never;
@@ -344,22 +425,6 @@ export interface paths {
             cookie?: never;
         };
         get: operations["logs"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/context": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get: operations["context"];
         put?: never;
         post?: never;
         delete?: never;
@@ -450,6 +515,35 @@ export interface components {
         CaptureState: {
             paused: boolean;
         };
+        ContextBlock: {
+            project: string;
+            source: components["schemas"]["ContextSource"];
+            /** @description What Claude reads; empty when there is nothing worth injecting. */
+            text: string;
+            /** @description Estimated tokens of `text` (see [`estimate_tokens`]). */
+            tokens: number;
+            budget_tokens: number;
+            /** Format: int64 */
+            summary_id?: number | null;
+            /** @description Listed observations, one per line in the order shown (for a line of folded repeats, the newest). */
+            observation_ids: number[];
+            /** @description Observations considered before the budget cut. */
+            candidates: number;
+        };
+        /** @description `GET /api/context`. */
+        ContextPreview: {
+            context: components["schemas"]["ContextBlock"];
+            /**
+             * Format: double
+             * @description How long building it took.
+             */
+            build_ms: number;
+        };
+        /**
+         * @description Why the session started, as Claude Code reports it in SessionStart's `source`.
+         * @enum {string}
+         */
+        ContextSource: "startup" | "resume" | "compact" | "clear";
         CostGroup: components["schemas"]["CostTotals"] & {
             /** @description The day (`YYYY-MM-DD`, UTC), model or project this row totals. */
             key: string;
@@ -504,6 +598,49 @@ export interface components {
             /** Format: int64 */
             created_at: number;
             payload: unknown;
+        };
+        /** @description The answer of every forget: what went, per table, and what was not there. */
+        ForgetAnswer: {
+            /** @description Whether anything was deleted. */
+            forgotten: boolean;
+            /** @description Rows deleted per table. */
+            deleted: {
+                [key: string]: number;
+            };
+            /** @description Targets that named nothing (already gone, or never there). */
+            missing: components["schemas"]["ForgetTarget"][];
+            /** @description What happened to the search index: `deleted`, `unchanged` or `unavailable`. */
+            index: string;
+        };
+        /** @description `{"targets": [{"kind": "observation", "id": 12}, …], "reason": "…"}`. */
+        ForgetBody: {
+            targets: components["schemas"]["ForgetTarget"][];
+            reason?: string | null;
+        };
+        /** @description One thing to forget. */
+        ForgetTarget: {
+            /** Format: int64 */
+            id: number;
+            /** @enum {string} */
+            kind: "observation";
+        } | {
+            /** Format: int64 */
+            id: number;
+            /** @enum {string} */
+            kind: "summary";
+        } | {
+            /** Format: int64 */
+            id: number;
+            /** @enum {string} */
+            kind: "prompt";
+        } | {
+            id: string;
+            /** @enum {string} */
+            kind: "session";
+        } | {
+            id: string;
+            /** @enum {string} */
+            kind: "project";
         };
         /** @description An observation found by search; `truncated` when its lists were cut to the caps. */
         FoundObservation: components["schemas"]["ObservationRow"] & {
@@ -645,6 +782,13 @@ export interface components {
         /** @description `GET /api/observations/{id}`. */
         ObservationAnswer: {
             observation: components["schemas"]["ObservationRow"];
+        };
+        /** @description New values for an observation's fields; `None` leaves a field as it is. */
+        ObservationEdit: {
+            title?: string | null;
+            narrative?: string | null;
+            facts?: string[] | null;
+            type?: string | null;
         };
         /** @description `GET /api/observations`: newest first. */
         ObservationPage: {
@@ -1117,8 +1261,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Value"];
+                    "application/json": components["schemas"]["ForgetAnswer"];
                 };
+            };
+            /** @description No such observation */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1132,10 +1283,9 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description title, narrative, facts and/or type */
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Value"];
+                "application/json": components["schemas"]["ObservationEdit"];
             };
         };
         responses: {
@@ -1145,8 +1295,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Value"];
+                    "application/json": components["schemas"]["ObservationAnswer"];
                 };
+            };
+            /** @description No such observation */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1285,6 +1442,36 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SessionDetail"];
+                };
+            };
+            /** @description No such session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    delete_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Session id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What was forgotten */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForgetAnswer"];
                 };
             };
             /** @description No such session */
@@ -1490,6 +1677,164 @@ export interface operations {
             };
         };
     };
+    delete_summary: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Summary id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What was forgotten */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForgetAnswer"];
+                };
+            };
+            /** @description No such summary */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    delete_prompt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Prompt id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What was forgotten */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForgetAnswer"];
+                };
+            };
+            /** @description No such prompt */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    delete_project: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What was forgotten */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForgetAnswer"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    forget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ForgetBody"];
+            };
+        };
+        responses: {
+            /** @description What was forgotten and what was not there */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForgetAnswer"];
+                };
+            };
+            /** @description No targets, too many, or a malformed body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    preview: {
+        parameters: {
+            query?: {
+                project?: string;
+                /** @description A working directory, resolved to its project */
+                cwd?: string;
+                session?: string;
+                /** @description startup, resume, compact or clear */
+                source?: string;
+                /** @description Token budget */
+                budget?: number;
+                max_observations?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The SessionStart context as it would be injected now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContextPreview"];
+                };
+            };
+            /** @description No project, or a budget out of range */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     sessions_off: {
         parameters: {
             query?: never;
@@ -1565,35 +1910,6 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description Recent log lines, newest first */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Value"];
-                };
-            };
-        };
-    };
-    context: {
-        parameters: {
-            query?: {
-                project?: string;
-                /** @description A working directory, resolved to its project */
-                cwd?: string;
-                session?: string;
-                source?: string;
-                /** @description Token budget */
-                budget?: number;
-                max_observations?: number;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The SessionStart context as it would be injected now */
             200: {
                 headers: {
                     [name: string]: unknown;

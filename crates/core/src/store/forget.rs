@@ -16,7 +16,7 @@ use sqlx::{Connection, SqliteConnection};
 use std::collections::BTreeMap;
 
 /// One thing to forget.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum ForgetTarget {
     Observation(i64),
@@ -58,7 +58,7 @@ pub const OBSERVATION_TYPES: [&str; 8] = [
 ];
 
 /// New values for an observation's fields; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ObservationEdit {
     pub title: Option<String>,
