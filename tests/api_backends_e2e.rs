@@ -1345,3 +1345,38 @@ fn another_teams_token_sees_nothing_postgres() {
         vec![blues["id"].as_i64().unwrap()]
     );
 }
+
+/// The laptop's own worker routes (settings file, capture switch, logs, setup, maintenance) are the
+/// operator's on a team server: a member is told so (403 `operator_only`), not "no such endpoint", and
+/// nothing changes.
+#[test]
+fn worker_routes_are_the_operators_on_a_team_server_postgres() {
+    let b = Backend::start(Kind::Postgres);
+    b.assert_backend();
+    for (method, path, body) in [
+        (Method::GET, "/api/settings", None),
+        (
+            Method::PUT,
+            "/api/settings",
+            Some(json!({"context.budget_tokens": 100})),
+        ),
+        (Method::GET, "/api/capture", None),
+        (Method::PUT, "/api/capture", Some(json!({"paused": true}))),
+        (Method::GET, "/api/logs", None),
+        (Method::GET, "/api/setup", None),
+        (Method::POST, "/api/admin/restart", Some(json!({}))),
+        (Method::POST, "/api/admin/retry", Some(json!({"all": true}))),
+        (Method::POST, "/api/reindex", Some(json!({}))),
+        (Method::GET, "/api/sessions/off", None),
+    ] {
+        let answer = b.call(method.clone(), path, body.as_ref());
+        assert_error(&answer, 403, "operator_only", &format!("{method} {path}"));
+    }
+    // Still serving.
+    let (status, health) = b.call(Method::GET, "/api/health", None);
+    assert_eq!(
+        (status, health["status"].as_str()),
+        (200, Some("ok")),
+        "{health}"
+    );
+}

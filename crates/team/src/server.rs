@@ -213,6 +213,7 @@ fn router(state: TeamState) -> Router {
             get(claude_mem_server::openapi::openapi_json),
         )
         .route(SIGN_IN_PATH, post(sign_in))
+        .merge(laptop_only())
         .merge(shared)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -644,6 +645,35 @@ async fn search(
         "team": owner.team,
         "search_ms": started.elapsed().as_secs_f64() * 1000.0,
     })))
+}
+
+/// The laptop's routes that change the worker itself (its settings file, capture switch, logs, setup,
+/// admin jobs): on a team server those are the operator's (the server's settings file and environment),
+/// so a member is told so instead of "no such endpoint".
+fn laptop_only() -> Router<TeamState> {
+    async fn operators_only() -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "operator_only",
+            "a team server's settings, capture, logs and maintenance are its operator's (the server's \
+             settings file and environment); members read and edit memories only",
+        )
+    }
+    let refused = || axum::routing::any(operators_only);
+    [
+        "/api/settings",
+        "/api/capture",
+        "/api/logs",
+        "/api/setup",
+        "/api/setup/connect",
+        "/api/reindex",
+        "/api/admin/{action}",
+        "/api/sessions/off",
+        "/api/projects/{name}/rename",
+        "/api/auth/code",
+    ]
+    .into_iter()
+    .fold(Router::new(), |router, path| router.route(path, refused()))
 }
 
 /// Where the sign-in form posts a member's token.

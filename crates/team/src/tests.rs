@@ -18,7 +18,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-fn cluster() -> Arc<TempCluster> {
+pub(crate) fn cluster() -> Arc<TempCluster> {
     static SHARED: Mutex<Weak<TempCluster>> = Mutex::new(Weak::new());
     let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(c) = shared.upgrade() {
@@ -30,7 +30,7 @@ fn cluster() -> Arc<TempCluster> {
 }
 
 /// A fresh database with the schema applied; the cluster handle keeps the server up.
-async fn setup(name: &str) -> (Arc<TempCluster>, PgStore) {
+pub(crate) async fn setup(name: &str) -> (Arc<TempCluster>, PgStore) {
     let c = tokio::task::spawn_blocking(cluster).await.unwrap();
     let url = c.create_database(name).await.unwrap();
     let store = PgStore::connect(&url, 8).await.unwrap();
@@ -49,14 +49,14 @@ async fn second_replica(store: &PgStore) -> PgStore {
     PgStore::connect(&url, 8).await.unwrap()
 }
 
-async fn owner(store: &PgStore, team: &str, user: &str) -> Owner {
+pub(crate) async fn owner(store: &PgStore, team: &str, user: &str) -> Owner {
     if let Err(e) = store.create_team(team).await {
         assert!(matches!(e, TeamError::Exists(_)), "{e}");
     }
     store.create_user(team, user).await.unwrap().owner
 }
 
-fn event(name: &str, body: Value) -> HookEvent {
+pub(crate) fn event(name: &str, body: Value) -> HookEvent {
     HookEvent::parse(name, body.to_string().as_bytes()).unwrap()
 }
 

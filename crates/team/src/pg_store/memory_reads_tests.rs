@@ -2,48 +2,19 @@
 //! team is refused, and paging and ordering are the SQLite store's (compared against a real one fed the
 //! same data).
 
-use crate::pg_cluster::TempCluster;
-use crate::{Owner, PgStore, TeamError};
+use crate::{Owner, PgStore};
 use claude_mem_core::clock::now_ms;
 use claude_mem_core::compress::{ObservationDraft, ObservationType, SummaryDraft, UsageRecord};
 use claude_mem_core::storage::MemoryReads;
 use claude_mem_core::store::{
     CompletedBatch, ForgetTarget, NewMemory, ObservationEdit, ObservationFilter, Store, StoreError,
 };
-use claude_mem_core::{HookEvent, IngestOutcome, Storage};
+use claude_mem_core::{IngestOutcome, Storage};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::broadcast::error::TryRecvError;
 
-fn cluster() -> Arc<TempCluster> {
-    static SHARED: Mutex<Weak<TempCluster>> = Mutex::new(Weak::new());
-    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(c) = shared.upgrade() {
-        return c;
-    }
-    let c = Arc::new(TempCluster::start().expect("start PostgreSQL (apt-get install postgresql)"));
-    *shared = Arc::downgrade(&c);
-    c
-}
-
-async fn setup(name: &str) -> (Arc<TempCluster>, PgStore) {
-    let c = tokio::task::spawn_blocking(cluster).await.unwrap();
-    let url = c.create_database(name).await.unwrap();
-    let store = PgStore::connect(&url, 8).await.unwrap();
-    (c, store)
-}
-
-async fn owner(store: &PgStore, team: &str, user: &str) -> Owner {
-    if let Err(e) = store.create_team(team).await {
-        assert!(matches!(e, TeamError::Exists(_)), "{e}");
-    }
-    store.create_user(team, user).await.unwrap().owner
-}
-
-fn event(name: &str, body: serde_json::Value) -> HookEvent {
-    HookEvent::parse(name, body.to_string().as_bytes()).unwrap()
-}
+use crate::tests::{event, owner, setup};
 
 /// What one seeded session holds.
 #[derive(Debug, Clone, Default)]
