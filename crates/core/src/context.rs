@@ -8,8 +8,9 @@
 //! Everything here is deterministic for a given database and clock, which is what makes it testable.
 
 use crate::compress::local;
+use crate::model::{ObservationRow, SummaryRow};
 use crate::storage::MemoryReads;
-use crate::store::{ObservationRow, StoreError, SummaryRow, MANUAL};
+use crate::store::{StoreError, MANUAL};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 

@@ -312,7 +312,7 @@ async fn read_original(conn: &mut SqliteConnection) -> Result<Original, sqlx::Er
                     }
                 });
             let kind = text(&r, "type").unwrap_or_default().to_ascii_lowercase();
-            let kind = if crate::compress::ObservationType::parse(&kind).is_some() {
+            let kind = if crate::model::ObservationType::parse(&kind).is_some() {
                 kind
             } else {
                 "change".into()

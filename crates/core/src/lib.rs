@@ -9,6 +9,7 @@ pub mod context;
 pub mod hook_event;
 pub mod legacy_import;
 pub mod limits;
+pub mod model;
 pub mod paths;
 pub mod processor;
 pub mod project;

@@ -7,9 +7,8 @@
 
 use crate::clock::now_ms;
 use crate::compress::local::LocalCompressor;
-use crate::compress::{
-    tool_events, CompressError, Compressed, Compressor, ObservationDraft, QueuedEvent,
-};
+use crate::compress::{tool_events, CompressError, Compressed, Compressor};
+use crate::model::{ObservationDraft, QueuedEvent};
 use crate::storage::Storage;
 use crate::store::{CompletedBatch, Store, StoreError};
 use serde::Serialize;
@@ -425,7 +424,7 @@ impl Processor {
     async fn summarize(
         &self,
         compressor: &dyn Compressor,
-        ctx: &crate::compress::SessionContext,
+        ctx: &crate::model::SessionContext,
         events: &[QueuedEvent],
         new_observations: &[ObservationDraft],
         trigger: &QueuedEvent,
@@ -488,7 +487,7 @@ impl Processor {
 }
 
 enum SummaryStep {
-    Made((i64, crate::compress::SummaryDraft, String, Option<String>)),
+    Made((i64, crate::model::SummaryDraft, String, Option<String>)),
     NotNeeded,
     Failed(CompressError),
 }

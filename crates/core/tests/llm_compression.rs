@@ -4,7 +4,8 @@
 use claude_mem_core::compress::llm::{
     Instructions, LlmCompressor, Mode, OBSERVATION_TOOL, SUMMARY_TOOL,
 };
-use claude_mem_core::compress::{Compressor, QueuedEvent, SessionContext};
+use claude_mem_core::compress::Compressor;
+use claude_mem_core::model::{QueuedEvent, SessionContext};
 use claude_mem_core::processor::{Processor, ProcessorConfig};
 use claude_mem_core::{HookEvent, Store};
 use claude_mem_llm::mock::{anthropic_error, tool_reply, MockLlm, MockReply, RecordedRequest};

@@ -24,7 +24,7 @@ pub use search_index::{
 };
 pub use source::Source;
 
-use claude_mem_core::store::{ObservationRow, StreamPrompt, SummaryRow};
+use claude_mem_core::model::{ObservationRow, StreamPrompt, SummaryRow};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,9 @@
 //! rebuilt from the database with no model call, and a switch to another embedder fills its own vectors
 //! in the background while the old embedder keeps serving, then takes over in one step.
 
-use claude_mem_core::store::{NewMemory, Store};
+use claude_mem_core::store::Store;
+
+use claude_mem_core::model::NewMemory;
 use claude_mem_embed::{EmbedError, Embedder, HashEmbedder};
 use claude_mem_search::durable::{self, Reembed};
 use claude_mem_search::{Doc, Filters, Fusion, Mode, SearchIndex, SearchRequest, Source};
@@ -86,7 +88,7 @@ async fn vectors_are_stored_restored_and_switched_without_embedding_twice() {
                 project: "shop".into(),
                 title: String::new(),
                 text: (*text).into(),
-                kind: claude_mem_core::compress::ObservationType::Discovery,
+                kind: claude_mem_core::model::ObservationType::Discovery,
                 concepts: vec![],
                 files: vec![],
             })

@@ -326,7 +326,7 @@ fn cursors_survive_a_restart_and_a_schema_2_index_keeps_its_observations() {
 
 #[test]
 fn documents_from_rows_carry_keys() {
-    use claude_mem_core::store::{StreamPrompt, SummaryRow};
+    use claude_mem_core::model::{StreamPrompt, SummaryRow};
     let s = SummaryRow {
         id: 5,
         session_id: "s".into(),

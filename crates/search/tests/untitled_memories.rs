@@ -3,7 +3,7 @@
 //! every untitled memory outrank better matches further in (LoCoMo, issue 16). Its embedding is
 //! unchanged.
 
-use claude_mem_core::store::ObservationRow;
+use claude_mem_core::model::ObservationRow;
 use claude_mem_search::{first_line_title, title_repeats_narrative, Doc};
 
 fn memory(title: &str, narrative: &str) -> ObservationRow {

@@ -6,12 +6,12 @@ use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use claude_mem_core::compress::ObservationType;
-use claude_mem_core::processor::ProcessorStatus;
-use claude_mem_core::store::{
+use claude_mem_core::model::ObservationType;
+use claude_mem_core::model::{
     CostReport, EventRow, HealthCounts, ObservationFilter, ObservationRow, ProjectRow, PromptRow,
     SessionRow, SummaryRow,
 };
+use claude_mem_core::processor::ProcessorStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::PathBuf;

@@ -12,7 +12,7 @@ use crate::api_state::Db;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::Query;
 use axum::Json;
-use claude_mem_core::store::{StreamPrompt, SummaryRow};
+use claude_mem_core::model::{StreamPrompt, SummaryRow};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};

@@ -8,8 +8,8 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::Json;
-use claude_mem_core::compress::ObservationType;
-use claude_mem_core::store::{NewMemory, ObservationRow};
+use claude_mem_core::model::ObservationType;
+use claude_mem_core::model::{NewMemory, ObservationRow};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

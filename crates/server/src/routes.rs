@@ -125,3 +125,59 @@ where
         .route("/api/memories", post(memories_api::save))
         .route("/api/stream", get(stream::stream))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::api_routes;
+    use crate::api_error::ApiError;
+    use crate::api_state::{ApiState, HealthProbe};
+    use async_trait::async_trait;
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::http::StatusCode;
+    use claude_mem_core::Settings;
+    use serde_json::Value;
+    use std::sync::Arc;
+    use tower::ServiceExt;
+
+    struct Quiet;
+
+    #[async_trait]
+    impl HealthProbe for Quiet {
+        async fn health_json(&self) -> Result<Value, ApiError> {
+            Ok(Value::Null)
+        }
+    }
+
+    /// A team server's state: no store of its own. A shared route reached without a caller's store
+    /// (an auth layer left off by mistake) must refuse, not answer from somewhere.
+    #[tokio::test]
+    async fn a_shared_route_without_a_callers_store_is_refused() {
+        let (_stop, shutdown) = tokio::sync::watch::channel(false);
+        let state = ApiState {
+            db: None,
+            settings: Arc::new(Settings::default()),
+            context: Arc::default(),
+            search: None,
+            search_reads_store: true,
+            health: Arc::new(Quiet),
+            shutdown,
+        };
+        let app = api_routes::<ApiState>().with_state(state);
+        for path in [
+            "/api/projects",
+            "/api/sessions",
+            "/api/observations",
+            "/api/costs",
+            "/api/stream",
+            "/api/context?project=p",
+        ] {
+            let response = app
+                .clone()
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+        }
+    }
+}

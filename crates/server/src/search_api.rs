@@ -11,8 +11,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use claude_mem_core::compress::ObservationType;
-use claude_mem_core::store::{ObservationRow, StreamPrompt, SummaryRow};
+use claude_mem_core::model::ObservationType;
+use claude_mem_core::model::{ObservationRow, StreamPrompt, SummaryRow};
 use claude_mem_search::{Filters, Hit, Mode, SearchRequest, Source, CANDIDATE_POOL};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -463,7 +463,7 @@ async fn load_results(
 }
 
 /// Cuts an observation's lists to [`claude_mem_core::limits`]; true when something was cut.
-pub fn cap_observation_lists(o: &mut claude_mem_core::store::ObservationRow) -> bool {
+pub fn cap_observation_lists(o: &mut claude_mem_core::model::ObservationRow) -> bool {
     use claude_mem_core::limits::cap_list;
     let mut cut = cap_list("files_read", &mut o.files_read);
     cut |= cap_list("files_modified", &mut o.files_modified);

@@ -6,8 +6,8 @@
 
 use crate::vectors::Vectors;
 use crate::{PgStore, TeamError};
+use claude_mem_core::model::ObservationRow;
 use claude_mem_core::settings::SearchSettings;
-use claude_mem_core::store::ObservationRow;
 use claude_mem_search::{fuse, Fusion, Hit, Mode};
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -8,7 +8,7 @@ use crate::pg_cluster::TempCluster;
 use crate::pg_store::CLAIM_LEASE_MS;
 use crate::{Owner, PgStore, TeamError};
 use claude_mem_core::clock::now_ms;
-use claude_mem_core::compress::{ObservationDraft, ObservationType, SummaryDraft};
+use claude_mem_core::model::{ObservationDraft, ObservationType, SummaryDraft};
 use claude_mem_core::processor::{Processor, ProcessorConfig};
 use claude_mem_core::store::CompletedBatch;
 use claude_mem_core::StoreError;
@@ -395,7 +395,7 @@ async fn completing_events_already_completed_elsewhere_stores_nothing() {
     assert_eq!(b.ready_sessions(later, 20, 0, 8).await.unwrap().len(), 1);
     let b_events = b.load_batch("s-twice", later, 20).await.unwrap();
     assert_eq!(a_events, b_events);
-    let batch = |events: &[claude_mem_core::compress::QueuedEvent]| CompletedBatch {
+    let batch = |events: &[claude_mem_core::model::QueuedEvent]| CompletedBatch {
         session_id: "s-twice".into(),
         project: "p".into(),
         compressor: "local".into(),

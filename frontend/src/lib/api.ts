@@ -2,6 +2,7 @@
 // ever talks to the origin that served it.
 
 import type { LogsResponse } from './logs';
+import { backend } from './backend.svelte';
 import type {
   ContextPreview,
   CostsResponse,
@@ -167,11 +168,15 @@ export const api = {
 /** A human sentence for an error caught around an API call. */
 export function describeError(e: unknown, what = 'this'): string {
   if (e instanceof ApiError) {
-    if (e.missing) return `This worker does not provide ${what} yet (404). Update claude-mem.`;
+    if (e.missing) return backend.team ? `The team server does not provide ${what}.` : `This worker does not provide ${what} yet (404). Update claude-mem.`;
     if (e.notFound) return `Not found: ${e.reason}. It may have been pruned, or the link is wrong.`;
     if (e.status === 0) return 'The claude-mem worker is not reachable. Is it running? This page reloads by itself when it answers again.';
     // The session cookie is gone (token rotated, another browser profile): the sign-in link brings it back.
-    if (e.status === 401) return 'This browser is signed out of claude-mem: run `claude-mem open` in a terminal.';
+    if (e.status === 401) {
+      return backend.team
+        ? 'This browser is signed out of the team server (the token was revoked, or the cookie is gone): reload the page to sign in again.'
+        : 'This browser is signed out of claude-mem: run `claude-mem open` in a terminal.';
+    }
     return e.reason;
   }
   return e instanceof Error ? e.message : String(e);

@@ -15,6 +15,8 @@ import {
   type StreamMessage,
   type StreamStatus,
 } from './stream';
+import { isTeamHealth, normalizeHealth } from './health';
+import { backend, noteBackend } from './backend.svelte';
 import type { Health, Observation } from './types';
 
 export const PAGE = 30;
@@ -89,8 +91,10 @@ export class Feed {
       }
       if (this.ticks % (POLL_MS / OFFLINE_POLL_MS) !== 0) return;
       if (this.status !== 'live') void this.pollOnce();
-      // Health comes with the stream every 5 s; ask directly when it has gone quiet.
-      if (this.status !== 'live' || Date.now() - this.healthAt > 3 * POLL_MS) void this.refreshHealth();
+      // Health comes with the stream every 5 s; ask directly when it has gone quiet. A team server's
+      // stream carries no counts (they are the caller's team's): those are asked for every 5 s.
+      const quiet = backend.team ? POLL_MS - OFFLINE_POLL_MS : 3 * POLL_MS;
+      if (this.status !== 'live' || Date.now() - this.healthAt > quiet) void this.refreshHealth();
     }, OFFLINE_POLL_MS);
   }
 
@@ -100,11 +104,15 @@ export class Feed {
     if (this.poller) clearInterval(this.poller);
   }
 
-  private healthy(h: Health): void {
+  /** `fresh`: the answer has the figures (a team server's stream event has no counts: not fresh). */
+  private healthy(raw: Health, fresh = true): void {
+    // A team server's health comes in its own shape (and the stream's without counts): one shape here.
+    const h = normalizeHealth(raw, this.health);
+    noteBackend(h);
     const wasDown = this.healthError !== null;
     this.health = h;
     this.healthError = null;
-    this.healthAt = Date.now();
+    if (fresh) this.healthAt = Date.now();
     if (wasDown) {
       this.reconnects++;
       if (this.error || !this.loaded) void this.loadInitial();
@@ -113,7 +121,7 @@ export class Feed {
 
   onMessage(m: StreamMessage): void {
     if (m.kind === 'health') {
-      this.healthy(m.health);
+      this.healthy(m.health, !(isTeamHealth(m.health) && !m.health.counts));
       return;
     }
     if (matchesFilter(m.item, this.filter)) this.all = mergeItems(this.all, [m.item]);

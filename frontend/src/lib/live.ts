@@ -29,7 +29,7 @@ export interface EmptyState {
  * Why the feed is empty. A filter that matches nothing is not "no memories yet"; events that arrived
  * but were parked (a wrong API key) are not a first run either.
  */
-export function emptyState(p: { items: number; project?: string; type?: string; health: Health | null }): EmptyState {
+export function emptyState(p: { items: number; project?: string; type?: string; health: Health | null; team?: boolean }): EmptyState {
   if (p.project || p.type) {
     const what = [p.project && `project ${p.project}`, p.type && `type ${p.type}`].filter(Boolean).join(' and ');
     return { kind: 'filtered', title: 'Nothing matches this filter', text: `No memory for ${what}. Other projects and types may have some.` };
@@ -44,6 +44,13 @@ export function emptyState(p: { items: number; project?: string; type?: string; 
   }
   if (c && (c.pending > 0 || c.events > 0)) {
     return { kind: 'waiting', title: 'Memories are on their way', text: `${c.pending} event${c.pending === 1 ? ' is' : 's are'} waiting to be compressed; they appear here when done.` };
+  }
+  if (p.team) {
+    return {
+      kind: 'first-run',
+      title: 'No team memories yet',
+      text: "Memories appear here, live, as your team's Claude Code sessions reach this server.",
+    };
   }
   return {
     kind: 'first-run',

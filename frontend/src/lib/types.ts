@@ -70,7 +70,41 @@ export type Health = Omit<Schemas['Health'], 'index' | 'processor' | 'model' | '
   capture?: Schemas['CaptureState'];
   warnings?: string[];
   writes?: Schemas['Writes'];
+  /** `postgres` on a team server (`claude-mem serve` with CLAUDE_MEM_DATABASE_URL); absent from the laptop
+   * worker's health. The viewer's team mode keys on it (see `backend.svelte.ts`). */
+  backend?: string;
+  /** Team server: what its own health says, kept as it came (see `normalizeHealth`). */
+  team?: TeamHealth;
 };
+
+/** The team server's `counts` in `/api/health` (crates/team/src/pg_store `TeamCounts`): the caller's team
+ * only, and absent (null) for a caller without a token and on the live stream's `health` event. */
+export interface TeamCounts {
+  sessions: number;
+  events: number;
+  pending_events: number;
+  observations: number;
+  embedded: number;
+  summaries: number;
+}
+
+/** The team server's `vectors` in `/api/health` (crates/team/src/vectors.rs `VectorStatus`). */
+export interface TeamVectors {
+  mode: string;
+  embedder: string;
+  dim: number;
+  fallback: string | null;
+  indexed: number;
+  teams: number;
+}
+
+/** What a team server's `/api/health` says beyond the laptop's shape. */
+export interface TeamHealth {
+  replica: string | null;
+  vectors: TeamVectors | null;
+  /** The last counts a member was told (the stream's health event carries none). */
+  counts: TeamCounts | null;
+}
 
 export type CostTotals = Schemas['CostTotals'];
 

@@ -8,10 +8,8 @@
 //! API errors the CLI reports (rate limits, overload, login) keep their usual classification.
 
 use super::llm::LlmCompressor;
-use super::{
-    CompressError, Compressed, Compressor, ObservationDraft, QueuedEvent, SessionContext,
-    Summarized,
-};
+use super::{CompressError, Compressed, Compressor, Summarized};
+use crate::model::{ObservationDraft, QueuedEvent, SessionContext};
 use async_trait::async_trait;
 use claude_mem_llm::ClaudeCodeClient;
 use std::future::Future;

@@ -6,9 +6,9 @@
 //! are paid at the full input price.
 
 use super::local::clip;
-use super::{
-    CompressError, Compressed, Compressor, ObservationDraft, ObservationType, QueuedEvent,
-    SessionContext, Summarized, SummaryDraft, UsageRecord,
+use super::{CompressError, Compressed, Compressor, Summarized};
+use crate::model::{
+    ObservationDraft, ObservationType, QueuedEvent, SessionContext, SummaryDraft, UsageRecord,
 };
 use async_trait::async_trait;
 use claude_mem_llm::{

@@ -16,10 +16,9 @@ mod shell;
 pub use lang::Lang;
 pub(crate) use lang::{is_edit_title, is_explored_title, ran_command};
 
-use super::{
-    tool_events, CompressError, Compressed, Compressor, ObservationDraft, ObservationType,
-    QueuedEvent, SessionContext, Summarized, SummaryDraft, ToolEvent,
-};
+use super::{tool_events, CompressError, Compressed, Compressor, Summarized, ToolEvent};
+
+use crate::model::{ObservationDraft, ObservationType, QueuedEvent, SessionContext, SummaryDraft};
 use async_trait::async_trait;
 use lang::M;
 use regex::Regex;

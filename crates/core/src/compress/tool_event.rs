@@ -1,7 +1,7 @@
 //! One shape for a tool call, whichever hook reported it (PostToolUse, PostToolUseFailure, or one entry of
 //! PostToolBatch), so compressors write their rules once.
 
-use super::QueuedEvent;
+use crate::model::QueuedEvent;
 use serde_json::Value;
 use std::collections::HashSet;
 

@@ -1,6 +1,7 @@
 use super::*;
-use crate::compress::ObservationType;
-use crate::store::{NewMemory, MANUAL};
+use crate::model::NewMemory;
+use crate::model::ObservationType;
+use crate::store::MANUAL;
 use crate::Store;
 
 const HOUR: i64 = 3_600_000;
@@ -688,7 +689,7 @@ fn local_cards(
     age_hours: i64,
     events: &[serde_json::Value],
 ) -> Vec<ObservationRow> {
-    use crate::compress::{QueuedEvent, SessionContext};
+    use crate::model::{QueuedEvent, SessionContext};
     let ctx = SessionContext {
         session_id: session.into(),
         project: "shop".into(),

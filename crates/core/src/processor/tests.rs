@@ -1,5 +1,6 @@
 use super::*;
-use crate::compress::{Summarized, SummaryDraft, UsageRecord};
+use crate::compress::Summarized;
+use crate::model::{SummaryDraft, UsageRecord};
 use crate::HookEvent;
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -114,7 +115,7 @@ impl Compressor for Scripted {
     }
     async fn compress(
         &self,
-        ctx: &crate::compress::SessionContext,
+        ctx: &crate::model::SessionContext,
         events: &[QueuedEvent],
     ) -> Result<Compressed, CompressError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
@@ -142,7 +143,7 @@ impl Compressor for Scripted {
     }
     async fn summarize(
         &self,
-        _: &crate::compress::SessionContext,
+        _: &crate::model::SessionContext,
         _: &[QueuedEvent],
         _: &[ObservationDraft],
         _: Option<&str>,
@@ -343,7 +344,7 @@ impl Compressor for Unavailable {
     }
     async fn compress(
         &self,
-        ctx: &crate::compress::SessionContext,
+        ctx: &crate::model::SessionContext,
         events: &[QueuedEvent],
     ) -> Result<Compressed, CompressError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
@@ -356,7 +357,7 @@ impl Compressor for Unavailable {
     }
     async fn summarize(
         &self,
-        _: &crate::compress::SessionContext,
+        _: &crate::model::SessionContext,
         _: &[QueuedEvent],
         _: &[ObservationDraft],
         _: Option<&str>,

@@ -5,7 +5,7 @@
 //! under crashes and concurrency matters. Reads for the viewer stay backend-specific, because each
 //! backend answers them with its own engine (Tantivy + hnsw_rs here, tsvector + pgvector/hnsw_rs there).
 
-use crate::compress::{ObservationDraft, QueuedEvent, SessionContext, UsageRecord};
+use crate::model::{ObservationDraft, QueuedEvent, SessionContext, UsageRecord};
 use crate::store::{CompletedBatch, ReadySession, Store, StoreError};
 use crate::{HookEvent, IngestOutcome};
 use async_trait::async_trait;

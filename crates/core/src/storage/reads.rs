@@ -6,10 +6,12 @@
 //! A team backend answers only for the team of the request's token: an implementation handed no team
 //! must refuse (`StoreError::Forbidden`), never answer for every team.
 
-use crate::store::{
+use crate::store::{Store, StoreError};
+
+use crate::model::{
     CostReport, EventRow, ForgetReport, ForgetTarget, NewMemory, ObservationEdit,
-    ObservationFilter, ObservationRow, ProjectRow, PromptRow, SessionRow, Store, StoreError,
-    StreamCursor, StreamPrompt, SummaryRow,
+    ObservationFilter, ObservationRow, ProjectRow, PromptRow, SessionRow, StreamCursor,
+    StreamPrompt, SummaryRow,
 };
 use async_trait::async_trait;
 use tokio::sync::broadcast;

@@ -620,7 +620,8 @@ impl Store {
 
 #[cfg(test)]
 mod import_gate_tests {
-    use crate::store::{NewMemory, Store};
+    use crate::model::NewMemory;
+    use crate::store::Store;
 
     /// An export edited (or made by an older version) to carry a secret and 500 files: the import
     /// redacts the one and caps the other, like every other way in.
@@ -632,7 +633,7 @@ mod import_gate_tests {
             project: "p".into(),
             title: "t".into(),
             text: "plain".into(),
-            kind: crate::compress::ObservationType::Discovery,
+            kind: crate::model::ObservationType::Discovery,
             concepts: vec![],
             files: vec![],
         })

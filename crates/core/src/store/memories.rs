@@ -2,23 +2,14 @@
 //! search, context and the viewer treat them like any other, but written directly, without hook events or
 //! a compressor.
 
-use super::{ObservationRow, Store, StoreError};
+use super::{Store, StoreError};
 use crate::clock::now_ms;
-use crate::compress::ObservationType;
+use crate::model::NewMemory;
+use crate::model::ObservationRow;
 use sqlx::Connection;
 
 /// The compressor name that marks a memory as saved by hand.
 pub const MANUAL: &str = "manual";
-
-#[derive(Debug, Clone)]
-pub struct NewMemory {
-    pub project: String,
-    pub title: String,
-    pub text: String,
-    pub kind: ObservationType,
-    pub concepts: Vec<String>,
-    pub files: Vec<String>,
-}
 
 /// Saved notes of a project hang off one synthetic session per project, since every observation belongs
 /// to a session.

@@ -18,20 +18,16 @@ mod retry;
 mod sessions_off;
 pub mod vectors;
 
-pub use costs::{day_and_month_start, CostGroup, CostReport, CostTotals};
+pub use costs::day_and_month_start;
 pub use export::{
     parse_export, ExportFile, ExportSummary, ImportReport, PortabilityError, TableImport,
     EXPORT_FORMAT, EXPORT_VERSION,
 };
-pub use forget::{ForgetReport, ForgetTarget, ObservationEdit, OBSERVATION_TYPES};
 pub use ingest::IngestOutcome;
-pub use memories::{notes_session_id, NewMemory, MANUAL};
-pub use observations::{
-    path_matches, ObservationFilter, ObservationRow, StreamCursor, StreamPrompt, SummaryRow,
-};
+pub use memories::{notes_session_id, MANUAL};
+pub use observations::path_matches;
 pub use processing::{CompletedBatch, ReadySession};
 pub use prune::{PruneReport, PruneRequest, DAY_MS};
-pub use queries::{EventRow, HealthCounts, ProjectRow, PromptRow, SessionRow};
 pub use retry::COMPRESSOR_FINGERPRINT;
 pub use sessions_off::{OffHow, OffSession};
 pub use vectors::{StoredVector, VectorEncoding, VectorStorage};

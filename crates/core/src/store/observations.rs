@@ -1,62 +1,7 @@
 //! Reading observations and summaries back (REST API, viewer, later the context builder and search).
 
 use super::{Store, StoreError};
-use serde::Serialize;
-
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct ObservationRow {
-    pub id: i64,
-    pub session_id: String,
-    pub project: String,
-    pub prompt_number: i64,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub subtitle: String,
-    pub narrative: String,
-    pub facts: Vec<String>,
-    pub concepts: Vec<String>,
-    pub files_read: Vec<String>,
-    pub files_modified: Vec<String>,
-    pub keywords: Vec<String>,
-    pub source_event_ids: Vec<i64>,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub compressor: String,
-    #[schema(required = true)]
-    pub model: Option<String>,
-    pub created_at: i64,
-    /// Who recorded it: the member's user name on a team server; absent on a laptop (one user).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub author: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct SummaryRow {
-    pub id: i64,
-    pub session_id: String,
-    pub project: String,
-    pub prompt_number: i64,
-    pub request: String,
-    pub investigated: String,
-    pub learned: String,
-    pub completed: String,
-    pub next_steps: String,
-    pub compressor: String,
-    #[schema(required = true)]
-    pub model: Option<String>,
-    pub created_at: i64,
-}
-
-/// Filters for listing observations; `before_id` pages backwards (newest first).
-#[derive(Debug, Clone, Default)]
-pub struct ObservationFilter {
-    pub project: Option<String>,
-    pub kind: Option<String>,
-    pub session_id: Option<String>,
-    pub before_id: Option<i64>,
-    pub limit: i64,
-}
+use crate::model::{ObservationFilter, ObservationRow, StreamCursor, StreamPrompt, SummaryRow};
 
 /// A path as compared by [`path_matches`]: forward slashes, no surrounding blanks, no leading `./`.
 fn normalize_path(p: &str) -> String {
@@ -523,25 +468,6 @@ impl Store {
         .fetch_all(self.read_pool())
         .await?)
     }
-}
-
-/// A prompt as the live stream shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct StreamPrompt {
-    pub id: i64,
-    pub session_id: String,
-    pub project: String,
-    pub prompt_number: i64,
-    pub prompt: String,
-    pub created_at: i64,
-}
-
-/// Where a live-stream reader is: the last observation, summary and prompt ids it has seen.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StreamCursor {
-    pub observation: i64,
-    pub summary: i64,
-    pub prompt: i64,
 }
 
 impl Store {

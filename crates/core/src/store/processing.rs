@@ -7,7 +7,7 @@
 
 use super::{Store, StoreError};
 use crate::clock::now_ms;
-use crate::compress::{ObservationDraft, QueuedEvent, SessionContext, SummaryDraft, UsageRecord};
+use crate::model::{ObservationDraft, QueuedEvent, SessionContext, SummaryDraft, UsageRecord};
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::{BTreeSet, HashSet};
 
@@ -236,8 +236,8 @@ impl Store {
                     ids,
                 )| {
                     ObservationDraft {
-                        kind: crate::compress::ObservationType::parse(&kind)
-                            .unwrap_or(crate::compress::ObservationType::Discovery),
+                        kind: crate::model::ObservationType::parse(&kind)
+                            .unwrap_or(crate::model::ObservationType::Discovery),
                         title,
                         subtitle,
                         narrative,

@@ -1,70 +1,8 @@
 //! Read-side queries behind the REST API. They run on the read pool, beside the writer (WAL).
 
 use super::{Store, StoreError};
-use serde::Serialize;
+use crate::model::{EventRow, HealthCounts, ProjectRow, PromptRow, SessionRow};
 use serde_json::Value;
-
-/// One project as `GET /api/projects` lists it: what a picker needs to show and sort.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct ProjectRow {
-    pub name: String,
-    pub sessions: i64,
-    pub prompts: i64,
-    pub observations: i64,
-    /// Epoch ms of the last event in any of its sessions.
-    pub last_activity_at: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct SessionRow {
-    pub id: String,
-    pub project: String,
-    pub cwd: String,
-    #[schema(required = true)]
-    pub transcript_path: Option<String>,
-    pub started_at: i64,
-    pub last_seen_at: i64,
-    #[schema(required = true)]
-    pub ended_at: Option<i64>,
-    #[schema(required = true)]
-    pub end_reason: Option<String>,
-    pub status: String,
-    pub event_count: i64,
-    pub prompt_count: i64,
-    pub observation_count: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct PromptRow {
-    pub prompt_number: i64,
-    #[schema(required = true)]
-    pub prompt_id: Option<String>,
-    pub text: String,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct EventRow {
-    pub id: i64,
-    pub event_name: String,
-    #[schema(required = true)]
-    pub tool_name: Option<String>,
-    pub prompt_number: i64,
-    pub state: String,
-    pub attempts: i64,
-    pub created_at: i64,
-    pub payload: Value,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct HealthCounts {
-    pub sessions: i64,
-    pub events: i64,
-    pub pending: i64,
-    pub failed: i64,
-    pub prompts: i64,
-    pub observations: i64,
-}
 
 const SESSION_COLUMNS: &str =
     "id, project, cwd, transcript_path, started_at, last_seen_at, ended_at, \

@@ -4,7 +4,8 @@
 //! hook would cost the ingest path more than the check is worth.
 
 use super::forget::forget_on;
-use super::{ForgetReport, ForgetTarget, Store, StoreError};
+use super::{Store, StoreError};
+use crate::model::{ForgetReport, ForgetTarget};
 use serde::Serialize;
 
 /// How a session was turned off.

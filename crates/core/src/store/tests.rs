@@ -433,7 +433,7 @@ async fn security_observation_types_are_stored() {
         ))
         .await
         .unwrap();
-    let draft = |kind| crate::compress::ObservationDraft {
+    let draft = |kind| crate::model::ObservationDraft {
         kind,
         title: format!("{kind:?}"),
         subtitle: String::new(),
@@ -454,8 +454,8 @@ async fn security_observation_types_are_stored() {
             project: "app".into(),
             compressor: "test".into(),
             observations: vec![
-                draft(crate::compress::ObservationType::SecurityAlert),
-                draft(crate::compress::ObservationType::SecurityNote),
+                draft(crate::model::ObservationType::SecurityAlert),
+                draft(crate::model::ObservationType::SecurityNote),
             ],
             ..Default::default()
         })

@@ -409,12 +409,12 @@ mod tests {
         assert_eq!(VectorEncoding::parse("f16"), None);
     }
 
-    fn memory(text: &str) -> super::super::NewMemory {
-        super::super::NewMemory {
+    fn memory(text: &str) -> crate::model::NewMemory {
+        crate::model::NewMemory {
             project: "p".into(),
             title: String::new(),
             text: text.into(),
-            kind: crate::compress::ObservationType::Discovery,
+            kind: crate::model::ObservationType::Discovery,
             concepts: vec![],
             files: vec![],
         }

@@ -5,7 +5,7 @@ use super::reads::{observation_from_row, OBSERVATION_COLUMNS};
 use super::PgStore;
 use crate::auth::Owner;
 use crate::TeamError;
-use claude_mem_core::store::{NewMemory, ObservationRow};
+use claude_mem_core::model::{NewMemory, ObservationRow};
 
 /// The compressor name of memories saved by hand (as on the laptop).
 const MANUAL: &str = "manual";

@@ -15,12 +15,13 @@ use super::reads::{observation_from_row, OBSERVATION_COLUMNS};
 use super::{denied, pg_text, PgStore};
 use crate::TeamError;
 use async_trait::async_trait;
-use claude_mem_core::storage::{MemoryReads, SessionTitleRow};
-use claude_mem_core::store::{
-    day_and_month_start, path_matches, CostGroup, CostReport, CostTotals, EventRow, ForgetReport,
-    ForgetTarget, NewMemory, ObservationEdit, ObservationFilter, ObservationRow, ProjectRow,
-    PromptRow, SessionRow, StoreError, StreamCursor, StreamPrompt, SummaryRow,
+use claude_mem_core::model::{
+    CostGroup, CostReport, CostTotals, EventRow, ForgetReport, ForgetTarget, NewMemory,
+    ObservationEdit, ObservationFilter, ObservationRow, ProjectRow, PromptRow, SessionRow,
+    StreamCursor, StreamPrompt, SummaryRow,
 };
+use claude_mem_core::storage::{MemoryReads, SessionTitleRow};
+use claude_mem_core::store::{day_and_month_start, path_matches, StoreError};
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::types::Json;
 use sqlx::{Connection, FromRow, Postgres, Row};

@@ -4,11 +4,10 @@
 
 use crate::{Owner, PgStore};
 use claude_mem_core::clock::now_ms;
-use claude_mem_core::compress::{ObservationDraft, ObservationType, SummaryDraft, UsageRecord};
+use claude_mem_core::model::{ForgetTarget, NewMemory, ObservationEdit, ObservationFilter};
+use claude_mem_core::model::{ObservationDraft, ObservationType, SummaryDraft, UsageRecord};
 use claude_mem_core::storage::MemoryReads;
-use claude_mem_core::store::{
-    CompletedBatch, ForgetTarget, NewMemory, ObservationEdit, ObservationFilter, Store, StoreError,
-};
+use claude_mem_core::store::{CompletedBatch, Store, StoreError};
 use claude_mem_core::{IngestOutcome, Storage};
 use serde_json::json;
 use std::collections::BTreeMap;

@@ -14,7 +14,7 @@
 use super::{denied, pg_list, pg_text, PgStore, CLAIM_LEASE_MS};
 use async_trait::async_trait;
 use claude_mem_core::clock::now_ms;
-use claude_mem_core::compress::{
+use claude_mem_core::model::{
     ObservationDraft, ObservationType, QueuedEvent, SessionContext, UsageRecord,
 };
 use claude_mem_core::store::{CompletedBatch, ReadySession};

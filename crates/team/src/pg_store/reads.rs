@@ -3,7 +3,7 @@
 
 use super::PgStore;
 use crate::TeamError;
-use claude_mem_core::store::ObservationRow;
+use claude_mem_core::model::ObservationRow;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::Row;
