@@ -9,8 +9,8 @@
 
 use crate::compress::local;
 use crate::model::{ObservationRow, SummaryRow};
-use crate::storage::MemoryReads;
-use crate::store::{StoreError, MANUAL};
+use crate::storage::{MemoryReads, StorageError};
+use crate::store::MANUAL;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 
@@ -603,7 +603,7 @@ with `timeline`, or search older memories with `search`. ~Nt is what a full entr
 pub async fn build_context(
     store: &dyn MemoryReads,
     req: &ContextRequest,
-) -> Result<ContextBlock, StoreError> {
+) -> Result<ContextBlock, StorageError> {
     let mut candidates = store
         .recent_project_observations(&req.project, CANDIDATES)
         .await?;
@@ -740,7 +740,7 @@ pub async fn file_context(
     path: &str,
     lang: Lang,
     now_ms: i64,
-) -> Result<String, crate::StoreError> {
+) -> Result<String, StorageError> {
     const MAX_MEMORIES: usize = 3;
     // Memories name files relative to the project (`src/db.rs`); the tool gives an absolute path.
     let cwd = cwd.trim_end_matches('/');

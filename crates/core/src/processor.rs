@@ -10,7 +10,8 @@ use crate::compress::local::LocalCompressor;
 use crate::compress::{tool_events, CompressError, Compressed, Compressor};
 use crate::model::{ObservationDraft, QueuedEvent};
 use crate::storage::Storage;
-use crate::store::{CompletedBatch, Store, StoreError};
+use crate::storage::StorageError;
+use crate::store::{CompletedBatch, Store};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
@@ -177,7 +178,7 @@ impl Processor {
     }
 
     /// One pass over the sessions that have due work.
-    pub async fn tick(self: Arc<Self>) -> Result<TickReport, StoreError> {
+    pub async fn tick(self: Arc<Self>) -> Result<TickReport, StorageError> {
         let ready = self
             .store
             .ready_sessions(now_ms(), self.cfg.batch_size, self.cfg.linger_ms, 64)
@@ -199,7 +200,7 @@ impl Processor {
         Ok(report)
     }
 
-    async fn pick(&self) -> Result<Arc<dyn Compressor>, StoreError> {
+    async fn pick(&self) -> Result<Arc<dyn Compressor>, StorageError> {
         let Some(llm) = &self.llm else {
             return Ok(self.local.clone());
         };
@@ -256,7 +257,11 @@ impl Processor {
         });
     }
 
-    async fn defer(&self, events: &[QueuedEvent], error: &CompressError) -> Result<(), StoreError> {
+    async fn defer(
+        &self,
+        events: &[QueuedEvent],
+        error: &CompressError,
+    ) -> Result<(), StorageError> {
         let attempts = events.iter().map(|e| e.attempts).max().unwrap_or(0);
         let retry_after = match error {
             CompressError::Transient { retry_after, .. } => *retry_after,
@@ -285,7 +290,7 @@ impl Processor {
         Ok(())
     }
 
-    async fn process_session(&self, session_id: &str) -> Result<usize, StoreError> {
+    async fn process_session(&self, session_id: &str) -> Result<usize, StorageError> {
         let started = std::time::Instant::now();
         let mut events = self
             .store
@@ -428,7 +433,7 @@ impl Processor {
         events: &[QueuedEvent],
         new_observations: &[ObservationDraft],
         trigger: &QueuedEvent,
-    ) -> Result<SummaryStep, StoreError> {
+    ) -> Result<SummaryStep, StorageError> {
         if !self.cfg.summaries {
             return Ok(SummaryStep::NotNeeded);
         }
@@ -493,7 +498,7 @@ enum SummaryStep {
 }
 
 impl TickReport {
-    fn absorb(&mut self, done: Result<Result<usize, StoreError>, tokio::task::JoinError>) {
+    fn absorb(&mut self, done: Result<Result<usize, StorageError>, tokio::task::JoinError>) {
         match done {
             Ok(Ok(n)) => {
                 self.sessions += 1;

@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use claude_mem_core::storage::StorageError;
 use claude_mem_core::{HookEventError, StoreError};
 use serde_json::json;
 
@@ -61,37 +62,52 @@ impl From<HookEventError> for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        if let StoreError::Forbidden(reason) = e {
+/// A backend's failure, whichever backend: the kind decides the status.
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match e {
             // A team server's refusal (another team's rows, a request with no team): the caller's
             // mistake, not the server's trouble.
-            tracing::warn!(reason = %reason, "request refused");
-            return Self::new(StatusCode::FORBIDDEN, "forbidden", reason);
-        }
-        tracing::error!(error = %e, "store error");
-        match e {
-            StoreError::Closed => Self::new(
+            StorageError::Forbidden(reason) => {
+                tracing::warn!(reason = %reason, "request refused");
+                Self::new(StatusCode::FORBIDDEN, "forbidden", reason)
+            }
+            StorageError::NotFound(reason) => Self::not_found(reason),
+            StorageError::Invalid(reason) => Self::bad_request("invalid_request", reason),
+            StorageError::Closed => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "shutting_down",
                 "the worker is shutting down",
             ),
             // 507, not a generic 503: a retry cannot succeed until the user frees space, and the hook
             // runner and the viewer can say exactly that.
-            full if full.is_disk_full() => Self::new(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "disk_full",
-                format!(
-                    "the disk holding the claude-mem data directory is full; nothing was stored. \
-                     Free some space and capture resumes on its own ({full})"
-                ),
-            ),
-            other => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage_unavailable",
-                other.to_string(),
-            ),
+            StorageError::DiskFull(detail) => {
+                tracing::error!(error = %detail, "disk full");
+                Self::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "disk_full",
+                    format!(
+                        "the disk holding the claude-mem data directory is full; nothing was stored. \
+                         Free some space and capture resumes on its own ({detail})"
+                    ),
+                )
+            }
+            StorageError::Backend(detail) => {
+                tracing::error!(error = %detail, "store error");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    detail,
+                )
+            }
         }
+    }
+}
+
+/// The SQLite store's own calls (admin, export, health) answer like any backend's.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        StorageError::from(e).into()
     }
 }
 

@@ -11,8 +11,8 @@ use claude_mem_core::context::{
     build_context, render_recall_in, ContextBlock, ContextRequest, ContextSource, Lang,
 };
 use claude_mem_core::settings::ContextSettings;
-use claude_mem_core::storage::MemoryReads;
-use claude_mem_core::{clock, HookEvent, StoreError};
+use claude_mem_core::storage::{MemoryReads, StorageError};
+use claude_mem_core::{clock, HookEvent};
 use claude_mem_search::{Filters, SearchRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -159,7 +159,7 @@ pub async fn session_start(
         now_ms: clock::now_ms(),
         language: lang,
     };
-    let result: Result<ContextBlock, StoreError> = build_context(db, &request).await;
+    let result: Result<ContextBlock, StorageError> = build_context(db, &request).await;
     match result {
         Ok(block) => {
             tracing::info!(

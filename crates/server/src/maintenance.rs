@@ -21,9 +21,15 @@ pub struct PruneOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error(transparent)]
-    Store(#[from] claude_mem_core::StoreError),
+    Store(#[from] claude_mem_core::storage::StorageError),
     #[error("search index: {0}")]
     Index(String),
+}
+
+impl From<claude_mem_core::StoreError> for AdminError {
+    fn from(e: claude_mem_core::StoreError) -> Self {
+        Self::Store(e.into())
+    }
 }
 
 /// Prunes SQLite, then makes the indexes forget the pruned memories. Deleted vectors stay in the graph as

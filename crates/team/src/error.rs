@@ -1,11 +1,11 @@
 //! Team-mode errors: what a command or request can report to a person.
 
-use claude_mem_core::StoreError;
+use claude_mem_core::storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TeamError {
     #[error(transparent)]
-    Store(StoreError),
+    Store(StorageError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
@@ -26,11 +26,11 @@ pub enum TeamError {
 }
 
 /// A refusal raised inside the [`claude_mem_core::Storage`] trait (which can only return a
-/// `StoreError`) comes back out as [`TeamError::Forbidden`], so callers match one variant for 403.
-impl From<StoreError> for TeamError {
-    fn from(e: StoreError) -> Self {
+/// `StorageError`) comes back out as [`TeamError::Forbidden`], so callers match one variant for 403.
+impl From<StorageError> for TeamError {
+    fn from(e: StorageError) -> Self {
         match e {
-            StoreError::Forbidden(message) => TeamError::Forbidden(message),
+            StorageError::Forbidden(message) => TeamError::Forbidden(message),
             e => TeamError::Store(e),
         }
     }

@@ -10,8 +10,8 @@ use crate::{Owner, PgStore, TeamError};
 use claude_mem_core::clock::now_ms;
 use claude_mem_core::model::{ObservationDraft, ObservationType, SummaryDraft};
 use claude_mem_core::processor::{Processor, ProcessorConfig};
+use claude_mem_core::storage::StorageError;
 use claude_mem_core::store::CompletedBatch;
-use claude_mem_core::StoreError;
 use claude_mem_core::{HookEvent, IngestOutcome, Storage};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -235,7 +235,7 @@ async fn ingest_is_idempotent_numbers_prompts_and_needs_an_owner() {
         .ingest(event("UserPromptSubmit", prompt))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Forbidden(_)), "{err}");
+    assert!(matches!(err, StorageError::Forbidden(_)), "{err}");
     assert_eq!(
         count(&store, "SELECT COUNT(*) FROM pending_messages").await,
         4
@@ -262,7 +262,7 @@ async fn another_team_cannot_write_into_a_session() {
         .ingest(event("UserPromptSubmit", intruding.clone()))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Forbidden(_)), "{err}");
+    assert!(matches!(err, StorageError::Forbidden(_)), "{err}");
     assert!(matches!(TeamError::from(err), TeamError::Forbidden(_)));
     // Even a redelivery of alice's own event is refused to another team (no event id leaks).
     let err = store
@@ -270,7 +270,7 @@ async fn another_team_cannot_write_into_a_session() {
         .ingest(event("UserPromptSubmit", prompt.clone()))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Forbidden(_)), "{err}");
+    assert!(matches!(err, StorageError::Forbidden(_)), "{err}");
 
     assert_eq!(store.counts(Some(mallory.team_id)).await.unwrap().events, 0);
     assert_eq!(
@@ -977,7 +977,7 @@ async fn ingest_rows(store: &PgStore) -> (Vec<SessionRow>, Vec<QueueRowText>, Ve
 /// a one-by-one duplicate draws a sequence number, a batched one does not).
 async fn describe(
     store: &PgStore,
-    results: &[Result<IngestOutcome, claude_mem_core::StoreError>],
+    results: &[Result<IngestOutcome, claude_mem_core::storage::StorageError>],
 ) -> Vec<String> {
     let mut out = Vec::new();
     for r in results {
@@ -998,7 +998,7 @@ async fn describe(
             Ok(IngestOutcome::Duplicate { event_id }) => {
                 format!("duplicate of {}", key_of(*event_id).await)
             }
-            Err(e @ StoreError::Forbidden(_)) => format!("denied: {e}"),
+            Err(e @ StorageError::Forbidden(_)) => format!("denied: {e}"),
             Err(e) => format!("error: {e}"),
         });
     }
@@ -1181,7 +1181,7 @@ async fn a_bad_event_fails_only_its_own_caller() {
         results[0]
     );
     let err = results[1].as_ref().unwrap_err();
-    assert!(!matches!(err, StoreError::Forbidden(_)), "{err}");
+    assert!(!matches!(err, StorageError::Forbidden(_)), "{err}");
     assert!(
         matches!(
             results[2],

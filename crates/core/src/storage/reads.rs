@@ -6,7 +6,8 @@
 //! A team backend answers only for the team of the request's token: an implementation handed no team
 //! must refuse (`StoreError::Forbidden`), never answer for every team.
 
-use crate::store::{Store, StoreError};
+use super::StorageError;
+use crate::store::Store;
 
 use crate::model::{
     CostReport, EventRow, ForgetReport, ForgetTarget, NewMemory, ObservationEdit,
@@ -21,45 +22,45 @@ pub type SessionTitleRow = (String, Option<String>, Option<String>);
 
 #[async_trait]
 pub trait MemoryReads: Send + Sync {
-    async fn list_projects(&self) -> Result<Vec<ProjectRow>, StoreError>;
+    async fn list_projects(&self) -> Result<Vec<ProjectRow>, StorageError>;
     /// Newest activity first.
     async fn list_sessions(
         &self,
         project: Option<&str>,
         limit: i64,
         offset: i64,
-    ) -> Result<Vec<SessionRow>, StoreError>;
-    async fn get_session(&self, id: &str) -> Result<Option<SessionRow>, StoreError>;
+    ) -> Result<Vec<SessionRow>, StorageError>;
+    async fn get_session(&self, id: &str) -> Result<Option<SessionRow>, StorageError>;
     /// (hook events, prompts, observations) of one session.
-    async fn session_totals(&self, id: &str) -> Result<(i64, i64, i64), StoreError>;
+    async fn session_totals(&self, id: &str) -> Result<(i64, i64, i64), StorageError>;
     async fn session_prompts_page(
         &self,
         id: &str,
         limit: i64,
         offset: i64,
-    ) -> Result<Vec<PromptRow>, StoreError>;
+    ) -> Result<Vec<PromptRow>, StorageError>;
     async fn session_events_page(
         &self,
         id: &str,
         limit: i64,
         offset: i64,
-    ) -> Result<Vec<EventRow>, StoreError>;
+    ) -> Result<Vec<EventRow>, StorageError>;
     /// A session's observations, newest first, sliced by `offset`/`limit`.
     async fn session_observations_page(
         &self,
         id: &str,
         limit: i64,
         offset: i64,
-    ) -> Result<Vec<ObservationRow>, StoreError>;
+    ) -> Result<Vec<ObservationRow>, StorageError>;
     /// Newest first, paged by `before_id`.
     async fn list_observations(
         &self,
         filter: &ObservationFilter,
-    ) -> Result<Vec<ObservationRow>, StoreError>;
+    ) -> Result<Vec<ObservationRow>, StorageError>;
     /// In id order; ids that do not exist (or are not the caller's) are left out.
-    async fn get_observations(&self, ids: &[i64]) -> Result<Vec<ObservationRow>, StoreError>;
-    async fn get_summaries(&self, ids: &[i64]) -> Result<Vec<SummaryRow>, StoreError>;
-    async fn get_prompts(&self, ids: &[i64]) -> Result<Vec<StreamPrompt>, StoreError>;
+    async fn get_observations(&self, ids: &[i64]) -> Result<Vec<ObservationRow>, StorageError>;
+    async fn get_summaries(&self, ids: &[i64]) -> Result<Vec<SummaryRow>, StorageError>;
+    async fn get_prompts(&self, ids: &[i64]) -> Result<Vec<StreamPrompt>, StorageError>;
     /// Newest first, paged by `before_id`.
     async fn list_prompts(
         &self,
@@ -67,7 +68,7 @@ pub trait MemoryReads: Send + Sync {
         session_id: Option<&str>,
         before_id: Option<i64>,
         limit: i64,
-    ) -> Result<Vec<StreamPrompt>, StoreError>;
+    ) -> Result<Vec<StreamPrompt>, StorageError>;
     /// Newest first, paged by `before_id`.
     async fn list_summaries(
         &self,
@@ -75,34 +76,34 @@ pub trait MemoryReads: Send + Sync {
         session_id: Option<&str>,
         before_id: Option<i64>,
         limit: i64,
-    ) -> Result<Vec<SummaryRow>, StoreError>;
+    ) -> Result<Vec<SummaryRow>, StorageError>;
     /// One row per id asked for, in that order, unknown sessions with no titles.
-    async fn session_titles(&self, ids: &[String]) -> Result<Vec<SessionTitleRow>, StoreError>;
+    async fn session_titles(&self, ids: &[String]) -> Result<Vec<SessionTitleRow>, StorageError>;
     async fn cost_report(
         &self,
         now_ms: i64,
         days: i64,
         project: Option<&str>,
-    ) -> Result<CostReport, StoreError>;
+    ) -> Result<CostReport, StorageError>;
 
     /// The newest ids now: where a new live-stream reader starts.
-    async fn stream_head(&self) -> Result<StreamCursor, StoreError>;
+    async fn stream_head(&self) -> Result<StreamCursor, StorageError>;
     /// Oldest first, ids above `after_id`.
     async fn observations_after(
         &self,
         after_id: i64,
         limit: i64,
-    ) -> Result<Vec<ObservationRow>, StoreError>;
+    ) -> Result<Vec<ObservationRow>, StorageError>;
     async fn summaries_after(
         &self,
         after_id: i64,
         limit: i64,
-    ) -> Result<Vec<SummaryRow>, StoreError>;
+    ) -> Result<Vec<SummaryRow>, StorageError>;
     async fn prompts_after(
         &self,
         after_id: i64,
         limit: i64,
-    ) -> Result<Vec<StreamPrompt>, StoreError>;
+    ) -> Result<Vec<StreamPrompt>, StorageError>;
     /// Fires after a commit this process made that readers may want; a backend shared by several
     /// processes cannot see the others' commits here, so readers also re-read on a timer.
     fn changes(&self) -> broadcast::Receiver<()>;
@@ -112,21 +113,21 @@ pub trait MemoryReads: Send + Sync {
         &self,
         project: &str,
         limit: i64,
-    ) -> Result<Vec<ObservationRow>, StoreError>;
+    ) -> Result<Vec<ObservationRow>, StorageError>;
     /// A project's saved memories (`POST /api/memories`), newest first.
     async fn saved_memories(
         &self,
         project: &str,
         limit: i64,
-    ) -> Result<Vec<ObservationRow>, StoreError>;
-    async fn latest_summary(&self, project: &str) -> Result<Option<SummaryRow>, StoreError>;
+    ) -> Result<Vec<ObservationRow>, StorageError>;
+    async fn latest_summary(&self, project: &str) -> Result<Option<SummaryRow>, StorageError>;
     /// Ids of a project's newest observations that read or modified `file` (relative to the project).
     async fn recent_observation_ids_touching(
         &self,
         file: &str,
         project: &str,
         limit: usize,
-    ) -> Result<Vec<i64>, StoreError>;
+    ) -> Result<Vec<i64>, StorageError>;
 
     /// The anchor and its neighbours in the same project; `None` when the anchor does not exist.
     async fn timeline_around(
@@ -134,79 +135,79 @@ pub trait MemoryReads: Send + Sync {
         anchor_id: i64,
         before: i64,
         after: i64,
-    ) -> Result<Option<Vec<ObservationRow>>, StoreError>;
+    ) -> Result<Option<Vec<ObservationRow>>, StorageError>;
     /// The observation closest to `at_ms` (the first at or after it, else the last before it).
     async fn observation_near_time(
         &self,
         project: Option<&str>,
         at_ms: i64,
-    ) -> Result<Option<i64>, StoreError>;
+    ) -> Result<Option<i64>, StorageError>;
 
     /// A note the user (or the model, through MCP) asked to keep, stored as an observation.
-    async fn save_memory(&self, memory: NewMemory) -> Result<ObservationRow, StoreError>;
-    async fn forget(&self, targets: Vec<ForgetTarget>) -> Result<ForgetReport, StoreError>;
+    async fn save_memory(&self, memory: NewMemory) -> Result<ObservationRow, StorageError>;
+    async fn forget(&self, targets: Vec<ForgetTarget>) -> Result<ForgetReport, StorageError>;
     /// False when there is no such observation.
-    async fn edit_observation(&self, id: i64, edit: ObservationEdit) -> Result<bool, StoreError>;
+    async fn edit_observation(&self, id: i64, edit: ObservationEdit) -> Result<bool, StorageError>;
 }
 
 /// The SQLite store answers for everything on this machine.
 #[async_trait]
 impl MemoryReads for Store {
-    async fn list_projects(&self) -> Result<Vec<ProjectRow>, StoreError> {
-        Store::list_projects(self).await
+    async fn list_projects(&self) -> Result<Vec<ProjectRow>, StorageError> {
+        Ok(Store::list_projects(self).await?)
     }
     async fn list_sessions(
         &self,
         project: Option<&str>,
         limit: i64,
         offset: i64,
-    ) -> Result<Vec<SessionRow>, StoreError> {
-        Store::list_sessions(self, project, limit, offset).await
+    ) -> Result<Vec<SessionRow>, StorageError> {
+        Ok(Store::list_sessions(self, project, limit, offset).await?)
     }
-    async fn get_session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
-        Store::get_session(self, id).await
+    async fn get_session(&self, id: &str) -> Result<Option<SessionRow>, StorageError> {
+        Ok(Store::get_session(self, id).await?)
     }
-    async fn session_totals(&self, id: &str) -> Result<(i64, i64, i64), StoreError> {
-        Store::session_totals(self, id).await
+    async fn session_totals(&self, id: &str) -> Result<(i64, i64, i64), StorageError> {
+        Ok(Store::session_totals(self, id).await?)
     }
     async fn session_prompts_page(
         &self,
         id: &str,
         limit: i64,
         offset: i64,
-    ) -> Result<Vec<PromptRow>, StoreError> {
-        Store::session_prompts_page(self, id, limit, offset).await
+    ) -> Result<Vec<PromptRow>, StorageError> {
+        Ok(Store::session_prompts_page(self, id, limit, offset).await?)
     }
     async fn session_events_page(
         &self,
         id: &str,
         limit: i64,
         offset: i64,
-    ) -> Result<Vec<EventRow>, StoreError> {
-        Store::session_events_page(self, id, limit, offset).await
+    ) -> Result<Vec<EventRow>, StorageError> {
+        Ok(Store::session_events_page(self, id, limit, offset).await?)
     }
     async fn session_observations_page(
         &self,
         id: &str,
         limit: i64,
         offset: i64,
-    ) -> Result<Vec<ObservationRow>, StoreError> {
-        Store::session_observations_page(self, id, limit, offset).await
+    ) -> Result<Vec<ObservationRow>, StorageError> {
+        Ok(Store::session_observations_page(self, id, limit, offset).await?)
     }
     async fn list_observations(
         &self,
         filter: &ObservationFilter,
-    ) -> Result<Vec<ObservationRow>, StoreError> {
-        Store::list_observations(self, filter).await
+    ) -> Result<Vec<ObservationRow>, StorageError> {
+        Ok(Store::list_observations(self, filter).await?)
     }
-    async fn get_observations(&self, ids: &[i64]) -> Result<Vec<ObservationRow>, StoreError> {
-        Store::get_observations(self, ids).await
+    async fn get_observations(&self, ids: &[i64]) -> Result<Vec<ObservationRow>, StorageError> {
+        Ok(Store::get_observations(self, ids).await?)
     }
-    async fn get_summaries(&self, ids: &[i64]) -> Result<Vec<SummaryRow>, StoreError> {
-        Store::get_summaries(self, ids).await
+    async fn get_summaries(&self, ids: &[i64]) -> Result<Vec<SummaryRow>, StorageError> {
+        Ok(Store::get_summaries(self, ids).await?)
     }
-    async fn get_prompts(&self, ids: &[i64]) -> Result<Vec<StreamPrompt>, StoreError> {
-        Store::get_prompts(self, ids).await
+    async fn get_prompts(&self, ids: &[i64]) -> Result<Vec<StreamPrompt>, StorageError> {
+        Ok(Store::get_prompts(self, ids).await?)
     }
     async fn list_prompts(
         &self,
@@ -214,8 +215,8 @@ impl MemoryReads for Store {
         session_id: Option<&str>,
         before_id: Option<i64>,
         limit: i64,
-    ) -> Result<Vec<StreamPrompt>, StoreError> {
-        Store::list_prompts(self, project, session_id, before_id, limit).await
+    ) -> Result<Vec<StreamPrompt>, StorageError> {
+        Ok(Store::list_prompts(self, project, session_id, before_id, limit).await?)
     }
     async fn list_summaries(
         &self,
@@ -223,43 +224,43 @@ impl MemoryReads for Store {
         session_id: Option<&str>,
         before_id: Option<i64>,
         limit: i64,
-    ) -> Result<Vec<SummaryRow>, StoreError> {
-        Store::list_summaries(self, project, session_id, before_id, limit).await
+    ) -> Result<Vec<SummaryRow>, StorageError> {
+        Ok(Store::list_summaries(self, project, session_id, before_id, limit).await?)
     }
-    async fn session_titles(&self, ids: &[String]) -> Result<Vec<SessionTitleRow>, StoreError> {
-        Store::session_titles(self, ids).await
+    async fn session_titles(&self, ids: &[String]) -> Result<Vec<SessionTitleRow>, StorageError> {
+        Ok(Store::session_titles(self, ids).await?)
     }
     async fn cost_report(
         &self,
         now_ms: i64,
         days: i64,
         project: Option<&str>,
-    ) -> Result<CostReport, StoreError> {
-        Store::cost_report(self, now_ms, days, project).await
+    ) -> Result<CostReport, StorageError> {
+        Ok(Store::cost_report(self, now_ms, days, project).await?)
     }
-    async fn stream_head(&self) -> Result<StreamCursor, StoreError> {
-        Store::stream_head(self).await
+    async fn stream_head(&self) -> Result<StreamCursor, StorageError> {
+        Ok(Store::stream_head(self).await?)
     }
     async fn observations_after(
         &self,
         after_id: i64,
         limit: i64,
-    ) -> Result<Vec<ObservationRow>, StoreError> {
-        Store::observations_after(self, after_id, limit).await
+    ) -> Result<Vec<ObservationRow>, StorageError> {
+        Ok(Store::observations_after(self, after_id, limit).await?)
     }
     async fn summaries_after(
         &self,
         after_id: i64,
         limit: i64,
-    ) -> Result<Vec<SummaryRow>, StoreError> {
-        Store::summaries_after(self, after_id, limit).await
+    ) -> Result<Vec<SummaryRow>, StorageError> {
+        Ok(Store::summaries_after(self, after_id, limit).await?)
     }
     async fn prompts_after(
         &self,
         after_id: i64,
         limit: i64,
-    ) -> Result<Vec<StreamPrompt>, StoreError> {
-        Store::prompts_after(self, after_id, limit).await
+    ) -> Result<Vec<StreamPrompt>, StorageError> {
+        Ok(Store::prompts_after(self, after_id, limit).await?)
     }
     fn changes(&self) -> broadcast::Receiver<()> {
         Store::changes(self)
@@ -268,49 +269,49 @@ impl MemoryReads for Store {
         &self,
         project: &str,
         limit: i64,
-    ) -> Result<Vec<ObservationRow>, StoreError> {
-        Store::recent_project_observations(self, project, limit).await
+    ) -> Result<Vec<ObservationRow>, StorageError> {
+        Ok(Store::recent_project_observations(self, project, limit).await?)
     }
     async fn saved_memories(
         &self,
         project: &str,
         limit: i64,
-    ) -> Result<Vec<ObservationRow>, StoreError> {
-        Store::saved_memories(self, project, limit).await
+    ) -> Result<Vec<ObservationRow>, StorageError> {
+        Ok(Store::saved_memories(self, project, limit).await?)
     }
-    async fn latest_summary(&self, project: &str) -> Result<Option<SummaryRow>, StoreError> {
-        Store::latest_summary(self, project).await
+    async fn latest_summary(&self, project: &str) -> Result<Option<SummaryRow>, StorageError> {
+        Ok(Store::latest_summary(self, project).await?)
     }
     async fn recent_observation_ids_touching(
         &self,
         file: &str,
         project: &str,
         limit: usize,
-    ) -> Result<Vec<i64>, StoreError> {
-        Store::recent_observation_ids_touching(self, file, project, limit).await
+    ) -> Result<Vec<i64>, StorageError> {
+        Ok(Store::recent_observation_ids_touching(self, file, project, limit).await?)
     }
     async fn timeline_around(
         &self,
         anchor_id: i64,
         before: i64,
         after: i64,
-    ) -> Result<Option<Vec<ObservationRow>>, StoreError> {
-        Store::timeline_around(self, anchor_id, before, after).await
+    ) -> Result<Option<Vec<ObservationRow>>, StorageError> {
+        Ok(Store::timeline_around(self, anchor_id, before, after).await?)
     }
     async fn observation_near_time(
         &self,
         project: Option<&str>,
         at_ms: i64,
-    ) -> Result<Option<i64>, StoreError> {
-        Store::observation_near_time(self, project, at_ms).await
+    ) -> Result<Option<i64>, StorageError> {
+        Ok(Store::observation_near_time(self, project, at_ms).await?)
     }
-    async fn save_memory(&self, memory: NewMemory) -> Result<ObservationRow, StoreError> {
-        Store::save_memory(self, memory).await
+    async fn save_memory(&self, memory: NewMemory) -> Result<ObservationRow, StorageError> {
+        Ok(Store::save_memory(self, memory).await?)
     }
-    async fn forget(&self, targets: Vec<ForgetTarget>) -> Result<ForgetReport, StoreError> {
-        Store::forget(self, targets).await
+    async fn forget(&self, targets: Vec<ForgetTarget>) -> Result<ForgetReport, StorageError> {
+        Ok(Store::forget(self, targets).await?)
     }
-    async fn edit_observation(&self, id: i64, edit: ObservationEdit) -> Result<bool, StoreError> {
-        Store::edit_observation(self, id, edit).await
+    async fn edit_observation(&self, id: i64, edit: ObservationEdit) -> Result<bool, StorageError> {
+        Ok(Store::edit_observation(self, id, edit).await?)
     }
 }

@@ -55,10 +55,6 @@ pub enum StoreError {
     Commit(String),
     #[error("the store is closed")]
     Closed,
-    /// The caller may not read or change this (another team's session, a team-less request): answered
-    /// as 403 with the reason.
-    #[error("{0}")]
-    Forbidden(String),
     /// The file is another program's database (the original claude-mem's, usually): migrating it
     /// would damage it, so nothing was changed.
     #[error("{path} is not a database of this claude-mem: {detail}")]

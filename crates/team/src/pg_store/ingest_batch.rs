@@ -21,7 +21,8 @@
 use super::{denied, pg_text, INGEST_CHANNEL};
 use crate::auth::Owner;
 use claude_mem_core::clock::now_ms;
-use claude_mem_core::{HookEvent, IngestOutcome, StoreError};
+use claude_mem_core::storage::StorageError;
+use claude_mem_core::{HookEvent, IngestOutcome};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,7 +36,7 @@ const MAX_BATCH: usize = 256;
 /// (backpressure instead of unbounded memory).
 const QUEUE_DEPTH: usize = 4096;
 
-type Reply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
+type Reply = oneshot::Sender<Result<IngestOutcome, StorageError>>;
 
 struct Job {
     owner: Owner,
@@ -65,7 +66,7 @@ impl IngestWriter {
         &self,
         owner: Owner,
         event: HookEvent,
-    ) -> Result<IngestOutcome, StoreError> {
+    ) -> Result<IngestOutcome, StorageError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Job {
@@ -74,8 +75,8 @@ impl IngestWriter {
                 reply,
             })
             .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+            .map_err(|_| StorageError::Closed)?;
+        answer.await.map_err(|_| StorageError::Closed)?
     }
 }
 
@@ -118,7 +119,7 @@ async fn commit(pool: &PgPool, batch: Vec<Job>) -> bool {
     for job in batch {
         let result = ingest_one(pool, &job.owner, &job.event).await;
         if let Err(e) = &result {
-            if !matches!(e, StoreError::Forbidden(_)) {
+            if !matches!(e, StorageError::Forbidden(_)) {
                 tracing::error!(error = %e, session = %job.event.session_id, "storing a hook event failed");
             }
         }
@@ -157,7 +158,7 @@ struct SessionDelta {
 async fn try_batch(
     pool: &PgPool,
     batch: &[Job],
-) -> Result<Vec<Result<IngestOutcome, StoreError>>, StoreError> {
+) -> Result<Vec<Result<IngestOutcome, StorageError>>, StorageError> {
     let now = now_ms();
     let keys: Vec<String> = batch
         .iter()
@@ -239,7 +240,7 @@ async fn try_batch(
     let mut accepted: HashMap<&str, usize> = HashMap::new();
     for (i, Job { owner, event, .. }) in batch.iter().enumerate() {
         let Some((team_id, _, prompt_count)) = owners.get_mut(&sessions[i]) else {
-            return Err(StoreError::Commit(format!(
+            return Err(StorageError::Backend(format!(
                 "session {} missing from its own upsert",
                 event.session_id
             )));
@@ -365,7 +366,7 @@ async fn try_batch(
         .collect();
         if ids.len() != e_idx.len() {
             // A key stored meanwhile by another replica under another session: one by one answers it.
-            return Err(StoreError::Commit(format!(
+            return Err(StorageError::Backend(format!(
                 "{} of {} new events were already stored",
                 e_idx.len() - ids.len(),
                 e_idx.len()
@@ -374,11 +375,11 @@ async fn try_batch(
     }
     // Everyone's answer, settled before the commit so that nothing is committed that cannot be answered.
     let id_of = |key: &str| {
-        ids.get(key)
-            .copied()
-            .ok_or_else(|| StoreError::Commit(format!("event {key} missing from its own insert")))
+        ids.get(key).copied().ok_or_else(|| {
+            StorageError::Backend(format!("event {key} missing from its own insert"))
+        })
     };
-    let mut outcomes: Vec<Result<IngestOutcome, StoreError>> = Vec::with_capacity(batch.len());
+    let mut outcomes: Vec<Result<IngestOutcome, StorageError>> = Vec::with_capacity(batch.len());
     for (i, plan) in plans.into_iter().enumerate() {
         outcomes.push(match plan {
             Plan::Refused(message) => Err(denied(message)),
@@ -472,7 +473,7 @@ async fn try_batch(
     }
     tx.commit()
         .await
-        .map_err(|e| StoreError::Commit(e.to_string()))?;
+        .map_err(|e| StorageError::Backend(e.to_string()))?;
     Ok(outcomes)
 }
 
@@ -483,7 +484,7 @@ pub(super) async fn ingest_one(
     pool: &PgPool,
     owner: &Owner,
     event: &HookEvent,
-) -> Result<IngestOutcome, StoreError> {
+) -> Result<IngestOutcome, StorageError> {
     let now = now_ms();
     let mut tx = pool.begin().await?;
     // Creates the session or, when it exists, locks its row (DO UPDATE takes the row lock, DO
@@ -592,7 +593,7 @@ pub(super) async fn ingest_one(
     }
     tx.commit()
         .await
-        .map_err(|e| StoreError::Commit(e.to_string()))?;
+        .map_err(|e| StorageError::Backend(e.to_string()))?;
     Ok(IngestOutcome::Stored {
         event_id,
         prompt_number,
@@ -607,7 +608,7 @@ impl super::PgStore {
     pub(crate) async fn ingest_together(
         &self,
         items: Vec<(Owner, HookEvent)>,
-    ) -> Result<Vec<Result<IngestOutcome, StoreError>>, StoreError> {
+    ) -> Result<Vec<Result<IngestOutcome, StorageError>>, StorageError> {
         let (batch, _answers) = jobs(items);
         try_batch(&self.pool, &batch).await
     }
@@ -616,19 +617,19 @@ impl super::PgStore {
     pub(crate) async fn ingest_group(
         &self,
         items: Vec<(Owner, HookEvent)>,
-    ) -> Vec<Result<IngestOutcome, StoreError>> {
+    ) -> Vec<Result<IngestOutcome, StorageError>> {
         let (batch, answers) = jobs(items);
         commit(&self.pool, batch).await;
         let mut out = Vec::with_capacity(answers.len());
         for answer in answers {
-            out.push(answer.await.unwrap_or(Err(StoreError::Closed)));
+            out.push(answer.await.unwrap_or(Err(StorageError::Closed)));
         }
         out
     }
 }
 
 #[cfg(test)]
-type Answer = oneshot::Receiver<Result<IngestOutcome, StoreError>>;
+type Answer = oneshot::Receiver<Result<IngestOutcome, StorageError>>;
 
 #[cfg(test)]
 fn jobs(items: Vec<(Owner, HookEvent)>) -> (Vec<Job>, Vec<Answer>) {

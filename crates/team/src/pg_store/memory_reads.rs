@@ -2,7 +2,7 @@
 //! SessionStart recall read (and the edits a user makes), answered for ONE team.
 //!
 //! Every query filters on the team of the copy's owner ([`PgStore::scoped`]); a copy that acts for
-//! nobody refuses with [`StoreError::Forbidden`] instead of answering for every team. Semantics (order,
+//! nobody refuses with [`StorageError::Forbidden`] instead of answering for every team. Semantics (order,
 //! paging, limits, `None` for missing) are those of the SQLite store's queries
 //! (`claude_mem_core::store::{queries, observations, costs, memories, forget}`), translated:
 //! - a negative `LIMIT` (SQLite: no limit) binds as `NULL` (PostgreSQL: no limit), a negative `OFFSET`
@@ -20,8 +20,9 @@ use claude_mem_core::model::{
     ObservationEdit, ObservationFilter, ObservationRow, ProjectRow, PromptRow, SessionRow,
     StreamCursor, StreamPrompt, SummaryRow,
 };
+use claude_mem_core::storage::StorageError;
 use claude_mem_core::storage::{MemoryReads, SessionTitleRow};
-use claude_mem_core::store::{day_and_month_start, path_matches, StoreError};
+use claude_mem_core::store::{day_and_month_start, path_matches};
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::types::Json;
 use sqlx::{Connection, FromRow, Postgres, Row};
@@ -64,21 +65,21 @@ fn text(s: Option<&str>) -> Option<Cow<'_, str>> {
 }
 
 /// The errors of the team's own helpers, back in the trait's type.
-fn store_error(e: TeamError) -> StoreError {
+fn store_error(e: TeamError) -> StorageError {
     match e {
         TeamError::Store(e) => e,
-        TeamError::Database(e) => StoreError::Database(e),
-        TeamError::Migrate(e) => StoreError::Migrate(e),
-        TeamError::Forbidden(m) => StoreError::Forbidden(m),
-        other => StoreError::Commit(other.to_string()),
+        TeamError::Database(e) => StorageError::from(e),
+        TeamError::Migrate(e) => StorageError::Backend(e.to_string()),
+        TeamError::Forbidden(m) => StorageError::Forbidden(m),
+        other => StorageError::Backend(other.to_string()),
     }
 }
 
-fn observations(rows: &[PgRow]) -> Result<Vec<ObservationRow>, StoreError> {
+fn observations(rows: &[PgRow]) -> Result<Vec<ObservationRow>, StorageError> {
     rows.iter()
         .map(observation_from_row)
         .collect::<Result<_, _>>()
-        .map_err(StoreError::from)
+        .map_err(StorageError::from)
 }
 
 /// A path as `path_matches` compares it: forward slashes, no surrounding blanks, no leading `./`.
@@ -342,7 +343,7 @@ async fn forget_on(
 
 impl PgStore {
     /// The team this copy answers for; a copy that acts for nobody must not answer at all.
-    fn reads_team(&self) -> Result<i64, StoreError> {
+    fn reads_team(&self) -> Result<i64, StorageError> {
         self.owner().map(|o| o.team_id).ok_or_else(|| {
             denied(
                 "this request acts for no team: a team server answers only for the caller's team",
@@ -355,7 +356,7 @@ impl PgStore {
         team_id: i64,
         since: i64,
         project: Option<&str>,
-    ) -> Result<CostTotals, StoreError> {
+    ) -> Result<CostTotals, StorageError> {
         let sql = format!(
             "SELECT {COST_SUMS} FROM llm_usage
              WHERE team_id = $1 AND created_at >= $2 AND ($3::text IS NULL OR project = $3)"
@@ -374,7 +375,7 @@ impl PgStore {
         key_sql: &str,
         since: i64,
         project: Option<&str>,
-    ) -> Result<Vec<CostGroup>, StoreError> {
+    ) -> Result<Vec<CostGroup>, StorageError> {
         let sql = format!(
             "SELECT ({key_sql}) COLLATE \"C\" AS key, {COST_SUMS} FROM llm_usage
              WHERE team_id = $1 AND created_at >= $2 AND ($3::text IS NULL OR project = $3)
@@ -394,13 +395,13 @@ impl PgStore {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+            .map_err(StorageError::from)
     }
 }
 
 #[async_trait]
 impl MemoryReads for PgStore {
-    async fn list_projects(&self) -> Result<Vec<ProjectRow>, StoreError> {
+    async fn list_projects(&self) -> Result<Vec<ProjectRow>, StorageError> {
         let team = self.reads_team()?;
         Ok(sqlx::query_as(
             "SELECT project AS name, COUNT(*) AS sessions,
@@ -420,7 +421,7 @@ impl MemoryReads for PgStore {
         project: Option<&str>,
         limit_n: i64,
         offset_n: i64,
-    ) -> Result<Vec<SessionRow>, StoreError> {
+    ) -> Result<Vec<SessionRow>, StorageError> {
         let team = self.reads_team()?;
         let sql = format!(
             "SELECT {SESSION_COLUMNS} FROM sdk_sessions
@@ -436,7 +437,7 @@ impl MemoryReads for PgStore {
             .await?)
     }
 
-    async fn get_session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
+    async fn get_session(&self, id: &str) -> Result<Option<SessionRow>, StorageError> {
         let team = self.reads_team()?;
         let sql =
             format!("SELECT {SESSION_COLUMNS} FROM sdk_sessions WHERE team_id = $1 AND id = $2");
@@ -447,7 +448,7 @@ impl MemoryReads for PgStore {
             .await?)
     }
 
-    async fn session_totals(&self, id: &str) -> Result<(i64, i64, i64), StoreError> {
+    async fn session_totals(&self, id: &str) -> Result<(i64, i64, i64), StorageError> {
         let team = self.reads_team()?;
         Ok(sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM pending_messages WHERE team_id = $1 AND session_id = $2),
@@ -465,7 +466,7 @@ impl MemoryReads for PgStore {
         id: &str,
         limit_n: i64,
         offset_n: i64,
-    ) -> Result<Vec<PromptRow>, StoreError> {
+    ) -> Result<Vec<PromptRow>, StorageError> {
         let team = self.reads_team()?;
         Ok(sqlx::query_as(
             "SELECT prompt_number, prompt_id, text, created_at FROM user_prompts
@@ -484,7 +485,7 @@ impl MemoryReads for PgStore {
         id: &str,
         limit_n: i64,
         offset_n: i64,
-    ) -> Result<Vec<EventRow>, StoreError> {
+    ) -> Result<Vec<EventRow>, StorageError> {
         let team = self.reads_team()?;
         type Raw = (
             i64,
@@ -538,7 +539,7 @@ impl MemoryReads for PgStore {
         id: &str,
         limit_n: i64,
         offset_n: i64,
-    ) -> Result<Vec<ObservationRow>, StoreError> {
+    ) -> Result<Vec<ObservationRow>, StorageError> {
         let team = self.reads_team()?;
         let sql = format!(
             "SELECT {OBSERVATION_COLUMNS} FROM observations WHERE team_id = $1 AND session_id = $2
@@ -557,7 +558,7 @@ impl MemoryReads for PgStore {
     async fn list_observations(
         &self,
         f: &ObservationFilter,
-    ) -> Result<Vec<ObservationRow>, StoreError> {
+    ) -> Result<Vec<ObservationRow>, StorageError> {
         let team = self.reads_team()?;
         let sql = format!(
             "SELECT {OBSERVATION_COLUMNS} FROM observations
@@ -577,7 +578,7 @@ impl MemoryReads for PgStore {
         observations(&rows)
     }
 
-    async fn get_observations(&self, ids: &[i64]) -> Result<Vec<ObservationRow>, StoreError> {
+    async fn get_observations(&self, ids: &[i64]) -> Result<Vec<ObservationRow>, StorageError> {
         let team = self.reads_team()?;
         let mut rows = PgStore::get_observations(self, team, ids)
             .await
@@ -587,7 +588,7 @@ impl MemoryReads for PgStore {
         Ok(rows)
     }
 
-    async fn get_summaries(&self, ids: &[i64]) -> Result<Vec<SummaryRow>, StoreError> {
+    async fn get_summaries(&self, ids: &[i64]) -> Result<Vec<SummaryRow>, StorageError> {
         let team = self.reads_team()?;
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -603,7 +604,7 @@ impl MemoryReads for PgStore {
             .await?)
     }
 
-    async fn get_prompts(&self, ids: &[i64]) -> Result<Vec<StreamPrompt>, StoreError> {
+    async fn get_prompts(&self, ids: &[i64]) -> Result<Vec<StreamPrompt>, StorageError> {
         let team = self.reads_team()?;
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -626,7 +627,7 @@ impl MemoryReads for PgStore {
         session_id: Option<&str>,
         before_id: Option<i64>,
         limit_n: i64,
-    ) -> Result<Vec<StreamPrompt>, StoreError> {
+    ) -> Result<Vec<StreamPrompt>, StorageError> {
         let team = self.reads_team()?;
         let sql = format!(
             "SELECT {PROMPT_COLUMNS}
@@ -651,7 +652,7 @@ impl MemoryReads for PgStore {
         session_id: Option<&str>,
         before_id: Option<i64>,
         limit_n: i64,
-    ) -> Result<Vec<SummaryRow>, StoreError> {
+    ) -> Result<Vec<SummaryRow>, StorageError> {
         let team = self.reads_team()?;
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS} FROM session_summaries
@@ -669,7 +670,7 @@ impl MemoryReads for PgStore {
             .await?)
     }
 
-    async fn session_titles(&self, ids: &[String]) -> Result<Vec<SessionTitleRow>, StoreError> {
+    async fn session_titles(&self, ids: &[String]) -> Result<Vec<SessionTitleRow>, StorageError> {
         let team = self.reads_team()?;
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -701,7 +702,7 @@ impl MemoryReads for PgStore {
         now_ms: i64,
         days: i64,
         project: Option<&str>,
-    ) -> Result<CostReport, StoreError> {
+    ) -> Result<CostReport, StorageError> {
         let team = self.reads_team()?;
         let (day_start, month_start) = day_and_month_start(now_ms);
         let since = day_start - (days.max(1) - 1) * DAY_MS;
@@ -728,7 +729,7 @@ impl MemoryReads for PgStore {
         })
     }
 
-    async fn stream_head(&self) -> Result<StreamCursor, StoreError> {
+    async fn stream_head(&self) -> Result<StreamCursor, StorageError> {
         let team = self.reads_team()?;
         let (observation, summary, prompt): (i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT COALESCE(MAX(id), 0) FROM observations WHERE team_id = $1),
@@ -749,7 +750,7 @@ impl MemoryReads for PgStore {
         &self,
         after_id: i64,
         limit_n: i64,
-    ) -> Result<Vec<ObservationRow>, StoreError> {
+    ) -> Result<Vec<ObservationRow>, StorageError> {
         let team = self.reads_team()?;
         let sql = format!(
             "SELECT {OBSERVATION_COLUMNS} FROM observations
@@ -768,7 +769,7 @@ impl MemoryReads for PgStore {
         &self,
         after_id: i64,
         limit_n: i64,
-    ) -> Result<Vec<SummaryRow>, StoreError> {
+    ) -> Result<Vec<SummaryRow>, StorageError> {
         let team = self.reads_team()?;
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS} FROM session_summaries
@@ -786,7 +787,7 @@ impl MemoryReads for PgStore {
         &self,
         after_id: i64,
         limit_n: i64,
-    ) -> Result<Vec<StreamPrompt>, StoreError> {
+    ) -> Result<Vec<StreamPrompt>, StorageError> {
         let team = self.reads_team()?;
         let sql = format!(
             "SELECT {PROMPT_COLUMNS}
@@ -810,7 +811,7 @@ impl MemoryReads for PgStore {
         &self,
         project: &str,
         limit_n: i64,
-    ) -> Result<Vec<ObservationRow>, StoreError> {
+    ) -> Result<Vec<ObservationRow>, StorageError> {
         let team = self.reads_team()?;
         let project = pg_text(project);
         self.recent_observations(team, Some(&project), limit(limit_n).unwrap_or(i64::MAX))
@@ -822,7 +823,7 @@ impl MemoryReads for PgStore {
         &self,
         project: &str,
         limit_n: i64,
-    ) -> Result<Vec<ObservationRow>, StoreError> {
+    ) -> Result<Vec<ObservationRow>, StorageError> {
         let team = self.reads_team()?;
         // The team's notes session of the project, as `PgStore::save_memory` names it.
         let sql = format!(
@@ -840,7 +841,7 @@ impl MemoryReads for PgStore {
         observations(&rows)
     }
 
-    async fn latest_summary(&self, project: &str) -> Result<Option<SummaryRow>, StoreError> {
+    async fn latest_summary(&self, project: &str) -> Result<Option<SummaryRow>, StorageError> {
         let team = self.reads_team()?;
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS} FROM session_summaries
@@ -859,7 +860,7 @@ impl MemoryReads for PgStore {
         file: &str,
         project: &str,
         limit_n: usize,
-    ) -> Result<Vec<i64>, StoreError> {
+    ) -> Result<Vec<i64>, StorageError> {
         let team = self.reads_team()?;
         let wanted = normalize_path(file);
         let base = wanted.rsplit('/').next().unwrap_or_default().to_owned();
@@ -898,7 +899,7 @@ impl MemoryReads for PgStore {
         anchor_id: i64,
         before: i64,
         after: i64,
-    ) -> Result<Option<Vec<ObservationRow>>, StoreError> {
+    ) -> Result<Option<Vec<ObservationRow>>, StorageError> {
         let team = self.reads_team()?;
         PgStore::timeline_around(
             self,
@@ -915,14 +916,14 @@ impl MemoryReads for PgStore {
         &self,
         project: Option<&str>,
         at_ms: i64,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<i64>, StorageError> {
         let team = self.reads_team()?;
         PgStore::observation_near_time(self, team, text(project).as_deref(), at_ms)
             .await
             .map_err(store_error)
     }
 
-    async fn save_memory(&self, memory: NewMemory) -> Result<ObservationRow, StoreError> {
+    async fn save_memory(&self, memory: NewMemory) -> Result<ObservationRow, StorageError> {
         let Some(owner) = self.owner() else {
             return Err(denied(
                 "saving a memory needs an owner: this request acts for no team",
@@ -934,7 +935,7 @@ impl MemoryReads for PgStore {
             .map_err(store_error)
     }
 
-    async fn forget(&self, targets: Vec<ForgetTarget>) -> Result<ForgetReport, StoreError> {
+    async fn forget(&self, targets: Vec<ForgetTarget>) -> Result<ForgetReport, StorageError> {
         let team = self.reads_team()?;
         let mut conn = self.pool().acquire().await?;
         let report = forget_on(&mut conn, team, &targets).await?;
@@ -944,7 +945,7 @@ impl MemoryReads for PgStore {
         Ok(report)
     }
 
-    async fn edit_observation(&self, id: i64, edit: ObservationEdit) -> Result<bool, StoreError> {
+    async fn edit_observation(&self, id: i64, edit: ObservationEdit) -> Result<bool, StorageError> {
         let team = self.reads_team()?;
         let facts = edit
             .facts

@@ -7,7 +7,8 @@ use claude_mem_core::clock::now_ms;
 use claude_mem_core::model::{ForgetTarget, NewMemory, ObservationEdit, ObservationFilter};
 use claude_mem_core::model::{ObservationDraft, ObservationType, SummaryDraft, UsageRecord};
 use claude_mem_core::storage::MemoryReads;
-use claude_mem_core::store::{CompletedBatch, Store, StoreError};
+use claude_mem_core::storage::StorageError;
+use claude_mem_core::store::{CompletedBatch, Store};
 use claude_mem_core::{IngestOutcome, Storage};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -485,9 +486,9 @@ async fn a_store_acting_for_no_team_is_refused() {
     let t = two_teams(store).await;
     let s = &t.store;
     assert!(s.owner().is_none());
-    fn forbidden<T: std::fmt::Debug>(what: &str, r: Result<T, StoreError>) {
+    fn forbidden<T: std::fmt::Debug>(what: &str, r: Result<T, StorageError>) {
         match r {
-            Err(StoreError::Forbidden(m)) => {
+            Err(StorageError::Forbidden(m)) => {
                 assert!(!m.is_empty());
             }
             other => panic!("{what}: {other:?}"),
@@ -581,7 +582,7 @@ async fn a_store_acting_for_no_team_is_refused() {
         ))
         .await
         .unwrap_err();
-    assert!(matches!(e, StoreError::Forbidden(_)), "{e:?}");
+    assert!(matches!(e, StorageError::Forbidden(_)), "{e:?}");
     // Nothing was touched.
     assert_eq!(count(s, "SELECT COUNT(*) FROM observations").await, 8);
     assert_eq!(

@@ -15,7 +15,7 @@ mod reads;
 
 use crate::auth::Owner;
 use crate::TeamError;
-use claude_mem_core::StoreError;
+use claude_mem_core::storage::StorageError;
 use serde::Serialize;
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::PgPool;
@@ -73,8 +73,8 @@ pub struct TeamCounts {
 
 /// A request refused for lack of rights: a session id that belongs to another team, an ingest through
 /// a copy that acts for nobody, a read with no team to answer for. The HTTP layers answer 403.
-fn denied(message: impl Into<String>) -> StoreError {
-    StoreError::Forbidden(message.into())
+fn denied(message: impl Into<String>) -> StorageError {
+    StorageError::Forbidden(message.into())
 }
 
 /// PostgreSQL text cannot hold NUL (SQLite can): a tool's binary output would otherwise fail the whole

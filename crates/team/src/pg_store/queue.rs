@@ -17,8 +17,9 @@ use claude_mem_core::clock::now_ms;
 use claude_mem_core::model::{
     ObservationDraft, ObservationType, QueuedEvent, SessionContext, UsageRecord,
 };
+use claude_mem_core::storage::StorageError;
 use claude_mem_core::store::{CompletedBatch, ReadySession};
-use claude_mem_core::{HookEvent, IngestOutcome, Storage, StoreError};
+use claude_mem_core::{HookEvent, IngestOutcome, Storage};
 use sqlx::types::Json;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -53,7 +54,7 @@ impl PgStore {
         Ok(())
     }
 
-    async fn release(&self, session_id: &str) -> Result<(), StoreError> {
+    async fn release(&self, session_id: &str) -> Result<(), StorageError> {
         sqlx::query(
             "UPDATE sdk_sessions SET claimed_by = NULL, claimed_until = NULL
              WHERE id = $1 AND claimed_by = $2",
@@ -74,7 +75,7 @@ impl Storage for PgStore {
 
     /// Hands the event to this replica's group-commit writer (`ingest_batch.rs`): events arriving
     /// together share one transaction, each caller still gets its own outcome or error.
-    async fn ingest(&self, event: HookEvent) -> Result<IngestOutcome, StoreError> {
+    async fn ingest(&self, event: HookEvent) -> Result<IngestOutcome, StorageError> {
         let Some(owner) = &self.owner else {
             return Err(denied(
                 "ingest needs an owner: this PgStore copy acts for nobody (use PgStore::scoped)",
@@ -103,7 +104,7 @@ impl Storage for PgStore {
         batch_size: i64,
         linger_ms: i64,
         limit: i64,
-    ) -> Result<Vec<ReadySession>, StoreError> {
+    ) -> Result<Vec<ReadySession>, StorageError> {
         let mut rows: Vec<(String, i64, i64)> = sqlx::query_as(
             "WITH due AS (
                  SELECT session_id, COUNT(*) AS n, MIN(id) AS first_id
@@ -143,7 +144,7 @@ impl Storage for PgStore {
             .collect())
     }
 
-    async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
+    async fn next_due_at(&self) -> Result<Option<i64>, StorageError> {
         let (due,): (Option<i64>,) = sqlx::query_as(
             "SELECT MIN(COALESCE(next_attempt_at, created_at)) FROM pending_messages WHERE state = 'pending'",
         )
@@ -159,7 +160,7 @@ impl Storage for PgStore {
         session_id: &str,
         now: i64,
         limit: i64,
-    ) -> Result<Vec<QueuedEvent>, StoreError> {
+    ) -> Result<Vec<QueuedEvent>, StorageError> {
         let rows: Vec<QueueRow> = sqlx::query_as(
             "SELECT p.id, p.session_id, p.event_name, p.tool_name, p.prompt_number, p.created_at,
                     p.attempts, p.payload
@@ -204,7 +205,7 @@ impl Storage for PgStore {
         &self,
         session_id: &str,
         prompt_numbers: &BTreeSet<i64>,
-    ) -> Result<SessionContext, StoreError> {
+    ) -> Result<SessionContext, StorageError> {
         let (project, cwd): (String, String) =
             sqlx::query_as("SELECT project, cwd FROM sdk_sessions WHERE id = $1")
                 .bind(session_id)
@@ -235,7 +236,7 @@ impl Storage for PgStore {
         &self,
         session_id: &str,
         tool_use_ids: &[String],
-    ) -> Result<HashSet<String>, StoreError> {
+    ) -> Result<HashSet<String>, StorageError> {
         if tool_use_ids.is_empty() {
             return Ok(HashSet::new());
         }
@@ -269,7 +270,7 @@ impl Storage for PgStore {
         &self,
         session_id: &str,
         prompt_number: i64,
-    ) -> Result<Vec<ObservationDraft>, StoreError> {
+    ) -> Result<Vec<ObservationDraft>, StorageError> {
         type L = Json<Vec<String>>;
         type Row = (
             String,
@@ -327,7 +328,11 @@ impl Storage for PgStore {
             .collect())
     }
 
-    async fn has_summary(&self, session_id: &str, prompt_number: i64) -> Result<bool, StoreError> {
+    async fn has_summary(
+        &self,
+        session_id: &str,
+        prompt_number: i64,
+    ) -> Result<bool, StorageError> {
         let (found,): (bool,) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM session_summaries WHERE session_id = $1 AND prompt_number = $2)",
         )
@@ -339,7 +344,7 @@ impl Storage for PgStore {
     }
 
     /// Server-wide: the daily budget is the server's, whichever team spent it.
-    async fn spent_since_usd(&self, since_ms: i64) -> Result<f64, StoreError> {
+    async fn spent_since_usd(&self, since_ms: i64) -> Result<f64, StorageError> {
         let (spent,): (Option<f64>,) =
             sqlx::query_as("SELECT SUM(cost_usd) FROM llm_usage WHERE created_at >= $1")
                 .bind(since_ms)
@@ -353,7 +358,7 @@ impl Storage for PgStore {
         session_id: &str,
         project: &str,
         usage: Vec<UsageRecord>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), StorageError> {
         if usage.is_empty() {
             return Ok(());
         }
@@ -391,7 +396,7 @@ impl Storage for PgStore {
         error: String,
         next_attempt_at: i64,
         max_attempts: i64,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<u64, StorageError> {
         if ids.is_empty() {
             return Ok(0);
         }
@@ -418,7 +423,7 @@ impl Storage for PgStore {
         Ok(states.iter().filter(|(s,)| s == "failed").count() as u64)
     }
 
-    async fn complete_batch(&self, b: CompletedBatch) -> Result<Vec<i64>, StoreError> {
+    async fn complete_batch(&self, b: CompletedBatch) -> Result<Vec<i64>, StorageError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let Some((team_id, user_id)): Option<(i64, i64)> =
@@ -536,19 +541,19 @@ impl Storage for PgStore {
         .await?;
         tx.commit()
             .await
-            .map_err(|e| StoreError::Commit(e.to_string()))?;
+            .map_err(|e| StorageError::Backend(e.to_string()))?;
         // New observations or a summary (or only retired events: the session's counts moved).
         self.notify_change();
         Ok(ids)
     }
 
-    async fn release_session(&self, session_id: &str) -> Result<(), StoreError> {
+    async fn release_session(&self, session_id: &str) -> Result<(), StorageError> {
         self.release(session_id).await
     }
 
     /// Across every team: an operator's action (the team server has no retry endpoint). Requeued events
     /// are due at once, so whichever replica polls first claims their sessions.
-    async fn requeue_failed(&self, id: Option<i64>) -> Result<u64, StoreError> {
+    async fn requeue_failed(&self, id: Option<i64>) -> Result<u64, StorageError> {
         let r = sqlx::query(
             "UPDATE pending_messages SET state = 'pending', attempts = 0,
                  next_attempt_at = NULL, processed_at = NULL, last_error = NULL
