@@ -4,8 +4,8 @@
 //! Each test starts its own throwaway PostgreSQL (`TempCluster`), so the tests share nothing and the
 //! server goes away with the test. Nothing here measures time: every wait polls until a deadline.
 
+use claude_mem_e2e::team::{database, runtime, team_cli, team_worker, user_token};
 use claude_mem_e2e::*;
-use claude_mem_team::pg_cluster::TempCluster;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -13,23 +13,6 @@ use std::time::{Duration, Instant};
 const CWD: &str = "/home/dev/work/acme-api";
 const PROJECT: &str = "acme-api";
 const DEADLINE: Duration = Duration::from_secs(120);
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// A fresh PostgreSQL server and one empty database on it.
-fn database(name: &str) -> (TempCluster, String) {
-    let cluster =
-        TempCluster::start().expect("start a private PostgreSQL (apt-get install postgresql)");
-    let url = runtime()
-        .block_on(cluster.create_database(name))
-        .expect("create database");
-    (cluster, url)
-}
 
 /// Rows of a query run directly against the database (not through the API), as JSON values.
 fn pg_rows(url: &str, sql: &str) -> Vec<Vec<Value>> {
@@ -60,53 +43,6 @@ fn pg_count(url: &str, sql: &str) -> i64 {
     pg_rows(url, sql)[0][0]
         .as_i64()
         .unwrap_or_else(|| panic!("{sql} gave no number"))
-}
-
-/// Runs `claude-mem team …` against `url`; panics with its output when it fails.
-fn team_cli(sandbox: &Sandbox, url: &str, args: &[&str]) -> String {
-    let out = sandbox
-        .command()
-        .arg("team")
-        .args(args)
-        .args(["--database", url])
-        .output()
-        .expect("run claude-mem team");
-    assert!(
-        out.status.success(),
-        "claude-mem team {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Creates the team (if new) and a user in it; returns the user's token.
-fn user_token(sandbox: &Sandbox, url: &str, team: &str, user: &str, new_team: bool) -> String {
-    if new_team {
-        team_cli(sandbox, url, &["create-team", team]);
-    }
-    let out = team_cli(
-        sandbox,
-        url,
-        &["add-user", "--team", team, "--user", user, "--json"],
-    );
-    let answer: Value = serde_json::from_str(out.trim()).expect("add-user --json prints JSON");
-    assert_eq!(answer["team"], team, "{answer}");
-    let token = answer["token"].as_str().expect("token").to_owned();
-    assert!(token.starts_with("cm_"), "{token}");
-    token
-}
-
-fn team_worker(sandbox: &Sandbox, url: &str) -> Worker {
-    Worker::start_with(
-        sandbox,
-        &[
-            ("CLAUDE_MEM_DATABASE_URL", url),
-            ("CLAUDE_MEM_BATCH_LINGER_MS", "0"),
-            // Deterministic and identical on every replica: no model files needed.
-            ("CLAUDE_MEM_EMBEDDER", "hash"),
-        ],
-    )
 }
 
 fn post(worker: &Worker, token: Option<&str>, event: &str, body: &Value) -> (u16, Value) {

@@ -9,76 +9,14 @@
 //! The viewer the team server serves is the one embedded in the binary: after changing `frontend/src`,
 //! `npm run build` then `cargo build -p claude-mem --bin claude-mem`.
 
+use claude_mem_e2e::team::{database, team_worker, user_token};
 use claude_mem_e2e::*;
-use claude_mem_team::pg_cluster::TempCluster;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The whole suite in team mode takes well under a minute; this only stops a hung browser.
 const SUITE_DEADLINE: Duration = Duration::from_secs(300);
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// A fresh PostgreSQL server and one empty database on it.
-fn database(name: &str) -> (TempCluster, String) {
-    let cluster =
-        TempCluster::start().expect("start a private PostgreSQL (apt-get install postgresql)");
-    let url = runtime()
-        .block_on(cluster.create_database(name))
-        .expect("create database");
-    (cluster, url)
-}
-
-fn team_cli(sandbox: &Sandbox, url: &str, args: &[&str]) -> String {
-    let out = sandbox
-        .command()
-        .arg("team")
-        .args(args)
-        .args(["--database", url])
-        .output()
-        .expect("run claude-mem team");
-    assert!(
-        out.status.success(),
-        "claude-mem team {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Creates the team and a user in it; returns the user's token.
-fn user_token(sandbox: &Sandbox, url: &str, team: &str, user: &str) -> String {
-    team_cli(sandbox, url, &["create-team", team]);
-    let out = team_cli(
-        sandbox,
-        url,
-        &["add-user", "--team", team, "--user", user, "--json"],
-    );
-    let answer: Value = serde_json::from_str(out.trim()).expect("add-user --json prints JSON");
-    assert_eq!(answer["team"], team, "{answer}");
-    let token = answer["token"].as_str().expect("token").to_owned();
-    assert!(token.starts_with("cm_"), "{token}");
-    token
-}
-
-fn team_worker(sandbox: &Sandbox, url: &str) -> Worker {
-    Worker::start_with(
-        sandbox,
-        &[
-            ("CLAUDE_MEM_DATABASE_URL", url),
-            ("CLAUDE_MEM_BATCH_LINGER_MS", "0"),
-            // Deterministic: no model files needed.
-            ("CLAUDE_MEM_EMBEDDER", "hash"),
-        ],
-    )
-}
 
 fn frontend() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../frontend")
@@ -117,9 +55,9 @@ fn viewer_suite_passes_against_a_team_server() {
     require_prerequisites();
     let sandbox = Sandbox::new();
     let (_cluster, url) = database("viewer_team");
-    let token = user_token(&sandbox, &url, "acme", "ann");
+    let token = user_token(&sandbox, &url, "acme", "ann", true);
     // Another team on the same server: its memory must never reach this team's viewer.
-    let rival = user_token(&sandbox, &url, "rivals", "bob");
+    let rival = user_token(&sandbox, &url, "rivals", "bob", true);
     let worker = team_worker(&sandbox, &url);
     let (status, health) = get_json(&worker, "/api/health");
     assert_eq!(status, 200, "{health}");

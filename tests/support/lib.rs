@@ -1,6 +1,8 @@
 //! Helpers for the cross-process tests: the real `claude-mem` binary, started on an ephemeral port with
 //! its own data directory and HOME, talked to over real HTTP.
 
+pub mod team;
+
 use serde_json::Value;
 use std::io::Write;
 use std::io::{BufRead, BufReader, Read};
