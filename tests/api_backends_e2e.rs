@@ -937,6 +937,66 @@ fn search(b: &Backend) {
 }
 both!(search);
 
+/// A question nothing answers finds nothing on either backend (relevance is calibrated, with a floor),
+/// in every mode, while a word of a memory still finds it.
+fn search_finds_nothing_for_a_question_nothing_answers(b: &Backend) {
+    let mut saved = Vec::new();
+    for (title, text) in [
+        (
+            "Pelican cache evicts by size",
+            "The pelican cache evicts the largest entries first when full.",
+        ),
+        (
+            "Walrus scheduler runs nightly",
+            "The walrus scheduler runs the compaction job every night at two.",
+        ),
+        (
+            "Otter importer skips duplicates",
+            "The otter importer skips rows whose checksum it has seen.",
+        ),
+    ] {
+        saved.push(b.save_memory(title, text)["id"].as_i64().expect("id"));
+    }
+    // Every memory is searchable (embedded too: vector mode finds the last one saved).
+    let otter = "The%20otter%20importer%20skips%20rows%20whose%20checksum%20it%20has%20seen";
+    for mode in ["hybrid", "vector"] {
+        wait_for(
+            &format!("{:?}: {mode} search finds the otter", b.kind),
+            || {
+                let answer = b.get(&format!(
+                    "/api/search?q={otter}&project={PROJECT}&mode={mode}"
+                ));
+                if result_ids(&answer).first() == Some(&saved[2]) {
+                    Ok(())
+                } else {
+                    Err(answer.to_string())
+                }
+            },
+        );
+    }
+    for mode in ["", "&mode=hybrid", "&mode=vector", "&mode=text"] {
+        let answer = b.get(&format!(
+            "/api/search?q=zzqxjv%20nonexistentterm&project={PROJECT}{mode}"
+        ));
+        assert_eq!(
+            answer["results"],
+            json!([]),
+            "{:?} {mode}: {answer}",
+            b.kind
+        );
+    }
+    let answer = b.get(&format!(
+        "/api/search?q=walrus%20scheduler&project={PROJECT}"
+    ));
+    assert_eq!(
+        result_ids(&answer).first(),
+        Some(&saved[1]),
+        "{:?}: {answer}",
+        b.kind
+    );
+}
+both!(search_finds_nothing_for_a_question_nothing_answers);
+
 /// Bad input answers the same status and error code on both backends.
 fn bad_input(b: &Backend) {
     let cases: &[(Method, &str, Option<Value>, u16, &str)] = &[

@@ -348,13 +348,13 @@ async fn pg_scale(
         if with_vectors {
             let t = Instant::now();
             search
-                .search(owner.team_id, q, None, Mode::Hybrid, 10)
+                .search(owner.team_id, q, None, Mode::Hybrid, 10, None)
                 .await?;
             hybrid.push(t.elapsed());
         }
         let t = Instant::now();
         search
-            .search(owner.team_id, q, None, Mode::Text, 10)
+            .search(owner.team_id, q, None, Mode::Text, 10, None)
             .await?;
         text.push(t.elapsed());
     }

@@ -17,7 +17,7 @@ pub mod text_index;
 pub mod vector_index;
 
 pub use embedder_choice::embedder_from_settings;
-pub use fusion::{calibration, fuse, Fusion, Hit};
+pub use fusion::{calibration, Fusion, Hit};
 pub use search_index::{
     check_files, FileCheck, IndexStatus, ReembedStatus, SearchIndex, SearchOutcome, SearchRequest,
     CANDIDATE_POOL, EMBED_BATCH,

@@ -16,6 +16,8 @@ pub mod server;
 pub mod vectors;
 
 #[cfg(test)]
+mod search_tests;
+#[cfg(test)]
 mod tests;
 
 pub use auth::{NewToken, Owner, TokenInfo, UserInfo};

@@ -591,13 +591,19 @@ async fn search(
         Some("newest") => true,
         Some(o) => return Err(invalid(format!("order {o:?} is not relevance or newest"))),
     };
-    let min_score = q.min_score.unwrap_or(0.0);
     let file = q.file.as_deref().map(str::trim).filter(|f| !f.is_empty());
     let project = q.project.filter(|p| !p.trim().is_empty());
     let hits = if observations {
         state
             .search
-            .search(owner.team_id, &text, project.as_deref(), mode, RANKED_HITS)
+            .search(
+                owner.team_id,
+                &text,
+                project.as_deref(),
+                mode,
+                RANKED_HITS,
+                q.min_score,
+            )
             .await
             .map_err(api_error)?
     } else {
@@ -612,7 +618,6 @@ async fn search(
     };
     let mut kept: Vec<_> = hits
         .into_iter()
-        .filter(|h| h.score >= min_score)
         .filter(|h| q.kind.as_deref().is_none_or(|t| h.observation.kind == t))
         .filter(|h| since.is_none_or(|s| h.observation.created_at >= s))
         .filter(|h| until.is_none_or(|u| h.observation.created_at <= u))

@@ -14,7 +14,7 @@
 
 use crate::{PgStore, TeamError};
 use claude_mem_core::{DataDir, Settings};
-use claude_mem_search::vector_index::{VectorIndex, VectorMeta};
+use claude_mem_search::vector_index::{Background, VectorIndex, VectorMeta};
 use claude_mem_search::{Doc, Filters};
 use serde::Serialize;
 use sqlx::postgres::PgListener;
@@ -89,9 +89,24 @@ pub struct Vectors {
     embedder_id: String,
     dim: usize,
     fallback: Option<String>,
+    semantic: bool,
     mode: VectorMode,
     graphs: RwLock<Graphs>,
     watermarks: Mutex<Watermarks>,
+}
+
+/// A query's vector: made by [`Vectors::embed_query`] only, so a search embeds its query once.
+pub struct QueryVector(Vec<f32>);
+
+/// The vector half of one query's ranking (see [`Vectors::rank_side`]).
+#[derive(Debug, Default)]
+pub struct VectorSide {
+    /// The nearest observations: (id, cosine), best first.
+    pub hits: Vec<(i64, f32)>,
+    /// The cosine with each of the ids asked about that has a vector.
+    pub similarities: Vec<(i64, f32)>,
+    /// The query's cosine with the team's memories in general, where known.
+    pub background: Option<Background>,
 }
 
 /// One embedded row as the graphs need it.
@@ -144,16 +159,20 @@ impl Vectors {
     ) -> Result<Arc<Self>, TeamError> {
         let settings = settings.clone();
         let root = data_dir.root().to_owned();
-        let (embed, embedder_id, dim, fallback) = tokio::task::spawn_blocking(move || {
-            let (embedder, fallback) = claude_mem_search::embedder_from_settings(&settings, &root);
-            let id = embedder.id().to_owned();
-            let dim = embedder.dim();
-            let embed: Arc<EmbedFn> =
-                Arc::new(move |texts: &[&str]| embedder.embed(texts).map_err(|e| e.to_string()));
-            (embed, id, dim, fallback)
-        })
-        .await
-        .map_err(|e| TeamError::Other(format!("loading the embedder failed: {e}")))?;
+        let (embed, embedder_id, dim, semantic, fallback) =
+            tokio::task::spawn_blocking(move || {
+                let (embedder, fallback) =
+                    claude_mem_search::embedder_from_settings(&settings, &root);
+                let id = embedder.id().to_owned();
+                let dim = embedder.dim();
+                let semantic = embedder.semantic();
+                let embed: Arc<EmbedFn> = Arc::new(move |texts: &[&str]| {
+                    embedder.embed(texts).map_err(|e| e.to_string())
+                });
+                (embed, id, dim, semantic, fallback)
+            })
+            .await
+            .map_err(|e| TeamError::Other(format!("loading the embedder failed: {e}")))?;
         if let Some(reason) = &fallback {
             tracing::warn!(reason = %reason, embedder = %embedder_id, "using the fallback embedder");
         }
@@ -175,6 +194,7 @@ impl Vectors {
             embedder_id,
             dim,
             fallback,
+            semantic,
             mode,
             graphs: RwLock::new(Graphs::default()),
             watermarks: Mutex::new(Watermarks::default()),
@@ -217,6 +237,12 @@ impl Vectors {
         .map_err(|e| TeamError::Other(format!("embedding failed: {e}")))
     }
 
+    /// Whether the embedder's cosine carries meaning (the hashing fallback's only re-counts words):
+    /// ranking calibrates and floors by it as the laptop does.
+    pub fn semantic(&self) -> bool {
+        self.semantic
+    }
+
     /// The team's nearest observations to `query`: (id, cosine similarity), best first.
     pub async fn search(
         &self,
@@ -225,11 +251,34 @@ impl Vectors {
         project: Option<&str>,
         k: usize,
     ) -> Result<Vec<(i64, f32)>, TeamError> {
+        let query = self.embed_query(query).await?;
+        Ok(self.rank_side(team_id, &query, project, k, &[]).await?.hits)
+    }
+
+    /// Embeds a query, once for everything [`Vectors::rank_side`] derives from it (it may run beside
+    /// the full-text half of a search).
+    pub async fn embed_query(&self, query: &str) -> Result<QueryVector, TeamError> {
         let vector = self
             .embed(vec![query.to_owned()])
             .await?
             .pop()
             .ok_or_else(|| TeamError::Other("the embedder returned no vector".into()))?;
+        Ok(QueryVector(vector))
+    }
+
+    /// What ranking needs from the vectors for one query, all within `team_id`: its `k` nearest
+    /// observations (of `project`, if given), its cosine with each of `others` (candidates the other
+    /// half found; ids of other teams are absent), and its background (`None` with pgvector, or while
+    /// the team's graph holds too few vectors).
+    pub async fn rank_side(
+        &self,
+        team_id: i64,
+        query: &QueryVector,
+        project: Option<&str>,
+        k: usize,
+        others: &[i64],
+    ) -> Result<VectorSide, TeamError> {
+        let vector = &query.0;
         match self.mode {
             VectorMode::ReplicaHnsw => {
                 let filters = Filters {
@@ -240,32 +289,62 @@ impl Vectors {
                     .graphs
                     .read()
                     .map_err(|_| TeamError::Other("vector graph lock poisoned".into()))?;
-                Ok(graphs
-                    .by_team
-                    .get(&team_id)
-                    .map(|g| g.search(&vector, &filters, k))
-                    .unwrap_or_default())
+                let Some(graph) = graphs.by_team.get(&team_id) else {
+                    return Ok(VectorSide::default());
+                };
+                Ok(VectorSide {
+                    hits: if k > 0 {
+                        graph.search(vector, &filters, k)
+                    } else {
+                        Vec::new()
+                    },
+                    similarities: graph.similarities(vector, others),
+                    background: graph.background(vector),
+                })
             }
             VectorMode::Pgvector => {
-                let rows = sqlx::query(
-                    "SELECT id, (1 - (embedding_v <=> $1::real[]::vector))::real AS similarity
-                     FROM observations
-                     WHERE team_id = $2 AND embedder = $3 AND embedding_v IS NOT NULL
-                       AND ($4::text IS NULL OR project = $4)
-                     ORDER BY embedding_v <=> $1::real[]::vector
-                     LIMIT $5",
-                )
-                .bind(&vector)
-                .bind(team_id)
-                .bind(&self.embedder_id)
-                .bind(project)
-                .bind(i64::try_from(k).unwrap_or(i64::MAX))
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter()
-                    .map(|r| Ok((r.try_get("id")?, r.try_get("similarity")?)))
-                    .collect::<Result<_, sqlx::Error>>()
-                    .map_err(TeamError::from)
+                let hits = if k > 0 {
+                    let rows = sqlx::query(
+                        "SELECT id, (1 - (embedding_v <=> $1::real[]::vector))::real AS similarity
+                         FROM observations
+                         WHERE team_id = $2 AND embedder = $3 AND embedding_v IS NOT NULL
+                           AND ($4::text IS NULL OR project = $4)
+                         ORDER BY embedding_v <=> $1::real[]::vector
+                         LIMIT $5",
+                    )
+                    .bind(vector)
+                    .bind(team_id)
+                    .bind(&self.embedder_id)
+                    .bind(project)
+                    .bind(i64::try_from(k).unwrap_or(i64::MAX))
+                    .fetch_all(&self.pool)
+                    .await?;
+                    similarity_rows(&rows)?
+                } else {
+                    Vec::new()
+                };
+                let similarities = if others.is_empty() {
+                    Vec::new()
+                } else {
+                    let rows = sqlx::query(
+                        "SELECT id, (1 - (embedding_v <=> $1::real[]::vector))::real AS similarity
+                         FROM observations
+                         WHERE team_id = $2 AND id = ANY($3) AND embedder = $4
+                           AND embedding_v IS NOT NULL",
+                    )
+                    .bind(vector)
+                    .bind(team_id)
+                    .bind(others)
+                    .bind(&self.embedder_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    similarity_rows(&rows)?
+                };
+                Ok(VectorSide {
+                    hits,
+                    similarities,
+                    background: None,
+                })
             }
         }
     }
@@ -631,6 +710,14 @@ async fn enable_pgvector(pool: &PgPool, dim: usize, embedder: &str) -> Result<bo
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// `(id, similarity)` rows.
+fn similarity_rows(rows: &[sqlx::postgres::PgRow]) -> Result<Vec<(i64, f32)>, TeamError> {
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("similarity")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(TeamError::from)
 }
 
 /// A JSONB array of strings as text; anything else reads as empty (it only feeds the embedding text).

@@ -138,4 +138,80 @@ impl PgStore {
         .await?;
         Ok(hits)
     }
+    /// The lexical evidence for ranking each of `ids` (of `team_id`; others' ids are absent): the
+    /// share (0..1) of the query's content words the observation contains, and its `ts_rank_cd` where
+    /// it matches the query as [`PgStore::text_search`] reads it (`None` where it does not). One round
+    /// trip for every candidate.
+    ///
+    /// The words are the query's distinct lexemes under the same `english` configuration as
+    /// `search_tsv` (stemmed, stop words dropped; `-excluded` words are not asked for), each weighing
+    /// the same: unlike the laptop's share, it is not IDF-weighted (that would take a document count per
+    /// word over the team's rows on every query).
+    pub async fn text_evidence(
+        &self,
+        team_id: i64,
+        query: &str,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, (f32, Option<f32>)>, TeamError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let query = super::pg_text(query);
+        let asked = asked_words(&query);
+        let rows: Vec<(i64, f32, Option<f32>)> = sqlx::query_as(
+            "WITH words AS (
+                 SELECT DISTINCT w FROM unnest(tsvector_to_array(to_tsvector('english', $2))) AS w
+             ), asked AS (SELECT count(*)::real AS n FROM words)
+             SELECT o.id,
+                    (CASE WHEN asked.n > 0
+                          THEN (SELECT count(*) FROM words WHERE words.w = ANY(l.lexemes))::real / asked.n
+                          ELSE 0 END)::real AS coverage,
+                    (CASE WHEN o.search_tsv @@ websearch_to_tsquery('english', $3)
+                          THEN ts_rank_cd(o.search_tsv, websearch_to_tsquery('english', $3)) END)::real
+                        AS score
+             FROM observations o
+             CROSS JOIN asked
+             CROSS JOIN LATERAL (SELECT tsvector_to_array(o.search_tsv) AS lexemes) l
+             WHERE o.team_id = $1 AND o.id = ANY($4)",
+        )
+        .bind(team_id)
+        .bind(&asked)
+        .bind(query.as_ref())
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, coverage, score)| (id, (coverage, score)))
+            .collect())
+    }
+}
+
+/// The words a `websearch_to_tsquery` query asks for: all but those it excludes (`-word` outside
+/// quotes); quotes dropped.
+fn asked_words(query: &str) -> String {
+    let mut words = Vec::new();
+    for (i, part) in query.split('"').enumerate() {
+        let quoted = i % 2 == 1;
+        words.extend(
+            part.split_whitespace()
+                .filter(|w| quoted || !w.starts_with('-')),
+        );
+    }
+    words.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::asked_words;
+
+    #[test]
+    fn excluded_words_are_not_asked_for() {
+        assert_eq!(
+            asked_words("\"readiness probe\" -frontend api"),
+            "readiness probe api"
+        );
+        assert_eq!(asked_words("\"a -b\" -c"), "a -b");
+        assert_eq!(asked_words("  "), "");
+    }
 }
