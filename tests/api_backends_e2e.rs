@@ -7,13 +7,14 @@
 //! (the viewer, the MCP server, a script) must not be able to tell which backend answered. Nothing here
 //! measures time: every wait polls until a deadline.
 
+use claude_mem_e2e::team::{database, team_worker, user_token};
 use claude_mem_e2e::*;
 use claude_mem_team::pg_cluster::TempCluster;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PROJECT: &str = "p";
 const CWD: &str = "/home/dev/work/p";
@@ -41,46 +42,6 @@ struct Backend {
     sandbox: Sandbox,
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// Runs `claude-mem team …` against `url`; panics with its output when it fails.
-fn team_cli(sandbox: &Sandbox, url: &str, args: &[&str]) -> String {
-    let out = sandbox
-        .command()
-        .arg("team")
-        .args(args)
-        .args(["--database", url])
-        .output()
-        .expect("run claude-mem team");
-    assert!(
-        out.status.success(),
-        "claude-mem team {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Creates `team` and a user in it; returns the user's token.
-fn user_token(sandbox: &Sandbox, url: &str, team: &str, user: &str) -> String {
-    team_cli(sandbox, url, &["create-team", team]);
-    let out = team_cli(
-        sandbox,
-        url,
-        &["add-user", "--team", team, "--user", user, "--json"],
-    );
-    let answer: Value = serde_json::from_str(out.trim()).expect("add-user --json prints JSON");
-    assert_eq!(answer["team"], team, "{answer}");
-    let token = answer["token"].as_str().expect("token").to_owned();
-    assert!(token.starts_with("cm_"), "{token}");
-    token
-}
-
 impl Backend {
     fn start(kind: Kind) -> Self {
         let sandbox = Sandbox::new();
@@ -98,20 +59,9 @@ impl Backend {
                 }
             }
             Kind::Postgres => {
-                let cluster = TempCluster::start()
-                    .expect("start a private PostgreSQL (apt-get install postgresql)");
-                let url = runtime()
-                    .block_on(cluster.create_database("api_backends"))
-                    .expect("create database");
-                let token = user_token(&sandbox, &url, "acme", "alice");
-                let worker = Worker::start_with(
-                    &sandbox,
-                    &[
-                        ("CLAUDE_MEM_DATABASE_URL", url.as_str()),
-                        ("CLAUDE_MEM_BATCH_LINGER_MS", "0"),
-                        ("CLAUDE_MEM_EMBEDDER", "hash"),
-                    ],
-                );
+                let (cluster, url) = database("api_backends");
+                let token = user_token(&sandbox, &url, "acme", "alice", true);
+                let worker = team_worker(&sandbox, &url);
                 Self {
                     kind,
                     worker,
@@ -143,7 +93,7 @@ impl Backend {
     /// A user of another team (team backend only).
     fn stranger_token(&self, team: &str, user: &str) -> String {
         let url = &self.team.as_ref().expect("a team backend").url;
-        user_token(&self.sandbox, url, team, user)
+        user_token(&self.sandbox, url, team, user, true)
     }
 
     /// `method path` with `token` (none: no Authorization header at all); the answer's status and JSON
@@ -214,19 +164,8 @@ impl Backend {
     }
 }
 
-/// Polls `probe` until it yields a value; panics with `what` (and the last probe's note) at the deadline.
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Result<T, String>) -> T {
-    let start = Instant::now();
-    loop {
-        match probe() {
-            Ok(v) => return v,
-            Err(note) => assert!(
-                start.elapsed() < DEADLINE,
-                "{what}: not after {DEADLINE:?}: {note}"
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_for<T>(what: &str, probe: impl FnMut() -> Result<T, String>) -> T {
+    poll(what, DEADLINE, Duration::from_millis(50), probe)
 }
 
 fn ids(list: &Value) -> Vec<i64> {

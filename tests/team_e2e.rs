@@ -8,7 +8,7 @@ use claude_mem_e2e::team::{database, runtime, team_cli, team_worker, user_token}
 use claude_mem_e2e::*;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CWD: &str = "/home/dev/work/acme-api";
 const PROJECT: &str = "acme-api";
@@ -84,19 +84,8 @@ fn edit(session: &str, tool_use_id: &str, file: &str, symbol: &str) -> Value {
         "tool_response": {}})
 }
 
-/// Polls `probe` until it yields a value; panics with `what` (and the last probe's note) at the deadline.
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Result<T, String>) -> T {
-    let start = Instant::now();
-    loop {
-        match probe() {
-            Ok(v) => return v,
-            Err(note) => assert!(
-                start.elapsed() < DEADLINE,
-                "{what}: not after {DEADLINE:?}: {note}"
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_for<T>(what: &str, probe: impl FnMut() -> Result<T, String>) -> T {
+    poll(what, DEADLINE, Duration::from_millis(100), probe)
 }
 
 /// Every queued event handled and every observation embedded (read from the database).

@@ -258,6 +258,27 @@ impl Drop for Worker {
     }
 }
 
+/// Polls `probe` every `every` until it yields a value; panics with `what` (and the last probe's note)
+/// once `deadline` has passed.
+pub fn poll<T>(
+    what: &str,
+    deadline: Duration,
+    every: Duration,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> T {
+    let start = Instant::now();
+    loop {
+        match probe() {
+            Ok(v) => return v,
+            Err(note) => assert!(
+                start.elapsed() < deadline,
+                "{what}: not after {deadline:?}: {note}"
+            ),
+        }
+        std::thread::sleep(every);
+    }
+}
+
 pub fn wait_with_deadline(child: &mut Child, deadline: Duration) -> ExitStatus {
     let start = Instant::now();
     loop {
