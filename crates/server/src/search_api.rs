@@ -25,7 +25,8 @@ pub struct SearchQuery {
     /// What to look for (at most 2000 bytes).
     #[param(required = true)]
     q: Option<String>,
-    /// `hybrid` (default), `text` or `vector`.
+    /// `hybrid` (default), `text` or `vector` (`strategy` is read as a synonym).
+    #[serde(alias = "strategy")]
     mode: Option<String>,
     project: Option<String>,
     /// Observation type: decision, bugfix, feature, refactor, discovery or change.
@@ -177,6 +178,163 @@ pub struct FoundObservation {
     pub truncated: Option<bool>,
 }
 
+/// A search request as every backend takes it: the query string's parameters checked once, here, so the
+/// laptop and the team server refuse the same requests with the same reasons.
+#[derive(Debug, Clone)]
+pub struct CheckedSearch {
+    pub text: String,
+    pub mode: Mode,
+    pub project: Option<String>,
+    /// An observation type, lower case.
+    pub kind: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub limit: usize,
+    pub offset: usize,
+    pub min_score: Option<f32>,
+    pub sources: Vec<Source>,
+    pub file: Option<String>,
+    pub newest: bool,
+}
+
+impl SearchQuery {
+    pub fn checked(self) -> Result<CheckedSearch, ApiError> {
+        let q = self;
+        let text = q.q.unwrap_or_default();
+        if text.trim().is_empty() {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "q must not be empty",
+            ));
+        }
+        if text.len() > 2000 {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "q is longer than 2000 bytes",
+            ));
+        }
+        let mode = match q.mode.as_deref() {
+            None => Mode::Hybrid,
+            Some(m) => Mode::parse(m).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("mode {m:?} is not hybrid, text or vector"),
+                )
+            })?,
+        };
+        let kind = match q.kind {
+            Some(k) => Some(
+                ObservationType::parse(&k)
+                    .ok_or_else(|| {
+                        ApiError::bad_request("invalid_query", format!("unknown type {k:?}"))
+                    })?
+                    .as_str()
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        let instant = |name: &str, value: Option<&str>| -> Result<Option<i64>, ApiError> {
+            value
+                .map(|s| {
+                    parse_since(s, claude_mem_core::clock::now_ms()).ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_query",
+                            format!("{name} {s:?} is not a date (2026-11-01), epoch ms, or a duration like 7d / 12h / 30m"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let since_ms = instant("since", q.since.as_deref())?;
+        let until_ms = instant("until", q.until.as_deref())?;
+        if let (Some(since), Some(until)) = (since_ms, until_ms) {
+            if since > until {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    "since is after until: the window is empty",
+                ));
+            }
+        }
+        let limit = q.limit.unwrap_or(20);
+        if !(1..=200).contains(&limit) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "limit must be between 1 and 200",
+            ));
+        }
+        let offset = q.offset.unwrap_or(0);
+        if offset > 10_000 {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "offset must be at most 10000",
+            ));
+        }
+        let min_score = match q.min_score {
+            Some(m) if !(0.0..=1.0).contains(&m) => {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    "min_score must be between 0 and 1",
+                ))
+            }
+            other => other,
+        };
+        let sources = parse_kinds(q.kinds.as_deref())
+            .map_err(|r| ApiError::bad_request("invalid_query", r))?;
+        let file =
+            match q.file.as_deref().map(str::trim) {
+                Some("") => return Err(ApiError::bad_request(
+                    "invalid_query",
+                    "file must not be empty: give a path or its last part, like src/db.rs or db.rs",
+                )),
+                Some(f) if f.len() > 1000 => {
+                    return Err(ApiError::bad_request(
+                        "invalid_query",
+                        "file is longer than 1000 bytes",
+                    ))
+                }
+                other => other.map(str::to_owned),
+            };
+        if !sources.contains(&Source::Observation) {
+            // Both narrow observations only: asked of summaries or prompts alone they could only ever
+            // answer nothing, which would look like "no match" rather than "wrong question".
+            let narrowing = [("type", kind.is_some()), ("file", file.is_some())];
+            if let Some((name, _)) = narrowing.iter().find(|(_, given)| *given) {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    format!(
+                        "{name} filters observations; add observation to kind (or use kind=all)"
+                    ),
+                ));
+            }
+        }
+        let order = match q.order.as_deref().map(|o| o.trim().to_ascii_lowercase()) {
+            None => Order::Relevance,
+            Some(o) if o == "relevance" || o.is_empty() => Order::Relevance,
+            Some(o) if o == "newest" => Order::Newest,
+            Some(o) => {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    format!("order {o:?} is not relevance or newest"),
+                ))
+            }
+        };
+        Ok(CheckedSearch {
+            text,
+            mode,
+            project: q.project,
+            kind,
+            since_ms,
+            until_ms,
+            limit,
+            offset,
+            min_score,
+            sources,
+            file,
+            newest: order == Order::Newest,
+        })
+    }
+}
+
 #[utoipa::path(get, path = "/api/search", tag = "memories", params(SearchQuery),
     responses((status = 200, description = "Hits, best (or newest) first", body = SearchAnswer),
         (status = 400, description = "An invalid query"),
@@ -188,122 +346,24 @@ pub async fn search(
     let started = std::time::Instant::now();
     let Query(q) = query?;
     let index = state.search.clone().ok_or_else(unavailable)?;
-    let text = q.q.unwrap_or_default();
-    if text.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "q must not be empty",
-        ));
-    }
-    if text.len() > 2000 {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "q is longer than 2000 bytes",
-        ));
-    }
-    let mode = match q.mode.as_deref() {
-        None => Mode::Hybrid,
-        Some(m) => Mode::parse(m).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!("mode {m:?} is not hybrid, text or vector"),
-            )
-        })?,
-    };
-    let kind = match q.kind {
-        Some(k) => Some(
-            ObservationType::parse(&k)
-                .ok_or_else(|| {
-                    ApiError::bad_request("invalid_query", format!("unknown type {k:?}"))
-                })?
-                .as_str()
-                .to_owned(),
-        ),
-        None => None,
-    };
-    let instant = |name: &str, value: Option<&str>| -> Result<Option<i64>, ApiError> {
-        value
-            .map(|s| {
-                parse_since(s, claude_mem_core::clock::now_ms()).ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_query",
-                        format!("{name} {s:?} is not a date (2026-11-01), epoch ms, or a duration like 7d / 12h / 30m"),
-                    )
-                })
-            })
-            .transpose()
-    };
-    let since_ms = instant("since", q.since.as_deref())?;
-    let until_ms = instant("until", q.until.as_deref())?;
-    if let (Some(since), Some(until)) = (since_ms, until_ms) {
-        if since > until {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "since is after until: the window is empty",
-            ));
-        }
-    }
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "limit must be between 1 and 200",
-        ));
-    }
-    let offset = q.offset.unwrap_or(0);
-    if offset > 10_000 {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "offset must be at most 10000",
-        ));
-    }
-    let min_score = match q.min_score {
-        Some(m) if !(0.0..=1.0).contains(&m) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "min_score must be between 0 and 1",
-            ))
-        }
-        other => other,
-    };
-    let sources =
-        parse_kinds(q.kinds.as_deref()).map_err(|r| ApiError::bad_request("invalid_query", r))?;
-    let file = match q.file.as_deref().map(str::trim) {
-        Some("") => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "file must not be empty: give a path or its last part, like src/db.rs or db.rs",
-            ))
-        }
-        Some(f) if f.len() > 1000 => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "file is longer than 1000 bytes",
-            ))
-        }
-        other => other.map(str::to_owned),
-    };
-    if !sources.contains(&Source::Observation) {
-        // Both narrow observations only: asked of summaries or prompts alone they could only ever
-        // answer nothing, which would look like "no match" rather than "wrong question".
-        let narrowing = [("type", kind.is_some()), ("file", file.is_some())];
-        if let Some((name, _)) = narrowing.iter().find(|(_, given)| *given) {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("{name} filters observations; add observation to kind (or use kind=all)"),
-            ));
-        }
-    }
-    let order = match q.order.as_deref().map(|o| o.trim().to_ascii_lowercase()) {
-        None => Order::Relevance,
-        Some(o) if o == "relevance" || o.is_empty() => Order::Relevance,
-        Some(o) if o == "newest" => Order::Newest,
-        Some(o) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("order {o:?} is not relevance or newest"),
-            ))
-        }
+    let CheckedSearch {
+        text,
+        mode,
+        project,
+        kind,
+        since_ms,
+        until_ms,
+        limit,
+        offset,
+        min_score,
+        sources,
+        file,
+        newest,
+    } = q.checked()?;
+    let order = if newest {
+        Order::Newest
+    } else {
+        Order::Relevance
     };
     // `file=` restricts to the observations that touched it (checked against every other filter here,
     // since the vector side of a restricted search cannot check them).
@@ -313,7 +373,7 @@ pub async fn search(
                 .store
                 .observation_ids_touching(
                     f,
-                    q.project.as_deref(),
+                    project.as_deref(),
                     kind.as_deref(),
                     since_ms,
                     until_ms,
@@ -326,7 +386,7 @@ pub async fn search(
         None => None,
     };
     let filters = Filters {
-        project: q.project,
+        project,
         kind,
         since_ms,
         until_ms,

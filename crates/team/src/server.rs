@@ -18,18 +18,17 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use claude_mem_core::context::Lang;
 use claude_mem_core::model::ObservationRow;
-use claude_mem_core::model::ObservationType;
 use claude_mem_core::processor::Processor;
 use claude_mem_core::settings::ContextSettings;
 use claude_mem_core::storage::SharedMemory;
 use claude_mem_core::{DataDir, IngestOutcome, Settings, Storage};
-use claude_mem_search::Mode;
 use claude_mem_server::api_error::{method_not_allowed, ApiError};
 use claude_mem_server::api_state::{ApiState, HealthProbe};
 use claude_mem_server::auth::{bearer, cookie, cookie_context_ok, SESSION_COOKIE};
 use claude_mem_server::context_api;
 use claude_mem_server::hooks::hook_answer;
 use claude_mem_server::routes::api_routes;
+use claude_mem_server::search_api::{CheckedSearch, SearchQuery};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::future::Future;
@@ -40,9 +39,6 @@ use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
-
-/// Longest search query accepted, as on the laptop.
-const MAX_QUERY_BYTES: usize = 2000;
 
 /// What `claude-mem serve --database postgres://…` runs with.
 #[derive(Debug, Clone)]
@@ -505,33 +501,13 @@ async fn db_figures(
     ))
 }
 
-/// The laptop's search parameters; the team server searches observations only (summaries and prompts
-/// are not shared), so `kind` without `observation` finds nothing.
-#[derive(Debug, Deserialize)]
-struct SearchQuery {
-    q: Option<String>,
-    project: Option<String>,
-    limit: Option<usize>,
-    offset: Option<usize>,
-    strategy: Option<String>,
-    /// The laptop API's name for `strategy`.
-    mode: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    #[serde(rename = "kind")]
-    kinds: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    file: Option<String>,
-    order: Option<String>,
-    min_score: Option<f32>,
-}
-
 /// At most this many hits are ranked before filters and the offset apply (the laptop's candidate pool).
 const RANKED_HITS: usize = 200;
 
-/// Answers as the laptop does (`results[]` of `{kind, score, text_score, vector_score, observation}`), so
-/// every client reads one shape.
+/// The laptop's `/api/search`: the same parameters, checked by the same code
+/// (`search_api::SearchQuery::checked`), and the laptop's `results[]` of `{kind, score, text_score,
+/// vector_score, observation}`, so every client reads one shape. A team shares observations only:
+/// `kind=summary` or `prompt` finds nothing here.
 async fn search(
     State(state): State<TeamState>,
     Authed(owner): Authed,
@@ -539,60 +515,22 @@ async fn search(
 ) -> Result<Json<Value>, ApiError> {
     let started = Instant::now();
     let Query(q) = query?;
-    let invalid = |reason: String| ApiError::bad_request("invalid_query", reason);
-    let text = q.q.unwrap_or_default();
-    if text.trim().is_empty() {
-        return Err(invalid("q must not be empty".into()));
-    }
-    if text.len() > MAX_QUERY_BYTES {
-        return Err(invalid(format!("q is longer than {MAX_QUERY_BYTES} bytes")));
-    }
-    let mode = match q.strategy.as_deref().or(q.mode.as_deref()) {
-        None => Mode::Hybrid,
-        Some(m) => Mode::parse(m)
-            .ok_or_else(|| invalid(format!("mode {m:?} is not hybrid, text or vector")))?,
-    };
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=RANKED_HITS).contains(&limit) {
-        return Err(invalid(format!(
-            "limit must be between 1 and {RANKED_HITS}"
-        )));
-    }
-    let offset = q.offset.unwrap_or(0);
-    if offset >= RANKED_HITS {
-        return Err(invalid(format!("offset must be below {RANKED_HITS}")));
-    }
-    if let Some(t) = q.kind.as_deref() {
-        if ObservationType::parse(t).is_none() {
-            return Err(invalid(format!(
-                "type {t:?} is not one of decision, bugfix, feature, refactor, discovery, change"
-            )));
-        }
-    }
-    // The laptop's reading of `kind`; a team shares observations only, so the others find nothing.
-    let observations = claude_mem_server::search_api::parse_kinds(q.kinds.as_deref())
-        .map_err(invalid)?
-        .contains(&claude_mem_search::Source::Observation);
-    let now = claude_mem_core::clock::now_ms();
-    let instant = |name: &str, v: Option<&str>| -> Result<Option<i64>, ApiError> {
-        v.map(|s| {
-            claude_mem_server::search_api::parse_since(s, now).ok_or_else(|| {
-                invalid(format!(
-                    "{name} {s:?} is not epoch ms, YYYY-MM-DD, RFC 3339 or 30m/12h/7d/2w"
-                ))
-            })
-        })
-        .transpose()
-    };
-    let since = instant("since", q.since.as_deref())?;
-    let until = instant("until", q.until.as_deref())?;
-    let newest = match q.order.as_deref() {
-        None | Some("relevance") => false,
-        Some("newest") => true,
-        Some(o) => return Err(invalid(format!("order {o:?} is not relevance or newest"))),
-    };
-    let file = q.file.as_deref().map(str::trim).filter(|f| !f.is_empty());
-    let project = q.project.filter(|p| !p.trim().is_empty());
+    let CheckedSearch {
+        text,
+        mode,
+        project,
+        kind,
+        since_ms,
+        until_ms,
+        limit,
+        offset,
+        min_score,
+        sources,
+        file,
+        newest,
+    } = q.checked()?;
+    let observations = sources.contains(&claude_mem_search::Source::Observation);
+    let project = project.filter(|p| !p.trim().is_empty());
     let hits = if observations {
         state
             .search
@@ -602,7 +540,7 @@ async fn search(
                 project.as_deref(),
                 mode,
                 RANKED_HITS,
-                q.min_score,
+                min_score,
             )
             .await
             .map_err(api_error)?
@@ -618,10 +556,10 @@ async fn search(
     };
     let mut kept: Vec<_> = hits
         .into_iter()
-        .filter(|h| q.kind.as_deref().is_none_or(|t| h.observation.kind == t))
-        .filter(|h| since.is_none_or(|s| h.observation.created_at >= s))
-        .filter(|h| until.is_none_or(|u| h.observation.created_at <= u))
-        .filter(|h| file.is_none_or(|f| touches(&h.observation, f)))
+        .filter(|h| kind.as_deref().is_none_or(|t| h.observation.kind == t))
+        .filter(|h| since_ms.is_none_or(|s| h.observation.created_at >= s))
+        .filter(|h| until_ms.is_none_or(|u| h.observation.created_at <= u))
+        .filter(|h| file.as_deref().is_none_or(|f| touches(&h.observation, f)))
         .collect();
     if newest {
         kept.sort_by(|a, b| {

@@ -1130,7 +1130,7 @@ export interface operations {
             query: {
                 /** @description What to look for (at most 2000 bytes). */
                 q: string;
-                /** @description `hybrid` (default), `text` or `vector`. */
+                /** @description `hybrid` (default), `text` or `vector` (`strategy` is read as a synonym). */
                 mode?: string;
                 project?: string;
                 /** @description Observation type: decision, bugfix, feature, refactor, discovery or change. */
