@@ -230,9 +230,8 @@ async fn scope_to_caller(State(state): State<TeamState>, request: Request, next:
         Ok(Authed(owner)) => owner,
         Err(refused) => return refused,
     };
-    let db: SharedMemory = Arc::new(state.store.scoped(owner.clone()));
+    let db: SharedMemory = Arc::new(state.store.scoped(owner));
     parts.extensions.insert(db);
-    parts.extensions.insert(owner);
     next.run(Request::from_parts(parts, body)).await
 }
 
