@@ -29,7 +29,7 @@ use hyper_util::service::TowerToHyperService;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -102,18 +102,29 @@ fn open_files_limit() -> Option<u64> {
 }
 
 /// Marks a connection as being answered: set from the moment its request body has been read until the
-/// response has been sent, so eviction never cuts a request the worker is acting on.
+/// response has been sent, so eviction never cuts a request the worker is acting on. It also remembers
+/// whether the connection has ever been answered: a kept-alive client that sent whole requests (Claude
+/// Code's hooks) is spared while idle connections that never did (a flood, a slow sender) are left to
+/// close.
 #[derive(Clone, Default)]
-pub struct ConnBusy(Arc<AtomicUsize>);
+pub struct ConnBusy {
+    in_flight: Arc<AtomicUsize>,
+    served: Arc<AtomicBool>,
+}
 
 impl ConnBusy {
     fn enter(&self) -> BusyGuard {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        BusyGuard(self.0.clone())
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.served.store(true, Ordering::SeqCst);
+        BusyGuard(self.in_flight.clone())
     }
 
     fn is_busy(&self) -> bool {
-        self.0.load(Ordering::SeqCst) > 0
+        self.in_flight.load(Ordering::SeqCst) > 0
+    }
+
+    fn has_served(&self) -> bool {
+        self.served.load(Ordering::SeqCst)
     }
 }
 
@@ -147,13 +158,19 @@ impl Registry {
         self.conns.values().any(|c| !c.killed && !c.busy.is_busy())
     }
 
-    /// Closes the oldest connection not being answered; false when there is none.
+    /// Closes the oldest connection not being answered, taking one that never sent a whole request
+    /// before one that did (a kept-alive client reusing it may be about to send the next); false when
+    /// there is none.
     fn evict_oldest_idle(&mut self) -> bool {
-        match self
-            .conns
-            .values_mut()
-            .find(|c| !c.killed && !c.busy.is_busy())
-        {
+        let idle = |c: &&Conn| !c.killed && !c.busy.is_busy();
+        let oldest = |served: bool| {
+            self.conns
+                .iter()
+                .find(|(_, c)| idle(c) && c.busy.has_served() == served)
+                .map(|(id, _)| *id)
+        };
+        let victim = oldest(false).or_else(|| oldest(true));
+        match victim.and_then(|id| self.conns.get_mut(&id)) {
             Some(c) => {
                 c.killed = true;
                 c.kill.notify_one();
@@ -636,5 +653,33 @@ mod tests {
         assert!(r.evict_oldest_idle());
         assert!(!r.evict_oldest_idle(), "only the busy one is left");
         assert_eq!(r.live(), 1);
+    }
+
+    #[test]
+    fn eviction_spares_a_kept_alive_client_while_a_never_answered_connection_is_idle() {
+        let mut r = Registry::default();
+        let kept_alive = ConnBusy::default();
+        drop(kept_alive.enter());
+        for (id, b) in [
+            (0, kept_alive.clone()),
+            (1, ConnBusy::default()),
+            (2, ConnBusy::default()),
+        ] {
+            r.conns.insert(
+                id,
+                Conn {
+                    busy: b,
+                    kill: Arc::new(Notify::new()),
+                    killed: false,
+                },
+            );
+        }
+        assert!(r.evict_oldest_idle() && r.conns[&1].killed && !r.conns[&0].killed);
+        assert!(r.evict_oldest_idle() && r.conns[&2].killed && !r.conns[&0].killed);
+        assert!(
+            r.evict_oldest_idle() && r.conns[&0].killed,
+            "then the served one"
+        );
+        assert!(!r.evict_oldest_idle());
     }
 }
