@@ -15,7 +15,7 @@ mod editor;
 mod keys;
 mod ops;
 pub use capture::{CaptureSettings, DEFAULT_SKIP_TOOLS};
-pub use context::{ContextSettings, FILE_CONTEXT_CHARS};
+pub use context::{ContextSettings, LiveContextSettings, FILE_CONTEXT_CHARS};
 pub use editor::{apply_changes, fields, fields_running, humanize, lookup, FieldInfo};
 pub use keys::{EnvOverride, FieldKind, SettingKey, KEYS};
 pub use ops::{BackupSettings, RetentionSettings, SecuritySettings};

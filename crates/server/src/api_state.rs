@@ -12,12 +12,12 @@ use async_trait::async_trait;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use claude_mem_core::settings::ContextSettings;
+use claude_mem_core::settings::LiveContextSettings;
 use claude_mem_core::storage::SharedMemory;
 use claude_mem_core::Settings;
 use claude_mem_search::SearchIndex;
 use serde_json::Value;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 /// The live-stream's periodic `health` event: each backend says what it is (the laptop's `AppState`
 /// answers with `crate::api::health_json`).
@@ -32,7 +32,7 @@ pub struct ApiState {
     pub db: Option<SharedMemory>,
     pub settings: Arc<Settings>,
     /// Recall settings (the laptop's viewer changes them without a restart).
-    pub context: Arc<RwLock<ContextSettings>>,
+    pub context: LiveContextSettings,
     /// The laptop's Tantivy + vector index, which forget and edit keep in step; the team server's
     /// search reads PostgreSQL and needs no telling.
     pub search: Option<Arc<SearchIndex>>,
@@ -42,12 +42,6 @@ pub struct ApiState {
     pub health: Arc<dyn HealthProbe>,
     /// Flips to true when the server stops, ending the live stream.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
-}
-
-impl ApiState {
-    pub fn context_settings(&self) -> ContextSettings {
-        self.context.read().map(|c| c.clone()).unwrap_or_default()
-    }
 }
 
 impl FromRef<AppState> for ApiState {

@@ -70,7 +70,7 @@ pub async fn preview(
             ))
         }
     };
-    let settings = api.context_settings();
+    let settings = api.context.get();
     let budget = q.budget.unwrap_or(settings.budget_tokens);
     if !(100..=50_000).contains(&budget) {
         return Err(ApiError::bad_request(
@@ -225,7 +225,7 @@ pub async fn file_context(
 
 /// A few memories relevant to the prompt, or nothing (setting off, no index, nothing relevant enough).
 pub async fn prompt_recall(state: &AppState, event: &HookEvent) -> String {
-    let settings = state.context_settings();
+    let settings = state.context.get();
     let (Some(index), Some(prompt)) = (state.search.clone(), event.prompt.clone()) else {
         return String::new();
     };

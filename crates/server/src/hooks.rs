@@ -116,7 +116,7 @@ pub async fn accept(
         Some(event) if event_name == "SessionStart" => {
             context_api::session_start(
                 &state.store,
-                &state.context_settings(),
+                &state.context.get(),
                 Lang::from_settings(&state.settings),
                 event,
                 resumed_after,
@@ -126,7 +126,7 @@ pub async fn accept(
         Some(event) if event_name == "PreToolUse" => {
             context_api::file_context(
                 &state.store,
-                &state.context_settings(),
+                &state.context.get(),
                 Lang::from_settings(&state.settings),
                 event,
             )

@@ -157,7 +157,7 @@ mod tests {
         let state = ApiState {
             db: None,
             settings: Arc::new(Settings::default()),
-            context: Arc::default(),
+            context: Default::default(),
             search: None,
             search_reads_store: true,
             health: Arc::new(Quiet),

@@ -52,7 +52,7 @@ static LIVE_LOG_LEVEL: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(
 /// What the worker runs with now: its start settings, with the sections applied live since.
 fn running(state: &AppState) -> Settings {
     let mut s = (*state.settings).clone();
-    s.context = state.context_settings();
+    s.context = state.context.get();
     s.capture = state
         .capture
         .read()
@@ -123,7 +123,7 @@ pub async fn put(
     if effective.apply_env(env).is_err() {
         effective = updated.clone();
     }
-    state.set_context_settings(effective.context.clone());
+    state.context.set(effective.context.clone());
     state.set_capture_settings(effective.capture.clone());
     if changes.contains_key("log_level") && running(&state).log_level != effective.log_level {
         match crate::logging::set_filter(&effective.log_level) {

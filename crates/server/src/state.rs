@@ -6,7 +6,7 @@ use crate::model_status::ModelFetch;
 use crate::restart_signal::RestartSignal;
 use claude_mem_core::capture::SkipReason;
 use claude_mem_core::processor::Processor;
-use claude_mem_core::settings::{CaptureSettings, ContextSettings};
+use claude_mem_core::settings::{CaptureSettings, LiveContextSettings};
 use claude_mem_core::{DataDir, HookEvent, Settings, Store};
 use claude_mem_search::SearchIndex;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ pub struct AppState {
     /// `crate::model_fetch`).
     pub model: Arc<ModelFetch>,
     /// Recall settings: the viewer changes them without a restart.
-    pub context: Arc<std::sync::RwLock<ContextSettings>>,
+    pub context: LiveContextSettings,
     /// What capture leaves out (`capture.skip_tools`): the viewer changes it without a restart.
     pub capture: Arc<std::sync::RwLock<CaptureSettings>>,
     /// Capture paused (from the tray): hooks are acknowledged and dropped, so Claude Code carries on and
@@ -46,16 +46,6 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn context_settings(&self) -> ContextSettings {
-        self.context.read().map(|c| c.clone()).unwrap_or_default()
-    }
-
-    pub fn set_context_settings(&self, c: ContextSettings) {
-        if let Ok(mut guard) = self.context.write() {
-            *guard = c;
-        }
-    }
-
     /// Why `event` is not to be stored, if it is not (claude-mem's own tools, `capture.skip_tools`).
     pub fn skip_reason(&self, event: &HookEvent) -> Option<SkipReason> {
         match self.capture.read() {

@@ -7,6 +7,7 @@ use crate::model_status::{initial_state, ModelFetch};
 use crate::state::AppState;
 use crate::{auth, indexer};
 use claude_mem_core::processor::Processor;
+use claude_mem_core::settings::LiveContextSettings;
 use claude_mem_core::{DataDir, Settings, Store, StoreError};
 use claude_mem_search::{embedder_from_settings, Fusion, SearchIndex};
 use std::future::Future;
@@ -139,7 +140,7 @@ impl Worker {
             state: AppState {
                 model,
                 store,
-                context: Arc::new(std::sync::RwLock::new(settings.context.clone())),
+                context: LiveContextSettings::new(settings.context.clone()),
                 capture: Arc::new(std::sync::RwLock::new(settings.capture.clone())),
                 settings_lock: Arc::new(tokio::sync::Mutex::new(())),
                 capture_paused: Arc::new(std::sync::atomic::AtomicBool::new(false)),

@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use claude_mem_core::context::Lang;
 use claude_mem_core::model::ObservationRow;
 use claude_mem_core::processor::Processor;
-use claude_mem_core::settings::ContextSettings;
+use claude_mem_core::settings::LiveContextSettings;
 use claude_mem_core::storage::SharedMemory;
 use claude_mem_core::{DataDir, IngestOutcome, Settings, Storage};
 use claude_mem_server::api_error::{method_not_allowed, ApiError};
@@ -34,7 +34,6 @@ use serde_json::{json, Value};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::RwLock;
 use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -58,7 +57,7 @@ struct TeamState {
     search: TeamSearch,
     processor: Arc<Processor>,
     settings: Arc<Settings>,
-    context: Arc<RwLock<ContextSettings>>,
+    context: LiveContextSettings,
     started: Instant,
     /// Flips when the server stops, ending live streams.
     shutdown: watch::Receiver<bool>,
@@ -121,7 +120,7 @@ impl TeamWorker {
                 store,
                 search,
                 processor,
-                context: Arc::new(RwLock::new(settings.context.clone())),
+                context: LiveContextSettings::new(settings.context.clone()),
                 settings: Arc::new(settings),
                 started: Instant::now(),
                 shutdown: stopped,
@@ -363,7 +362,7 @@ async fn receive_hook(
         }
     }
     // The laptop's recall over the team's memories: ranked, with the last summary, resume-aware.
-    let settings = state.context_settings();
+    let settings = state.context.get();
     let lang = Lang::from_settings(&state.settings);
     let context = match &recall_for {
         Some(event) if event_name == "SessionStart" => {
@@ -419,10 +418,6 @@ fn health_answer(state: &TeamState, counts: Option<crate::pg_store::TeamCounts>)
 }
 
 impl TeamState {
-    fn context_settings(&self) -> ContextSettings {
-        self.context.read().map(|c| c.clone()).unwrap_or_default()
-    }
-
     fn processor_backend(&self) -> &'static str {
         Storage::backend(&self.store)
     }

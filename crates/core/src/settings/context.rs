@@ -3,6 +3,29 @@
 use super::SettingsError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::sync::{Arc, RwLock};
+
+/// The recall settings a running server answers with, shared by its handlers: the laptop's viewer
+/// changes them without a restart, so each request reads the current ones.
+#[derive(Debug, Clone, Default)]
+pub struct LiveContextSettings(Arc<RwLock<ContextSettings>>);
+
+impl LiveContextSettings {
+    pub fn new(settings: ContextSettings) -> Self {
+        Self(Arc::new(RwLock::new(settings)))
+    }
+
+    /// The current settings (the defaults if a writer panicked mid-update).
+    pub fn get(&self) -> ContextSettings {
+        self.0.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    pub fn set(&self, settings: ContextSettings) {
+        if let Ok(mut guard) = self.0.write() {
+            *guard = settings;
+        }
+    }
+}
 
 /// The most characters file context adds before one Read or Edit (~150 tokens).
 pub const FILE_CONTEXT_CHARS: usize = 600;
