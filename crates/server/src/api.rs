@@ -9,7 +9,7 @@ use axum::Json;
 use claude_mem_core::model::ObservationType;
 use claude_mem_core::model::{
     CostReport, EventRow, HealthCounts, ObservationFilter, ObservationRow, ProjectRow, PromptRow,
-    SessionRow, SummaryRow,
+    SessionRow, SessionSlice, SessionTotals, SummaryRow,
 };
 use claude_mem_core::processor::ProcessorStatus;
 use serde::{Deserialize, Serialize};
@@ -292,13 +292,6 @@ pub struct SessionPage {
     pub totals: SessionTotals,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionTotals {
-    pub events: i64,
-    pub prompts: i64,
-    pub observations: i64,
-}
-
 /// `GET /api/sessions/{id}?limit=&offset=`: one page of the session's events (oldest first), prompts
 /// (in order) and observations (newest first), each list sliced by the same `offset`/`limit` (default
 /// [`SESSION_PAGE`], at most [`MAX_PAGE`]), with the totals and the next offset (`null` on the last
@@ -328,23 +321,26 @@ pub async fn get_session(
             "offset must not be negative",
         ));
     }
-    let session = db
-        .get_session(&id)
+    let slice = db
+        .session_slice(&id, limit, offset, MAX_PAGE)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no session {id:?}")))?;
-    let (events_total, prompts_total, observations_total) = db.session_totals(&id).await?;
-    let prompts = db.session_prompts_page(&id, limit, offset).await?;
-    let mut events = db.session_events_page(&id, limit, offset).await?;
+    let SessionSlice {
+        session,
+        totals,
+        prompts,
+        mut events,
+        mut observations,
+        summaries,
+    } = slice;
     for e in &mut events {
         bound_payload(&mut e.payload);
     }
-    let mut observations = db.session_observations_page(&id, limit, offset).await?;
     for o in &mut observations {
         crate::search_api::cap_observation_lists(o);
     }
-    let summaries = db.list_summaries(None, Some(&id), None, MAX_PAGE).await?;
     let end = offset + limit;
-    let more = end < events_total.max(prompts_total).max(observations_total);
+    let more = end < totals.events.max(totals.prompts).max(totals.observations);
     Ok(Json(SessionDetail {
         session,
         prompts,
@@ -355,11 +351,7 @@ pub async fn get_session(
             limit,
             offset,
             next_offset: if more { Some(end) } else { None },
-            totals: SessionTotals {
-                events: events_total,
-                prompts: prompts_total,
-                observations: observations_total,
-            },
+            totals,
         },
     }))
 }

@@ -1029,6 +1029,7 @@ export interface components {
                 [key: string]: components["schemas"]["SessionTitle"];
             };
         };
+        /** @description How many hook events, prompts and observations a session has: what paging through it counts. */
         SessionTotals: {
             /** Format: int64 */
             events: number;

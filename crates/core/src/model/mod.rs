@@ -14,5 +14,5 @@ pub use processing::{
 };
 pub use rows::{
     EventRow, HealthCounts, ObservationFilter, ObservationRow, ProjectRow, PromptRow, SessionRow,
-    StreamCursor, StreamPrompt, SummaryRow,
+    SessionSlice, SessionTotals, StreamCursor, StreamPrompt, SummaryRow,
 };

@@ -139,3 +139,27 @@ pub struct StreamCursor {
     pub summary: i64,
     pub prompt: i64,
 }
+
+/// How many hook events, prompts and observations a session has: what paging through it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct SessionTotals {
+    pub events: i64,
+    pub prompts: i64,
+    pub observations: i64,
+}
+
+/// One page of a session read from one snapshot of the database, so its totals and counters count
+/// exactly the rows its lists were cut from even while the processor is writing that session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSlice {
+    pub session: SessionRow,
+    pub totals: SessionTotals,
+    /// In order, sliced by the page's offset and limit.
+    pub prompts: Vec<PromptRow>,
+    /// Oldest first, sliced by the page's offset and limit.
+    pub events: Vec<EventRow>,
+    /// Newest first, sliced by the page's offset and limit.
+    pub observations: Vec<ObservationRow>,
+    /// Newest first, at most the asked number (not paged).
+    pub summaries: Vec<SummaryRow>,
+}

@@ -10,9 +10,8 @@ use super::StorageError;
 use crate::store::Store;
 
 use crate::model::{
-    CostReport, EventRow, ForgetReport, ForgetTarget, NewMemory, ObservationEdit,
-    ObservationFilter, ObservationRow, ProjectRow, PromptRow, SessionRow, StreamCursor,
-    StreamPrompt, SummaryRow,
+    CostReport, ForgetReport, ForgetTarget, NewMemory, ObservationEdit, ObservationFilter,
+    ObservationRow, ProjectRow, SessionRow, SessionSlice, StreamCursor, StreamPrompt, SummaryRow,
 };
 use async_trait::async_trait;
 use tokio::sync::broadcast;
@@ -31,27 +30,16 @@ pub trait MemoryReads: Send + Sync {
         offset: i64,
     ) -> Result<Vec<SessionRow>, StorageError>;
     async fn get_session(&self, id: &str) -> Result<Option<SessionRow>, StorageError>;
-    /// (hook events, prompts, observations) of one session.
-    async fn session_totals(&self, id: &str) -> Result<(i64, i64, i64), StorageError>;
-    async fn session_prompts_page(
+    /// One page of a session (prompts, events and observations each sliced by `offset`/`limit`) with
+    /// its totals and at most `summaries_limit` summaries, all read from one snapshot so the counts
+    /// agree with the lists; `None` when there is no such session.
+    async fn session_slice(
         &self,
         id: &str,
         limit: i64,
         offset: i64,
-    ) -> Result<Vec<PromptRow>, StorageError>;
-    async fn session_events_page(
-        &self,
-        id: &str,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<EventRow>, StorageError>;
-    /// A session's observations, newest first, sliced by `offset`/`limit`.
-    async fn session_observations_page(
-        &self,
-        id: &str,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<ObservationRow>, StorageError>;
+        summaries_limit: i64,
+    ) -> Result<Option<SessionSlice>, StorageError>;
     /// Newest first, paged by `before_id`.
     async fn list_observations(
         &self,
@@ -167,32 +155,14 @@ impl MemoryReads for Store {
     async fn get_session(&self, id: &str) -> Result<Option<SessionRow>, StorageError> {
         Ok(Store::get_session(self, id).await?)
     }
-    async fn session_totals(&self, id: &str) -> Result<(i64, i64, i64), StorageError> {
-        Ok(Store::session_totals(self, id).await?)
-    }
-    async fn session_prompts_page(
+    async fn session_slice(
         &self,
         id: &str,
         limit: i64,
         offset: i64,
-    ) -> Result<Vec<PromptRow>, StorageError> {
-        Ok(Store::session_prompts_page(self, id, limit, offset).await?)
-    }
-    async fn session_events_page(
-        &self,
-        id: &str,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<EventRow>, StorageError> {
-        Ok(Store::session_events_page(self, id, limit, offset).await?)
-    }
-    async fn session_observations_page(
-        &self,
-        id: &str,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<ObservationRow>, StorageError> {
-        Ok(Store::session_observations_page(self, id, limit, offset).await?)
+        summaries_limit: i64,
+    ) -> Result<Option<SessionSlice>, StorageError> {
+        Ok(Store::session_slice(self, id, limit, offset, summaries_limit).await?)
     }
     async fn list_observations(
         &self,

@@ -2,6 +2,7 @@
 
 use super::{Store, StoreError};
 use crate::model::{ObservationFilter, ObservationRow, StreamCursor, StreamPrompt, SummaryRow};
+use sqlx::SqliteExecutor;
 
 /// A path as compared by [`path_matches`]: forward slashes, no surrounding blanks, no leading `./`.
 fn normalize_path(p: &str) -> String {
@@ -89,29 +90,6 @@ impl Store {
             .bind(&f.session_id)
             .bind(f.before_id)
             .bind(f.limit)
-            .fetch_all(self.read_pool())
-            .await?;
-        rows.iter()
-            .map(observation_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(StoreError::from)
-    }
-
-    /// One page of a session's observations, newest first.
-    pub async fn session_observations_page(
-        &self,
-        session_id: &str,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<ObservationRow>, StoreError> {
-        let sql = format!(
-            "SELECT {OBSERVATION_COLUMNS} FROM observations WHERE session_id = ?1
-             ORDER BY id DESC LIMIT ?2 OFFSET ?3"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(session_id)
-            .bind(limit)
-            .bind(offset)
             .fetch_all(self.read_pool())
             .await?;
         rows.iter()
@@ -410,20 +388,7 @@ impl Store {
         before_id: Option<i64>,
         limit: i64,
     ) -> Result<Vec<SummaryRow>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT id, session_id, project, prompt_number, request, investigated, learned, completed,
-                    next_steps, compressor, model, created_at
-             FROM session_summaries
-             WHERE (?1 IS NULL OR project = ?1) AND (?2 IS NULL OR session_id = ?2)
-               AND (?3 IS NULL OR id < ?3)
-             ORDER BY id DESC LIMIT ?4",
-        )
-        .bind(project)
-        .bind(session_id)
-        .bind(before_id)
-        .bind(limit)
-        .fetch_all(self.read_pool())
-        .await?)
+        summaries_on(self.read_pool(), project, session_id, before_id, limit).await
     }
 
     /// What to call each session in a list: its first prompt and the request of its newest summary.
@@ -518,4 +483,51 @@ impl Store {
         .fetch_all(self.read_pool())
         .await?)
     }
+}
+
+/// One page of a session's observations, newest first.
+pub(super) async fn observations_page_on<'e>(
+    e: impl SqliteExecutor<'e>,
+    session_id: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ObservationRow>, StoreError> {
+    let sql = format!(
+        "SELECT {OBSERVATION_COLUMNS} FROM observations WHERE session_id = ?1
+         ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(session_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(e)
+        .await?;
+    rows.iter()
+        .map(observation_from_row)
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::from)
+}
+
+/// Summaries newest first, filtered by project and session, paged by `before_id`.
+pub(super) async fn summaries_on<'e>(
+    e: impl SqliteExecutor<'e>,
+    project: Option<&str>,
+    session_id: Option<&str>,
+    before_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<SummaryRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, session_id, project, prompt_number, request, investigated, learned, completed,
+                next_steps, compressor, model, created_at
+         FROM session_summaries
+         WHERE (?1 IS NULL OR project = ?1) AND (?2 IS NULL OR session_id = ?2)
+           AND (?3 IS NULL OR id < ?3)
+         ORDER BY id DESC LIMIT ?4",
+    )
+    .bind(project)
+    .bind(session_id)
+    .bind(before_id)
+    .bind(limit)
+    .fetch_all(e)
+    .await?)
 }

@@ -12,13 +12,14 @@
 //!   `observation_files` index table; the rule is the same: the part after the last `/`).
 
 use super::reads::{observation_from_row, OBSERVATION_COLUMNS};
+use super::session_slice::{session_on, session_slice, summaries_on};
 use super::{denied, pg_text, PgStore};
 use crate::TeamError;
 use async_trait::async_trait;
 use claude_mem_core::model::{
-    CostGroup, CostReport, CostTotals, EventRow, ForgetReport, ForgetTarget, NewMemory,
-    ObservationEdit, ObservationFilter, ObservationRow, ProjectRow, PromptRow, SessionRow,
-    StreamCursor, StreamPrompt, SummaryRow,
+    CostGroup, CostReport, CostTotals, ForgetReport, ForgetTarget, NewMemory, ObservationEdit,
+    ObservationFilter, ObservationRow, ProjectRow, SessionRow, SessionSlice, StreamCursor,
+    StreamPrompt, SummaryRow,
 };
 use claude_mem_core::storage::StorageError;
 use claude_mem_core::storage::{MemoryReads, SessionTitleRow};
@@ -29,11 +30,11 @@ use sqlx::{Connection, FromRow, Postgres, Row};
 use std::borrow::Cow;
 use tokio::sync::broadcast;
 
-const SESSION_COLUMNS: &str =
+pub(super) const SESSION_COLUMNS: &str =
     "id, project, cwd, transcript_path, started_at, last_seen_at, ended_at, \
      end_reason, status, event_count, prompt_count, observation_count";
 
-const SUMMARY_COLUMNS: &str =
+pub(super) const SUMMARY_COLUMNS: &str =
     "id, session_id, project, prompt_number, request, investigated, learned, completed, \
      next_steps, compressor, model, created_at";
 
@@ -50,17 +51,17 @@ const COST_SUMS: &str = "COUNT(*) AS calls, \
 const DAY_MS: i64 = 86_400_000;
 
 /// SQLite reads a negative LIMIT as "no limit"; PostgreSQL refuses it but reads NULL so.
-fn limit(n: i64) -> Option<i64> {
+pub(super) fn limit(n: i64) -> Option<i64> {
     (n >= 0).then_some(n)
 }
 
 /// SQLite reads a negative OFFSET as 0; PostgreSQL refuses it.
-fn offset(n: i64) -> i64 {
+pub(super) fn offset(n: i64) -> i64 {
     n.max(0)
 }
 
 /// Text as stored (NUL became U+FFFD on the way in), so a filter finds what was written.
-fn text(s: Option<&str>) -> Option<Cow<'_, str>> {
+pub(super) fn text(s: Option<&str>) -> Option<Cow<'_, str>> {
     s.map(pg_text)
 }
 
@@ -75,7 +76,7 @@ fn store_error(e: TeamError) -> StorageError {
     }
 }
 
-fn observations(rows: &[PgRow]) -> Result<Vec<ObservationRow>, StorageError> {
+pub(super) fn observations(rows: &[PgRow]) -> Result<Vec<ObservationRow>, StorageError> {
     rows.iter()
         .map(observation_from_row)
         .collect::<Result<_, _>>()
@@ -438,121 +439,18 @@ impl MemoryReads for PgStore {
     }
 
     async fn get_session(&self, id: &str) -> Result<Option<SessionRow>, StorageError> {
-        let team = self.reads_team()?;
-        let sql =
-            format!("SELECT {SESSION_COLUMNS} FROM sdk_sessions WHERE team_id = $1 AND id = $2");
-        Ok(sqlx::query_as(&sql)
-            .bind(team)
-            .bind(pg_text(id).as_ref())
-            .fetch_optional(self.pool())
-            .await?)
+        session_on(self.pool(), self.reads_team()?, id).await
     }
 
-    async fn session_totals(&self, id: &str) -> Result<(i64, i64, i64), StorageError> {
-        let team = self.reads_team()?;
-        Ok(sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM pending_messages WHERE team_id = $1 AND session_id = $2),
-                    (SELECT COUNT(*) FROM user_prompts WHERE team_id = $1 AND session_id = $2),
-                    (SELECT COUNT(*) FROM observations WHERE team_id = $1 AND session_id = $2)",
-        )
-        .bind(team)
-        .bind(pg_text(id).as_ref())
-        .fetch_one(self.pool())
-        .await?)
-    }
-
-    async fn session_prompts_page(
+    async fn session_slice(
         &self,
         id: &str,
         limit_n: i64,
         offset_n: i64,
-    ) -> Result<Vec<PromptRow>, StorageError> {
+        summaries_limit: i64,
+    ) -> Result<Option<SessionSlice>, StorageError> {
         let team = self.reads_team()?;
-        Ok(sqlx::query_as(
-            "SELECT prompt_number, prompt_id, text, created_at FROM user_prompts
-             WHERE team_id = $1 AND session_id = $2 ORDER BY prompt_number, id LIMIT $3 OFFSET $4",
-        )
-        .bind(team)
-        .bind(pg_text(id).as_ref())
-        .bind(limit(limit_n))
-        .bind(offset(offset_n))
-        .fetch_all(self.pool())
-        .await?)
-    }
-
-    async fn session_events_page(
-        &self,
-        id: &str,
-        limit_n: i64,
-        offset_n: i64,
-    ) -> Result<Vec<EventRow>, StorageError> {
-        let team = self.reads_team()?;
-        type Raw = (
-            i64,
-            String,
-            Option<String>,
-            i64,
-            String,
-            i64,
-            i64,
-            serde_json::Value,
-        );
-        let rows: Vec<Raw> = sqlx::query_as(
-            "SELECT id, event_name, tool_name, prompt_number, state, attempts, created_at, payload
-             FROM pending_messages WHERE team_id = $1 AND session_id = $2
-             ORDER BY id LIMIT $3 OFFSET $4",
-        )
-        .bind(team)
-        .bind(pg_text(id).as_ref())
-        .bind(limit(limit_n))
-        .bind(offset(offset_n))
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    id,
-                    event_name,
-                    tool_name,
-                    prompt_number,
-                    state,
-                    attempts,
-                    created_at,
-                    payload,
-                )| EventRow {
-                    id,
-                    event_name,
-                    tool_name,
-                    prompt_number,
-                    state,
-                    attempts,
-                    created_at,
-                    payload,
-                },
-            )
-            .collect())
-    }
-
-    async fn session_observations_page(
-        &self,
-        id: &str,
-        limit_n: i64,
-        offset_n: i64,
-    ) -> Result<Vec<ObservationRow>, StorageError> {
-        let team = self.reads_team()?;
-        let sql = format!(
-            "SELECT {OBSERVATION_COLUMNS} FROM observations WHERE team_id = $1 AND session_id = $2
-             ORDER BY id DESC LIMIT $3 OFFSET $4"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(team)
-            .bind(pg_text(id).as_ref())
-            .bind(limit(limit_n))
-            .bind(offset(offset_n))
-            .fetch_all(self.pool())
-            .await?;
-        observations(&rows)
+        session_slice(self.pool(), team, id, limit_n, offset_n, summaries_limit).await
     }
 
     async fn list_observations(
@@ -654,20 +552,7 @@ impl MemoryReads for PgStore {
         limit_n: i64,
     ) -> Result<Vec<SummaryRow>, StorageError> {
         let team = self.reads_team()?;
-        let sql = format!(
-            "SELECT {SUMMARY_COLUMNS} FROM session_summaries
-             WHERE team_id = $1 AND ($2::text IS NULL OR project = $2)
-               AND ($3::text IS NULL OR session_id = $3) AND ($4::bigint IS NULL OR id < $4)
-             ORDER BY id DESC LIMIT $5"
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(team)
-            .bind(text(project))
-            .bind(text(session_id))
-            .bind(before_id)
-            .bind(limit(limit_n))
-            .fetch_all(self.pool())
-            .await?)
+        summaries_on(self.pool(), team, project, session_id, before_id, limit_n).await
     }
 
     async fn session_titles(&self, ids: &[String]) -> Result<Vec<SessionTitleRow>, StorageError> {

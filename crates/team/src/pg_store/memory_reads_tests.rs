@@ -4,6 +4,7 @@
 
 use crate::{Owner, PgStore};
 use claude_mem_core::clock::now_ms;
+use claude_mem_core::model::SessionTotals;
 use claude_mem_core::model::{ForgetTarget, NewMemory, ObservationEdit, ObservationFilter};
 use claude_mem_core::model::{ObservationDraft, ObservationType, SummaryDraft, UsageRecord};
 use claude_mem_core::storage::MemoryReads;
@@ -248,30 +249,30 @@ async fn every_read_answers_for_the_callers_team_only() {
         .is_empty());
     assert!(a.get_session("b-1").await.unwrap().is_none());
     assert_eq!(a.get_session("a-1").await.unwrap().unwrap().prompt_count, 2);
-    assert_eq!(a.session_totals("b-1").await.unwrap(), (0, 0, 0));
-    assert_eq!(a.session_totals("a-1").await.unwrap(), (3, 2, 2));
-    assert!(a
-        .session_prompts_page("b-1", -1, 0)
-        .await
-        .unwrap()
-        .is_empty());
-    assert_eq!(a.session_prompts_page("a-1", -1, 0).await.unwrap().len(), 2);
-    assert!(a
-        .session_events_page("b-1", -1, 0)
-        .await
-        .unwrap()
-        .is_empty());
-    let events = a.session_events_page("a-1", -1, 0).await.unwrap();
-    assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), t.a1.events);
-    assert_eq!(events[0].payload["prompt"], "a-1 prompt 0");
-    assert!(a
-        .session_observations_page("b-1", -1, 0)
-        .await
-        .unwrap()
-        .is_empty());
-    let page = a.session_observations_page("a-1", 1, 1).await.unwrap();
-    assert_eq!(page.len(), 1);
-    assert_eq!(page[0].id, t.a1.observations[0], "newest first, offset 1");
+    assert!(a.session_slice("b-1", -1, 0, 10).await.unwrap().is_none());
+    let all = a.session_slice("a-1", -1, 0, 10).await.unwrap().unwrap();
+    assert_eq!(
+        all.totals,
+        SessionTotals {
+            events: 3,
+            prompts: 2,
+            observations: 2
+        }
+    );
+    assert_eq!(all.prompts.len(), 2);
+    assert_eq!(
+        all.events.iter().map(|e| e.id).collect::<Vec<_>>(),
+        t.a1.events
+    );
+    assert_eq!(all.events[0].payload["prompt"], "a-1 prompt 0");
+    assert!(all.summaries.iter().all(|s| s.session_id == "a-1"));
+    let page = a.session_slice("a-1", 1, 1, 10).await.unwrap().unwrap();
+    assert_eq!(page.observations.len(), 1);
+    assert_eq!(
+        page.observations[0].id, t.a1.observations[0],
+        "newest first, offset 1"
+    );
+    assert_eq!(page.totals, all.totals, "totals do not depend on the page");
 
     // Observations, summaries, prompts.
     let listed = a
@@ -498,19 +499,7 @@ async fn a_store_acting_for_no_team_is_refused() {
     forbidden("list_projects", s.list_projects().await);
     forbidden("list_sessions", s.list_sessions(None, 10, 0).await);
     forbidden("get_session", s.get_session("b-1").await);
-    forbidden("session_totals", s.session_totals("b-1").await);
-    forbidden(
-        "session_prompts_page",
-        s.session_prompts_page("b-1", -1, 0).await,
-    );
-    forbidden(
-        "session_events_page",
-        s.session_events_page("b-1", -1, 0).await,
-    );
-    forbidden(
-        "session_observations_page",
-        s.session_observations_page("b-1", -1, 0).await,
-    );
+    forbidden("session_slice", s.session_slice("b-1", -1, 0, 10).await);
     forbidden(
         "list_observations",
         s.list_observations(&ObservationFilter {
@@ -886,45 +875,53 @@ async fn paging_and_order_match_the_sqlite_store() {
             p.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
             "sessions {limit} {offset}"
         );
-        let l = lite
-            .session_prompts_page("s-1", limit, offset)
+        let l = MemoryReads::session_slice(&lite, "s-1", limit, offset, 10)
             .await
+            .unwrap()
             .unwrap();
-        let p = MemoryReads::session_prompts_page(&a, "s-1", limit, offset)
+        let p = MemoryReads::session_slice(&a, "s-1", limit, offset, 10)
             .await
+            .unwrap()
             .unwrap();
+        assert_eq!(l.totals, p.totals);
         assert_eq!(
-            l.iter()
+            l.prompts
+                .iter()
                 .map(|x| (x.prompt_number, x.text.clone()))
                 .collect::<Vec<_>>(),
-            p.iter()
+            p.prompts
+                .iter()
                 .map(|x| (x.prompt_number, x.text.clone()))
                 .collect::<Vec<_>>()
         );
-        let l = lite
-            .session_observations_page("s-1", limit, offset)
-            .await
-            .unwrap();
-        let p = MemoryReads::session_observations_page(&a, "s-1", limit, offset)
-            .await
-            .unwrap();
         assert_eq!(
-            l.iter().map(|x| x.title.clone()).collect::<Vec<_>>(),
-            p.iter().map(|x| x.title.clone()).collect::<Vec<_>>()
+            l.observations
+                .iter()
+                .map(|x| x.title.clone())
+                .collect::<Vec<_>>(),
+            p.observations
+                .iter()
+                .map(|x| x.title.clone())
+                .collect::<Vec<_>>()
         );
-        let l = lite
-            .session_events_page("s-1", limit, offset)
-            .await
-            .unwrap();
-        let p = MemoryReads::session_events_page(&a, "s-1", limit, offset)
-            .await
-            .unwrap();
         assert_eq!(
-            l.iter()
+            l.events
+                .iter()
                 .map(|x| (x.event_name.clone(), x.state.clone()))
                 .collect::<Vec<_>>(),
-            p.iter()
+            p.events
+                .iter()
                 .map(|x| (x.event_name.clone(), x.state.clone()))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            l.summaries
+                .iter()
+                .map(|x| x.request.clone())
+                .collect::<Vec<_>>(),
+            p.summaries
+                .iter()
+                .map(|x| x.request.clone())
                 .collect::<Vec<_>>()
         );
     }

@@ -12,6 +12,7 @@ mod memory_reads;
 mod memory_reads_tests;
 mod queue;
 mod reads;
+mod session_slice;
 
 use crate::auth::Owner;
 use crate::TeamError;
