@@ -102,8 +102,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             // Two starts at once (autostart from two sessions, the service and the app): the port is
             // the lock, and the one that lost it has nothing to do. Only a worker answering with this
             // data directory's token counts; anything else on the port is still an error.
-            Err(claude_mem_server::WorkerError::Bind { source, .. })
-                if source.kind() == std::io::ErrorKind::AddrInUse
+            Err(claude_mem_server::WorkerError::Bind { error, .. })
+                if error.kind() == std::io::ErrorKind::AddrInUse
                     && our_worker_answers(&settings, &data_dir) =>
             {
                 let url = settings.worker_url();

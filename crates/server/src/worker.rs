@@ -25,19 +25,21 @@ pub enum WorkerError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot listen on {addr}: {source}{hint}")]
+    /// The OS error is in the message and deliberately not a `source`: printed with its chain (`{:#}`)
+    /// it appeared twice.
+    #[error("cannot listen on {addr}: {error}{hint}")]
     Bind {
         addr: String,
-        source: std::io::Error,
+        error: std::io::Error,
         hint: String,
     },
     /// A file in the data directory that the worker must make private or create (the database's WAL,
     /// settings, the API token), named, so a directory in the token's place or a file owned by another
     /// user is reported as what it is.
-    #[error("cannot prepare {path}: {source}{hint}")]
+    #[error("cannot prepare {path}: {error}{hint}")]
     DataFile {
         path: std::path::PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
         hint: String,
     },
     #[error("cannot set up the compressor: {0}")]
@@ -78,7 +80,11 @@ impl Worker {
         if let Err((path, source)) = secured {
             store.close().await;
             let hint = claude_mem_core::paths::io_hint(&path, &source);
-            return Err(WorkerError::DataFile { path, source, hint });
+            return Err(WorkerError::DataFile {
+                path,
+                error: source,
+                hint,
+            });
         }
         let addr = format!("{}:{}", settings.host, settings.port);
         let listener = match TcpListener::bind((settings.host.as_str(), settings.port)).await {
@@ -93,12 +99,16 @@ impl Worker {
                 } else {
                     String::new()
                 };
-                return Err(WorkerError::Bind { addr, source, hint });
+                return Err(WorkerError::Bind {
+                    addr,
+                    error: source,
+                    hint,
+                });
             }
         };
-        let local_addr = listener.local_addr().map_err(|source| WorkerError::Bind {
+        let local_addr = listener.local_addr().map_err(|error| WorkerError::Bind {
             addr,
-            source,
+            error,
             hint: String::new(),
         })?;
         let llm = match claude_mem_core::compress::select::llm_compressor_in(&settings, &data_dir) {
