@@ -150,6 +150,21 @@ struct Registry {
 }
 
 impl Registry {
+    /// Registers a new connection, the youngest so far; returns its id.
+    fn add(&mut self, busy: ConnBusy, kill: Arc<Notify>) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.conns.insert(
+            id,
+            Conn {
+                busy,
+                kill,
+                killed: false,
+            },
+        );
+        id
+    }
+
     fn live(&self) -> usize {
         self.conns.values().filter(|c| !c.killed).count()
     }
@@ -271,17 +286,7 @@ pub async fn serve(
                 );
                 ::metrics::counter!(crate::metrics::HTTP_CONNECTIONS_EVICTED_TOTAL).increment(1);
             }
-            let id = r.next_id;
-            r.next_id += 1;
-            r.conns.insert(
-                id,
-                Conn {
-                    busy: busy.clone(),
-                    kill: kill.clone(),
-                    killed: false,
-                },
-            );
-            id
+            r.add(busy.clone(), kill.clone())
         };
         let deregister = Deregister {
             registry: registry.clone(),
@@ -634,19 +639,8 @@ mod tests {
         let mut r = Registry::default();
         let busy = ConnBusy::default();
         let _g = busy.enter();
-        for (id, b) in [
-            (0, busy.clone()),
-            (1, ConnBusy::default()),
-            (2, ConnBusy::default()),
-        ] {
-            r.conns.insert(
-                id,
-                Conn {
-                    busy: b,
-                    kill: Arc::new(Notify::new()),
-                    killed: false,
-                },
-            );
+        for b in [busy.clone(), ConnBusy::default(), ConnBusy::default()] {
+            r.add(b, Arc::new(Notify::new()));
         }
         assert!(r.evict_oldest_idle());
         assert!(!r.conns[&0].killed && r.conns[&1].killed && !r.conns[&2].killed);
@@ -660,19 +654,8 @@ mod tests {
         let mut r = Registry::default();
         let kept_alive = ConnBusy::default();
         drop(kept_alive.enter());
-        for (id, b) in [
-            (0, kept_alive.clone()),
-            (1, ConnBusy::default()),
-            (2, ConnBusy::default()),
-        ] {
-            r.conns.insert(
-                id,
-                Conn {
-                    busy: b,
-                    kill: Arc::new(Notify::new()),
-                    killed: false,
-                },
-            );
+        for b in [kept_alive.clone(), ConnBusy::default(), ConnBusy::default()] {
+            r.add(b, Arc::new(Notify::new()));
         }
         assert!(r.evict_oldest_idle() && r.conns[&1].killed && !r.conns[&0].killed);
         assert!(r.evict_oldest_idle() && r.conns[&2].killed && !r.conns[&0].killed);

@@ -43,7 +43,10 @@ pub struct PromptRow {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+// A row where the payload column is JSON (PostgreSQL's JSONB). SQLite stores the payload as text and
+// parses it itself, keeping a payload that is not JSON as a string. (A plain comment: a doc comment
+// would become the API schema's description.)
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct EventRow {
     pub id: i64,
     pub event_name: String,

@@ -47,7 +47,17 @@ pub(super) async fn session_slice(
     .bind(offset(offset_n))
     .fetch_all(&mut *tx)
     .await?;
-    let events = events_page(&mut *tx, team, &id, limit_n, offset_n).await?;
+    let events: Vec<EventRow> = sqlx::query_as(
+        "SELECT id, event_name, tool_name, prompt_number, state, attempts, created_at, payload
+         FROM pending_messages WHERE team_id = $1 AND session_id = $2
+         ORDER BY id LIMIT $3 OFFSET $4",
+    )
+    .bind(team)
+    .bind(id.as_ref())
+    .bind(limit(limit_n))
+    .bind(offset(offset_n))
+    .fetch_all(&mut *tx)
+    .await?;
     let sql = format!(
         "SELECT {OBSERVATION_COLUMNS} FROM observations WHERE team_id = $1 AND session_id = $2
          ORDER BY id DESC LIMIT $3 OFFSET $4"
@@ -108,52 +118,4 @@ pub(super) async fn summaries_on<'e>(
         .bind(limit(limit_n))
         .fetch_all(e)
         .await?)
-}
-
-/// The session's hook events in arrival order, one page.
-async fn events_page<'e>(
-    e: impl PgExecutor<'e>,
-    team: i64,
-    id: &str,
-    limit_n: i64,
-    offset_n: i64,
-) -> Result<Vec<EventRow>, StorageError> {
-    type Raw = (
-        i64,
-        String,
-        Option<String>,
-        i64,
-        String,
-        i64,
-        i64,
-        serde_json::Value,
-    );
-    let rows: Vec<Raw> = sqlx::query_as(
-        "SELECT id, event_name, tool_name, prompt_number, state, attempts, created_at, payload
-         FROM pending_messages WHERE team_id = $1 AND session_id = $2
-         ORDER BY id LIMIT $3 OFFSET $4",
-    )
-    .bind(team)
-    .bind(id)
-    .bind(limit(limit_n))
-    .bind(offset(offset_n))
-    .fetch_all(e)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, event_name, tool_name, prompt_number, state, attempts, created_at, payload)| {
-                EventRow {
-                    id,
-                    event_name,
-                    tool_name,
-                    prompt_number,
-                    state,
-                    attempts,
-                    created_at,
-                    payload,
-                }
-            },
-        )
-        .collect())
 }
